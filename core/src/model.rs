@@ -1,0 +1,197 @@
+//! The model IR: what a `#[derive(Model)]` struct declares, validated and
+//! dialect-independent. Produced by [`crate::syntax`], consumed by [`crate::plan`] and
+//! [`crate::query`], and embedded (as JSON) in binaries by the derive.
+
+use crate::dialect::Dialect;
+use crate::expr::SqlExpr;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One table, as the application code that ships with it sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// The Rust struct's name, for messages.
+    pub rust_name: String,
+    pub table: String,
+    /// The dialects this model is compiled for.
+    pub dialects: Vec<Dialect>,
+    pub columns: Vec<Column>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// The struct field (and the alias the select list decodes from).
+    pub field: String,
+    /// The database column.
+    pub name: String,
+    pub ty: ColumnType,
+    /// `Option<T>` fields are nullable columns.
+    pub nullable: bool,
+    pub primary_key: bool,
+    /// The schema change this release is rolling out for the column, if any.
+    pub change: Option<Change>,
+}
+
+/// A column's SQL type, per dialect the model is compiled for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnType {
+    /// The Rust type as written (without `Option`), for messages.
+    pub rust: String,
+    pub sql: BTreeMap<Dialect, String>,
+}
+
+impl ColumnType {
+    pub fn sql(&self, dialect: Dialect) -> &str {
+        self.sql
+            .get(&dialect)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("column type `{}` was not compiled for {dialect}", self.rust))
+    }
+}
+
+/// A change in flight.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Change {
+    Add(AddColumn),
+}
+
+impl Change {
+    pub fn phase(&self) -> Phase {
+        match self {
+            Change::Add(add) => add.phase,
+        }
+    }
+}
+
+/// `#[straddle(added(...))]`: a column that does not exist in the previous release.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AddColumn {
+    pub phase: Phase,
+    /// Value for rows that do not set the column: a database default.
+    pub default: Option<DefaultValue>,
+    /// Value for existing rows and for rows written by the previous app version.
+    pub backfill: Option<SqlExpr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DefaultValue {
+    /// A constant: metadata-only on PostgreSQL 11+, INSTANT on MySQL 8 / MariaDB.
+    Literal(Literal),
+    /// A non-volatile SQL expression (PostgreSQL only; validated at compile time).
+    Sql(SqlExpr),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Literal {
+    Bool(bool),
+    /// Integer or decimal, as written.
+    Number(String),
+    Str(String),
+}
+
+impl Literal {
+    pub fn render(&self, dialect: Dialect) -> String {
+        match self {
+            Literal::Bool(b) => match dialect {
+                Dialect::Sqlite => if *b { "1" } else { "0" }.to_string(),
+                Dialect::Postgres | Dialect::MySql => if *b { "TRUE" } else { "FALSE" }.to_string(),
+            },
+            Literal::Number(n) => n.clone(),
+            Literal::Str(s) => dialect.string_literal(s),
+        }
+    }
+}
+
+/// The rollout phase the shipped code is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Expand,
+    Backfill,
+    Contract,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 3] = [Phase::Expand, Phase::Backfill, Phase::Contract];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Phase::Expand => "expand",
+            Phase::Backfill => "backfill",
+            Phase::Contract => "contract",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.key() == key)
+    }
+
+    /// The phases up to and including this one, in order.
+    pub fn through(self) -> impl Iterator<Item = Phase> {
+        Phase::ALL.into_iter().filter(move |p| *p <= self)
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// How an added column gets its values; derived from the declaration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AddKind<'a> {
+    /// Nullable, existing rows stay NULL (or take a default).
+    Nullable { default: Option<&'a DefaultValue> },
+    /// NOT NULL with a constant default: one metadata-only step.
+    NotNullDefault { default: &'a DefaultValue },
+    /// Filled from an expression: nullable add + sync trigger, batched backfill, and
+    /// (when `not_null`) constraint enforcement at contract.
+    Backfilled { expr: &'a SqlExpr, not_null: bool },
+}
+
+impl AddColumn {
+    pub fn kind(&self, column_nullable: bool) -> AddKind<'_> {
+        match (&self.backfill, &self.default) {
+            (Some(expr), _) => AddKind::Backfilled {
+                expr,
+                not_null: !column_nullable,
+            },
+            (None, Some(default)) if !column_nullable => AddKind::NotNullDefault { default },
+            (None, default) => AddKind::Nullable {
+                default: default.as_ref(),
+            },
+        }
+    }
+}
+
+impl Model {
+    pub fn primary_key(&self) -> Vec<&Column> {
+        self.columns.iter().filter(|c| c.primary_key).collect()
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn supports(&self, dialect: Dialect) -> bool {
+        self.dialects.contains(&dialect)
+    }
+
+    /// Columns whose change is in flight, with the change.
+    pub fn changes(&self) -> impl Iterator<Item = (&Column, &Change)> {
+        self.columns
+            .iter()
+            .filter_map(|c| c.change.as_ref().map(|ch| (c, ch)))
+    }
+
+    /// Parse the JSON the derive embeds.
+    pub fn from_json(json: &str) -> Result<Model, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("the model IR always serializes")
+    }
+}

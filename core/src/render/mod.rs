@@ -1,0 +1,274 @@
+//! Operations → executable steps, one module per dialect. Every piece of SQL text
+//! Straddle sends is written in this module tree or in [`crate::query`] through the
+//! helpers here; identifiers always go through [`Dialect::quote`].
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use crate::dialect::Dialect;
+use crate::expr::SqlExpr;
+use crate::model::{AddColumn, Change, Column, DefaultValue, Model, Phase};
+use crate::plan::ChangePlan;
+use crate::step::{Direction, Step};
+use sha2::{Digest, Sha256};
+
+/// The column an operation applies to, with everything a renderer may need.
+pub(crate) struct Target<'a> {
+    pub model: &'a Model,
+    pub column: &'a Column,
+    pub add: &'a AddColumn,
+    pub dialect: Dialect,
+}
+
+impl<'a> Target<'a> {
+    pub fn q(&self, ident: &str) -> String {
+        self.dialect.quote(ident)
+    }
+    pub fn table(&self) -> String {
+        self.q(&self.model.table)
+    }
+    pub fn col(&self) -> String {
+        self.q(&self.column.name)
+    }
+    pub fn sql_type(&self) -> &'a str {
+        self.column.ty.sql(self.dialect)
+    }
+    /// The backfill expression; only called for ops the planner emits for backfilled
+    /// columns.
+    pub fn expr(&self) -> &'a SqlExpr {
+        self.add
+            .backfill
+            .as_ref()
+            .expect("planner emits sync/backfill ops only with an expression")
+    }
+    /// The single-column key backfill batches by (validated at compile time).
+    pub fn key(&self) -> &'a Column {
+        let pk = self.model.primary_key();
+        assert_eq!(
+            pk.len(),
+            1,
+            "backfill needs a single-column primary key (checked at compile time)"
+        );
+        pk[0]
+    }
+    pub fn key_is_integer(&self) -> bool {
+        crate::types::literal_class(&self.key().ty.rust) == crate::types::LiteralClass::Integer
+    }
+    /// A string literal holding an identifier, for catalog lookups.
+    pub fn lit(&self, s: &str) -> String {
+        self.dialect.string_literal(s)
+    }
+    /// A name for an object Straddle owns, unique per table, column and purpose, within the
+    /// engine's identifier limit.
+    pub fn object_name(&self, purpose: &str) -> String {
+        object_name(self.dialect, purpose, &self.model.table, &self.column.name)
+    }
+}
+
+pub(crate) fn object_name(dialect: Dialect, purpose: &str, table: &str, column: &str) -> String {
+    let full = format!("straddle_{purpose}_{table}_{column}");
+    let max = dialect.max_identifier_len();
+    if full.len() <= max {
+        return full;
+    }
+    let digest = Sha256::digest(full.as_bytes());
+    let suffix: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let mut cut = max - suffix.len() - 1;
+    while !full.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{suffix}", &full[..cut])
+}
+
+/// Names of the sync triggers Straddle installs for a backfilled column. Their presence
+/// in the catalog is how the runtime knows a change is between expand and contract.
+pub fn sync_trigger_names(dialect: Dialect, table: &str, column: &str) -> Vec<String> {
+    match dialect {
+        Dialect::Postgres => vec![object_name(dialect, "sync", table, column)],
+        Dialect::MySql | Dialect::Sqlite => vec![
+            object_name(dialect, "sync_ins", table, column),
+            object_name(dialect, "sync_upd", table, column),
+        ],
+    }
+}
+
+/// A step before merging: `combinable` steps are short, metadata-only DDL that may share
+/// one transaction (and so one lock acquisition) with their neighbours on engines with
+/// transactional DDL (RULES.md one-ae-per-transaction).
+pub(crate) struct Rendered {
+    pub step: Step,
+    pub combinable: bool,
+}
+
+/// Render one phase of one change, in one direction, for one dialect.
+pub fn render_phase(
+    dialect: Dialect,
+    model: &Model,
+    plan: &ChangePlan,
+    phase: Phase,
+    direction: Direction,
+) -> Vec<Step> {
+    let column = model
+        .column(&plan.column)
+        .expect("plan refers to a model column");
+    let Some(Change::Add(add)) = &column.change else {
+        panic!("plan for a column without a change")
+    };
+    let target = Target {
+        model,
+        column,
+        add,
+        dialect,
+    };
+    let phase_plan = plan.phase(phase);
+    let ops = match direction {
+        Direction::Up => &phase_plan.up,
+        Direction::Down => &phase_plan.down,
+    };
+    let rendered: Vec<Rendered> = ops
+        .iter()
+        .flat_map(|op| match dialect {
+            Dialect::Postgres => postgres::render(&target, op),
+            Dialect::MySql => mysql::render(&target, op),
+            Dialect::Sqlite => sqlite::render(&target, op),
+        })
+        .collect();
+    merge_combinable(rendered)
+}
+
+fn merge_combinable(rendered: Vec<Rendered>) -> Vec<Step> {
+    let mut out: Vec<(Step, bool)> = Vec::new();
+    for r in rendered {
+        if let Some((last, last_combinable)) = out.last_mut()
+            && *last_combinable
+            && r.combinable
+            && last.skip_if.is_none()
+            && r.step.skip_if.is_none()
+        {
+            last.name = format!("{}+{}", last.name, r.step.name);
+            last.statements.extend(r.step.statements);
+            continue;
+        }
+        out.push((r.step, r.combinable));
+    }
+    out.into_iter().map(|(s, _)| s).collect()
+}
+
+/// `DEFAULT …` clause text for a column default.
+pub(crate) fn default_sql(dialect: Dialect, default: &DefaultValue) -> String {
+    match default {
+        DefaultValue::Literal(lit) => lit.render(dialect),
+        DefaultValue::Sql(expr) => expr.render(dialect, crate::expr::Qualifier::None),
+    }
+}
+
+/// Catalog probe: every column of every table in the current database/schema, as
+/// rows of (table, column, nullable: bool-ish integer).
+pub fn catalog_columns_sql(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => {
+            "SELECT c.relname::text, a.attname::text, CAST(NOT a.attnotnull AS BOOLEAN) \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v') \
+             AND a.attnum > 0 AND NOT a.attisdropped"
+        }
+        Dialect::MySql => {
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), IS_NULLABLE = 'YES' \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+        }
+        Dialect::Sqlite => {
+            "SELECT m.name, p.name, p.\"notnull\" = 0 FROM sqlite_master m \
+             JOIN pragma_table_info(m.name) p WHERE m.type IN ('table', 'view')"
+        }
+    }
+}
+
+/// Catalog probe: names of Straddle's triggers in the current database/schema.
+pub fn catalog_triggers_sql(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => {
+            "SELECT t.tgname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal \
+             AND t.tgname LIKE 'straddle%'"
+        }
+        Dialect::MySql => {
+            "SELECT CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS \
+             WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'straddle%'"
+        }
+        Dialect::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'straddle%'"
+        }
+    }
+}
+
+/// Does an error message from the engine say a column does not exist? Used to refresh a
+/// stale schema snapshot.
+pub fn is_undefined_column(dialect: Dialect, code: Option<&str>, message: &str) -> bool {
+    match dialect {
+        Dialect::Postgres => code == Some("42703"),
+        Dialect::MySql => code == Some("42S22") || message.contains("Unknown column"),
+        Dialect::Sqlite => {
+            message.contains("no such column") || message.contains("has no column named")
+        }
+    }
+}
+
+pub(crate) fn step(name: &str, transactional: bool, ddl: bool) -> Step {
+    Step {
+        name: name.to_string(),
+        transactional,
+        ddl,
+        statements: Vec::new(),
+        skip_if: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_object_names_are_cut_with_a_hash_and_stay_distinct() {
+        let t = "t".repeat(40);
+        let a = object_name(Dialect::Postgres, "sync", &t, &"a".repeat(40));
+        let b = object_name(
+            Dialect::Postgres,
+            "sync",
+            &t,
+            &format!("{}b", "a".repeat(39)),
+        );
+        assert_eq!(a.len(), 63);
+        assert_eq!(b.len(), 63);
+        assert_ne!(a, b);
+    }
+}
+
+/// Statements that bound how long DDL waits for its lock, and undo that afterwards.
+/// `in_transaction`: the setting can be scoped to the transaction.
+pub fn lock_timeout_sql(
+    dialect: Dialect,
+    timeout_ms: u64,
+    in_transaction: bool,
+) -> (Vec<String>, Vec<String>) {
+    match dialect {
+        Dialect::Postgres if in_transaction => (
+            vec![format!("SET LOCAL lock_timeout = '{timeout_ms}ms'")],
+            vec![],
+        ),
+        Dialect::Postgres => (
+            vec![format!("SET lock_timeout = '{timeout_ms}ms'")],
+            vec!["RESET lock_timeout".to_string()],
+        ),
+        // MySQL counts whole seconds (minimum 1) for metadata locks.
+        Dialect::MySql => (
+            vec![format!(
+                "SET SESSION lock_wait_timeout = {}",
+                timeout_ms.div_ceil(1000).max(1)
+            )],
+            vec!["SET SESSION lock_wait_timeout = DEFAULT".to_string()],
+        ),
+        // SQLite has one database lock; its wait is the connection's busy timeout.
+        Dialect::Sqlite => (vec![], vec![]),
+    }
+}

@@ -1,0 +1,208 @@
+//! PostgreSQL 12+: transactional DDL, `NOT VALID` constraints, plpgsql triggers.
+
+use super::{Rendered, Target, default_sql, step};
+use crate::expr::Qualifier;
+use crate::plan::Op;
+use crate::step::{Backfill, Statement};
+
+pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
+    match op {
+        Op::AddColumn { nullable, default } => {
+            let mut def = format!("{} {}", t.col(), t.sql_type());
+            if !nullable {
+                def.push_str(" NOT NULL");
+            }
+            if let Some(d) = default {
+                def.push_str(&format!(" DEFAULT {}", default_sql(t.dialect, d)));
+            }
+            // A constant or stable default and no NOT NULL-without-default: metadata only.
+            let mut s = step("add-column", true, true);
+            s.statements.push(Statement::Execute(format!(
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {def}",
+                t.table()
+            )));
+            vec![Rendered {
+                step: s,
+                combinable: true,
+            }]
+        }
+        Op::DropColumn => {
+            let mut s = step("drop-column", true, true);
+            s.statements.push(Statement::Execute(format!(
+                "ALTER TABLE {} DROP COLUMN IF EXISTS {}",
+                t.table(),
+                t.col()
+            )));
+            vec![Rendered {
+                step: s,
+                combinable: true,
+            }]
+        }
+        Op::CreateSyncTrigger => {
+            let name = t.object_name("sync");
+            let q_name = t.q(&name);
+            let col = t.col();
+            let expr = t.expr();
+            let computed = expr.render(t.dialect, Qualifier::Row("NEW"));
+            let sources_changed = if expr.sources.is_empty() {
+                "FALSE".to_string()
+            } else {
+                expr.sources
+                    .iter()
+                    .map(|s| format!("NEW.{0} IS DISTINCT FROM OLD.{0}", t.q(s)))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            };
+            let function = format!(
+                "CREATE OR REPLACE FUNCTION {q_name}() RETURNS trigger LANGUAGE plpgsql AS $straddle$\n\
+                 BEGIN\n\
+                 \x20 -- Rows written by code that does not know {col} get it computed; rows whose\n\
+                 \x20 -- sources change while {col} is left as it was get it recomputed.\n\
+                 \x20 IF NEW.{col} IS NULL OR (TG_OP = 'UPDATE' AND NEW.{col} IS NOT DISTINCT FROM OLD.{col} AND ({sources_changed})) THEN\n\
+                 \x20   NEW.{col} := {computed};\n\
+                 \x20 END IF;\n\
+                 \x20 RETURN NEW;\n\
+                 END\n\
+                 $straddle$"
+            );
+            let mut s = step("create-sync-trigger", true, true);
+            s.statements.push(Statement::Execute(function));
+            s.statements.push(Statement::Execute(format!(
+                "DROP TRIGGER IF EXISTS {q_name} ON {}",
+                t.table()
+            )));
+            s.statements.push(Statement::Execute(format!(
+                "CREATE TRIGGER {q_name} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {q_name}()",
+                t.table()
+            )));
+            vec![Rendered {
+                step: s,
+                combinable: true,
+            }]
+        }
+        Op::DropSyncTrigger => {
+            let q_name = t.q(&t.object_name("sync"));
+            // Trigger first, then the function: `DROP FUNCTION … CASCADE` would take the
+            // table's ACCESS EXCLUSIVE lock implicitly.
+            let mut s = step("drop-sync-trigger", true, true);
+            s.statements.push(Statement::Execute(format!(
+                "DROP TRIGGER IF EXISTS {q_name} ON {}",
+                t.table()
+            )));
+            s.statements.push(Statement::Execute(format!(
+                "DROP FUNCTION IF EXISTS {q_name}()"
+            )));
+            vec![Rendered {
+                step: s,
+                combinable: true,
+            }]
+        }
+        Op::Backfill => {
+            let key = t.q(&t.key().name);
+            let table = t.table();
+            let col = t.col();
+            let expr = t.expr().render(t.dialect, Qualifier::None);
+            let max = if t.key_is_integer() {
+                "CAST(max(k) AS BIGINT)"
+            } else {
+                "max(k)"
+            };
+            let mut s = step("backfill", false, false);
+            s.statements.push(Statement::Backfill(Backfill {
+                table: t.model.table.clone(),
+                column: t.column.name.clone(),
+                key: t.key().name.clone(),
+                key_is_integer: t.key_is_integer(),
+                first_upper_key_sql: format!(
+                    "SELECT {max} FROM (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT $1) AS batch"
+                ),
+                upper_key_sql: format!(
+                    "SELECT {max} FROM (SELECT {key} AS k FROM {table} WHERE {key} > $1 ORDER BY {key} LIMIT $2) AS batch"
+                ),
+                first_update_sql: format!(
+                    "UPDATE {table} SET {col} = {expr} WHERE {key} <= $1 AND {col} IS NULL"
+                ),
+                update_sql: format!(
+                    "UPDATE {table} SET {col} = {expr} WHERE {key} > $1 AND {key} <= $2 AND {col} IS NULL"
+                ),
+                remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
+            }));
+            vec![Rendered {
+                step: s,
+                combinable: false,
+            }]
+        }
+        Op::EnforceNotNull => {
+            let table = t.table();
+            let col = t.col();
+            let check = t.object_name("nn");
+            let q_check = t.q(&check);
+            let mut verify = step("verify-no-nulls", false, false);
+            verify.statements.push(Statement::Assert {
+                sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
+                message: format!(
+                    "rows of {} still have {} NULL: run the backfill to completion before contract",
+                    t.model.table, t.column.name
+                ),
+            });
+            // NOT VALID: brief ACCESS EXCLUSIVE, no scan; checks new writes from now on.
+            let mut add_check = step("add-not-null-check", true, true);
+            add_check.statements.push(Statement::Execute(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {q_check} CHECK ({col} IS NOT NULL) NOT VALID"
+            )));
+            add_check.skip_if = Some(format!(
+                "SELECT count(*) FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}",
+                t.lit(&table),
+                t.lit(&check)
+            ));
+            // Own transaction: the scan runs under SHARE UPDATE EXCLUSIVE, DML continues.
+            let mut validate = step("validate-not-null-check", true, true);
+            validate.statements.push(Statement::Execute(format!(
+                "ALTER TABLE {table} VALIDATE CONSTRAINT {q_check}"
+            )));
+            // PostgreSQL 12+ skips the scan given the validated check.
+            let mut set = step("set-not-null", true, true);
+            set.statements.push(Statement::Execute(format!(
+                "ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"
+            )));
+            let mut drop_check = step("drop-not-null-check", true, true);
+            drop_check.statements.push(Statement::Execute(format!(
+                "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {q_check}"
+            )));
+            vec![
+                Rendered {
+                    step: verify,
+                    combinable: false,
+                },
+                Rendered {
+                    step: add_check,
+                    combinable: false,
+                },
+                Rendered {
+                    step: validate,
+                    combinable: false,
+                },
+                Rendered {
+                    step: set,
+                    combinable: true,
+                },
+                Rendered {
+                    step: drop_check,
+                    combinable: true,
+                },
+            ]
+        }
+        Op::RelaxNotNull => {
+            let mut s = step("drop-not-null", true, true);
+            s.statements.push(Statement::Execute(format!(
+                "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL",
+                t.table(),
+                t.col()
+            )));
+            vec![Rendered {
+                step: s,
+                combinable: true,
+            }]
+        }
+    }
+}

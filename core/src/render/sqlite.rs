@@ -1,0 +1,337 @@
+//! SQLite 3.35+: `ADD COLUMN`/`DROP COLUMN` in place; NOT NULL can only change through
+//! the documented create-copy-drop-rename rebuild, which runs in one transaction under
+//! the database write lock and refuses (losing nothing) when the table has anything the
+//! model does not describe.
+
+use super::{Rendered, Target, default_sql, step};
+use crate::expr::Qualifier;
+use crate::model::{AddKind, Change};
+use crate::plan::Op;
+use crate::step::{Backfill, Statement};
+
+fn column_count(t: &Target<'_>) -> String {
+    format!(
+        "SELECT count(*) FROM pragma_table_info({}) WHERE name = {}",
+        t.lit(&t.model.table),
+        t.lit(&t.column.name)
+    )
+}
+
+pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
+    let table = t.table();
+    let col = t.col();
+    match op {
+        Op::AddColumn { nullable, default } => {
+            let mut def = format!("{col} {}", t.sql_type());
+            if !nullable {
+                def.push_str(" NOT NULL");
+            }
+            if let Some(d) = default {
+                def.push_str(&format!(" DEFAULT {}", default_sql(t.dialect, d)));
+            }
+            let mut s = step("add-column", true, true);
+            s.statements.push(Statement::Execute(format!(
+                "ALTER TABLE {table} ADD COLUMN {def}"
+            )));
+            s.skip_if = Some(column_count(t));
+            vec![Rendered {
+                step: s,
+                combinable: false,
+            }]
+        }
+        Op::DropColumn => {
+            let mut s = step("drop-column", true, true);
+            s.statements.push(Statement::Execute(format!(
+                "ALTER TABLE {table} DROP COLUMN {col}"
+            )));
+            s.skip_if = Some(format!("SELECT 1 - min(1, ({}))", column_count(t)));
+            vec![Rendered {
+                step: s,
+                combinable: false,
+            }]
+        }
+        Op::CreateSyncTrigger => {
+            let mut s = step("create-sync-trigger", true, true);
+            s.statements.extend(create_sync_triggers(t));
+            vec![Rendered {
+                step: s,
+                combinable: true,
+            }]
+        }
+        Op::DropSyncTrigger => {
+            let mut s = step("drop-sync-trigger", true, true);
+            s.statements.extend(drop_sync_triggers(t));
+            vec![Rendered {
+                step: s,
+                combinable: true,
+            }]
+        }
+        Op::Backfill => {
+            let key = t.q(&t.key().name);
+            let expr = t.expr().render(t.dialect, Qualifier::None);
+            let mut s = step("backfill", false, false);
+            s.statements.push(Statement::Backfill(Backfill {
+                table: t.model.table.clone(),
+                column: t.column.name.clone(),
+                key: t.key().name.clone(),
+                key_is_integer: t.key_is_integer(),
+                first_upper_key_sql: format!(
+                    "SELECT max(k) FROM (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT ?) AS batch"
+                ),
+                upper_key_sql: format!(
+                    "SELECT max(k) FROM (SELECT {key} AS k FROM {table} WHERE {key} > ? ORDER BY {key} LIMIT ?) AS batch"
+                ),
+                first_update_sql: format!(
+                    "UPDATE {table} SET {col} = {expr} WHERE {key} <= ? AND {col} IS NULL"
+                ),
+                update_sql: format!(
+                    "UPDATE {table} SET {col} = {expr} WHERE {key} > ? AND {key} <= ? AND {col} IS NULL"
+                ),
+                remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
+            }));
+            vec![Rendered {
+                step: s,
+                combinable: false,
+            }]
+        }
+        Op::EnforceNotNull => rebuild(t, true),
+        Op::RelaxNotNull => rebuild(t, false),
+    }
+}
+
+fn create_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
+    let table = t.table();
+    let col = t.col();
+    let expr = t.expr();
+    let names = super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name);
+    let computed = expr.render(t.dialect, Qualifier::None);
+    let this_row = t
+        .model
+        .primary_key()
+        .iter()
+        .map(|k| format!("{0} = NEW.{0}", t.q(&k.name)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let sources_changed = if expr.sources.is_empty() {
+        "0".to_string()
+    } else {
+        expr.sources
+            .iter()
+            .map(|s| format!("NEW.{0} IS NOT OLD.{0}", t.q(s)))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    // SQLite triggers cannot assign NEW: fill the row right after it is written.
+    let fill = format!("UPDATE {table} SET {col} = {computed} WHERE {this_row}");
+    vec![
+        Statement::Execute(format!(
+            "CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {table} FOR EACH ROW \
+             WHEN NEW.{col} IS NULL BEGIN {fill}; END",
+            t.q(&names[0])
+        )),
+        Statement::Execute(format!(
+            "CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE ON {table} FOR EACH ROW \
+             WHEN NEW.{col} IS NULL OR (NEW.{col} IS OLD.{col} AND ({sources_changed})) BEGIN {fill}; END",
+            t.q(&names[1])
+        )),
+    ]
+}
+
+fn drop_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
+    super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name)
+        .iter()
+        .map(|n| Statement::Execute(format!("DROP TRIGGER IF EXISTS {}", t.q(n))))
+        .collect()
+}
+
+/// Rebuild the table with the target column NOT NULL (`not_null`) or nullable.
+fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
+    let table = t.table();
+    let name_lit = t.lit(&t.model.table);
+    let temp = t.q(&format!("_straddle_rebuild_{}", t.model.table));
+    let model = t.model;
+    let mut s = step(
+        if not_null {
+            "set-not-null-rebuild"
+        } else {
+            "drop-not-null-rebuild"
+        },
+        true,
+        true,
+    );
+    s.skip_if = Some(format!(
+        "{} AND \"notnull\" = {}",
+        column_count(t),
+        if not_null { 1 } else { 0 }
+    ));
+    if not_null {
+        s.statements.push(Statement::Assert {
+            sql: format!("SELECT count(*) FROM {table} WHERE {} IS NULL", t.col()),
+            message: format!(
+                "rows of {} still have {} NULL: run the backfill to completion before contract",
+                model.table, t.column.name
+            ),
+        });
+    }
+
+    // What the model says each column is, physically, once this change is settled.
+    let expected = |c: &crate::model::Column| -> (bool, Option<String>) {
+        let default = match &c.change {
+            Some(Change::Add(add)) => match add.kind(c.nullable) {
+                AddKind::Nullable { default } => default.map(|d| default_sql(t.dialect, d)),
+                AddKind::NotNullDefault { default } => Some(default_sql(t.dialect, default)),
+                AddKind::Backfilled { .. } => None,
+            },
+            None => None,
+        };
+        (!c.nullable, default)
+    };
+    let matches = model
+        .columns
+        .iter()
+        .map(|c| {
+            let (nn, default) = expected(c);
+            let mut conds = vec![
+                format!("p.name = {}", t.lit(&c.name)),
+                format!("upper(p.type) = upper({})", t.lit(c.ty.sql(t.dialect))),
+                format!("(p.pk > 0) = {}", if c.primary_key { 1 } else { 0 }),
+                match default {
+                    Some(d) => format!("p.dflt_value = {}", t.lit(&d)),
+                    None => "p.dflt_value IS NULL".to_string(),
+                },
+            ];
+            if c.name != t.column.name {
+                conds.push(format!("p.\"notnull\" = {}", if nn { 1 } else { 0 }));
+            }
+            format!("({})", conds.join(" AND "))
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let why = format!(
+        "SQLite can change NOT NULL on {} only by rebuilding the table from the model",
+        model.table
+    );
+    s.statements.push(Statement::Assert {
+        sql: format!(
+            "SELECT count(*) FROM pragma_table_info({name_lit}) AS p WHERE NOT ({matches})"
+        ),
+        message: format!(
+            "{why}, and some columns differ from it (a column the model does not declare, or a \
+             different type, NOT NULL, default or primary key; other changes on the table must be \
+             contracted first): declare them on the struct (sql_type = … for the exact type)"
+        ),
+    });
+    let declared = model
+        .columns
+        .iter()
+        .map(|c| format!("SELECT {} AS name", t.lit(&c.name)))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    s.statements.push(Statement::Assert {
+        sql: format!(
+            "SELECT count(*) FROM ({declared}) AS m WHERE m.name NOT IN (SELECT name FROM pragma_table_info({name_lit}))"
+        ),
+        message: format!("{why}, and some declared columns do not exist in it"),
+    });
+    let own_triggers = super::sync_trigger_names(t.dialect, &model.table, &t.column.name)
+        .iter()
+        .map(|n| t.lit(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    s.statements.push(Statement::Assert {
+        sql: format!(
+            "SELECT count(*) FROM sqlite_master WHERE tbl_name = {name_lit} AND type IN ('index', 'trigger') \
+             AND sql IS NOT NULL AND name NOT IN ({own_triggers})"
+        ),
+        message: format!("{why}, which would drop its indexes and triggers: drop them first, or keep the column nullable"),
+    });
+    s.statements.push(Statement::Assert {
+        sql: format!(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = {name_lit} AND (\
+             upper(sql) LIKE '%WITHOUT ROWID%' OR upper(sql) LIKE '%STRICT%' OR upper(sql) LIKE '%AUTOINCREMENT%' \
+             OR upper(sql) LIKE '%CHECK%' OR upper(sql) LIKE '%REFERENCES%' OR upper(sql) LIKE '%COLLATE%' \
+             OR upper(sql) LIKE '%UNIQUE%' OR upper(sql) LIKE '%GENERATED%')"
+        ),
+        message: format!(
+            "{why}, and its definition has clauses the model does not describe (constraints, collations, \
+             table options) that the rebuild would lose"
+        ),
+    });
+
+    s.statements.extend(drop_sync_triggers(t));
+    let defs = model
+        .columns
+        .iter()
+        .map(|c| {
+            let (mut nn, default) = expected(c);
+            if c.name == t.column.name {
+                nn = not_null;
+            }
+            let mut d = format!("{} {}", t.q(&c.name), c.ty.sql(t.dialect));
+            if nn {
+                d.push_str(" NOT NULL");
+            }
+            if let Some(v) = default {
+                d.push_str(&format!(" DEFAULT {v}"));
+            }
+            d
+        })
+        .chain(std::iter::once(format!(
+            "PRIMARY KEY ({})",
+            model
+                .primary_key()
+                .iter()
+                .map(|k| t.q(&k.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cols = model
+        .columns
+        .iter()
+        .map(|c| t.q(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    s.statements
+        .push(Statement::Execute(format!("CREATE TABLE {temp} ({defs})")));
+    s.statements.push(Statement::Execute(format!(
+        "INSERT INTO {temp} ({cols}) SELECT {cols} FROM {table}"
+    )));
+    s.statements
+        .push(Statement::Execute(format!("DROP TABLE {table}")));
+    s.statements.push(Statement::Execute(format!(
+        "ALTER TABLE {temp} RENAME TO {table}"
+    )));
+    if !not_null {
+        // Going back to the backfill phase: its sync triggers come back with the table.
+        s.statements.extend(create_sync_triggers(t));
+    }
+    s.statements.push(Statement::Assert {
+        sql: format!("SELECT count(*) FROM pragma_foreign_key_check({name_lit})"),
+        message: format!("rebuilding {} would break foreign keys", model.table),
+    });
+
+    // Dropping a table with foreign keys enforced would run its ON DELETE actions; the
+    // pragma is a no-op inside a transaction, hence its own steps around the rebuild.
+    let mut off = step("foreign-keys-off", false, false);
+    off.statements
+        .push(Statement::Execute("PRAGMA foreign_keys = OFF".into()));
+    let mut on = step("foreign-keys-on", false, false);
+    on.statements
+        .push(Statement::Execute("PRAGMA foreign_keys = ON".into()));
+    vec![
+        Rendered {
+            step: off,
+            combinable: false,
+        },
+        Rendered {
+            step: s,
+            combinable: false,
+        },
+        Rendered {
+            step: on,
+            combinable: false,
+        },
+    ]
+}

@@ -1,0 +1,137 @@
+//! Executable steps: what a renderer produces and a runner applies.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    pub fn key(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
+/// One unit the runner applies and logs. Its statements run on one connection, inside
+/// one transaction when `transactional` (otherwise one by one, each guarded so that a
+/// half-applied step can be re-run).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable, human-readable name, unique within its phase (e.g. `add-column`).
+    pub name: String,
+    pub transactional: bool,
+    /// Whether the statements take a lock that the runner must bound with a lock timeout.
+    pub ddl: bool,
+    pub statements: Vec<Statement>,
+    /// A count query; when it returns more than zero the step is already applied and
+    /// is skipped. Makes non-idempotent DDL (e.g. MySQL `ADD COLUMN`) safe to re-run.
+    pub skip_if: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Statement {
+    /// Run it.
+    Execute(String),
+    /// A count query that must return 0; otherwise the step stops with `message`
+    /// (and the count), before anything after it runs.
+    Assert { sql: String, message: String },
+    /// Fill a column in keyset-ordered batches; see [`Backfill`].
+    Backfill(Backfill),
+}
+
+/// The SQL of a batched backfill. Each batch: find the batch's upper key
+/// (`upper_key_sql`, binds: last key, batch size; `first_upper_key_sql` for the first
+/// batch, binds: batch size), then one ranged UPDATE (`update_sql`, binds: lower key
+/// exclusive, upper key inclusive; `first_update_sql` for the first batch, binds: upper
+/// key). Only rows still NULL are touched, so re-running is harmless.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Backfill {
+    pub table: String,
+    pub column: String,
+    pub key: String,
+    /// Integer keys are bound and read as `i64`, others as text.
+    pub key_is_integer: bool,
+    pub first_upper_key_sql: String,
+    pub upper_key_sql: String,
+    pub first_update_sql: String,
+    pub update_sql: String,
+    /// Rows still to fill.
+    pub remaining_sql: String,
+}
+
+impl Step {
+    /// SHA-256 over everything that determines what the step does. Stable across
+    /// releases as long as the rendered SQL is; a changed checksum for an applied step
+    /// means the migration was edited after it ran.
+    pub fn checksum(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(if self.transactional { b"tx\n" } else { b"nt\n" });
+        if let Some(probe) = &self.skip_if {
+            h.update(b"skip_if\n");
+            h.update(probe.as_bytes());
+            h.update(b"\n");
+        }
+        for st in &self.statements {
+            h.update(st.to_string().as_bytes());
+            h.update(b"\n;\n");
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Display for Statement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Statement::Execute(sql) => write!(f, "{sql};"),
+            Statement::Assert { sql, message } => {
+                write!(f, "-- assert zero: {message}\n{sql};")
+            }
+            Statement::Backfill(b) => write!(
+                f,
+                "-- backfill {}.{} in batches by {}, repeated until no rows remain:\n\
+                 -- first batch upper key:\n{};\n-- next batch upper key:\n{};\n\
+                 -- first batch:\n{};\n-- next batch:\n{};",
+                b.table,
+                b.column,
+                b.key,
+                b.first_upper_key_sql,
+                b.upper_key_sql,
+                b.first_update_sql,
+                b.update_sql
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "-- step {} ({})",
+            self.name,
+            if self.transactional {
+                "in one transaction"
+            } else {
+                "outside a transaction"
+            }
+        )?;
+        if let Some(probe) = &self.skip_if {
+            writeln!(
+                f,
+                "-- skipped when this counts more than zero:\n--   {probe}"
+            )?;
+        }
+        for st in &self.statements {
+            writeln!(f, "{st}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,285 @@
+//! The `#[straddle(...)]` attribute grammar, parsed into raw values that keep their
+//! spans. No meaning is checked here beyond the grammar itself (see `check.rs`).
+//!
+//! ```text
+//! container:  #[straddle(table = "users", dialects(postgres, sqlite))]
+//! field:      #[straddle(primary_key)]
+//!             #[straddle(column = "db_name")]
+//!             #[straddle(sql_type = "VARCHAR(64)")]
+//!             #[straddle(sql_type(postgres = "CITEXT", mysql = "VARCHAR(255)"))]
+//!             #[straddle(added(phase = backfill, backfill = "lower(email)"))]
+//!             #[straddle(added(phase = expand, default = 0))]
+//!             #[straddle(added(phase = expand, default_sql = "now()"))]
+//! ```
+
+use super::ctxt::Ctxt;
+use crate::dialect::Dialect;
+use crate::model::Phase;
+use proc_macro2::Span;
+use quote::ToTokens;
+use std::collections::BTreeMap;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+
+/// A value set at most once, remembering where.
+pub struct Attr<T> {
+    name: &'static str,
+    value: Option<(Span, T)>,
+}
+
+impl<T> Attr<T> {
+    pub fn none(name: &'static str) -> Self {
+        Attr { name, value: None }
+    }
+
+    pub fn set(&mut self, cx: &Ctxt, span: Span, value: T) {
+        if self.value.is_some() {
+            cx.error_at(
+                span,
+                format!("duplicate straddle attribute `{}`", self.name),
+            );
+        } else {
+            self.value = Some((span, value));
+        }
+    }
+
+    pub fn get(self) -> Option<(Span, T)> {
+        self.value
+    }
+}
+
+pub struct Container {
+    pub table: Option<(Span, String)>,
+    pub dialects: Option<(Span, Vec<Dialect>)>,
+}
+
+pub struct Field {
+    pub primary_key: Option<Span>,
+    pub column: Option<(Span, String)>,
+    pub sql_type: Option<(Span, SqlTypeOverride)>,
+    pub added: Option<(Span, Added)>,
+}
+
+pub enum SqlTypeOverride {
+    All(String),
+    PerDialect(BTreeMap<Dialect, String>),
+}
+
+pub struct Added {
+    pub phase: Option<(Span, Phase)>,
+    pub default: Option<(Span, LiteralValue)>,
+    pub default_sql: Option<(Span, syn::LitStr)>,
+    pub backfill: Option<(Span, syn::LitStr)>,
+}
+
+/// `default = …`: a Rust literal, possibly negated.
+pub enum LiteralValue {
+    Bool(bool),
+    Int(String),
+    Float(String),
+    Str(String),
+}
+
+const CONTAINER_KEYS: &str = "`table`, `dialects`";
+const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`";
+const ADDED_KEYS: &str = "`phase`, `default`, `default_sql`, `backfill`";
+
+fn key(meta: &ParseNestedMeta<'_>) -> String {
+    meta.path.to_token_stream().to_string().replace(' ', "")
+}
+
+/// Report an unknown key and skip its value, so the rest of the attribute is still
+/// parsed and checked.
+fn unknown(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str, expected: &str) -> syn::Result<()> {
+    cx.error_spanned_by(
+        &meta.path,
+        format!(
+            "unknown straddle {what} attribute `{}`; expected one of {expected}",
+            key(meta)
+        ),
+    );
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<syn::Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
+}
+
+fn straddle_attrs(attrs: &[syn::Attribute]) -> impl Iterator<Item = &syn::Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("straddle"))
+}
+
+fn lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::LitStr> {
+    meta.value()?.parse()
+}
+
+pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
+    let mut table = Attr::none("table");
+    let mut dialects = Attr::none("dialects");
+    for attr in straddle_attrs(attrs) {
+        let res = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("table") {
+                let s = lit_str(&meta)?;
+                table.set(cx, meta.path.span(), s.value());
+            } else if meta.path.is_ident("dialects") {
+                let mut list = Vec::new();
+                meta.parse_nested_meta(|d| {
+                    match d
+                        .path
+                        .get_ident()
+                        .and_then(|i| Dialect::from_key(&i.to_string()))
+                    {
+                        Some(dialect) => list.push(dialect),
+                        None => cx.error_spanned_by(
+                            &d.path,
+                            format!(
+                                "unknown dialect `{}`; expected `postgres`, `mysql` or `sqlite`",
+                                key(&d)
+                            ),
+                        ),
+                    }
+                    Ok(())
+                })?;
+                dialects.set(cx, meta.path.span(), list);
+            } else {
+                unknown(cx, &meta, "container", CONTAINER_KEYS)?;
+            }
+            Ok(())
+        });
+        if let Err(err) = res {
+            cx.syn_error(err);
+        }
+    }
+    Container {
+        table: table.get(),
+        dialects: dialects.get(),
+    }
+}
+
+pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
+    let mut primary_key = Attr::none("primary_key");
+    let mut column = Attr::none("column");
+    let mut sql_type = Attr::none("sql_type");
+    let mut added = Attr::none("added");
+    for attr in straddle_attrs(attrs) {
+        let res = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("primary_key") {
+                primary_key.set(cx, meta.path.span(), ());
+            } else if meta.path.is_ident("column") {
+                column.set(cx, meta.path.span(), lit_str(&meta)?.value());
+            } else if meta.path.is_ident("sql_type") {
+                let value = if meta.input.peek(syn::token::Paren) {
+                    let mut per = BTreeMap::new();
+                    meta.parse_nested_meta(|d| {
+                        match d.path.get_ident().and_then(|i| Dialect::from_key(&i.to_string())) {
+                            Some(dialect) => {
+                                per.insert(dialect, lit_str(&d)?.value());
+                            }
+                            None => {
+                                cx.error_spanned_by(
+                                    &d.path,
+                                    format!("unknown dialect `{}`; expected `postgres`, `mysql` or `sqlite`", key(&d)),
+                                );
+                                d.value()?.parse::<syn::Expr>()?;
+                            }
+                        }
+                        Ok(())
+                    })?;
+                    SqlTypeOverride::PerDialect(per)
+                } else {
+                    SqlTypeOverride::All(lit_str(&meta)?.value())
+                };
+                sql_type.set(cx, meta.path.span(), value);
+            } else if meta.path.is_ident("added") {
+                let value = parse_added(cx, &meta)?;
+                added.set(cx, meta.path.span(), value);
+            } else {
+                unknown(cx, &meta, "field", FIELD_KEYS)?;
+            }
+            Ok(())
+        });
+        if let Err(err) = res {
+            cx.syn_error(err);
+        }
+    }
+    Field {
+        primary_key: primary_key.get().map(|(s, ())| s),
+        column: column.get(),
+        sql_type: sql_type.get(),
+        added: added.get(),
+    }
+}
+
+fn parse_added(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Added> {
+    let mut phase = Attr::none("phase");
+    let mut default = Attr::none("default");
+    let mut default_sql = Attr::none("default_sql");
+    let mut backfill = Attr::none("backfill");
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(
+            "`added` needs its rollout phase: `added(phase = expand)` (then backfill, then contract)",
+        ));
+    }
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("phase") {
+            let value = inner.value()?;
+            let (span, text) = if value.peek(syn::LitStr) {
+                let s: syn::LitStr = value.parse()?;
+                (s.span(), s.value())
+            } else {
+                let i: syn::Ident = value.parse()?;
+                (i.span(), i.to_string())
+            };
+            match Phase::from_key(&text) {
+                Some(p) => phase.set(cx, inner.path.span(), p),
+                None => cx.error_at(
+                    span,
+                    format!("unknown phase `{text}`; expected `expand`, `backfill` or `contract`"),
+                ),
+            }
+        } else if inner.path.is_ident("default") {
+            let expr: syn::Expr = inner.value()?.parse()?;
+            match literal_value(&expr) {
+                Some(v) => default.set(cx, inner.path.span(), (expr.span(), v)),
+                None => cx.error_spanned_by(
+                    &expr,
+                    "`default` takes a literal (number, string or bool); for an SQL expression use `default_sql = \"…\"`",
+                ),
+            }
+        } else if inner.path.is_ident("default_sql") {
+            let s = lit_str(&inner)?;
+            default_sql.set(cx, inner.path.span(), s);
+        } else if inner.path.is_ident("backfill") {
+            let s = lit_str(&inner)?;
+            backfill.set(cx, inner.path.span(), s);
+        } else {
+            unknown(cx, &inner, "`added`", ADDED_KEYS)?;
+        }
+        Ok(())
+    })?;
+    Ok(Added {
+        phase: phase.get(),
+        default: default.get().map(|(_, v)| v),
+        default_sql: default_sql.get().map(|(_, s)| (s.span(), s)),
+        backfill: backfill.get().map(|(_, s)| (s.span(), s)),
+    })
+}
+
+fn literal_value(expr: &syn::Expr) -> Option<LiteralValue> {
+    match expr {
+        syn::Expr::Lit(l) => match &l.lit {
+            syn::Lit::Bool(b) => Some(LiteralValue::Bool(b.value)),
+            syn::Lit::Int(i) => Some(LiteralValue::Int(i.base10_digits().to_string())),
+            syn::Lit::Float(f) => Some(LiteralValue::Float(f.base10_digits().to_string())),
+            syn::Lit::Str(s) => Some(LiteralValue::Str(s.value())),
+            _ => None,
+        },
+        syn::Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => match literal_value(&u.expr)? {
+            LiteralValue::Int(i) => Some(LiteralValue::Int(format!("-{i}"))),
+            LiteralValue::Float(f) => Some(LiteralValue::Float(format!("-{f}"))),
+            _ => None,
+        },
+        _ => None,
+    }
+}

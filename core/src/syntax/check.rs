@@ -1,0 +1,438 @@
+//! Meaning and safety checks on a parsed declaration, producing the model IR. Every
+//! problem is reported (with the safe alternative) and checking goes on, so one build
+//! shows them all.
+
+use super::ast::{Decl, FieldDecl};
+use super::attr::{Added, LiteralValue, SqlTypeOverride};
+use super::ctxt::Ctxt;
+use super::sql::{self, VOLATILE_FUNCTIONS};
+use crate::dialect::Dialect;
+use crate::model::{AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model};
+use crate::types::{LiteralClass, literal_class, sql_type};
+use std::collections::BTreeMap;
+
+pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
+    let rust_name = decl.ident.to_string();
+    let table = match &decl.attrs.table {
+        Some((_, t)) => t.clone(),
+        None => {
+            cx.error_spanned_by(
+                decl.ident,
+                format!("missing `#[straddle(table = \"…\")]` on `{rust_name}`: name the table it maps to"),
+            );
+            String::new()
+        }
+    };
+    let dialects = dialects(cx, decl, enabled);
+
+    let names: Vec<String> = decl.fields.iter().map(column_name).collect();
+    let mut columns = Vec::new();
+    for (i, f) in decl.fields.iter().enumerate() {
+        if names[..i].contains(&names[i]) {
+            cx.error_spanned_by(f.ident, format!("column `{}` is declared twice", names[i]));
+        }
+        if let Some(c) = column(cx, decl, f, &names, &dialects) {
+            columns.push(c);
+        }
+    }
+
+    let keys: Vec<&FieldDecl<'_>> = decl
+        .fields
+        .iter()
+        .filter(|f| f.attrs.primary_key.is_some())
+        .collect();
+    if keys.is_empty() {
+        cx.error_spanned_by(
+            decl.ident,
+            format!(
+                "`{rust_name}` has no primary key: mark its key field `#[straddle(primary_key)]`; \
+                 Straddle updates rows and backfills in batches by key"
+            ),
+        );
+    }
+    for f in keys {
+        if f.shape.as_ref().is_some_and(|s| s.nullable) {
+            cx.error_spanned_by(f.ty, "a primary key column cannot be `Option<…>`");
+        }
+    }
+
+    if cx.has_errors() || columns.len() != decl.fields.len() {
+        return None;
+    }
+    Some(Model {
+        rust_name,
+        table,
+        dialects,
+        columns,
+    })
+}
+
+fn column_name(f: &FieldDecl<'_>) -> String {
+    match &f.attrs.column {
+        Some((_, name)) => name.clone(),
+        None => f.ident.to_string().trim_start_matches("r#").to_string(),
+    }
+}
+
+fn dialects(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Vec<Dialect> {
+    if enabled.is_empty() {
+        cx.error_spanned_by(
+            decl.ident,
+            "no database enabled: turn on a feature of the `straddle` crate: `postgres`, `mysql` or `sqlite`",
+        );
+        return Vec::new();
+    }
+    match &decl.attrs.dialects {
+        None => enabled.to_vec(),
+        Some((span, listed)) => {
+            for d in listed {
+                if !enabled.contains(d) {
+                    cx.error_at(
+                        *span,
+                        format!(
+                            "`{}` is listed, but the `{}` feature of `straddle` is off",
+                            d.key(),
+                            d.key()
+                        ),
+                    );
+                }
+            }
+            if listed.is_empty() {
+                cx.error_at(*span, "`dialects(...)` lists no database");
+            }
+            listed
+                .iter()
+                .copied()
+                .filter(|d| enabled.contains(d))
+                .collect()
+        }
+    }
+}
+
+fn column(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    f: &FieldDecl<'_>,
+    names: &[String],
+    dialects: &[Dialect],
+) -> Option<Column> {
+    let name = column_name(f);
+    let Some(shape) = &f.shape else {
+        cx.error_spanned_by(
+            f.ty,
+            "Straddle cannot map this type to a column: use a plain type (i64, String, …) or `Option<T>` \
+             for a nullable column",
+        );
+        return None;
+    };
+    let overrides: BTreeMap<Dialect, String> = match &f.attrs.sql_type {
+        Some((_, SqlTypeOverride::All(t))) => dialects.iter().map(|d| (*d, t.clone())).collect(),
+        Some((_, SqlTypeOverride::PerDialect(m))) => m.clone(),
+        None => BTreeMap::new(),
+    };
+    let mut sql = BTreeMap::new();
+    let mut missing = Vec::new();
+    for &d in dialects {
+        match overrides
+            .get(&d)
+            .cloned()
+            .or_else(|| sql_type(d, &shape.key).map(str::to_string))
+        {
+            Some(t) => {
+                sql.insert(d, t);
+            }
+            None => missing.push(d.display_name()),
+        }
+    }
+    if !missing.is_empty() {
+        cx.error_spanned_by(
+            f.ty,
+            format!(
+                "`{}` has no column type on {}: sqlx cannot bind it there. Use a supported type \
+                 (e.g. i64 instead of u64), or name the column type with `sql_type = \"…\"` for a type \
+                 that implements sqlx's Encode/Decode",
+                shape.display,
+                missing.join(" and ")
+            ),
+        );
+    }
+    let change =
+        f.attrs.added.as_ref().and_then(|(span, added)| {
+            added_column(cx, decl, f, *span, added, &name, names, dialects)
+        });
+    if f.attrs.added.is_some() && f.attrs.primary_key.is_some() {
+        cx.error_spanned_by(
+            f.ident,
+            "a primary key cannot be added to an existing table in place: create a new table instead",
+        );
+    }
+    Some(Column {
+        field: f.ident.to_string().trim_start_matches("r#").to_string(),
+        name,
+        ty: ColumnType {
+            rust: shape.display.clone(),
+            sql,
+        },
+        nullable: shape.nullable,
+        primary_key: f.attrs.primary_key.is_some(),
+        change: change.map(Change::Add),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn added_column(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    f: &FieldDecl<'_>,
+    added_span: proc_macro2::Span,
+    added: &Added,
+    name: &str,
+    names: &[String],
+    dialects: &[Dialect],
+) -> Option<AddColumn> {
+    let shape = f.shape.as_ref()?;
+    let table = decl
+        .attrs
+        .table
+        .as_ref()
+        .map(|(_, t)| t.as_str())
+        .unwrap_or("?");
+    let phase = match added.phase {
+        Some((_, p)) => Some(p),
+        None => {
+            cx.error_at(
+                added_span,
+                "`added(...)` needs `phase = expand` (then backfill, then contract)",
+            );
+            None
+        }
+    };
+
+    let mut default = None;
+    if let (Some((span, _)), Some(_)) = (&added.default_sql, &added.default) {
+        cx.error_at(
+            *span,
+            "give either `default` (a constant) or `default_sql` (an expression), not both",
+        );
+    }
+    if let Some((span, value)) = &added.default {
+        default = literal(cx, *span, value, &shape.key, &shape.display).map(DefaultValue::Literal);
+    }
+    if let Some((span, text)) = &added.default_sql {
+        default = default_sql(cx, *span, text, table, name, names, dialects)
+            .map(DefaultValue::Sql)
+            .or(default);
+    }
+
+    let mut backfill = None;
+    if let Some((span, text)) = &added.backfill {
+        if added.default.is_some() || added.default_sql.is_some() {
+            cx.error_at(
+                *span,
+                "give either `backfill` (existing rows computed from other columns) or a default \
+                 (every row gets the same value), not both",
+            );
+        }
+        backfill = backfill_expr(cx, decl, *span, text, table, name, names, dialects);
+    }
+
+    let has_fill =
+        added.default.is_some() || added.default_sql.is_some() || added.backfill.is_some();
+    if !shape.nullable && !has_fill {
+        cx.error_spanned_by(
+            f.ident,
+            format!(
+                "`{name}` is added as NOT NULL to existing table `{table}` with neither a default nor a backfill\n\
+                 help: the table would be scanned under an exclusive lock and the running app version's INSERTs \
+                 would fail; add `backfill = \"<sql expr>\"` to fill existing rows in batches, or `default = <constant>`, \
+                 or make the field `Option<{}>`",
+                shape.display
+            ),
+        );
+    }
+    Some(AddColumn {
+        phase: phase?,
+        default,
+        backfill,
+    })
+}
+
+fn literal(
+    cx: &Ctxt,
+    span: proc_macro2::Span,
+    value: &LiteralValue,
+    key: &str,
+    display: &str,
+) -> Option<Literal> {
+    let class = literal_class(key);
+    let lit = match (value, class) {
+        (LiteralValue::Int(i), LiteralClass::Integer | LiteralClass::Float) => {
+            Literal::Number(i.clone())
+        }
+        (LiteralValue::Float(x), LiteralClass::Float) => Literal::Number(x.clone()),
+        (LiteralValue::Bool(b), LiteralClass::Bool) => Literal::Bool(*b),
+        (LiteralValue::Str(s), LiteralClass::Text) => Literal::Str(s.clone()),
+        (_, LiteralClass::Other) => {
+            cx.error_at(
+                span,
+                format!("a literal default does not fit `{display}`: use `default_sql = \"…\"`"),
+            );
+            return None;
+        }
+        _ => {
+            cx.error_at(
+                span,
+                format!("this default does not fit the field's type `{display}`"),
+            );
+            return None;
+        }
+    };
+    Some(lit)
+}
+
+fn default_sql(
+    cx: &Ctxt,
+    span: proc_macro2::Span,
+    text: &syn::LitStr,
+    table: &str,
+    name: &str,
+    names: &[String],
+    dialects: &[Dialect],
+) -> Option<crate::expr::SqlExpr> {
+    let analysis = match sql::analyze(&text.value(), dialects, names) {
+        Ok(a) => a,
+        Err(errors) => {
+            for e in errors {
+                cx.error_at(span, format!("default_sql: {e}"));
+            }
+            return None;
+        }
+    };
+    let mut ok = true;
+    if let Some(f) = analysis
+        .functions
+        .iter()
+        .find(|f| VOLATILE_FUNCTIONS.contains(&f.as_str()))
+    {
+        cx.error_at(
+            span,
+            format!(
+                "`{f}()` is volatile: adding `{name}` to `{table}` with this default rewrites the whole table under \
+                 an ACCESS EXCLUSIVE lock on PostgreSQL (MySQL copies it)\n\
+                 help: use `backfill = \"{}\"` instead: the column is added nullable, a trigger fills new rows and \
+                 existing rows are filled in batches",
+                text.value()
+            ),
+        );
+        ok = false;
+    }
+    if !analysis.expr.sources.is_empty() {
+        cx.error_at(
+            span,
+            format!(
+                "a default cannot read other columns (`{}`): use `backfill = \"…\"` to compute `{name}` from them",
+                analysis.expr.sources.join("`, `")
+            ),
+        );
+        ok = false;
+    }
+    for d in dialects {
+        let why = match d {
+            Dialect::Postgres => continue,
+            Dialect::MySql => {
+                "MySQL/MariaDB copy the whole table (ALGORITHM=COPY) to add a column with an expression default"
+            }
+            Dialect::Sqlite => "SQLite cannot add a column with an expression default",
+        };
+        cx.error_at(
+            span,
+            format!(
+                "{why}\nhelp: use `backfill = \"{}\"` (filled in batches), a constant `default = …`, or limit the model \
+                 to PostgreSQL with `#[straddle(dialects(postgres))]`",
+                text.value()
+            ),
+        );
+        ok = false;
+    }
+    ok.then_some(analysis.expr)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backfill_expr(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    span: proc_macro2::Span,
+    text: &syn::LitStr,
+    table: &str,
+    name: &str,
+    names: &[String],
+    dialects: &[Dialect],
+) -> Option<crate::expr::SqlExpr> {
+    let keys: Vec<&FieldDecl<'_>> = decl
+        .fields
+        .iter()
+        .filter(|f| f.attrs.primary_key.is_some())
+        .collect();
+    let mut ok = true;
+    match keys.as_slice() {
+        [] => ok = false, // reported once for the struct
+        [key] => {
+            let integer_or_text = key.shape.as_ref().is_some_and(|s| {
+                matches!(
+                    literal_class(&s.key),
+                    LiteralClass::Integer | LiteralClass::Text
+                )
+            });
+            if !integer_or_text {
+                cx.error_at(
+                    span,
+                    format!(
+                        "backfill batches by primary key, and `{table}`'s key `{}` is neither an integer nor a string",
+                        key.ident
+                    ),
+                );
+                ok = false;
+            }
+        }
+        many => {
+            cx.error_at(
+                span,
+                format!(
+                    "backfill batches by a single-column primary key, and `{table}`'s key is composite ({}): \
+                     not supported yet — add the column nullable (`Option<…>`) and fill it with your own batched job",
+                    many.iter().map(|k| k.ident.to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            );
+            ok = false;
+        }
+    }
+    let analysis = match sql::analyze(&text.value(), dialects, names) {
+        Ok(a) => a,
+        Err(errors) => {
+            for e in errors {
+                cx.error_at(span, format!("backfill: {e}"));
+            }
+            return None;
+        }
+    };
+    for src in &analysis.expr.sources {
+        if src == name {
+            cx.error_at(span, format!("backfill of `{name}` reads `{name}` itself"));
+            ok = false;
+        } else if decl
+            .fields
+            .iter()
+            .any(|f| column_name(f) == *src && f.attrs.added.is_some())
+        {
+            cx.error_at(
+                span,
+                format!(
+                    "backfill of `{name}` reads `{src}`, which is itself being added: backfill from columns \
+                     that exist before this release"
+                ),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(analysis.expr)
+}

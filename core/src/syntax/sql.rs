@@ -1,0 +1,281 @@
+//! Analysis of user-supplied SQL expressions (trusted input) with sqlparser, at compile
+//! time: syntax per dialect, which columns they read, which functions they call. The
+//! result is the [`SqlExpr`] template the renderers splice into generated SQL.
+
+use crate::dialect::Dialect;
+use crate::expr::{Part, SqlExpr};
+use sqlparser::ast::{Expr, Ident, InTarget, visit_expressions};
+use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Location, Token};
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+/// Functions whose result changes per row/call. As a column default they force a table
+/// rewrite (PostgreSQL) or copy (MySQL).
+pub const VOLATILE_FUNCTIONS: &[&str] = &[
+    "random",
+    "gen_random_uuid",
+    "uuid_generate_v1",
+    "uuid_generate_v1mc",
+    "uuid_generate_v4",
+    "uuidv4",
+    "uuidv7",
+    "nextval",
+    "clock_timestamp",
+    "timeofday",
+    "setseed",
+    "txid_current",
+    "rand",
+    "uuid",
+    "uuid_short",
+    "sysdate",
+    "randomblob",
+];
+
+#[derive(Debug)]
+pub struct Analysis {
+    pub expr: SqlExpr,
+    /// Function names called, lower-cased.
+    pub functions: Vec<String>,
+}
+
+/// Parse `text` for each dialect and resolve its identifiers against `columns` (the
+/// model's column names). Errors are human-readable and complete.
+pub fn analyze(
+    text: &str,
+    dialects: &[Dialect],
+    columns: &[String],
+) -> Result<Analysis, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut templates = BTreeMap::new();
+    let mut sources: Vec<String> = Vec::new();
+    let mut functions: Vec<String> = Vec::new();
+    for &dialect in dialects {
+        match analyze_one(text, dialect, columns) {
+            Ok((parts, srcs, funcs)) => {
+                for s in srcs {
+                    if !sources.contains(&s) {
+                        sources.push(s);
+                    }
+                }
+                for f in funcs {
+                    if !functions.contains(&f) {
+                        functions.push(f);
+                    }
+                }
+                templates.insert(dialect, parts);
+            }
+            Err(errs) => {
+                for e in errs {
+                    let msg = if dialects.len() > 1 && !e.starts_with("unknown column") {
+                        format!("{e} (parsing as {dialect})")
+                    } else {
+                        e
+                    };
+                    if !errors.contains(&msg) {
+                        errors.push(msg);
+                    }
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(Analysis {
+            expr: SqlExpr {
+                text: text.to_string(),
+                sources,
+                templates,
+            },
+            functions,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+type One = (Vec<Part>, Vec<String>, Vec<String>);
+
+fn analyze_one(text: &str, dialect: Dialect, columns: &[String]) -> Result<One, Vec<String>> {
+    let parsed = match dialect {
+        Dialect::Postgres => parse(&PostgreSqlDialect {}, text),
+        Dialect::MySql => parse(&MySqlDialect {}, text),
+        Dialect::Sqlite => parse(&SQLiteDialect {}, text),
+    };
+    let expr = parsed.map_err(|e| vec![e])?;
+
+    let mut errors = Vec::new();
+    let mut idents: Vec<Ident> = Vec::new();
+    let mut functions = Vec::new();
+    let mut subquery = false;
+    let _ = visit_expressions(&expr, |e: &Expr| {
+        match e {
+            Expr::Identifier(id) => idents.push(id.clone()),
+            Expr::CompoundIdentifier(parts) => errors.push(format!(
+                "qualified name `{}`: refer to the row's columns by name alone",
+                parts
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(".")
+            )),
+            Expr::Function(f) => functions.push(f.name.to_string().to_lowercase()),
+            Expr::Subquery(_) | Expr::Exists { .. } => subquery = true,
+            Expr::In {
+                target: InTarget::Subquery(_) | InTarget::Table { .. },
+                ..
+            } => subquery = true,
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+
+    if subquery {
+        errors.push(
+            "subqueries are not supported: the expression is evaluated on one row".to_string(),
+        );
+    }
+    let mut sources = Vec::new();
+    let mut holes = Vec::new();
+    for id in &idents {
+        let resolved = columns.iter().find(|c| match id.quote_style {
+            Some(_) => **c == id.value,
+            None => c.eq_ignore_ascii_case(&id.value),
+        });
+        match resolved {
+            Some(c) => {
+                if !sources.contains(c) {
+                    sources.push(c.clone());
+                }
+                match byte_range(text, id.span.start, id.span.end) {
+                    Some(range) => holes.push((range, c.clone())),
+                    None => errors.push(format!("cannot locate `{}` in the expression", id.value)),
+                }
+            }
+            None => errors.push(format!(
+                "unknown column `{}` in expression; the model's columns are: {}",
+                id.value,
+                columns.join(", ")
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    holes.sort_by_key(|(r, _)| r.start);
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for (range, column) in holes {
+        if range.start > at {
+            parts.push(Part::Sql(text[at..range.start].to_string()));
+        }
+        parts.push(Part::Column(column));
+        at = range.end;
+    }
+    if at < text.len() {
+        parts.push(Part::Sql(text[at..].to_string()));
+    }
+    Ok((parts, sources, functions))
+}
+
+fn parse(dialect: &dyn sqlparser::dialect::Dialect, text: &str) -> Result<Expr, String> {
+    let mut parser = Parser::new(dialect)
+        .try_with_sql(text)
+        .map_err(|e| format!("invalid SQL expression: {e}"))?;
+    let expr = parser
+        .parse_expr()
+        .map_err(|e| format!("invalid SQL expression: {e}"))?;
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        return Err(format!(
+            "invalid SQL expression: unexpected `{}` after the expression",
+            next.token
+        ));
+    }
+    Ok(expr)
+}
+
+/// Byte range of a token span (1-based line/column, in characters; end exclusive).
+fn byte_range(text: &str, start: Location, end: Location) -> Option<std::ops::Range<usize>> {
+    Some(offset(text, start)?..offset(text, end)?)
+}
+
+fn offset(text: &str, loc: Location) -> Option<usize> {
+    let mut line_start = 0;
+    for _ in 1..loc.line {
+        line_start += text[line_start..].find('\n')? + 1;
+    }
+    let line = &text[line_start..];
+    let col = usize::try_from(loc.column).ok()?.checked_sub(1)?;
+    match line.char_indices().nth(col) {
+        Some((i, _)) => Some(line_start + i),
+        None if line.chars().count() == col => Some(line_start + line.len()),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::Qualifier;
+
+    fn cols() -> Vec<String> {
+        vec!["id".into(), "email".into(), "first name".into()]
+    }
+
+    #[test]
+    fn column_references_become_holes_and_the_rest_is_kept_verbatim() {
+        let a = analyze("lower(email) || 'it''s'", &Dialect::ALL, &cols()).unwrap();
+        assert_eq!(a.expr.sources, vec!["email"]);
+        assert_eq!(a.functions, vec!["lower"]);
+        assert_eq!(
+            a.expr.render(Dialect::Postgres, Qualifier::Row("NEW")),
+            "(lower(NEW.\"email\") || 'it''s')"
+        );
+        assert_eq!(
+            a.expr.render(Dialect::MySql, Qualifier::None),
+            "(lower(`email`) || 'it''s')"
+        );
+    }
+
+    #[test]
+    fn quoted_and_multiline_identifiers_resolve() {
+        let a = analyze(
+            "coalesce(\"first name\",\n  EMAIL)",
+            &[Dialect::Postgres],
+            &cols(),
+        )
+        .unwrap();
+        assert_eq!(a.expr.sources, vec!["first name", "email"]);
+        assert_eq!(
+            a.expr.render(Dialect::Postgres, Qualifier::Row("OLD")),
+            "(coalesce(OLD.\"first name\",\n  OLD.\"email\"))"
+        );
+    }
+
+    #[test]
+    fn unknown_columns_and_syntax_errors_are_reported() {
+        let e = analyze("lower(emial)", &[Dialect::Postgres], &cols()).unwrap_err();
+        assert_eq!(
+            e,
+            vec![
+                "unknown column `emial` in expression; the model's columns are: id, email, first name"
+            ]
+        );
+        let e = analyze("lower(email", &[Dialect::Postgres], &cols()).unwrap_err();
+        assert!(e[0].starts_with("invalid SQL expression"), "{e:?}");
+        let e = analyze("email email", &[Dialect::Postgres], &cols()).unwrap_err();
+        assert!(e[0].contains("after the expression"), "{e:?}");
+    }
+
+    #[test]
+    fn keywords_and_functions_are_not_columns() {
+        let a = analyze(
+            "CASE WHEN id > 0 THEN CURRENT_TIMESTAMP ELSE now() END",
+            &[Dialect::Postgres],
+            &cols(),
+        )
+        .unwrap();
+        assert_eq!(a.expr.sources, vec!["id"]);
+    }
+}

@@ -1,0 +1,114 @@
+//! `#[derive(straddle::Model)]`: a thin shim over `straddle-core`'s parser and checks.
+//! Use it through the `straddle` crate, which documents the attribute grammar.
+
+use proc_macro::TokenStream;
+use quote::quote;
+use straddle_core::Dialect;
+
+/// Declare a table model and the schema changes in flight on it. See the `straddle`
+/// crate documentation for the attribute grammar.
+#[proc_macro_derive(Model, attributes(straddle))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand(&input).into()
+}
+
+/// The dialects enabled through the `straddle` crate's features.
+fn enabled_dialects() -> Vec<Dialect> {
+    let mut out = Vec::new();
+    if cfg!(feature = "postgres") {
+        out.push(Dialect::Postgres);
+    }
+    if cfg!(feature = "mysql") {
+        out.push(Dialect::MySql);
+    }
+    if cfg!(feature = "sqlite") {
+        out.push(Dialect::Sqlite);
+    }
+    out
+}
+
+fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
+    let ident = &input.ident;
+    let (model_body, errors) = match straddle_core::syntax::parse_model(input, &enabled_dialects())
+    {
+        Ok(model) => {
+            let json = model.to_json();
+            (
+                quote! {
+                    static MODEL: ::std::sync::LazyLock<::straddle::ir::Model> =
+                        ::std::sync::LazyLock::new(|| ::straddle::__private::model_from_json(#json));
+                    &MODEL
+                },
+                Vec::new(),
+            )
+        }
+        // Fallback expansion: the trait impls still exist, so code using the model
+        // reports only the declaration's errors, not a cascade of missing impls.
+        Err(errors) => (quote! { ::std::unreachable!() }, errors),
+    };
+    let errors = errors.iter().map(syn::Error::to_compile_error);
+
+    let syn::Data::Struct(syn::DataStruct {
+        fields: syn::Fields::Named(named),
+        ..
+    }) = &input.data
+    else {
+        return quote! { #(#errors)* };
+    };
+    if !input.generics.params.is_empty() {
+        return quote! { #(#errors)* };
+    }
+    let fields: Vec<&syn::Ident> = named
+        .named
+        .iter()
+        .filter_map(|f| f.ident.as_ref())
+        .collect();
+    let names: Vec<String> = fields
+        .iter()
+        .map(|f| f.to_string().trim_start_matches("r#").to_string())
+        .collect();
+    let types: Vec<&syn::Type> = named.named.iter().map(|f| &f.ty).collect();
+    let indexes = 0..fields.len();
+
+    quote! {
+        #(#errors)*
+
+        const _: () = {
+            impl ::straddle::Model for #ident {
+                fn definition() -> &'static ::straddle::ir::Model {
+                    #model_body
+                }
+            }
+
+            impl<DB: ::straddle::sqlx::Database> ::straddle::BindFields<DB> for #ident
+            where
+                #( #types: for<'q> ::straddle::sqlx::Encode<'q, DB> + ::straddle::sqlx::Type<DB>, )*
+            {
+                fn bind_field(
+                    &self,
+                    index: usize,
+                    args: &mut <DB as ::straddle::sqlx::Database>::Arguments,
+                ) -> ::std::result::Result<(), ::straddle::sqlx::error::BoxDynError> {
+                    use ::straddle::sqlx::Arguments as _;
+                    match index {
+                        #( #indexes => args.add(&self.#fields), )*
+                        _ => ::std::result::Result::Err(::std::format!("no field #{index}").into()),
+                    }
+                }
+            }
+
+            impl<'r, R: ::straddle::sqlx::Row> ::straddle::sqlx::FromRow<'r, R> for #ident
+            where
+                &'r str: ::straddle::sqlx::ColumnIndex<R>,
+                #( #types: ::straddle::sqlx::Decode<'r, R::Database> + ::straddle::sqlx::Type<R::Database>, )*
+            {
+                fn from_row(row: &'r R) -> ::std::result::Result<Self, ::straddle::sqlx::Error> {
+                    ::std::result::Result::Ok(Self {
+                        #( #fields: row.try_get(#names)?, )*
+                    })
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,162 @@
+//! The few primitives Straddle needs from each engine, implemented once per sqlx
+//! database type; everything else is generic over [`Backend`].
+
+use crate::snapshot::Snapshot;
+use futures::future::BoxFuture;
+use sqlx::{Database, FromRow};
+use straddle_core::Dialect;
+
+/// A backfill key value.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Key {
+    Int(i64),
+    Text(String),
+}
+
+/// A database engine Straddle can run against.
+pub trait Backend: Database + Sized {
+    const DIALECT: Dialect;
+
+    /// Run a statement; rows affected.
+    fn execute<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+        args: Self::Arguments,
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>>;
+
+    fn fetch_all<'a, M>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+        args: Self::Arguments,
+    ) -> BoxFuture<'a, Result<Vec<M>, sqlx::Error>>
+    where
+        M: for<'r> FromRow<'r, Self::Row> + Send + Unpin + 'a;
+
+    /// First column of the first row, as an integer (`None` for no row or NULL).
+    fn scalar_i64<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+        args: Self::Arguments,
+    ) -> BoxFuture<'a, Result<Option<i64>, sqlx::Error>>;
+
+    /// First column of the first row, as text.
+    fn scalar_text<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+        args: Self::Arguments,
+    ) -> BoxFuture<'a, Result<Option<String>, sqlx::Error>>;
+
+    fn bind_key(args: &mut Self::Arguments, key: &Key) -> Result<(), sqlx::error::BoxDynError>;
+
+    fn bind_i64(args: &mut Self::Arguments, value: i64) -> Result<(), sqlx::error::BoxDynError>;
+
+    /// Read the live schema (columns, Straddle's triggers) from the catalog.
+    fn probe<'a>(conn: &'a mut Self::Connection) -> BoxFuture<'a, Result<Snapshot, sqlx::Error>>;
+}
+
+#[allow(unused_macros)]
+macro_rules! backend {
+    ($db:ty, $dialect:expr) => {
+        impl Backend for $db {
+            const DIALECT: Dialect = $dialect;
+
+            fn execute<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+                args: Self::Arguments,
+            ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+                Box::pin(async move {
+                    Ok(sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected())
+                })
+            }
+
+            fn fetch_all<'a, M>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+                args: Self::Arguments,
+            ) -> BoxFuture<'a, Result<Vec<M>, sqlx::Error>>
+            where
+                M: for<'r> FromRow<'r, Self::Row> + Send + Unpin + 'a,
+            {
+                Box::pin(async move {
+                    sqlx::query_as_with::<_, M, _>(sqlx::AssertSqlSafe(sql), args)
+                        .fetch_all(&mut *conn)
+                        .await
+                })
+            }
+
+            fn scalar_i64<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+                args: Self::Arguments,
+            ) -> BoxFuture<'a, Result<Option<i64>, sqlx::Error>> {
+                Box::pin(async move {
+                    let v: Option<Option<i64>> =
+                        sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                    Ok(v.flatten())
+                })
+            }
+
+            fn scalar_text<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+                args: Self::Arguments,
+            ) -> BoxFuture<'a, Result<Option<String>, sqlx::Error>> {
+                Box::pin(async move {
+                    let v: Option<Option<String>> =
+                        sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                    Ok(v.flatten())
+                })
+            }
+
+            fn bind_key(
+                args: &mut Self::Arguments,
+                key: &Key,
+            ) -> Result<(), sqlx::error::BoxDynError> {
+                use sqlx::Arguments as _;
+                match key {
+                    Key::Int(i) => args.add(*i),
+                    Key::Text(s) => args.add(s.clone()),
+                }
+            }
+
+            fn bind_i64(
+                args: &mut Self::Arguments,
+                value: i64,
+            ) -> Result<(), sqlx::error::BoxDynError> {
+                use sqlx::Arguments as _;
+                args.add(value)
+            }
+
+            fn probe<'a>(
+                conn: &'a mut Self::Connection,
+            ) -> BoxFuture<'a, Result<Snapshot, sqlx::Error>> {
+                Box::pin(async move {
+                    let columns: Vec<(String, String, bool)> =
+                        sqlx::query_as(straddle_core::render::catalog_columns_sql($dialect))
+                            .fetch_all(&mut *conn)
+                            .await?;
+                    let triggers: Vec<String> =
+                        sqlx::query_scalar(straddle_core::render::catalog_triggers_sql($dialect))
+                            .fetch_all(&mut *conn)
+                            .await?;
+                    Ok(Snapshot::from_catalog(columns, triggers))
+                })
+            }
+        }
+    };
+}
+
+#[cfg(feature = "postgres")]
+backend!(sqlx::Postgres, Dialect::Postgres);
+#[cfg(feature = "mysql")]
+backend!(sqlx::MySql, Dialect::MySql);
+#[cfg(feature = "sqlite")]
+backend!(sqlx::Sqlite, Dialect::Sqlite);

@@ -1,0 +1,199 @@
+//! [`Db`]: a plain sqlx pool plus the schema snapshot that the generated query code
+//! adapts to. Reads and writes are correct whichever shape the database has during a
+//! rollout; when the server reports an undefined column (the schema moved under a
+//! stale snapshot) the snapshot is re-probed and the statement retried once.
+
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::snapshot::Snapshot;
+use crate::{BindFields, Model};
+use sqlx::{Arguments, Encode, FromRow, Pool, Type};
+use std::sync::{Arc, RwLock};
+use straddle_core::query::{self, BoundSql, TableShape};
+
+/// A pool and its schema snapshot. Cheap to clone; clones share the snapshot.
+pub struct Db<DB: Backend> {
+    pool: Pool<DB>,
+    snapshot: Arc<RwLock<Arc<Snapshot>>>,
+}
+
+impl<DB: Backend> Clone for Db<DB> {
+    fn clone(&self) -> Self {
+        Db {
+            pool: self.pool.clone(),
+            snapshot: self.snapshot.clone(),
+        }
+    }
+}
+
+impl<DB: Backend> Db<DB> {
+    /// Wrap a pool, probing the schema once.
+    pub async fn new(pool: Pool<DB>) -> Result<Self> {
+        let db = Db {
+            pool,
+            snapshot: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
+        };
+        db.refresh().await?;
+        Ok(db)
+    }
+
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// Re-read the schema from the catalog (after applying a phase, or periodically).
+    pub async fn refresh(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let fresh = DB::probe(&mut conn).await?;
+        *self.snapshot.write().expect("snapshot lock poisoned") = Arc::new(fresh);
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .expect("snapshot lock poisoned")
+            .clone()
+    }
+
+    /// How `M`'s table exists right now, per column.
+    pub fn shape<M: Model>(&self) -> Result<TableShape> {
+        let model = crate::definition_for::<M>(DB::DIALECT)?;
+        Ok(self.snapshot().shape(DB::DIALECT, model))
+    }
+
+    /// `SELECT <schema-tolerant list> FROM <table>` for `M`: append your own `WHERE …`
+    /// and decode with `sqlx::query_as::<_, M>`.
+    pub fn select_sql<M: Model>(&self) -> Result<String> {
+        let model = crate::definition_for::<M>(DB::DIALECT)?;
+        Ok(query::select(DB::DIALECT, model, &self.shape::<M>()?))
+    }
+
+    /// Every row of `M`'s table.
+    pub async fn fetch_all<M>(&self) -> Result<Vec<M>>
+    where
+        M: Model + for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        self.retrying::<M, _, _>(|shape, model| {
+            let sql = query::select(DB::DIALECT, model, shape);
+            async move {
+                let mut conn = self.pool.acquire().await?;
+                DB::fetch_all::<M>(&mut conn, sql, DB::Arguments::default()).await
+            }
+        })
+        .await
+    }
+
+    /// The row with this (single-column) primary key.
+    pub async fn find<M, K>(&self, key: K) -> Result<Option<M>>
+    where
+        M: Model + for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+        K: for<'q> Encode<'q, DB> + Type<DB> + Clone + Send,
+    {
+        let model = crate::definition_for::<M>(DB::DIALECT)?;
+        if model.primary_key().len() != 1 {
+            return Err(crate::Error::Usage(format!(
+                "`{}` has a composite primary key: query it with `select_sql`",
+                model.rust_name
+            )));
+        }
+        self.retrying::<M, _, _>(|shape, model| {
+            let BoundSql { sql, .. } = query::select_by_key(DB::DIALECT, model, shape);
+            let key = key.clone();
+            async move {
+                let mut args = DB::Arguments::default();
+                args.add(key).map_err(sqlx::Error::Encode)?;
+                let mut conn = self.pool.acquire().await?;
+                Ok(DB::fetch_all::<M>(&mut conn, sql, args)
+                    .await?
+                    .into_iter()
+                    .next())
+            }
+        })
+        .await
+    }
+
+    /// Insert `row`, writing every column that exists (dual-write).
+    pub async fn insert<M>(&self, row: &M) -> Result<u64>
+    where
+        M: Model + BindFields<DB> + Sync,
+    {
+        self.write(row, query::insert).await
+    }
+
+    /// Update `row` by primary key, writing every column that exists.
+    pub async fn update<M>(&self, row: &M) -> Result<u64>
+    where
+        M: Model + BindFields<DB> + Sync,
+    {
+        self.write(row, query::update).await
+    }
+
+    /// Delete `row` by primary key.
+    pub async fn delete<M>(&self, row: &M) -> Result<u64>
+    where
+        M: Model + BindFields<DB> + Sync,
+    {
+        self.write(row, |d, m, _| query::delete(d, m)).await
+    }
+
+    async fn write<M>(
+        &self,
+        row: &M,
+        render: fn(straddle_core::Dialect, &straddle_core::Model, &TableShape) -> BoundSql,
+    ) -> Result<u64>
+    where
+        M: Model + BindFields<DB> + Sync,
+    {
+        self.retrying::<M, _, _>(|shape, model| {
+            let BoundSql { sql, binds } = render(DB::DIALECT, model, shape);
+            let args = bind_fields(row, &binds);
+            async move {
+                let args = args?;
+                let mut conn = self.pool.acquire().await?;
+                DB::execute(&mut conn, sql, args).await
+            }
+        })
+        .await
+    }
+
+    /// Run `op` with SQL for the current shape; on an undefined-column error, refresh
+    /// the snapshot and run it once more with SQL for the new shape.
+    async fn retrying<M, T, F>(
+        &self,
+        op: impl Fn(&TableShape, &'static straddle_core::Model) -> F,
+    ) -> Result<T>
+    where
+        M: Model,
+        F: Future<Output = Result<T, sqlx::Error>>,
+    {
+        let model = crate::definition_for::<M>(DB::DIALECT)?;
+        let shape = self.snapshot().shape(DB::DIALECT, model);
+        match op(&shape, model).await {
+            Err(sqlx::Error::Database(e))
+                if straddle_core::render::is_undefined_column(
+                    DB::DIALECT,
+                    e.code().as_deref(),
+                    e.message(),
+                ) =>
+            {
+                tracing::debug!(error = %e, table = %model.table, "schema changed under the snapshot; re-probing");
+                self.refresh().await?;
+                let shape = self.snapshot().shape(DB::DIALECT, model);
+                Ok(op(&shape, model).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+}
+
+fn bind_fields<DB: Backend, M: BindFields<DB>>(
+    row: &M,
+    binds: &[usize],
+) -> Result<DB::Arguments, sqlx::Error> {
+    let mut args = DB::Arguments::default();
+    for &i in binds {
+        row.bind_field(i, &mut args).map_err(sqlx::Error::Encode)?;
+    }
+    Ok(args)
+}

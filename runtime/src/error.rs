@@ -1,0 +1,65 @@
+//! Errors the runtime reports.
+
+use straddle_core::Dialect;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database could not be reached; `url` has its password masked.
+    #[error("cannot connect to {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+
+    /// A plan's assertion found rows it must not (e.g. NULLs left before contract).
+    #[error("{change} {phase} step `{step}` refused: {message} ({count} offending rows)")]
+    Refused {
+        change: String,
+        phase: String,
+        step: String,
+        message: String,
+        count: i64,
+    },
+
+    #[error("model `{model}` is not compiled for {dialect}: enable the `{}` feature or add it to `dialects(...)`", dialect.key())]
+    DialectNotCompiled { model: String, dialect: Dialect },
+
+    #[error("model `{model}` has no change on column `{column}`")]
+    UnknownChange { model: String, column: String },
+
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `scheme://user:****@host/db`: a URL safe to print.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((auth, host)) => (Some(auth), host),
+        None => (None, rest),
+    };
+    match auth {
+        Some(auth) => match auth.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
+            None => format!("{scheme}://{auth}@{host}"),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            super::mask_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:****@h:5432/db"
+        );
+        assert_eq!(super::mask_url("mysql://root@h/db"), "mysql://root@h/db");
+        assert_eq!(super::mask_url("sqlite::memory:"), "sqlite::memory:");
+    }
+}

@@ -1,0 +1,110 @@
+//! # Straddle: zero-downtime schema changes declared on your models
+//!
+//! Declare each column of a table on a struct, and for a column that is changing, the
+//! rollout phase the code ships in. Straddle derives the phased migration SQL for
+//! PostgreSQL, MySQL/MariaDB and SQLite, and query code that reads and writes correctly
+//! whichever schema the database has during the rollout.
+//!
+//! ```ignore
+//! #[derive(straddle::Model)]
+//! #[straddle(table = "users")]
+//! pub struct User {
+//!     #[straddle(primary_key)]
+//!     pub id: i64,
+//!     pub email: String,
+//!     /// Rolling out: existing rows filled from `email`.
+//!     #[straddle(added(phase = backfill, backfill = "lower(email)"))]
+//!     pub email_normalized: String,
+//! }
+//! ```
+//!
+//! ## Attributes
+//!
+//! On the struct:
+//! - `table = "name"` (required): the table.
+//! - `dialects(postgres, mysql, sqlite)`: compile for fewer databases than the enabled
+//!   features (e.g. to use a PostgreSQL-only `default_sql`).
+//!
+//! On a field (each field is a column; `Option<T>` is a nullable column):
+//! - `primary_key`: part of the primary key (required on at least one field).
+//! - `column = "name"`: the column's name when it differs from the field's.
+//! - `sql_type = "TYPE"` or `sql_type(postgres = "…", mysql = "…", sqlite = "…")`: the
+//!   column type when the default mapping does not fit (trusted input).
+//! - `added(phase = expand | backfill | contract, …)`: the column is new in this
+//!   rollout, and the code ships in that phase. How existing rows get a value:
+//!   - nothing (the field must be `Option<T>`): existing rows are NULL;
+//!   - `default = <literal>`: a constant, metadata-only on PostgreSQL 11+ and INSTANT on
+//!     MySQL 8 / MariaDB;
+//!   - `default_sql = "<expr>"`: a non-volatile SQL default (PostgreSQL only);
+//!   - `backfill = "<expr>"`: computed from the row's other columns. Expand adds the
+//!     column nullable with a trigger that fills it for rows the previous app version
+//!     writes; backfill fills existing rows in keyset batches; contract enforces NOT
+//!     NULL without a long lock and drops the trigger.
+//!
+//! SQL expressions (`backfill`, `default_sql`, `sql_type`) are **trusted input**: they
+//! are spliced into generated SQL. They are parsed at compile time to catch syntax
+//! errors, unknown columns and volatile defaults, not sanitized.
+//!
+//! ## Query code
+//!
+//! [`Db`] wraps a sqlx pool with a snapshot of the live schema; `fetch_all`, `find`,
+//! `insert`, `update`, `delete` and `select_sql` produce SQL for the shape each changing
+//! column has right now: absent (reads its fallback: the backfill expression or
+//! default), filling (`COALESCE(column, fallback)`), or settled (the column).
+
+mod apply;
+mod backend;
+mod db;
+mod error;
+mod snapshot;
+
+pub use apply::{ApplyOptions, PhaseReport, apply_phase, phase_steps};
+pub use backend::{Backend, Key};
+pub use db::Db;
+pub use error::{Error, Result, mask_url};
+pub use snapshot::Snapshot;
+pub use sqlx;
+pub use straddle_core as ir;
+pub use straddle_core::query::{ColumnShape, TableShape};
+pub use straddle_core::{Dialect, Direction, Phase, Step};
+pub use straddle_macros::Model;
+
+/// A table model: implemented by `#[derive(straddle::Model)]`.
+pub trait Model: Sized + Send + Unpin + 'static {
+    /// The validated declaration, as compiled.
+    fn definition() -> &'static ir::Model;
+
+    /// Every change in flight on this model, planned.
+    fn plan() -> Vec<ir::ChangePlan> {
+        ir::plan_model(Self::definition())
+    }
+}
+
+/// Binds a model's fields as query arguments: implemented by the derive.
+pub trait BindFields<DB: sqlx::Database> {
+    fn bind_field(
+        &self,
+        index: usize,
+        args: &mut DB::Arguments,
+    ) -> Result<(), sqlx::error::BoxDynError>;
+}
+
+/// The model's definition, checked to be compiled for `dialect`.
+pub(crate) fn definition_for<M: Model>(dialect: Dialect) -> Result<&'static ir::Model> {
+    let model = M::definition();
+    if model.supports(dialect) {
+        Ok(model)
+    } else {
+        Err(Error::DialectNotCompiled {
+            model: model.rust_name.clone(),
+            dialect,
+        })
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub fn model_from_json(json: &str) -> crate::ir::Model {
+        crate::ir::Model::from_json(json).expect("the derive embeds a valid model")
+    }
+}
