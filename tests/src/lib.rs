@@ -1,1 +1,319 @@
-pub fn _stub() {}
+//! Support for Straddle's integration tests: a throwaway database per test on the real
+//! servers (dropped afterwards, also when the test panics), and catalog readers that
+//! describe a table's schema as comparable text.
+//!
+//! Servers: `STRADDLE_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! and `STRADDLE_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`). When one is
+//! unreachable, its tests fail under `CI=true`; elsewhere they print a loud notice that
+//! they did not run.
+
+use futures::future::BoxFuture;
+use sqlx::pool::PoolOptions;
+use sqlx::{Connection, Pool};
+use std::time::Duration;
+use straddle::{Backend, Dialect, ir};
+
+pub mod catalog;
+
+pub fn pg_admin_url() -> String {
+    std::env::var("STRADDLE_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn mysql_admin_url() -> String {
+    std::env::var("STRADDLE_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A database created for one test and dropped when this guard is dropped.
+pub struct TestDb {
+    pub dialect: Dialect,
+    pub url: String,
+    name: String,
+    admin_url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn unique_name(tag: &str) -> String {
+    let tag: String = tag
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "straddle_{}_{:08x}",
+        &tag[..tag.len().min(30)],
+        rand::random::<u32>()
+    )
+}
+
+fn unreachable(what: &str, url: &str, err: &dyn std::fmt::Display) -> Option<TestDb> {
+    let url = straddle::mask_url(url);
+    if under_ci() {
+        panic!("{what} at {url} is unreachable under CI=true: {err}");
+    }
+    eprintln!(
+        "\n********************************************************************\n\
+         NOT RUN: {what} at {url} is unreachable ({err}).\n\
+         The assertions of this test did NOT run. Start the server (see README).\n\
+         ********************************************************************\n"
+    );
+    None
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let cut = base.rfind('/').expect("database URL has a path");
+    format!("{}/{name}{query}", &base[..cut])
+}
+
+impl TestDb {
+    /// A fresh PostgreSQL database, or `None` (loudly) when the server is down outside CI.
+    pub async fn postgres(tag: &str) -> Option<TestDb> {
+        let admin_url = pg_admin_url();
+        let mut admin = match connect_admin::<sqlx::Postgres>(&admin_url).await {
+            Ok(c) => c,
+            Err(e) => return unreachable("PostgreSQL", &admin_url, &e),
+        };
+        let name = unique_name(tag);
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .expect("create database");
+        Some(TestDb {
+            dialect: Dialect::Postgres,
+            url: replace_database(&admin_url, &name),
+            name,
+            admin_url,
+            _dir: None,
+        })
+    }
+
+    /// A fresh MySQL/MariaDB database, or `None` (loudly) when the server is down outside CI.
+    pub async fn mysql(tag: &str) -> Option<TestDb> {
+        let admin_url = mysql_admin_url();
+        let mut admin = match connect_admin::<sqlx::MySql>(&admin_url).await {
+            Ok(c) => c,
+            Err(e) => return unreachable("MySQL/MariaDB", &admin_url, &e),
+        };
+        let name = unique_name(tag);
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+            .execute(&mut admin)
+            .await
+            .expect("create database");
+        Some(TestDb {
+            dialect: Dialect::MySql,
+            url: replace_database(&admin_url, &name),
+            name,
+            admin_url,
+            _dir: None,
+        })
+    }
+
+    /// A fresh SQLite database file in a temporary directory.
+    pub async fn sqlite(tag: &str) -> Option<TestDb> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let name = unique_name(tag);
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join(format!("{name}.db")).display()
+        );
+        Some(TestDb {
+            dialect: Dialect::Sqlite,
+            url,
+            name,
+            admin_url: String::new(),
+            _dir: Some(dir),
+        })
+    }
+
+    pub async fn pool<DB: Backend>(&self, max: u32) -> Pool<DB> {
+        assert_eq!(DB::DIALECT, self.dialect);
+        PoolOptions::<DB>::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", straddle::mask_url(&self.url)))
+    }
+}
+
+async fn connect_admin<DB: sqlx::Database>(url: &str) -> Result<DB::Connection, sqlx::Error> {
+    match tokio::time::timeout(Duration::from_secs(5), DB::Connection::connect(url)).await {
+        Ok(r) => r,
+        Err(_) => Err(sqlx::Error::PoolTimedOut),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (dialect, name, admin_url) = (self.dialect, self.name.clone(), self.admin_url.clone());
+        if dialect == Dialect::Sqlite {
+            return; // the temp dir goes with `_dir`
+        }
+        // Drop runs inside the test's runtime (maybe while panicking): use a thread with
+        // its own runtime, and wait for it so the database is gone when the test ends.
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let result = match dialect {
+                    Dialect::Postgres => match connect_admin::<sqlx::Postgres>(&admin_url).await {
+                        Ok(mut c) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        )))
+                        .execute(&mut c)
+                        .await
+                        .map(|_| ()),
+                        Err(e) => Err(e),
+                    },
+                    Dialect::MySql => match connect_admin::<sqlx::MySql>(&admin_url).await {
+                        Ok(mut c) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS `{name}`"
+                        )))
+                        .execute(&mut c)
+                        .await
+                        .map(|_| ()),
+                        Err(e) => Err(e),
+                    },
+                    Dialect::Sqlite => Ok(()),
+                };
+                if let Err(e) = result {
+                    eprintln!("warning: could not drop test database {name}: {e}");
+                }
+            })
+        });
+        let _ = done.join();
+    }
+}
+
+/// Engine-specific helpers the scenarios need, beyond what the runtime exposes.
+pub trait TestBackend: Backend {
+    /// Text rows of a query whose single column is text.
+    fn texts<'a>(conn: &'a mut Self::Connection, sql: String) -> BoxFuture<'a, Vec<String>>;
+
+    /// The table's schema as sorted, comparable lines (the table's own name replaced by
+    /// `<table>`, so two tables can be compared).
+    fn catalog<'a>(conn: &'a mut Self::Connection, table: &'a str) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut lines = Vec::new();
+            for sql in catalog::queries(Self::DIALECT, table) {
+                lines.extend(
+                    Self::texts(conn, sql)
+                        .await
+                        .into_iter()
+                        .map(|l| l.replace(table, "<table>")),
+                );
+            }
+            lines.sort();
+            lines
+        })
+    }
+
+    /// Objects Straddle may leave behind anywhere in the database (triggers, functions,
+    /// constraints, rebuild tables).
+    fn leftovers<'a>(conn: &'a mut Self::Connection) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(
+            async move { Self::texts(conn, catalog::leftovers(Self::DIALECT).to_string()).await },
+        )
+    }
+
+    fn exec<'a>(conn: &'a mut Self::Connection, sql: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            Self::execute(conn, sql.to_string(), Default::default())
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        })
+    }
+}
+
+macro_rules! test_backend {
+    ($db:ty) => {
+        impl TestBackend for $db {
+            fn texts<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+            ) -> BoxFuture<'a, Vec<String>> {
+                Box::pin(async move {
+                    sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.clone()))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                })
+            }
+        }
+    };
+}
+test_backend!(sqlx::Postgres);
+test_backend!(sqlx::MySql);
+test_backend!(sqlx::Sqlite);
+
+/// `CREATE TABLE` for the model's columns that exist before its changes (the previous
+/// release's schema), with the model's own column types.
+pub fn base_table_sql(model: &ir::Model, dialect: Dialect) -> String {
+    table_sql(model, dialect, &model.table, false)
+}
+
+/// `CREATE TABLE` for the schema the model describes once every change has settled,
+/// written by hand — the reference a migrated table must match.
+pub fn final_table_sql(model: &ir::Model, dialect: Dialect, table: &str) -> String {
+    table_sql(model, dialect, table, true)
+}
+
+fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, with_changes: bool) -> String {
+    let mut defs: Vec<String> = model
+        .columns
+        .iter()
+        .filter(|c| with_changes || c.change.is_none())
+        .map(|c| {
+            let mut d = format!("{} {}", dialect.quote(&c.name), c.ty.sql(dialect));
+            if !c.nullable {
+                d.push_str(" NOT NULL");
+            } else if dialect == Dialect::MySql {
+                d.push_str(" NULL");
+            }
+            if let Some(ir::model::Change::Add(add)) = &c.change
+                && let Some(ir::model::DefaultValue::Literal(l)) = &add.default
+            {
+                d.push_str(&format!(" DEFAULT {}", l.render(dialect)));
+            }
+            d
+        })
+        .collect();
+    let keys: Vec<String> = model
+        .primary_key()
+        .iter()
+        .map(|k| dialect.quote(&k.name))
+        .collect();
+    defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
+    format!(
+        "CREATE TABLE {} ({})",
+        dialect.quote(table),
+        defs.join(", ")
+    )
+}
+
+/// `INSERT` `n` rows `(id, email)` with ids 1..=n and mixed-case emails.
+pub fn seed_sql(dialect: Dialect, table: &str, n: u64) -> String {
+    let t = dialect.quote(table);
+    format!(
+        "INSERT INTO {t} ({id}, {email}) WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {n}) \
+         SELECT n, CONCAT('User', n, '@Example.COM') FROM seq",
+        id = dialect.quote("id"),
+        email = dialect.quote("email"),
+    )
+}
