@@ -14,6 +14,7 @@ use std::time::Duration;
 use straddle::{Backend, Dialect, ir};
 
 pub mod catalog;
+pub mod models;
 
 pub fn pg_admin_url() -> String {
     std::env::var("STRADDLE_PG_URL")

@@ -8,6 +8,7 @@ use sqlx::FromRow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use straddle::{ApplyOptions, BindFields, ColumnShape, Db, Direction, Model, Phase};
+use straddle_tests::models::{Counted, HasId, Nickname, Normalized};
 use straddle_tests::{TestBackend, TestDb, base_table_sql, final_table_sql, seed_sql};
 
 const ROWS: i64 = 1000;
@@ -17,38 +18,6 @@ fn options() -> ApplyOptions {
         batch_size: 97,
         lock_timeout: Duration::from_secs(5),
     }
-}
-
-#[derive(Debug, Clone, PartialEq, straddle::Model)]
-#[straddle(table = "users")]
-struct Normalized {
-    #[straddle(primary_key)]
-    id: i64,
-    email: String,
-    #[straddle(added(phase = backfill, backfill = "lower(email)"))]
-    email_normalized: String,
-}
-
-#[derive(Debug, Clone, PartialEq, straddle::Model)]
-#[straddle(table = "users")]
-struct Nickname {
-    #[straddle(primary_key)]
-    id: i64,
-    email: String,
-    #[straddle(added(phase = expand))]
-    nickname: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, straddle::Model)]
-#[straddle(table = "users")]
-struct Counted {
-    #[straddle(primary_key)]
-    id: i64,
-    email: String,
-    #[straddle(added(phase = expand, default = 0))]
-    login_count: i64,
-    #[straddle(added(phase = expand, default = "it's active"))]
-    status: String,
 }
 
 macro_rules! per_dialect {
@@ -199,25 +168,6 @@ where
     }
     let (id, row) = expected.iter().next_back().unwrap();
     assert_eq!(db.find::<M, _>(*id).await.unwrap().as_ref(), Some(row));
-}
-
-trait HasId {
-    fn id(&self) -> i64;
-}
-impl HasId for Normalized {
-    fn id(&self) -> i64 {
-        self.id
-    }
-}
-impl HasId for Nickname {
-    fn id(&self) -> i64 {
-        self.id
-    }
-}
-impl HasId for Counted {
-    fn id(&self) -> i64 {
-        self.id
-    }
 }
 
 fn seeded_email(i: i64) -> String {

@@ -59,6 +59,7 @@ pub fn from_input<'a>(cx: &Ctxt, input: &'a syn::DeriveInput) -> Option<Decl<'a>
             &input.generics,
             "straddle::Model does not support generic structs: a model is one table",
         );
+        return None;
     }
     let attrs = attr::parse_container(cx, &input.attrs);
     let fields = fields

@@ -65,9 +65,11 @@ pub enum SqlTypeOverride {
     PerDialect(BTreeMap<Dialect, String>),
 }
 
+/// Values that failed to parse are kept as `None` (their error is already reported), so
+/// later checks know the key was given and do not report it missing too.
 pub struct Added {
-    pub phase: Option<(Span, Phase)>,
-    pub default: Option<(Span, LiteralValue)>,
+    pub phase: Option<(Span, Option<Phase>)>,
+    pub default: Option<(Span, Option<LiteralValue>)>,
     pub default_sql: Option<(Span, syn::LitStr)>,
     pub backfill: Option<(Span, syn::LitStr)>,
 }
@@ -231,22 +233,21 @@ fn parse_added(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Added> {
                 let i: syn::Ident = value.parse()?;
                 (i.span(), i.to_string())
             };
-            match Phase::from_key(&text) {
-                Some(p) => phase.set(cx, inner.path.span(), p),
-                None => cx.error_at(
-                    span,
-                    format!("unknown phase `{text}`; expected `expand`, `backfill` or `contract`"),
-                ),
+            let parsed = Phase::from_key(&text);
+            if parsed.is_none() {
+                cx.error_at(span, format!("unknown phase `{text}`; expected `expand`, `backfill` or `contract`"));
             }
+            phase.set(cx, inner.path.span(), parsed);
         } else if inner.path.is_ident("default") {
             let expr: syn::Expr = inner.value()?.parse()?;
-            match literal_value(&expr) {
-                Some(v) => default.set(cx, inner.path.span(), (expr.span(), v)),
-                None => cx.error_spanned_by(
+            let value = literal_value(&expr);
+            if value.is_none() {
+                cx.error_spanned_by(
                     &expr,
                     "`default` takes a literal (number, string or bool); for an SQL expression use `default_sql = \"…\"`",
-                ),
+                );
             }
+            default.set(cx, inner.path.span(), (expr.span(), value));
         } else if inner.path.is_ident("default_sql") {
             let s = lit_str(&inner)?;
             default_sql.set(cx, inner.path.span(), s);

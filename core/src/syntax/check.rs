@@ -148,11 +148,11 @@ fn column(
         cx.error_spanned_by(
             f.ty,
             format!(
-                "`{}` has no column type on {}: sqlx cannot bind it there. Use a supported type \
-                 (e.g. i64 instead of u64), or name the column type with `sql_type = \"…\"` for a type \
-                 that implements sqlx's Encode/Decode",
+                "`{}` has no column type on {}: sqlx cannot bind it there. Use a supported type{}, or \
+                 name the column type with `sql_type = \"…\"` for a type that implements sqlx's Encode/Decode",
                 shape.display,
-                missing.join(" and ")
+                missing.join(" and "),
+                if shape.key.starts_with('u') { " (e.g. i64 instead of an unsigned type)" } else { "" }
             ),
         );
     }
@@ -198,7 +198,7 @@ fn added_column(
         .map(|(_, t)| t.as_str())
         .unwrap_or("?");
     let phase = match added.phase {
-        Some((_, p)) => Some(p),
+        Some((_, p)) => p,
         None => {
             cx.error_at(
                 added_span,
@@ -215,7 +215,7 @@ fn added_column(
             "give either `default` (a constant) or `default_sql` (an expression), not both",
         );
     }
-    if let Some((span, value)) = &added.default {
+    if let Some((span, Some(value))) = &added.default {
         default = literal(cx, *span, value, &shape.key, &shape.display).map(DefaultValue::Literal);
     }
     if let Some((span, text)) = &added.default_sql {

@@ -47,7 +47,8 @@ pub fn analyze(
     dialects: &[Dialect],
     columns: &[String],
 ) -> Result<Analysis, Vec<String>> {
-    let mut errors = Vec::new();
+    // Each distinct problem once, naming the dialects it applies to when not all.
+    let mut problems: Vec<(String, Vec<Dialect>)> = Vec::new();
     let mut templates = BTreeMap::new();
     let mut sources: Vec<String> = Vec::new();
     let mut functions: Vec<String> = Vec::new();
@@ -68,30 +69,35 @@ pub fn analyze(
             }
             Err(errs) => {
                 for e in errs {
-                    let msg = if dialects.len() > 1 && !e.starts_with("unknown column") {
-                        format!("{e} (parsing as {dialect})")
-                    } else {
-                        e
-                    };
-                    if !errors.contains(&msg) {
-                        errors.push(msg);
+                    match problems.iter_mut().find(|(m, _)| *m == e) {
+                        Some((_, ds)) => ds.push(dialect),
+                        None => problems.push((e, vec![dialect])),
                     }
                 }
             }
         }
     }
-    if errors.is_empty() {
-        Ok(Analysis {
+    if problems.is_empty() {
+        return Ok(Analysis {
             expr: SqlExpr {
                 text: text.to_string(),
                 sources,
                 templates,
             },
             functions,
-        })
-    } else {
-        Err(errors)
+        });
     }
+    Err(problems
+        .into_iter()
+        .map(|(msg, ds)| {
+            if ds.len() == dialects.len() {
+                msg
+            } else {
+                let names: Vec<&str> = ds.iter().map(|d| d.display_name()).collect();
+                format!("{msg} (on {})", names.join(" and "))
+            }
+        })
+        .collect())
 }
 
 type One = (Vec<Part>, Vec<String>, Vec<String>);

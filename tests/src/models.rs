@@ -1,0 +1,66 @@
+//! Models shared by the test suites: one per form of "add column".
+
+/// NOT NULL, filled from an expression over existing columns.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "users")]
+pub struct Normalized {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(added(phase = backfill, backfill = "lower(email)"))]
+    pub email_normalized: String,
+}
+
+/// Nullable, nothing to fill.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "users")]
+pub struct Nickname {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(added(phase = expand))]
+    pub nickname: Option<String>,
+}
+
+/// NOT NULL with constant defaults (two changes in flight on one table).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "users")]
+pub struct Counted {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(added(phase = expand, default = 0))]
+    pub login_count: i64,
+    #[straddle(added(phase = expand, default = "it's active"))]
+    pub status: String,
+}
+
+/// Awkward names, a text key, a nullable backfill and a PostgreSQL-only SQL default.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "Order Lines", dialects(postgres))]
+pub struct Awkward {
+    #[straddle(primary_key, column = "Line \"Key\"")]
+    pub key: String,
+    pub qty: i32,
+    #[straddle(added(phase = contract, backfill = "CASE WHEN qty > 100 THEN 'bulk' END"))]
+    pub size_class: Option<String>,
+    #[straddle(added(phase = expand, default_sql = "to_char(now(), 'YYYY-MM-DD')"))]
+    pub first_seen: Option<String>,
+    pub r#type: String,
+}
+
+/// Rows have an integer id.
+pub trait HasId {
+    fn id(&self) -> i64;
+}
+
+macro_rules! has_id {
+    ($($t:ty),*) => {$(
+        impl HasId for $t {
+            fn id(&self) -> i64 {
+                self.id
+            }
+        }
+    )*};
+}
+has_id!(Normalized, Nickname, Counted);

@@ -1,0 +1,68 @@
+//! Snapshots of every plan, per dialect, phase and direction (insta). A changed
+//! snapshot is a changed migration: review it like one.
+
+use straddle::{Dialect, Direction, Model, Phase, ir};
+use straddle_tests::models::{Awkward, Counted, Nickname, Normalized};
+
+fn render_all(model: &ir::Model) -> String {
+    let mut out = String::new();
+    for plan in ir::plan_model(model) {
+        for dialect in Dialect::ALL.into_iter().filter(|d| model.supports(*d)) {
+            out.push_str(&format!(
+                "######## {} — {} — {}\n",
+                plan.id, plan.summary, dialect
+            ));
+            for phase in Phase::ALL {
+                for direction in [Direction::Up, Direction::Down] {
+                    let steps = ir::render::render_phase(dialect, model, &plan, phase, direction);
+                    out.push_str(&format!(
+                        "\n=== {phase} {}{}\n",
+                        direction.key(),
+                        if steps.is_empty() { ": (nothing)" } else { "" }
+                    ));
+                    for step in steps {
+                        out.push_str(&format!("{step}-- checksum {}\n", &step.checksum()[..16]));
+                    }
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn backfilled_not_null() {
+    insta::assert_snapshot!(render_all(Normalized::definition()));
+}
+
+#[test]
+fn nullable() {
+    insta::assert_snapshot!(render_all(Nickname::definition()));
+}
+
+#[test]
+fn constant_defaults() {
+    insta::assert_snapshot!(render_all(Counted::definition()));
+}
+
+#[test]
+fn quoting_text_keys_and_postgres_only_defaults() {
+    insta::assert_snapshot!(render_all(Awkward::definition()));
+}
+
+#[test]
+fn checksums_are_stable_and_sensitive() {
+    let model = Normalized::definition();
+    let plan = &ir::plan_model(model)[0];
+    let steps =
+        ir::render::render_phase(Dialect::Postgres, model, plan, Phase::Expand, Direction::Up);
+    let again =
+        ir::render::render_phase(Dialect::Postgres, model, plan, Phase::Expand, Direction::Up);
+    assert_eq!(steps[0].checksum(), again[0].checksum());
+    let mut edited = steps[0].clone();
+    if let ir::Statement::Execute(sql) = &mut edited.statements[0] {
+        sql.push(' ');
+    }
+    assert_ne!(steps[0].checksum(), edited.checksum());
+}

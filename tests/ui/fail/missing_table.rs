@@ -1,0 +1,7 @@
+#[derive(straddle::Model)]
+struct User {
+    #[straddle(primary_key)]
+    id: i64,
+}
+
+fn main() {}
