@@ -224,26 +224,6 @@ pub(crate) fn step(name: &str, transactional: bool, ddl: bool) -> Step {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_object_names_are_cut_with_a_hash_and_stay_distinct() {
-        let t = "t".repeat(40);
-        let a = object_name(Dialect::Postgres, "sync", &t, &"a".repeat(40));
-        let b = object_name(
-            Dialect::Postgres,
-            "sync",
-            &t,
-            &format!("{}b", "a".repeat(39)),
-        );
-        assert_eq!(a.len(), 63);
-        assert_eq!(b.len(), 63);
-        assert_ne!(a, b);
-    }
-}
-
 /// Statements that bound how long DDL waits for its lock, and undo that afterwards.
 /// `in_transaction`: the setting can be scoped to the transaction.
 pub fn lock_timeout_sql(
@@ -270,5 +250,25 @@ pub fn lock_timeout_sql(
         ),
         // SQLite has one database lock; its wait is the connection's busy timeout.
         Dialect::Sqlite => (vec![], vec![]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_object_names_are_cut_with_a_hash_and_stay_distinct() {
+        let t = "t".repeat(40);
+        let a = object_name(Dialect::Postgres, "sync", &t, &"a".repeat(40));
+        let b = object_name(
+            Dialect::Postgres,
+            "sync",
+            &t,
+            &format!("{}b", "a".repeat(39)),
+        );
+        assert_eq!(a.len(), 63);
+        assert_eq!(b.len(), 63);
+        assert_ne!(a, b);
     }
 }
