@@ -1,7 +1,8 @@
 //! [`Db`]: a plain sqlx pool plus the schema snapshot that the generated query code
 //! adapts to. Reads and writes are correct whichever shape the database has during a
-//! rollout; when the server reports an undefined column (the schema moved under a
-//! stale snapshot) the snapshot is re-probed and the statement retried once.
+//! rollout. The snapshot is re-probed on [`Db::refresh`], when the server reports an
+//! undefined column (the statement is then retried once), and — while a model has a
+//! change in flight — when it is older than the allowed staleness.
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -9,12 +10,23 @@ use crate::snapshot::Snapshot;
 use crate::{BindFields, Model};
 use sqlx::{Arguments, Encode, FromRow, Pool, Type};
 use std::sync::{Arc, RwLock};
-use straddle_core::query::{self, BoundSql, TableShape};
+use std::time::{Duration, Instant};
+use straddle_core::query::{self, BoundSql, ColumnShape, TableShape};
+
+/// How old the snapshot may get, while a model it serves has a change in flight, before
+/// the next query re-probes the catalog. Bounds how long this process keeps writing as
+/// if expand had not run after it did (such writes omit the new column, and the sync
+/// trigger fills it from the backfill expression).
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(1);
 
 /// A pool and its schema snapshot. Cheap to clone; clones share the snapshot.
 pub struct Db<DB: Backend> {
     pool: Pool<DB>,
-    snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    /// When it was taken, and the snapshot.
+    snapshot: Arc<RwLock<(Instant, Arc<Snapshot>)>>,
+    /// Held while re-probing for staleness, so concurrent queries do not all probe.
+    refreshing: Arc<tokio::sync::Mutex<()>>,
+    max_staleness: Option<Duration>,
 }
 
 impl<DB: Backend> Clone for Db<DB> {
@@ -22,6 +34,8 @@ impl<DB: Backend> Clone for Db<DB> {
         Db {
             pool: self.pool.clone(),
             snapshot: self.snapshot.clone(),
+            refreshing: self.refreshing.clone(),
+            max_staleness: self.max_staleness,
         }
     }
 }
@@ -31,21 +45,30 @@ impl<DB: Backend> Db<DB> {
     pub async fn new(pool: Pool<DB>) -> Result<Self> {
         let db = Db {
             pool,
-            snapshot: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
+            snapshot: Arc::new(RwLock::new((Instant::now(), Arc::new(Snapshot::default())))),
+            refreshing: Arc::new(tokio::sync::Mutex::new(())),
+            max_staleness: Some(DEFAULT_MAX_STALENESS),
         };
         db.refresh().await?;
         Ok(db)
+    }
+
+    /// How old the snapshot may get while a change is in flight (`None`: only explicit
+    /// [`Db::refresh`] calls and undefined-column errors re-probe).
+    pub fn with_max_staleness(mut self, max: Option<Duration>) -> Self {
+        self.max_staleness = max;
+        self
     }
 
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
     }
 
-    /// Re-read the schema from the catalog (after applying a phase, or periodically).
+    /// Re-read the schema from the catalog.
     pub async fn refresh(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         let fresh = DB::probe(&mut conn).await?;
-        *self.snapshot.write().expect("snapshot lock poisoned") = Arc::new(fresh);
+        *self.snapshot.write().expect("snapshot lock poisoned") = (Instant::now(), Arc::new(fresh));
         Ok(())
     }
 
@@ -53,7 +76,33 @@ impl<DB: Backend> Db<DB> {
         self.snapshot
             .read()
             .expect("snapshot lock poisoned")
+            .1
             .clone()
+    }
+
+    /// Re-probe when the snapshot is older than allowed and `model` has a column whose
+    /// change is not settled. One caller probes; the others go on with what they have.
+    async fn refresh_if_stale(&self, model: &straddle_core::Model) -> Result<()> {
+        let Some(max) = self.max_staleness else {
+            return Ok(());
+        };
+        let (taken, snapshot) = self
+            .snapshot
+            .read()
+            .expect("snapshot lock poisoned")
+            .clone();
+        let settled = snapshot
+            .shape(DB::DIALECT, model)
+            .0
+            .iter()
+            .all(|s| *s == ColumnShape::Present);
+        if settled || taken.elapsed() <= max {
+            return Ok(());
+        }
+        if let Ok(_guard) = self.refreshing.try_lock() {
+            self.refresh().await?;
+        }
+        Ok(())
     }
 
     /// How `M`'s table exists right now, per column.
@@ -168,6 +217,7 @@ impl<DB: Backend> Db<DB> {
         F: Future<Output = Result<T, sqlx::Error>>,
     {
         let model = crate::definition_for::<M>(DB::DIALECT)?;
+        self.refresh_if_stale(model).await?;
         let shape = self.snapshot().shape(DB::DIALECT, model);
         match op(&shape, model).await {
             Err(sqlx::Error::Database(e))

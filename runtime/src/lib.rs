@@ -5,7 +5,7 @@
 //! PostgreSQL, MySQL/MariaDB and SQLite, and query code that reads and writes correctly
 //! whichever schema the database has during the rollout.
 //!
-//! ```ignore
+//! ```text
 //! #[derive(straddle::Model)]
 //! #[straddle(table = "users")]
 //! pub struct User {
@@ -60,7 +60,7 @@ mod snapshot;
 
 pub use apply::{ApplyOptions, PhaseReport, apply_phase, phase_steps};
 pub use backend::{Backend, Key};
-pub use db::Db;
+pub use db::{DEFAULT_MAX_STALENESS, Db};
 pub use error::{Error, Result, mask_url};
 pub use snapshot::Snapshot;
 pub use sqlx;

@@ -308,13 +308,19 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, with_changes: boo
     )
 }
 
-/// `INSERT` `n` rows `(id, email)` with ids 1..=n and mixed-case emails.
-pub fn seed_sql(dialect: Dialect, table: &str, n: u64) -> String {
+/// `INSERT`s of `n` rows `(id, email)` with ids 1..=n and mixed-case emails, in chunks
+/// (MariaDB stops recursive CTEs at 1000 iterations by default).
+pub fn seed_sql(dialect: Dialect, table: &str, n: u64) -> Vec<String> {
     let t = dialect.quote(table);
-    format!(
-        "INSERT INTO {t} ({id}, {email}) WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {n}) \
-         SELECT n, CONCAT('User', n, '@Example.COM') FROM seq",
-        id = dialect.quote("id"),
-        email = dialect.quote("email"),
-    )
+    (0..n.div_ceil(1000))
+        .map(|chunk| {
+            let (first, last) = (chunk * 1000 + 1, ((chunk + 1) * 1000).min(n));
+            format!(
+                "INSERT INTO {t} ({id}, {email}) WITH RECURSIVE seq(n) AS (SELECT {first} UNION ALL SELECT n + 1 FROM seq WHERE n < {last}) \
+                 SELECT n, CONCAT('User', n, '@Example.COM') FROM seq",
+                id = dialect.quote("id"),
+                email = dialect.quote("email"),
+            )
+        })
+        .collect()
 }

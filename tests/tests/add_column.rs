@@ -108,7 +108,9 @@ async fn setup<DB: TestBackend, M: Model>(t: &TestDb) -> Db<DB> {
     let pool = t.pool::<DB>(4).await;
     let db = Db::new(pool).await.unwrap();
     exec(&db, &base_table_sql(M::definition(), DB::DIALECT)).await;
-    exec(&db, &seed_sql(DB::DIALECT, "users", ROWS as u64)).await;
+    for sql in seed_sql(DB::DIALECT, "users", ROWS as u64) {
+        exec(&db, &sql).await;
+    }
     db.refresh().await.unwrap();
     db
 }
