@@ -38,10 +38,15 @@ impl Dialect {
     }
 
     /// Quote an identifier. Identifiers are always quoted, whatever they contain.
+    ///
+    /// SQLite gets backticks, not double quotes: for compatibility SQLite reads a
+    /// double-quoted name that matches no column as a *string literal*, so a query over a
+    /// column that was just dropped would silently return its name as data. A
+    /// backtick-quoted name is always an identifier, and a missing column is an error.
     pub fn quote(self, ident: &str) -> String {
         match self {
-            Dialect::MySql => format!("`{}`", ident.replace('`', "``")),
-            Dialect::Postgres | Dialect::Sqlite => format!("\"{}\"", ident.replace('"', "\"\"")),
+            Dialect::MySql | Dialect::Sqlite => format!("`{}`", ident.replace('`', "``")),
+            Dialect::Postgres => format!("\"{}\"", ident.replace('"', "\"\"")),
         }
     }
 
@@ -87,6 +92,7 @@ mod tests {
     fn quoting_escapes_the_quote_character() {
         assert_eq!(Dialect::Postgres.quote("we\"ird"), "\"we\"\"ird\"");
         assert_eq!(Dialect::MySql.quote("we`ird"), "`we``ird`");
+        assert_eq!(Dialect::Sqlite.quote("we`ird"), "`we``ird`");
         assert_eq!(Dialect::MySql.string_literal("a'b\\c"), "'a''b\\\\c'");
         assert_eq!(Dialect::Sqlite.string_literal("a'b\\c"), "'a''b\\c'");
     }

@@ -495,3 +495,82 @@ where
     assert_final_schema::<DB, M>(&db).await;
     assert_eq!(relfilenode(&db).await, rel);
 }
+
+per_dialect!(stale_snapshots);
+
+/// The schema moves under a `Db` that was not told: reads and writes stay correct.
+async fn stale_snapshots<DB: TestBackend>(t: &TestDb)
+where
+    Normalized: for<'r> FromRow<'r, DB::Row> + BindFields<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    type M = Normalized;
+    let col = "email_normalized";
+    let migrator = setup::<DB, M>(t).await;
+    let app = Db::new(migrator.pool().clone())
+        .await
+        .unwrap()
+        .with_max_staleness(None);
+
+    // Expand runs elsewhere; the app still believes the column is absent. Its writes
+    // omit the column and the trigger fills it; its reads compute the expression.
+    apply::<DB, M>(&migrator, col, Phase::Expand, Direction::Up).await;
+    assert_eq!(app.shape::<M>().unwrap().0[2], ColumnShape::Absent);
+    app.insert(&M {
+        id: ROWS + 1,
+        email: "Stale@App.IO".into(),
+        email_normalized: "ignored".into(),
+    })
+    .await
+    .unwrap();
+    let row = app.find::<M, _>(ROWS + 1).await.unwrap().unwrap();
+    assert_eq!(row.email_normalized, "stale@app.io");
+    assert_eq!(
+        texts(
+            &migrator,
+            &format!("SELECT email_normalized FROM users WHERE id = {}", ROWS + 1)
+        )
+        .await,
+        vec!["stale@app.io"]
+    );
+
+    // The app catches up, then the column disappears behind its back (expand down):
+    // the undefined-column error makes it re-probe and retry.
+    app.refresh().await.unwrap();
+    assert_eq!(app.shape::<M>().unwrap().0[2], ColumnShape::Filling);
+    apply::<DB, M>(&migrator, col, Phase::Expand, Direction::Down).await;
+    let rows = app.fetch_all::<M>().await.unwrap();
+    assert_eq!(rows[0].email_normalized, seeded_email(1).to_lowercase());
+    assert_eq!(rows.len() as i64, ROWS + 1);
+    assert_eq!(
+        app.shape::<M>().unwrap().0[2],
+        ColumnShape::Absent,
+        "re-probed after the error"
+    );
+    app.refresh().await.unwrap();
+    apply::<DB, M>(&migrator, col, Phase::Expand, Direction::Up).await;
+    app.update(&M {
+        id: 1,
+        email: "One@Retry.IO".into(),
+        email_normalized: "ignored".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        app.find::<M, _>(1_i64)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_normalized,
+        "one@retry.io"
+    );
+
+    // With a staleness bound, the next query after the bound notices the new phase.
+    let bounded = app
+        .clone()
+        .with_max_staleness(Some(Duration::from_millis(50)));
+    assert_eq!(bounded.shape::<M>().unwrap().0[2], ColumnShape::Absent);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    bounded.fetch_all::<M>().await.unwrap();
+    assert_eq!(bounded.shape::<M>().unwrap().0[2], ColumnShape::Filling);
+}
