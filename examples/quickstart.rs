@@ -81,11 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!(
                     "\n## {phase} {}{}",
                     direction.key(),
-                    if steps.is_empty() {
-                        ": nothing to do"
-                    } else {
-                        ""
-                    }
+                    if steps.is_empty() { ": nothing to do" } else { "" }
                 );
                 for step in steps {
                     print!("{step}");
@@ -94,11 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    show(
-        &db,
-        "before expand: the column does not exist; reads compute it",
-    )
-    .await?;
+    show(&db, "before expand: the column does not exist; reads compute it").await?;
     db.insert(&User {
         id: 4,
         email: "Alan@Bletchley.UK".into(),
@@ -179,9 +171,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .fetch_one(db.pool())
     .await?;
-    println!(
-        "\ncatalog: users.email_normalized NOT NULL = {}",
-        notnull == 1
-    );
+    println!("\ncatalog: users.email_normalized NOT NULL = {}", notnull == 1);
     Ok(())
 }

@@ -98,11 +98,7 @@ pub fn select(dialect: Dialect, model: &Model, shape: &TableShape) -> String {
     )
 }
 
-fn key_predicate(
-    dialect: Dialect,
-    model: &Model,
-    first_placeholder: usize,
-) -> (String, Vec<usize>) {
+fn key_predicate(dialect: Dialect, model: &Model, first_placeholder: usize) -> (String, Vec<usize>) {
     let mut binds = Vec::new();
     let pred = model
         .columns
@@ -176,10 +172,7 @@ pub fn update(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
     let (pred, key_binds) = key_predicate(dialect, model, binds.len() + 1);
     binds.extend(key_binds);
     BoundSql {
-        sql: format!(
-            "UPDATE {} SET {sets} WHERE {pred}",
-            dialect.quote(&model.table)
-        ),
+        sql: format!("UPDATE {} SET {sets} WHERE {pred}", dialect.quote(&model.table)),
         binds,
     }
 }

@@ -124,10 +124,7 @@ impl fmt::Display for Step {
             }
         )?;
         if let Some(probe) = &self.skip_if {
-            writeln!(
-                f,
-                "-- skipped when this counts more than zero:\n--   {probe}"
-            )?;
+            writeln!(f, "-- skipped when this counts more than zero:\n--   {probe}")?;
         }
         for st in &self.statements {
             writeln!(f, "{st}")?;

@@ -52,9 +52,7 @@ pub fn sql_type(dialect: Dialect, rust: &str) -> Option<&'static str> {
         (Sqlite, "bool") => "BOOLEAN",
         (Sqlite, "String") => "TEXT",
         (Sqlite, "Vec<u8>" | "Uuid") => "BLOB",
-        (Sqlite, "DateTime" | "NaiveDateTime" | "OffsetDateTime" | "PrimitiveDateTime") => {
-            "DATETIME"
-        }
+        (Sqlite, "DateTime" | "NaiveDateTime" | "OffsetDateTime" | "PrimitiveDateTime") => "DATETIME",
         (Sqlite, "NaiveDate" | "Date") => "DATE",
         (Sqlite, "JsonValue" | "Value") => "TEXT",
         _ => return None,

@@ -30,8 +30,7 @@ fn enabled_dialects() -> Vec<Dialect> {
 
 fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
     let ident = &input.ident;
-    let (model_body, errors) = match straddle_core::syntax::parse_model(input, &enabled_dialects())
-    {
+    let (model_body, errors) = match straddle_core::syntax::parse_model(input, &enabled_dialects()) {
         Ok(model) => {
             let json = model.to_json();
             (
@@ -59,11 +58,7 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
     if !input.generics.params.is_empty() {
         return quote! { #(#errors)* };
     }
-    let fields: Vec<&syn::Ident> = named
-        .named
-        .iter()
-        .filter_map(|f| f.ident.as_ref())
-        .collect();
+    let fields: Vec<&syn::Ident> = named.named.iter().filter_map(|f| f.ident.as_ref()).collect();
     let names: Vec<String> = fields
         .iter()
         .map(|f| f.to_string().trim_start_matches("r#").to_string())

@@ -51,9 +51,7 @@ pub fn phase_steps(
             model: model.rust_name.clone(),
             column: column.to_string(),
         })?;
-    Ok(render::render_phase(
-        dialect, model, &plan, phase, direction,
-    ))
+    Ok(render::render_phase(dialect, model, &plan, phase, direction))
 }
 
 /// Apply `phase` of the change on `column` in `direction`, on one connection.
@@ -153,11 +151,7 @@ async fn run_statements<DB: Backend>(
 }
 
 /// Fill the column in keyset batches, each UPDATE its own implicit transaction.
-async fn backfill<DB: Backend>(
-    conn: &mut DB::Connection,
-    b: &Backfill,
-    batch_size: u64,
-) -> Result<u64> {
+async fn backfill<DB: Backend>(conn: &mut DB::Connection, b: &Backfill, batch_size: u64) -> Result<u64> {
     let batch = i64::try_from(batch_size.max(1)).unwrap_or(i64::MAX);
     let mut last: Option<Key> = None;
     let mut rows = 0;

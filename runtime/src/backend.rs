@@ -94,10 +94,9 @@ macro_rules! backend {
                 args: Self::Arguments,
             ) -> BoxFuture<'a, Result<Option<i64>, sqlx::Error>> {
                 Box::pin(async move {
-                    let v: Option<Option<i64>> =
-                        sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
-                            .fetch_optional(&mut *conn)
-                            .await?;
+                    let v: Option<Option<i64>> = sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
+                        .fetch_optional(&mut *conn)
+                        .await?;
                     Ok(v.flatten())
                 })
             }
@@ -108,18 +107,14 @@ macro_rules! backend {
                 args: Self::Arguments,
             ) -> BoxFuture<'a, Result<Option<String>, sqlx::Error>> {
                 Box::pin(async move {
-                    let v: Option<Option<String>> =
-                        sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
-                            .fetch_optional(&mut *conn)
-                            .await?;
+                    let v: Option<Option<String>> = sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
+                        .fetch_optional(&mut *conn)
+                        .await?;
                     Ok(v.flatten())
                 })
             }
 
-            fn bind_key(
-                args: &mut Self::Arguments,
-                key: &Key,
-            ) -> Result<(), sqlx::error::BoxDynError> {
+            fn bind_key(args: &mut Self::Arguments, key: &Key) -> Result<(), sqlx::error::BoxDynError> {
                 use sqlx::Arguments as _;
                 match key {
                     Key::Int(i) => args.add(*i),
@@ -127,17 +122,12 @@ macro_rules! backend {
                 }
             }
 
-            fn bind_i64(
-                args: &mut Self::Arguments,
-                value: i64,
-            ) -> Result<(), sqlx::error::BoxDynError> {
+            fn bind_i64(args: &mut Self::Arguments, value: i64) -> Result<(), sqlx::error::BoxDynError> {
                 use sqlx::Arguments as _;
                 args.add(value)
             }
 
-            fn probe<'a>(
-                conn: &'a mut Self::Connection,
-            ) -> BoxFuture<'a, Result<Snapshot, sqlx::Error>> {
+            fn probe<'a>(conn: &'a mut Self::Connection) -> BoxFuture<'a, Result<Snapshot, sqlx::Error>> {
                 Box::pin(async move {
                     let columns: Vec<(String, String, bool)> =
                         sqlx::query_as(straddle_core::render::catalog_columns_sql($dialect))

@@ -73,11 +73,7 @@ impl<DB: Backend> Db<DB> {
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot
-            .read()
-            .expect("snapshot lock poisoned")
-            .1
-            .clone()
+        self.snapshot.read().expect("snapshot lock poisoned").1.clone()
     }
 
     /// Re-probe when the snapshot is older than allowed and `model` has a column whose
@@ -86,11 +82,7 @@ impl<DB: Backend> Db<DB> {
         let Some(max) = self.max_staleness else {
             return Ok(());
         };
-        let (taken, snapshot) = self
-            .snapshot
-            .read()
-            .expect("snapshot lock poisoned")
-            .clone();
+        let (taken, snapshot) = self.snapshot.read().expect("snapshot lock poisoned").clone();
         let settled = snapshot
             .shape(DB::DIALECT, model)
             .0
@@ -153,10 +145,7 @@ impl<DB: Backend> Db<DB> {
                 let mut args = DB::Arguments::default();
                 args.add(key).map_err(sqlx::Error::Encode)?;
                 let mut conn = self.pool.acquire().await?;
-                Ok(DB::fetch_all::<M>(&mut conn, sql, args)
-                    .await?
-                    .into_iter()
-                    .next())
+                Ok(DB::fetch_all::<M>(&mut conn, sql, args).await?.into_iter().next())
             }
         })
         .await

@@ -82,11 +82,7 @@ pub trait Model: Sized + Send + Unpin + 'static {
 
 /// Binds a model's fields as query arguments: implemented by the derive.
 pub trait BindFields<DB: sqlx::Database> {
-    fn bind_field(
-        &self,
-        index: usize,
-        args: &mut DB::Arguments,
-    ) -> Result<(), sqlx::error::BoxDynError>;
+    fn bind_field(&self, index: usize, args: &mut DB::Arguments) -> Result<(), sqlx::error::BoxDynError>;
 }
 
 /// The model's definition, checked to be compiled for `dialect`.

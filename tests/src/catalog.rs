@@ -5,23 +5,25 @@ use straddle::Dialect;
 /// Queries returning one text column describing `table`.
 pub fn queries(dialect: Dialect, table: &str) -> Vec<String> {
     let lit = dialect.string_literal(table);
+    // `::regclass` parses a (possibly quoted) name, not a bare string.
+    let reg = dialect.string_literal(&dialect.quote(table));
     match dialect {
         Dialect::Postgres => vec![
             format!(
                 "SELECT concat_ws(' ', 'column', a.attname, format_type(a.atttypid, a.atttypmod), \
                  CASE WHEN a.attnotnull THEN 'NOT NULL' ELSE 'NULL' END, 'default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')) \
                  FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-                 WHERE a.attrelid = {lit}::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+                 WHERE a.attrelid = {reg}::regclass AND a.attnum > 0 AND NOT a.attisdropped"
             ),
             format!(
                 "SELECT concat_ws(' ', 'constraint', conname, contype, CASE WHEN convalidated THEN 'valid' ELSE 'NOT VALID' END, \
-                 pg_get_constraintdef(oid)) FROM pg_constraint WHERE conrelid = {lit}::regclass"
+                 pg_get_constraintdef(oid)) FROM pg_constraint WHERE conrelid = {reg}::regclass"
             ),
             format!(
-                "SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgrelid = {lit}::regclass AND NOT tgisinternal"
+                "SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgrelid = {reg}::regclass AND NOT tgisinternal"
             ),
             format!(
-                "SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = {lit}::regclass"
+                "SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = {reg}::regclass"
             ),
         ],
         Dialect::MySql => vec![

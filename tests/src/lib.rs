@@ -17,13 +17,11 @@ pub mod catalog;
 pub mod models;
 
 pub fn pg_admin_url() -> String {
-    std::env::var("STRADDLE_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("STRADDLE_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn mysql_admin_url() -> String {
-    std::env::var("STRADDLE_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+    std::env::var("STRADDLE_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
 fn under_ci() -> bool {
@@ -183,12 +181,12 @@ impl Drop for TestDb {
                         Err(e) => Err(e),
                     },
                     Dialect::MySql => match connect_admin::<sqlx::MySql>(&admin_url).await {
-                        Ok(mut c) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS `{name}`"
-                        )))
-                        .execute(&mut c)
-                        .await
-                        .map(|_| ()),
+                        Ok(mut c) => {
+                            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
+                                .execute(&mut c)
+                                .await
+                                .map(|_| ())
+                        }
                         Err(e) => Err(e),
                     },
                     Dialect::Sqlite => Ok(()),
@@ -228,9 +226,7 @@ pub trait TestBackend: Backend {
     /// Objects Straddle may leave behind anywhere in the database (triggers, functions,
     /// constraints, rebuild tables).
     fn leftovers<'a>(conn: &'a mut Self::Connection) -> BoxFuture<'a, Vec<String>> {
-        Box::pin(
-            async move { Self::texts(conn, catalog::leftovers(Self::DIALECT).to_string()).await },
-        )
+        Box::pin(async move { Self::texts(conn, catalog::leftovers(Self::DIALECT).to_string()).await })
     }
 
     fn exec<'a>(conn: &'a mut Self::Connection, sql: &'a str) -> BoxFuture<'a, ()> {
@@ -245,10 +241,7 @@ pub trait TestBackend: Backend {
 macro_rules! test_backend {
     ($db:ty) => {
         impl TestBackend for $db {
-            fn texts<'a>(
-                conn: &'a mut Self::Connection,
-                sql: String,
-            ) -> BoxFuture<'a, Vec<String>> {
+            fn texts<'a>(conn: &'a mut Self::Connection, sql: String) -> BoxFuture<'a, Vec<String>> {
                 Box::pin(async move {
                     sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.clone()))
                         .fetch_all(&mut *conn)
@@ -287,10 +280,17 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, with_changes: boo
             } else if dialect == Dialect::MySql {
                 d.push_str(" NULL");
             }
-            if let Some(ir::model::Change::Add(add)) = &c.change
-                && let Some(ir::model::DefaultValue::Literal(l)) = &add.default
-            {
-                d.push_str(&format!(" DEFAULT {}", l.render(dialect)));
+            if let Some(ir::model::Change::Add(add)) = &c.change {
+                match &add.default {
+                    Some(ir::model::DefaultValue::Literal(l)) => {
+                        d.push_str(&format!(" DEFAULT {}", l.render(dialect)))
+                    }
+                    Some(ir::model::DefaultValue::Sql(e)) => d.push_str(&format!(
+                        " DEFAULT {}",
+                        e.render(dialect, ir::expr::Qualifier::None)
+                    )),
+                    None => {}
+                }
             }
             d
         })
@@ -301,11 +301,7 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, with_changes: boo
         .map(|k| dialect.quote(&k.name))
         .collect();
     defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
-    format!(
-        "CREATE TABLE {} ({})",
-        dialect.quote(table),
-        defs.join(", ")
-    )
+    format!("CREATE TABLE {} ({})", dialect.quote(table), defs.join(", "))
 }
 
 /// `INSERT`s of `n` rows `(id, email)` with ids 1..=n and mixed-case emails, in chunks

@@ -8,7 +8,7 @@ use sqlx::FromRow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use straddle::{ApplyOptions, BindFields, ColumnShape, Db, Direction, Model, Phase};
-use straddle_tests::models::{Counted, HasId, Nickname, Normalized};
+use straddle_tests::models::{Awkward, Counted, HasId, Nickname, Normalized};
 use straddle_tests::{TestBackend, TestDb, base_table_sql, final_table_sql, seed_sql};
 
 const ROWS: i64 = 1000;
@@ -57,16 +57,10 @@ async fn apply<DB: TestBackend, M: Model>(
     direction: Direction,
 ) -> straddle::PhaseReport {
     let mut conn = db.pool().acquire().await.unwrap();
-    let report = straddle::apply_phase::<DB>(
-        &mut conn,
-        M::definition(),
-        column,
-        phase,
-        direction,
-        &options(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{column} {phase} {}: {e}", direction.key()));
+    let report =
+        straddle::apply_phase::<DB>(&mut conn, M::definition(), column, phase, direction, &options())
+            .await
+            .unwrap_or_else(|e| panic!("{column} {phase} {}: {e}", direction.key()));
     db.refresh().await.unwrap();
     report
 }
@@ -116,11 +110,7 @@ async fn setup<DB: TestBackend, M: Model>(t: &TestDb) -> Db<DB> {
 }
 
 /// Up, down (catalog back to exactly `before`), up again (catalog as after the first up).
-async fn round_trip<DB: TestBackend, M: Model>(
-    db: &Db<DB>,
-    column: &str,
-    phase: Phase,
-) -> Vec<String> {
+async fn round_trip<DB: TestBackend, M: Model>(db: &Db<DB>, column: &str, phase: Phase) -> Vec<String> {
     let before = catalog(db, &M::definition().table).await;
     apply::<DB, M>(db, column, phase, Direction::Up).await;
     let after = catalog(db, &M::definition().table).await;
@@ -141,13 +131,13 @@ async fn round_trip<DB: TestBackend, M: Model>(
 
 /// The migrated table's catalog equals a table created directly with the declared schema.
 async fn assert_final_schema<DB: TestBackend, M: Model>(db: &Db<DB>) {
-    exec(
-        db,
-        &final_table_sql(M::definition(), DB::DIALECT, "reference"),
-    )
-    .await;
-    assert_eq!(catalog(db, "users").await, catalog(db, "reference").await);
-    exec(db, "DROP TABLE reference").await;
+    let table = &M::definition().table;
+    // Catalogs print a name quoted only when it needs quoting: so must the reference's.
+    let plain = table.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    let reference = if plain { "reference" } else { "Reference Table" };
+    exec(db, &final_table_sql(M::definition(), DB::DIALECT, reference)).await;
+    assert_eq!(catalog(db, table).await, catalog(db, reference).await);
+    exec(db, &format!("DROP TABLE {}", DB::DIALECT.quote(reference))).await;
     let mut conn = db.pool().acquire().await.unwrap();
     assert_eq!(
         DB::leftovers(&mut conn).await,
@@ -243,11 +233,7 @@ where
     db.insert(&custom).await.unwrap();
     expected.insert(custom.id, custom.clone());
     // The old app changes an email (row not backfilled yet): the trigger computes it.
-    exec(
-        &db,
-        "UPDATE users SET email = 'Changed@Old.App' WHERE id = 1",
-    )
-    .await;
+    exec(&db, "UPDATE users SET email = 'Changed@Old.App' WHERE id = 1").await;
     expected.insert(
         1,
         M {
@@ -307,10 +293,7 @@ where
     let mut conn = db.pool().acquire().await.unwrap();
     let old_insert = DB::execute(
         &mut conn,
-        format!(
-            "INSERT INTO users (id, email) VALUES ({}, 'x@y.z')",
-            ROWS + 9
-        ),
+        format!("INSERT INTO users (id, email) VALUES ({}, 'x@y.z')", ROWS + 9),
         Default::default(),
     )
     .await;
@@ -324,11 +307,7 @@ where
     db.insert(&late).await.unwrap();
     expected.insert(late.id, late);
     assert_rows(&db, &expected).await;
-    assert_eq!(
-        relfilenode(&db).await,
-        rel,
-        "no phase may rewrite the table"
-    );
+    assert_eq!(relfilenode(&db).await, rel, "no phase may rewrite the table");
 }
 
 async fn nullable<DB: TestBackend>(t: &TestDb)
@@ -374,10 +353,7 @@ where
     assert_eq!(db.shape::<M>().unwrap().0[2], ColumnShape::Present);
     exec(
         &db,
-        &format!(
-            "INSERT INTO users (id, email) VALUES ({}, 'old@app')",
-            ROWS + 2
-        ),
+        &format!("INSERT INTO users (id, email) VALUES ({}, 'old@app')", ROWS + 2),
     )
     .await;
     expected.insert(
@@ -467,10 +443,7 @@ where
     round_trip::<DB, M>(&db, "status", Phase::Expand).await;
     exec(
         &db,
-        &format!(
-            "INSERT INTO users (id, email) VALUES ({}, 'old@app')",
-            ROWS + 2
-        ),
+        &format!("INSERT INTO users (id, email) VALUES ({}, 'old@app')", ROWS + 2),
     )
     .await;
     expected.insert(
@@ -557,20 +530,86 @@ where
     .await
     .unwrap();
     assert_eq!(
-        app.find::<M, _>(1_i64)
-            .await
-            .unwrap()
-            .unwrap()
-            .email_normalized,
+        app.find::<M, _>(1_i64).await.unwrap().unwrap().email_normalized,
         "one@retry.io"
     );
 
     // With a staleness bound, the next query after the bound notices the new phase.
-    let bounded = app
-        .clone()
-        .with_max_staleness(Some(Duration::from_millis(50)));
+    let bounded = app.clone().with_max_staleness(Some(Duration::from_millis(50)));
     assert_eq!(bounded.shape::<M>().unwrap().0[2], ColumnShape::Absent);
     tokio::time::sleep(Duration::from_millis(60)).await;
     bounded.fetch_all::<M>().await.unwrap();
     assert_eq!(bounded.shape::<M>().unwrap().0[2], ColumnShape::Filling);
+}
+
+/// Names that need quoting (spaces, quotes, a keyword), a text primary key, a nullable
+/// backfill whose expression can yield NULL, and a PostgreSQL-only SQL default: every
+/// statement of the plan, run.
+#[tokio::test]
+async fn awkward_names_postgres() {
+    let Some(t) = TestDb::postgres("awkward").await else {
+        return;
+    };
+    type M = Awkward;
+    let db = Db::new(t.pool::<sqlx::Postgres>(4).await).await.unwrap();
+    exec(&db, &base_table_sql(M::definition(), straddle::Dialect::Postgres)).await;
+    exec(
+        &db,
+        r#"INSERT INTO "Order Lines" ("Line ""Key""", qty, type) SELECT 'k' || lpad(g::text, 5, '0'), g % 250, 'std' FROM generate_series(1, 1000) g"#,
+    )
+    .await;
+    db.refresh().await.unwrap();
+    let rel = texts(
+        &db,
+        r#"SELECT relfilenode::text FROM pg_class WHERE oid = '"Order Lines"'::regclass"#,
+    )
+    .await;
+
+    let check = |rows: Vec<M>, first_seen_known: bool| {
+        assert_eq!(rows.len(), 1001);
+        for r in rows {
+            let want = (r.qty > 100).then(|| "bulk".to_string());
+            assert_eq!(r.size_class, want, "{}", r.key);
+            assert_eq!(r.first_seen.is_some(), first_seen_known, "{}", r.key);
+        }
+    };
+    db.insert(&M {
+        key: "new 'one'".into(),
+        qty: 500,
+        size_class: None,
+        first_seen: None,
+        r#type: "x".into(),
+    })
+    .await
+    .unwrap();
+    check(db.fetch_all::<M>().await.unwrap(), true);
+
+    round_trip::<sqlx::Postgres, M>(&db, "size_class", Phase::Expand).await;
+    exec(
+        &db,
+        r#"INSERT INTO "Order Lines" ("Line ""Key""", qty, type) VALUES ('old', 101, 'o')"#,
+    )
+    .await;
+    round_trip::<sqlx::Postgres, M>(&db, "first_seen", Phase::Expand).await;
+    let report = apply::<sqlx::Postgres, M>(&db, "size_class", Phase::Backfill, Direction::Up).await;
+    assert!(report.rows_backfilled > 0);
+    round_trip::<sqlx::Postgres, M>(&db, "size_class", Phase::Contract).await;
+    let mut rows = db.fetch_all::<M>().await.unwrap();
+    rows.retain(|r| r.key != "old");
+    check(rows, true);
+    let old = db.find::<M, _>("old".to_string()).await.unwrap().unwrap();
+    assert_eq!(
+        old.size_class.as_deref(),
+        Some("bulk"),
+        "filled by the trigger for old code"
+    );
+    assert_final_schema::<sqlx::Postgres, M>(&db).await;
+    assert_eq!(
+        texts(
+            &db,
+            r#"SELECT relfilenode::text FROM pg_class WHERE oid = '"Order Lines"'::regclass"#
+        )
+        .await,
+        rel
+    );
 }

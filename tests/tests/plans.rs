@@ -55,10 +55,8 @@ fn quoting_text_keys_and_postgres_only_defaults() {
 fn checksums_are_stable_and_sensitive() {
     let model = Normalized::definition();
     let plan = &ir::plan_model(model)[0];
-    let steps =
-        ir::render::render_phase(Dialect::Postgres, model, plan, Phase::Expand, Direction::Up);
-    let again =
-        ir::render::render_phase(Dialect::Postgres, model, plan, Phase::Expand, Direction::Up);
+    let steps = ir::render::render_phase(Dialect::Postgres, model, plan, Phase::Expand, Direction::Up);
+    let again = ir::render::render_phase(Dialect::Postgres, model, plan, Phase::Expand, Direction::Up);
     assert_eq!(steps[0].checksum(), again[0].checksum());
     let mut edited = steps[0].clone();
     if let ir::Statement::Execute(sql) = &mut edited.statements[0] {

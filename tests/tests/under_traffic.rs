@@ -103,11 +103,7 @@ where
     let pool = t.pool::<DB>(12).await;
     {
         let mut conn = pool.acquire().await.unwrap();
-        DB::exec(
-            &mut conn,
-            &base_table_sql(Normalized::definition(), DB::DIALECT),
-        )
-        .await;
+        DB::exec(&mut conn, &base_table_sql(Normalized::definition(), DB::DIALECT)).await;
         for sql in seed_sql(DB::DIALECT, "users", ROWS as u64) {
             DB::exec(&mut conn, &sql).await;
         }
@@ -296,10 +292,7 @@ where
             None => vec![row.email.to_lowercase()],
         };
         if !want.contains(&row.email_normalized) {
-            wrong.push(format!(
-                "{}: {:?} not in {want:?}",
-                row.id, row.email_normalized
-            ));
+            wrong.push(format!("{}: {:?} not in {want:?}", row.id, row.email_normalized));
         }
     }
     assert!(

@@ -109,9 +109,7 @@ pub fn render_phase(
     phase: Phase,
     direction: Direction,
 ) -> Vec<Step> {
-    let column = model
-        .column(&plan.column)
-        .expect("plan refers to a model column");
+    let column = model.column(&plan.column).expect("plan refers to a model column");
     let Some(Change::Add(add)) = &column.change else {
         panic!("plan for a column without a change")
     };
@@ -196,9 +194,7 @@ pub fn catalog_triggers_sql(dialect: Dialect) -> &'static str {
             "SELECT CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS \
              WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'straddle%'"
         }
-        Dialect::Sqlite => {
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'straddle%'"
-        }
+        Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'straddle%'",
     }
 }
 
@@ -208,9 +204,7 @@ pub fn is_undefined_column(dialect: Dialect, code: Option<&str>, message: &str) 
     match dialect {
         Dialect::Postgres => code == Some("42703"),
         Dialect::MySql => code == Some("42S22") || message.contains("Unknown column"),
-        Dialect::Sqlite => {
-            message.contains("no such column") || message.contains("has no column named")
-        }
+        Dialect::Sqlite => message.contains("no such column") || message.contains("has no column named"),
     }
 }
 
@@ -232,10 +226,9 @@ pub fn lock_timeout_sql(
     in_transaction: bool,
 ) -> (Vec<String>, Vec<String>) {
     match dialect {
-        Dialect::Postgres if in_transaction => (
-            vec![format!("SET LOCAL lock_timeout = '{timeout_ms}ms'")],
-            vec![],
-        ),
+        Dialect::Postgres if in_transaction => {
+            (vec![format!("SET LOCAL lock_timeout = '{timeout_ms}ms'")], vec![])
+        }
         Dialect::Postgres => (
             vec![format!("SET lock_timeout = '{timeout_ms}ms'")],
             vec!["RESET lock_timeout".to_string()],
@@ -261,12 +254,7 @@ mod tests {
     fn long_object_names_are_cut_with_a_hash_and_stay_distinct() {
         let t = "t".repeat(40);
         let a = object_name(Dialect::Postgres, "sync", &t, &"a".repeat(40));
-        let b = object_name(
-            Dialect::Postgres,
-            "sync",
-            &t,
-            &format!("{}b", "a".repeat(39)),
-        );
+        let b = object_name(Dialect::Postgres, "sync", &t, &format!("{}b", "a".repeat(39)));
         assert_eq!(a.len(), 63);
         assert_eq!(b.len(), 63);
         assert_ne!(a, b);

@@ -89,9 +89,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 "DROP TRIGGER IF EXISTS {q_name} ON {}",
                 t.table()
             )));
-            s.statements.push(Statement::Execute(format!(
-                "DROP FUNCTION IF EXISTS {q_name}()"
-            )));
+            s.statements
+                .push(Statement::Execute(format!("DROP FUNCTION IF EXISTS {q_name}()")));
             vec![Rendered {
                 step: s,
                 combinable: true,

@@ -212,9 +212,7 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
         model.table
     );
     s.statements.push(Statement::Assert {
-        sql: format!(
-            "SELECT count(*) FROM pragma_table_info({name_lit}) AS p WHERE NOT ({matches})"
-        ),
+        sql: format!("SELECT count(*) FROM pragma_table_info({name_lit}) AS p WHERE NOT ({matches})"),
         message: format!(
             "{why}, and some columns differ from it (a column the model does not declare, or a \
              different type, NOT NULL, default or primary key; other changes on the table must be \
@@ -243,7 +241,9 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
             "SELECT count(*) FROM sqlite_master WHERE tbl_name = {name_lit} AND type IN ('index', 'trigger') \
              AND sql IS NOT NULL AND name NOT IN ({own_triggers})"
         ),
-        message: format!("{why}, which would drop its indexes and triggers: drop them first, or keep the column nullable"),
+        message: format!(
+            "{why}, which would drop its indexes and triggers: drop them first, or keep the column nullable"
+        ),
     });
     s.statements.push(Statement::Assert {
         sql: format!(

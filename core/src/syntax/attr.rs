@@ -34,10 +34,7 @@ impl<T> Attr<T> {
 
     pub fn set(&mut self, cx: &Ctxt, span: Span, value: T) {
         if self.value.is_some() {
-            cx.error_at(
-                span,
-                format!("duplicate straddle attribute `{}`", self.name),
-            );
+            cx.error_at(span, format!("duplicate straddle attribute `{}`", self.name));
         } else {
             self.value = Some((span, value));
         }
@@ -127,11 +124,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
             } else if meta.path.is_ident("dialects") {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|d| {
-                    match d
-                        .path
-                        .get_ident()
-                        .and_then(|i| Dialect::from_key(&i.to_string()))
-                    {
+                    match d.path.get_ident().and_then(|i| Dialect::from_key(&i.to_string())) {
                         Some(dialect) => list.push(dialect),
                         None => cx.error_spanned_by(
                             &d.path,
@@ -181,7 +174,10 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
                             None => {
                                 cx.error_spanned_by(
                                     &d.path,
-                                    format!("unknown dialect `{}`; expected `postgres`, `mysql` or `sqlite`", key(&d)),
+                                    format!(
+                                        "unknown dialect `{}`; expected `postgres`, `mysql` or `sqlite`",
+                                        key(&d)
+                                    ),
                                 );
                                 d.value()?.parse::<syn::Expr>()?;
                             }

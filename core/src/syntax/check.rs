@@ -100,11 +100,7 @@ fn dialects(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Vec<Dialect> {
             if listed.is_empty() {
                 cx.error_at(*span, "`dialects(...)` lists no database");
             }
-            listed
-                .iter()
-                .copied()
-                .filter(|d| enabled.contains(d))
-                .collect()
+            listed.iter().copied().filter(|d| enabled.contains(d)).collect()
         }
     }
 }
@@ -156,10 +152,11 @@ fn column(
             ),
         );
     }
-    let change =
-        f.attrs.added.as_ref().and_then(|(span, added)| {
-            added_column(cx, decl, f, *span, added, &name, names, dialects)
-        });
+    let change = f
+        .attrs
+        .added
+        .as_ref()
+        .and_then(|(span, added)| added_column(cx, decl, f, *span, added, &name, names, dialects));
     if f.attrs.added.is_some() && f.attrs.primary_key.is_some() {
         cx.error_spanned_by(
             f.ident,
@@ -191,12 +188,7 @@ fn added_column(
     dialects: &[Dialect],
 ) -> Option<AddColumn> {
     let shape = f.shape.as_ref()?;
-    let table = decl
-        .attrs
-        .table
-        .as_ref()
-        .map(|(_, t)| t.as_str())
-        .unwrap_or("?");
+    let table = decl.attrs.table.as_ref().map(|(_, t)| t.as_str()).unwrap_or("?");
     let phase = match added.phase {
         Some((_, p)) => p,
         None => {
@@ -236,8 +228,7 @@ fn added_column(
         backfill = backfill_expr(cx, decl, *span, text, table, name, names, dialects);
     }
 
-    let has_fill =
-        added.default.is_some() || added.default_sql.is_some() || added.backfill.is_some();
+    let has_fill = added.default.is_some() || added.default_sql.is_some() || added.backfill.is_some();
     if !shape.nullable && !has_fill {
         cx.error_spanned_by(
             f.ident,
@@ -266,9 +257,7 @@ fn literal(
 ) -> Option<Literal> {
     let class = literal_class(key);
     let lit = match (value, class) {
-        (LiteralValue::Int(i), LiteralClass::Integer | LiteralClass::Float) => {
-            Literal::Number(i.clone())
-        }
+        (LiteralValue::Int(i), LiteralClass::Integer | LiteralClass::Float) => Literal::Number(i.clone()),
         (LiteralValue::Float(x), LiteralClass::Float) => Literal::Number(x.clone()),
         (LiteralValue::Bool(b), LiteralClass::Bool) => Literal::Bool(*b),
         (LiteralValue::Str(s), LiteralClass::Text) => Literal::Str(s.clone()),
@@ -377,12 +366,10 @@ fn backfill_expr(
     match keys.as_slice() {
         [] => ok = false, // reported once for the struct
         [key] => {
-            let integer_or_text = key.shape.as_ref().is_some_and(|s| {
-                matches!(
-                    literal_class(&s.key),
-                    LiteralClass::Integer | LiteralClass::Text
-                )
-            });
+            let integer_or_text = key
+                .shape
+                .as_ref()
+                .is_some_and(|s| matches!(literal_class(&s.key), LiteralClass::Integer | LiteralClass::Text));
             if !integer_or_text {
                 cx.error_at(
                     span,

@@ -45,11 +45,7 @@ impl Ctxt {
     /// Consume the context: `Err` with every error reported, in order.
     pub fn check(self) -> Result<(), Vec<syn::Error>> {
         let errors = self.errors.borrow_mut().take().expect("Ctxt checked twice");
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 }
 

@@ -13,10 +13,7 @@ use crate::model::Model;
 
 /// Parse and validate a model for the dialects enabled by the caller's features
 /// (narrowed by `#[straddle(dialects(...))]`). Every error is returned, each spanned.
-pub fn parse_model(
-    input: &syn::DeriveInput,
-    enabled: &[Dialect],
-) -> Result<Model, Vec<syn::Error>> {
+pub fn parse_model(input: &syn::DeriveInput, enabled: &[Dialect]) -> Result<Model, Vec<syn::Error>> {
     let cx = ctxt::Ctxt::new();
     let model = ast::from_input(&cx, input).and_then(|decl| check::check(&cx, &decl, enabled));
     cx.check()?;

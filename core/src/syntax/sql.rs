@@ -42,11 +42,7 @@ pub struct Analysis {
 
 /// Parse `text` for each dialect and resolve its identifiers against `columns` (the
 /// model's column names). Errors are human-readable and complete.
-pub fn analyze(
-    text: &str,
-    dialects: &[Dialect],
-    columns: &[String],
-) -> Result<Analysis, Vec<String>> {
+pub fn analyze(text: &str, dialects: &[Dialect], columns: &[String]) -> Result<Analysis, Vec<String>> {
     // Each distinct problem once, naming the dialects it applies to when not all.
     let mut problems: Vec<(String, Vec<Dialect>)> = Vec::new();
     let mut templates = BTreeMap::new();
@@ -119,11 +115,7 @@ fn analyze_one(text: &str, dialect: Dialect, columns: &[String]) -> Result<One, 
             Expr::Identifier(id) => idents.push(id.clone()),
             Expr::CompoundIdentifier(parts) => errors.push(format!(
                 "qualified name `{}`: refer to the row's columns by name alone",
-                parts
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-                    .join(".")
+                parts.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(".")
             )),
             Expr::Function(f) => functions.push(f.name.to_string().to_lowercase()),
             Expr::Subquery(_) | Expr::Exists { .. } => subquery = true,
@@ -137,9 +129,7 @@ fn analyze_one(text: &str, dialect: Dialect, columns: &[String]) -> Result<One, 
     });
 
     if subquery {
-        errors.push(
-            "subqueries are not supported: the expression is evaluated on one row".to_string(),
-        );
+        errors.push("subqueries are not supported: the expression is evaluated on one row".to_string());
     }
     let mut sources = Vec::new();
     let mut holes = Vec::new();
@@ -264,9 +254,7 @@ mod tests {
         let e = analyze("lower(emial)", &[Dialect::Postgres], &cols()).unwrap_err();
         assert_eq!(
             e,
-            vec![
-                "unknown column `emial` in expression; the model's columns are: id, email, first name"
-            ]
+            vec!["unknown column `emial` in expression; the model's columns are: id, email, first name"]
         );
         let e = analyze("lower(email", &[Dialect::Postgres], &cols()).unwrap_err();
         assert!(e[0].starts_with("invalid SQL expression"), "{e:?}");

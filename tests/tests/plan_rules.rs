@@ -1,0 +1,251 @@
+//! RULES.md rules that the planner guarantees by construction, checked over every step
+//! of every fixture plan, per dialect, phase and direction (squawk-style: the unsafe
+//! form must never be emitted). The real-server suites prove the statements work; this
+//! proves their shape.
+
+use straddle::{Dialect, Direction, Model, Phase, ir};
+use straddle_tests::models::{Awkward, Counted, Nickname, Normalized};
+
+struct Rendered {
+    dialect: Dialect,
+    where_: String,
+    steps: Vec<ir::Step>,
+}
+
+fn all_plans() -> Vec<Rendered> {
+    let models = [
+        Normalized::definition(),
+        Nickname::definition(),
+        Counted::definition(),
+        Awkward::definition(),
+    ];
+    let mut out = Vec::new();
+    for model in models {
+        for plan in ir::plan_model(model) {
+            for dialect in Dialect::ALL.into_iter().filter(|d| model.supports(*d)) {
+                for phase in Phase::ALL {
+                    for direction in [Direction::Up, Direction::Down] {
+                        out.push(Rendered {
+                            dialect,
+                            where_: format!("{} {dialect} {phase} {}", plan.id, direction.key()),
+                            steps: ir::render::render_phase(dialect, model, &plan, phase, direction),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    assert!(out.len() > 50);
+    out
+}
+
+fn executes(step: &ir::Step) -> impl Iterator<Item = String> + '_ {
+    step.statements.iter().filter_map(|s| match s {
+        ir::Statement::Execute(sql) => Some(sql.to_uppercase()),
+        _ => None,
+    })
+}
+
+fn is_ddl(sql: &str) -> bool {
+    ["ALTER ", "CREATE ", "DROP "].iter().any(|k| sql.starts_with(k))
+}
+
+/// add-column-required: NOT NULL is only ever added with a constant default.
+#[test]
+fn add_column_not_null_always_has_a_default() {
+    for r in all_plans() {
+        for sql in r.steps.iter().flat_map(executes) {
+            if sql.contains(" ADD COLUMN ") && sql.contains(" NOT NULL") {
+                assert!(sql.contains(" DEFAULT "), "{}: {sql}", r.where_);
+            }
+        }
+    }
+}
+
+/// add-column-volatile-default: no volatile default reaches an ADD COLUMN.
+#[test]
+fn add_column_defaults_are_never_volatile() {
+    for r in all_plans() {
+        for sql in r
+            .steps
+            .iter()
+            .flat_map(executes)
+            .filter(|s| s.contains(" ADD COLUMN "))
+        {
+            for f in [
+                "RANDOM(",
+                "GEN_RANDOM_UUID(",
+                "NEXTVAL(",
+                "CLOCK_TIMESTAMP(",
+                "UUID(",
+                "RAND(",
+            ] {
+                assert!(!sql.contains(f), "{}: {sql}", r.where_);
+            }
+        }
+    }
+}
+
+/// check-not-valid, set-not-null, one-ae-per-transaction (PostgreSQL): checks are added
+/// NOT VALID, validated in a step of their own, and SET NOT NULL comes after validation.
+#[test]
+fn postgres_constraints_are_enforced_without_long_locks() {
+    for r in all_plans().into_iter().filter(|r| r.dialect == Dialect::Postgres) {
+        let mut validated = false;
+        for step in &r.steps {
+            let sqls: Vec<String> = executes(step).collect();
+            for sql in &sqls {
+                if sql.contains(" ADD CONSTRAINT ") && sql.contains(" CHECK ") {
+                    assert!(sql.ends_with(" NOT VALID"), "{}: {sql}", r.where_);
+                }
+                if sql.contains(" VALIDATE CONSTRAINT ") {
+                    assert_eq!(
+                        step.statements.len(),
+                        1,
+                        "{}: VALIDATE shares its transaction",
+                        r.where_
+                    );
+                    validated = true;
+                }
+                if sql.contains(" SET NOT NULL") {
+                    assert!(validated, "{}: SET NOT NULL before a validated check", r.where_);
+                }
+            }
+        }
+    }
+}
+
+/// Contract refuses while rows are NULL: an assertion precedes any NOT NULL enforcement.
+#[test]
+fn not_null_is_enforced_only_after_asserting_no_nulls() {
+    for r in all_plans() {
+        let mut asserted = false;
+        for st in r.steps.iter().flat_map(|s| &s.statements) {
+            match st {
+                ir::Statement::Assert { sql, .. } if sql.contains("IS NULL") => asserted = true,
+                ir::Statement::Execute(sql) => {
+                    let sql = sql.to_uppercase();
+                    let enforces = sql.contains(" SET NOT NULL")
+                        || (sql.contains(" MODIFY COLUMN ") && sql.contains(" NOT NULL"))
+                        || (sql.starts_with("CREATE TABLE `_STRADDLE_REBUILD")
+                            && r.where_.contains("contract up"));
+                    assert!(!enforces || asserted, "{}: {sql}", r.where_);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// lock-timeout: every DDL statement is in a step the runner bounds with a lock timeout.
+#[test]
+fn every_ddl_step_runs_under_a_lock_timeout() {
+    for r in all_plans() {
+        for step in &r.steps {
+            if executes(step).any(|s| is_ddl(&s)) {
+                assert!(
+                    step.ddl,
+                    "{}: step {} has DDL but no lock timeout",
+                    r.where_, step.name
+                );
+            }
+        }
+    }
+}
+
+/// idempotent-steps: a step outside a transaction can be re-run: each of its DDL
+/// statements is IF [NOT] EXISTS or the step has a skip probe.
+#[test]
+fn non_transactional_ddl_is_guarded() {
+    for r in all_plans() {
+        for step in r.steps.iter().filter(|s| !s.transactional) {
+            for sql in executes(step).filter(|s| is_ddl(s)) {
+                assert!(
+                    step.skip_if.is_some() || sql.contains(" IF EXISTS") || sql.contains(" IF NOT EXISTS"),
+                    "{}: {sql}",
+                    r.where_
+                );
+            }
+        }
+    }
+}
+
+/// MySQL: every ALTER TABLE states its algorithm, so the server refuses instead of copying.
+#[test]
+fn mysql_alters_state_their_algorithm() {
+    for r in all_plans().into_iter().filter(|r| r.dialect == Dialect::MySql) {
+        for sql in r
+            .steps
+            .iter()
+            .flat_map(executes)
+            .filter(|s| s.starts_with("ALTER TABLE"))
+        {
+            assert!(
+                sql.contains("ALGORITHM=INSTANT") || sql.contains("ALGORITHM=INPLACE, LOCK=NONE"),
+                "{}: {sql}",
+                r.where_
+            );
+        }
+    }
+}
+
+/// Backfills touch one key range per statement, and only rows still NULL.
+#[test]
+fn backfills_are_keyset_batched_and_skip_filled_rows() {
+    let mut seen = 0;
+    for r in all_plans() {
+        for st in r.steps.iter().flat_map(|s| &s.statements) {
+            if let ir::Statement::Backfill(b) = st {
+                seen += 1;
+                let key = r.dialect.quote(&b.key);
+                let col = r.dialect.quote(&b.column);
+                assert!(
+                    b.update_sql.contains(&format!("WHERE {key} > "))
+                        && b.update_sql.contains(&format!("AND {key} <= ")),
+                    "{}",
+                    r.where_
+                );
+                assert!(
+                    b.first_update_sql.contains(&format!("WHERE {key} <= ")),
+                    "{}",
+                    r.where_
+                );
+                for sql in [&b.update_sql, &b.first_update_sql] {
+                    assert!(
+                        sql.ends_with(&format!("AND {col} IS NULL")),
+                        "{}: {sql}",
+                        r.where_
+                    );
+                }
+                for sql in [&b.upper_key_sql, &b.first_upper_key_sql] {
+                    assert!(
+                        sql.contains(&format!("ORDER BY {key} LIMIT"))
+                            && !sql.to_uppercase().contains("OFFSET"),
+                        "{}",
+                        r.where_
+                    );
+                }
+            }
+        }
+    }
+    assert!(seen >= 4, "fixtures cover backfills on every dialect");
+}
+
+/// table-rewrite: nothing that rewrites a table under lock is ever emitted.
+#[test]
+fn no_table_rewrites() {
+    for r in all_plans() {
+        for sql in r.steps.iter().flat_map(executes) {
+            for bad in [
+                "SET TABLESPACE",
+                "VACUUM FULL",
+                "CLUSTER ",
+                "SET LOGGED",
+                "ALGORITHM=COPY",
+                " TYPE ",
+            ] {
+                assert!(!sql.contains(bad), "{}: {sql}", r.where_);
+            }
+        }
+    }
+}
