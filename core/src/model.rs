@@ -72,6 +72,20 @@ pub struct AddColumn {
     pub default: Option<DefaultValue>,
     /// Value for existing rows and for rows written by the previous app version.
     pub backfill: Option<SqlExpr>,
+    /// How hard the backfill may push (defaults apply where unset; CLI flags override).
+    #[serde(default)]
+    pub throttle: Throttle,
+}
+
+/// Backfill pacing declared on the model.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throttle {
+    /// Upper bound on rows filled per second.
+    pub max_rows_per_sec: Option<u64>,
+    /// Pause between batches, in milliseconds.
+    pub pause_ms: Option<u64>,
+    /// Target duration of one batch, in milliseconds: the batch size adapts to it.
+    pub batch_time_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

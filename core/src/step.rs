@@ -40,9 +40,14 @@ pub struct Step {
 pub enum Statement {
     /// Run it.
     Execute(String),
-    /// A count query that must return 0; otherwise the step stops with `message`
-    /// (and the count), before anything after it runs.
-    Assert { sql: String, message: String },
+    /// A count query that must return 0; otherwise the step stops with `message`, the
+    /// count and, when `sample` is given, the keys of a few offending rows (a query
+    /// returning text), before anything after it runs.
+    Assert {
+        sql: String,
+        message: String,
+        sample: Option<String>,
+    },
     /// Fill a column in keyset-ordered batches; see [`Backfill`].
     Backfill(Backfill),
 }
@@ -91,7 +96,7 @@ impl fmt::Display for Statement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Statement::Execute(sql) => write!(f, "{sql};"),
-            Statement::Assert { sql, message } => {
+            Statement::Assert { sql, message, .. } => {
                 write!(f, "-- assert zero: {message}\n{sql};")
             }
             Statement::Backfill(b) => write!(

@@ -1,21 +1,23 @@
-//! Apply one phase of one change: its steps in order, each guarded by its skip probe,
-//! DDL under a lock timeout, assertions checked, backfills run in keyset batches.
-//!
-//! This is the direct path (no ledger); `Runner` adds the ledger, the advisory lock and
-//! retries on top of the same step execution.
+//! Step execution, shared by the direct path ([`apply_phase`]) and the [`crate::Runner`]:
+//! skip probes, DDL under a lock timeout with jittered retries, assertions, backfills,
+//! and — for the runner — the ledger row written in the step's own transaction.
 
 use crate::backend::{Backend, Key};
+use crate::backfill::{self, BackfillOptions, BackfillReport, Checkpoint, Pacing};
 use crate::error::{Error, Result};
+use crate::progress::{Progress, ProgressMode};
 use sqlx::Connection;
-use std::time::Duration;
-use straddle_core::step::{Backfill, Direction, Statement, Step};
-use straddle_core::{Model, Phase, render};
+use std::time::{Duration, Instant};
+use straddle_core::render::{self, ledger};
+use straddle_core::step::{Direction, Statement, Step};
+use straddle_core::{Model, Phase};
 
+/// Options of the direct path.
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
     /// How long a DDL statement may wait for its table lock before failing.
     pub lock_timeout: Duration,
-    /// Rows per backfill batch.
+    /// Rows per backfill batch (fixed).
     pub batch_size: u64,
 }
 
@@ -29,14 +31,17 @@ impl Default for ApplyOptions {
 }
 
 /// What applying a phase did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PhaseReport {
     pub applied: Vec<String>,
     pub skipped: Vec<String>,
     pub rows_backfilled: u64,
+    /// Attempts beyond the first, over all steps (lock timeouts retried).
+    pub retries: u32,
+    pub backfill: Option<BackfillReport>,
 }
 
-/// The steps of one phase of the change on `column`, for this backend.
+/// The steps of one phase of the change on `column`.
 pub fn phase_steps(
     model: &Model,
     column: &str,
@@ -54,7 +59,8 @@ pub fn phase_steps(
     Ok(render::render_phase(dialect, model, &plan, phase, direction))
 }
 
-/// Apply `phase` of the change on `column` in `direction`, on one connection.
+/// Apply `phase` of the change on `column` in `direction`, on one connection, without a
+/// ledger: every step's skip probe decides whether it runs.
 pub async fn apply_phase<DB: Backend>(
     conn: &mut DB::Connection,
     model: &Model,
@@ -65,33 +71,133 @@ pub async fn apply_phase<DB: Backend>(
 ) -> Result<PhaseReport> {
     let steps = phase_steps(model, column, phase, direction, DB::DIALECT)?;
     let change = format!("{}.{column}", model.table);
+    let throttle = model.column(column).and_then(|c| match &c.change {
+        Some(straddle_core::Change::Add(add)) => Some(add.throttle.clone()),
+        None => None,
+    });
+    let run = BackfillOptions {
+        fixed_batch: Some(options.batch_size),
+        ..Default::default()
+    };
+    let mut ctx = StepContext {
+        change: &change,
+        phase,
+        lock_timeout: options.lock_timeout,
+        attempts: 10,
+        pacing: Pacing::new(&run, &throttle.unwrap_or_default(), options.lock_timeout),
+        checkpoint: None,
+        progress: Progress::new(ProgressMode::Off),
+    };
     let mut report = PhaseReport::default();
     for step in &steps {
-        if let Some(probe) = &step.skip_if
-            && DB::scalar_i64(conn, probe.clone(), Default::default())
-                .await?
-                .unwrap_or(0)
-                > 0
-        {
-            tracing::info!(change, %phase, step = step.name, "already applied; skipped");
+        if already_applied::<DB>(conn, step).await? {
             report.skipped.push(step.name.clone());
             continue;
         }
-        tracing::info!(change, %phase, step = step.name, direction = direction.key(), "applying");
-        report.rows_backfilled += run_step::<DB>(conn, &change, phase, step, options).await?;
+        let outcome = run_step::<DB>(conn, step, &mut ctx, None).await?;
+        report.rows_backfilled += outcome.rows;
+        report.retries += outcome.attempts - 1;
+        report.backfill = report.backfill.or(outcome.backfill);
         report.applied.push(step.name.clone());
     }
     Ok(report)
 }
 
-async fn run_step<DB: Backend>(
+/// The step's skip probe says it is already applied.
+pub(crate) async fn already_applied<DB: Backend>(conn: &mut DB::Connection, step: &Step) -> Result<bool> {
+    Ok(match &step.skip_if {
+        Some(probe) => {
+            DB::scalar_i64(conn, probe.clone(), Default::default())
+                .await?
+                .unwrap_or(0)
+                > 0
+        }
+        None => false,
+    })
+}
+
+pub(crate) struct StepContext<'a> {
+    pub change: &'a str,
+    pub phase: Phase,
+    pub lock_timeout: Duration,
+    /// Attempts per DDL step when the lock is not granted in time.
+    pub attempts: u32,
+    pub pacing: Pacing,
+    pub checkpoint: Option<&'a str>,
+    pub progress: Progress,
+}
+
+/// The ledger row to write for a step, in its transaction when it has one.
+pub(crate) struct LedgerEntry<'a> {
+    pub direction: Direction,
+    pub applied_by: &'a str,
+}
+
+pub(crate) struct StepOutcome {
+    pub rows: u64,
+    pub attempts: u32,
+    pub backfill: Option<BackfillReport>,
+}
+
+/// Run a step, retrying with jittered backoff while its DDL times out on the lock.
+pub(crate) async fn run_step<DB: Backend>(
     conn: &mut DB::Connection,
-    change: &str,
-    phase: Phase,
     step: &Step,
-    options: &ApplyOptions,
-) -> Result<u64> {
-    let timeout_ms = u64::try_from(options.lock_timeout.as_millis()).unwrap_or(u64::MAX);
+    ctx: &mut StepContext<'_>,
+    ledger_entry: Option<&LedgerEntry<'_>>,
+) -> Result<StepOutcome> {
+    let started_ms = backfill::now_ms();
+    let started = Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        tracing::info!(change = ctx.change, phase = %ctx.phase, step = step.name, attempt, "applying");
+        match run_once::<DB>(
+            conn,
+            step,
+            ctx,
+            ledger_entry.map(|e| (e, attempt, started_ms, started)),
+        )
+        .await
+        {
+            Ok((rows, backfill)) => {
+                return Ok(StepOutcome {
+                    rows,
+                    attempts: attempt,
+                    backfill,
+                });
+            }
+            Err(Error::Sql(sqlx::Error::Database(e)))
+                if step.ddl
+                    && attempt < ctx.attempts
+                    && render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message()) =>
+            {
+                let delay =
+                    crate::retry::backoff(attempt, Duration::from_millis(200), Duration::from_secs(10));
+                tracing::warn!(
+                    change = ctx.change, phase = %ctx.phase, step = step.name, attempt, ?delay, error = %e,
+                    "lock not granted within the lock timeout; retrying"
+                );
+                eprintln!(
+                    "  {} {}: step {} could not get its lock within {:?} (attempt {attempt}/{}); retrying in {delay:.1?}",
+                    ctx.change, ctx.phase, step.name, ctx.lock_timeout, ctx.attempts
+                );
+                tokio::time::sleep(delay).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+type Ledgered<'a, 'b> = Option<(&'a LedgerEntry<'b>, u32, i64, Instant)>;
+
+async fn run_once<DB: Backend>(
+    conn: &mut DB::Connection,
+    step: &Step,
+    ctx: &mut StepContext<'_>,
+    ledger_entry: Ledgered<'_, '_>,
+) -> Result<(u64, Option<BackfillReport>)> {
+    let timeout_ms = ctx.lock_timeout.as_millis() as u64;
     let (set, reset) = if step.ddl {
         render::lock_timeout_sql(DB::DIALECT, timeout_ms, step.transactional)
     } else {
@@ -102,86 +208,131 @@ async fn run_step<DB: Backend>(
         for sql in set {
             DB::execute(&mut tx, sql, Default::default()).await?;
         }
-        let rows = run_statements::<DB>(&mut tx, change, phase, step, options).await?;
+        let (rows, report) = run_statements::<DB>(&mut tx, step, ctx).await?;
+        if let Some(entry) = ledger_entry {
+            record::<DB>(&mut tx, ctx, step, entry, rows).await?;
+        }
         tx.commit().await?;
-        Ok(rows)
+        Ok((rows, report))
     } else {
         for sql in set {
             DB::execute(conn, sql, Default::default()).await?;
         }
-        let result = run_statements::<DB>(conn, change, phase, step, options).await;
+        let result = run_statements::<DB>(conn, step, ctx).await;
         for sql in reset {
             DB::execute(conn, sql, Default::default()).await?;
         }
-        result
+        let (rows, report) = result?;
+        if let Some(entry) = ledger_entry {
+            record::<DB>(conn, ctx, step, entry, rows).await?;
+        }
+        Ok((rows, report))
     }
+}
+
+async fn record<DB: Backend>(
+    conn: &mut DB::Connection,
+    ctx: &StepContext<'_>,
+    step: &Step,
+    (entry, attempts, started_ms, started): (&LedgerEntry<'_>, u32, i64, Instant),
+    rows: u64,
+) -> Result<()> {
+    insert_ledger_row::<DB>(
+        conn,
+        ctx.change,
+        ctx.phase,
+        entry.direction,
+        &step.name,
+        &step.checksum(),
+        "applied",
+        (started_ms, started.elapsed()),
+        rows,
+        attempts,
+        entry.applied_by,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_ledger_row<DB: Backend>(
+    conn: &mut DB::Connection,
+    change: &str,
+    phase: Phase,
+    direction: Direction,
+    step: &str,
+    checksum: &str,
+    status: &str,
+    (started_ms, took): (i64, Duration),
+    rows: u64,
+    attempts: u32,
+    applied_by: &str,
+) -> Result<()> {
+    let mut args = DB::Arguments::default();
+    let text = |args: &mut DB::Arguments, s: &str| {
+        DB::bind_key(args, &Key::Text(s.to_string())).map_err(sqlx::Error::Encode)
+    };
+    let int = |args: &mut DB::Arguments, i: i64| DB::bind_i64(args, i).map_err(sqlx::Error::Encode);
+    text(&mut args, change)?;
+    text(&mut args, phase.key())?;
+    text(&mut args, direction.key())?;
+    text(&mut args, step)?;
+    text(&mut args, checksum)?;
+    text(&mut args, status)?;
+    int(&mut args, started_ms)?;
+    int(&mut args, started_ms + took.as_millis() as i64)?;
+    int(&mut args, took.as_millis() as i64)?;
+    int(&mut args, rows as i64)?;
+    int(&mut args, attempts as i64)?;
+    text(&mut args, applied_by)?;
+    DB::bind_optional_text(&mut args, None).map_err(sqlx::Error::Encode)?;
+    DB::execute(conn, ledger::insert_sql(DB::DIALECT), args).await?;
+    Ok(())
 }
 
 async fn run_statements<DB: Backend>(
     conn: &mut DB::Connection,
-    change: &str,
-    phase: Phase,
     step: &Step,
-    options: &ApplyOptions,
-) -> Result<u64> {
+    ctx: &mut StepContext<'_>,
+) -> Result<(u64, Option<BackfillReport>)> {
     let mut rows = 0;
+    let mut report = None;
     for statement in &step.statements {
         match statement {
             Statement::Execute(sql) => {
                 DB::execute(conn, sql.clone(), Default::default()).await?;
             }
-            Statement::Assert { sql, message } => {
+            Statement::Assert { sql, message, sample } => {
                 let count = DB::scalar_i64(conn, sql.clone(), Default::default())
                     .await?
                     .unwrap_or(0);
                 if count != 0 {
+                    let sample = match sample {
+                        Some(q) => DB::texts(conn, q.clone()).await.unwrap_or_default(),
+                        None => Vec::new(),
+                    };
                     return Err(Error::Refused {
-                        change: change.to_string(),
-                        phase: phase.to_string(),
+                        change: ctx.change.to_string(),
+                        phase: ctx.phase.to_string(),
                         step: step.name.clone(),
                         message: message.clone(),
                         count,
+                        sample,
                     });
                 }
             }
-            Statement::Backfill(b) => rows += backfill::<DB>(conn, b, options.batch_size).await?,
+            Statement::Backfill(b) => {
+                let r = backfill::run::<DB>(
+                    conn,
+                    b,
+                    &ctx.pacing,
+                    Checkpoint(ctx.checkpoint),
+                    &mut ctx.progress,
+                )
+                .await?;
+                rows += r.rows;
+                report = Some(r);
+            }
         }
     }
-    Ok(rows)
-}
-
-/// Fill the column in keyset batches, each UPDATE its own implicit transaction.
-async fn backfill<DB: Backend>(conn: &mut DB::Connection, b: &Backfill, batch_size: u64) -> Result<u64> {
-    let batch = i64::try_from(batch_size.max(1)).unwrap_or(i64::MAX);
-    let mut last: Option<Key> = None;
-    let mut rows = 0;
-    loop {
-        let mut args = DB::Arguments::default();
-        let sql = match &last {
-            None => b.first_upper_key_sql.clone(),
-            Some(k) => {
-                DB::bind_key(&mut args, k).map_err(sqlx::Error::Encode)?;
-                b.upper_key_sql.clone()
-            }
-        };
-        DB::bind_i64(&mut args, batch).map_err(sqlx::Error::Encode)?;
-        let upper = if b.key_is_integer {
-            DB::scalar_i64(conn, sql, args).await?.map(Key::Int)
-        } else {
-            DB::scalar_text(conn, sql, args).await?.map(Key::Text)
-        };
-        let Some(upper) = upper else { break };
-        let mut args = DB::Arguments::default();
-        let sql = match &last {
-            None => b.first_update_sql.clone(),
-            Some(k) => {
-                DB::bind_key(&mut args, k).map_err(sqlx::Error::Encode)?;
-                b.update_sql.clone()
-            }
-        };
-        DB::bind_key(&mut args, &upper).map_err(sqlx::Error::Encode)?;
-        rows += DB::execute(conn, sql, args).await?;
-        last = Some(upper);
-    }
-    Ok(rows)
+    Ok((rows, report))
 }

@@ -13,6 +13,27 @@ pub enum Key {
     Text(String),
 }
 
+/// One row of the ledger, as read back.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct LedgerRow {
+    pub id: i64,
+    pub phase: String,
+    pub direction: String,
+    pub step: String,
+    pub checksum: String,
+    pub status: String,
+    pub rows_touched: i64,
+    pub finished_at_ms: i64,
+    pub applied_by: String,
+}
+
+impl LedgerRow {
+    /// A step that finished (applied, or found already applied).
+    pub fn is_done_step(&self) -> bool {
+        !self.step.is_empty() && (self.status == "applied" || self.status == "skipped")
+    }
+}
+
 /// A database engine Straddle can run against.
 pub trait Backend: Database + Sized {
     const DIALECT: Dialect;
@@ -46,9 +67,34 @@ pub trait Backend: Database + Sized {
         args: Self::Arguments,
     ) -> BoxFuture<'a, Result<Option<String>, sqlx::Error>>;
 
+    /// A checkpoint row: (last_key, rows_done).
+    fn checkpoint<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+        args: Self::Arguments,
+    ) -> BoxFuture<'a, Result<Option<(Option<String>, i64)>, sqlx::Error>>;
+
+    /// Ledger rows (see `render::ledger::history_sql`).
+    fn ledger_rows<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+        args: Self::Arguments,
+    ) -> BoxFuture<'a, Result<Vec<LedgerRow>, sqlx::Error>>;
+
+    /// Text values of the first column.
+    fn texts<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+    ) -> BoxFuture<'a, Result<Vec<String>, sqlx::Error>>;
+
     fn bind_key(args: &mut Self::Arguments, key: &Key) -> Result<(), sqlx::error::BoxDynError>;
 
     fn bind_i64(args: &mut Self::Arguments, value: i64) -> Result<(), sqlx::error::BoxDynError>;
+
+    fn bind_optional_text(
+        args: &mut Self::Arguments,
+        value: Option<String>,
+    ) -> Result<(), sqlx::error::BoxDynError>;
 
     /// Read the live schema (columns, Straddle's triggers) from the catalog.
     fn probe<'a>(conn: &'a mut Self::Connection) -> BoxFuture<'a, Result<Snapshot, sqlx::Error>>;
@@ -114,6 +160,41 @@ macro_rules! backend {
                 })
             }
 
+            fn checkpoint<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+                args: Self::Arguments,
+            ) -> BoxFuture<'a, Result<Option<(Option<String>, i64)>, sqlx::Error>> {
+                Box::pin(async move {
+                    sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
+                        .fetch_optional(&mut *conn)
+                        .await
+                })
+            }
+
+            fn ledger_rows<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+                args: Self::Arguments,
+            ) -> BoxFuture<'a, Result<Vec<LedgerRow>, sqlx::Error>> {
+                Box::pin(async move {
+                    sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
+                        .fetch_all(&mut *conn)
+                        .await
+                })
+            }
+
+            fn texts<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+            ) -> BoxFuture<'a, Result<Vec<String>, sqlx::Error>> {
+                Box::pin(async move {
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .fetch_all(&mut *conn)
+                        .await
+                })
+            }
+
             fn bind_key(args: &mut Self::Arguments, key: &Key) -> Result<(), sqlx::error::BoxDynError> {
                 use sqlx::Arguments as _;
                 match key {
@@ -123,6 +204,14 @@ macro_rules! backend {
             }
 
             fn bind_i64(args: &mut Self::Arguments, value: i64) -> Result<(), sqlx::error::BoxDynError> {
+                use sqlx::Arguments as _;
+                args.add(value)
+            }
+
+            fn bind_optional_text(
+                args: &mut Self::Arguments,
+                value: Option<String>,
+            ) -> Result<(), sqlx::error::BoxDynError> {
                 use sqlx::Arguments as _;
                 args.add(value)
             }

@@ -12,13 +12,36 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
 
     /// A plan's assertion found rows it must not (e.g. NULLs left before contract).
-    #[error("{change} {phase} step `{step}` refused: {message} ({count} offending rows)")]
+    #[error("{change} {phase} step `{step}` refused: {message} ({count} offending{})", sample_text(.sample))]
     Refused {
         change: String,
         phase: String,
         step: String,
         message: String,
         count: i64,
+        sample: Vec<String>,
+    },
+
+    /// An applied step's SQL changed since it ran.
+    #[error(
+        "{change} {phase} step `{step}` was applied with checksum {recorded} but now renders as {current}: \
+         released migrations must not change (revert the edit, or roll the change back with `down` first)"
+    )]
+    ChecksumMismatch {
+        change: String,
+        phase: String,
+        step: String,
+        recorded: String,
+        current: String,
+    },
+
+    /// Another runner holds the lock.
+    #[error(
+        "another straddle runner is applying migrations on {url} (waited {waited:?}); try again when it is done"
+    )]
+    Busy {
+        url: String,
+        waited: std::time::Duration,
     },
 
     #[error("model `{model}` is not compiled for {dialect}: enable the `{}` feature or add it to `dialects(...)`", dialect.key())]
@@ -32,6 +55,14 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn sample_text(sample: &[String]) -> String {
+    if sample.is_empty() {
+        " rows".to_string()
+    } else {
+        format!(" rows, e.g. keys {}", sample.join("; "))
+    }
+}
 
 /// `scheme://user:****@host/db`: a URL safe to print.
 pub fn mask_url(url: &str) -> String {

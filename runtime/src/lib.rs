@@ -54,14 +54,22 @@
 
 mod apply;
 mod backend;
+mod backfill;
+pub mod cli;
 mod db;
 mod error;
+mod progress;
+mod retry;
+mod runner;
 mod snapshot;
 
 pub use apply::{ApplyOptions, PhaseReport, apply_phase, phase_steps};
-pub use backend::{Backend, Key};
+pub use backend::{Backend, Key, LedgerRow};
+pub use backfill::{BackfillOptions, BackfillReport, DEFAULT_BATCH_TIME};
 pub use db::{DEFAULT_MAX_STALENESS, Db};
 pub use error::{Error, Result, mask_url};
+pub use progress::ProgressMode;
+pub use runner::{ChangeRun, ChangeStatus, Runner, RunnerOptions, Verification};
 pub use snapshot::Snapshot;
 pub use sqlx;
 pub use straddle_core as ir;

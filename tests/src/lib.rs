@@ -202,8 +202,14 @@ impl Drop for TestDb {
 
 /// Engine-specific helpers the scenarios need, beyond what the runtime exposes.
 pub trait TestBackend: Backend {
-    /// Text rows of a query whose single column is text.
-    fn texts<'a>(conn: &'a mut Self::Connection, sql: String) -> BoxFuture<'a, Vec<String>>;
+    /// Text rows of a query whose single column is text; panics with the SQL on error.
+    fn text_rows<'a>(conn: &'a mut Self::Connection, sql: String) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            Self::texts(conn, sql.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        })
+    }
 
     /// The table's schema as sorted, comparable lines (the table's own name replaced by
     /// `<table>`, so two tables can be compared).
@@ -212,7 +218,7 @@ pub trait TestBackend: Backend {
             let mut lines = Vec::new();
             for sql in catalog::queries(Self::DIALECT, table) {
                 lines.extend(
-                    Self::texts(conn, sql)
+                    Self::text_rows(conn, sql)
                         .await
                         .into_iter()
                         .map(|l| l.replace(table, "<table>")),
@@ -226,7 +232,7 @@ pub trait TestBackend: Backend {
     /// Objects Straddle may leave behind anywhere in the database (triggers, functions,
     /// constraints, rebuild tables).
     fn leftovers<'a>(conn: &'a mut Self::Connection) -> BoxFuture<'a, Vec<String>> {
-        Box::pin(async move { Self::texts(conn, catalog::leftovers(Self::DIALECT).to_string()).await })
+        Box::pin(async move { Self::text_rows(conn, catalog::leftovers(Self::DIALECT).to_string()).await })
     }
 
     fn exec<'a>(conn: &'a mut Self::Connection, sql: &'a str) -> BoxFuture<'a, ()> {
@@ -238,23 +244,9 @@ pub trait TestBackend: Backend {
     }
 }
 
-macro_rules! test_backend {
-    ($db:ty) => {
-        impl TestBackend for $db {
-            fn texts<'a>(conn: &'a mut Self::Connection, sql: String) -> BoxFuture<'a, Vec<String>> {
-                Box::pin(async move {
-                    sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.clone()))
-                        .fetch_all(&mut *conn)
-                        .await
-                        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-                })
-            }
-        }
-    };
-}
-test_backend!(sqlx::Postgres);
-test_backend!(sqlx::MySql);
-test_backend!(sqlx::Sqlite);
+impl TestBackend for sqlx::Postgres {}
+impl TestBackend for sqlx::MySql {}
+impl TestBackend for sqlx::Sqlite {}
 
 /// `CREATE TABLE` for the model's columns that exist before its changes (the previous
 /// release's schema), with the model's own column types.

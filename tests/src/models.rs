@@ -64,3 +64,14 @@ macro_rules! has_id {
     )*};
 }
 has_id!(Normalized, Nickname, Counted);
+
+/// `Normalized` after someone edited its released backfill expression.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "users")]
+pub struct NormalizedEdited {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(added(phase = backfill, backfill = "upper(email)"))]
+    pub email_normalized: String,
+}

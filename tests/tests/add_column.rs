@@ -77,7 +77,7 @@ async fn exec<DB: TestBackend>(db: &Db<DB>, sql: &str) {
 
 async fn texts<DB: TestBackend>(db: &Db<DB>, sql: &str) -> Vec<String> {
     let mut conn = db.pool().acquire().await.unwrap();
-    DB::texts(&mut conn, sql.to_string()).await
+    DB::text_rows(&mut conn, sql.to_string()).await
 }
 
 async fn null_count<DB: TestBackend>(db: &Db<DB>) -> i64 {

@@ -2,6 +2,7 @@
 //! Straddle sends is written in this module tree or in [`crate::query`] through the
 //! helpers here; identifiers always go through [`Dialect::quote`].
 
+pub mod ledger;
 mod mysql;
 mod postgres;
 mod sqlite;
@@ -10,7 +11,7 @@ use crate::dialect::Dialect;
 use crate::expr::SqlExpr;
 use crate::model::{AddColumn, Change, Column, DefaultValue, Model, Phase};
 use crate::plan::ChangePlan;
-use crate::step::{Direction, Step};
+use crate::step::{Direction, Statement, Step};
 use sha2::{Digest, Sha256};
 
 /// The column an operation applies to, with everything a renderer may need.
@@ -198,6 +199,21 @@ pub fn catalog_triggers_sql(dialect: Dialect) -> &'static str {
     }
 }
 
+/// Did a statement fail because it could not get its lock in time (lock timeout,
+/// deadlock victim, busy database)? Such a statement can be retried.
+pub fn is_lock_timeout(dialect: Dialect, code: Option<&str>, message: &str) -> bool {
+    match dialect {
+        // lock_not_available, deadlock_detected
+        Dialect::Postgres => matches!(code, Some("55P03" | "40P01")),
+        Dialect::MySql => {
+            message.contains("Lock wait timeout exceeded")
+                || message.contains("Deadlock found")
+                || matches!(code, Some("40001"))
+        }
+        Dialect::Sqlite => matches!(code, Some("5" | "6" | "517")) || message.contains("database is locked"),
+    }
+}
+
 /// Does an error message from the engine say a column does not exist? Used to refresh a
 /// stale schema snapshot.
 pub fn is_undefined_column(dialect: Dialect, code: Option<&str>, message: &str) -> bool {
@@ -206,6 +222,65 @@ pub fn is_undefined_column(dialect: Dialect, code: Option<&str>, message: &str) 
         Dialect::MySql => code == Some("42S22") || message.contains("Unknown column"),
         Dialect::Sqlite => message.contains("no such column") || message.contains("has no column named"),
     }
+}
+
+/// The assertion that no row still has the column NULL, with a sample of offending keys.
+pub(crate) fn no_nulls_left(t: &Target<'_>) -> Statement {
+    let (table, col) = (t.table(), t.col());
+    let keys: Vec<&Column> = t.model.primary_key();
+    let text = match t.dialect {
+        Dialect::MySql => "CHAR",
+        Dialect::Postgres | Dialect::Sqlite => "TEXT",
+    };
+    let key_text = keys
+        .iter()
+        .map(|k| format!("CAST({} AS {text})", t.q(&k.name)))
+        .collect::<Vec<_>>()
+        .join(" || ', ' || ");
+    let key_text = if t.dialect == Dialect::MySql && keys.len() > 1 {
+        format!(
+            "CONCAT_WS(', ', {})",
+            keys.iter()
+                .map(|k| format!("CAST({} AS CHAR)", t.q(&k.name)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        key_text
+    };
+    let order = keys.iter().map(|k| t.q(&k.name)).collect::<Vec<_>>().join(", ");
+    Statement::Assert {
+        sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
+        message: format!(
+            "rows of {} still have {} NULL: run the backfill to completion before contract",
+            t.model.table, t.column.name
+        ),
+        // Aliased: PostgreSQL would bind ORDER BY "id" to an output column named after
+        // the cast's argument, and sort the keys as text.
+        sample: Some(format!(
+            "SELECT {key_text} AS straddle_key FROM {table} WHERE {col} IS NULL ORDER BY {order} LIMIT 5"
+        )),
+    }
+}
+
+/// For a change whose contract enforces NOT NULL, the check `verify` runs.
+pub fn verification(dialect: Dialect, model: &Model, plan: &ChangePlan) -> Option<Statement> {
+    let column = model.column(&plan.column)?;
+    let Some(Change::Add(add)) = &column.change else {
+        return None;
+    };
+    let enforces = plan
+        .phase(Phase::Contract)
+        .up
+        .contains(&crate::plan::Op::EnforceNotNull);
+    enforces.then(|| {
+        no_nulls_left(&Target {
+            model,
+            column,
+            add,
+            dialect,
+        })
+    })
 }
 
 pub(crate) fn step(name: &str, transactional: bool, ddl: bool) -> Step {

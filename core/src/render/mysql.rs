@@ -153,13 +153,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         }
         Op::EnforceNotNull => {
             let mut verify = step("verify-no-nulls", false, false);
-            verify.statements.push(Statement::Assert {
-                sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
-                message: format!(
-                    "rows of {} still have {} NULL: run the backfill to completion before contract",
-                    t.model.table, t.column.name
-                ),
-            });
+            verify.statements.push(super::no_nulls_left(t));
             // No NOT VALID on MySQL: an in-place rebuild that keeps DML running. The sync
             // trigger is still installed, so no NULL can arrive meanwhile.
             vec![

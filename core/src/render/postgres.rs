@@ -137,13 +137,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             let check = t.object_name("nn");
             let q_check = t.q(&check);
             let mut verify = step("verify-no-nulls", false, false);
-            verify.statements.push(Statement::Assert {
-                sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
-                message: format!(
-                    "rows of {} still have {} NULL: run the backfill to completion before contract",
-                    t.model.table, t.column.name
-                ),
-            });
+            verify.statements.push(super::no_nulls_left(t));
             // NOT VALID: brief ACCESS EXCLUSIVE, no scan; checks new writes from now on.
             let mut add_check = step("add-not-null-check", true, true);
             add_check.statements.push(Statement::Execute(format!(

@@ -165,13 +165,7 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
         if not_null { 1 } else { 0 }
     ));
     if not_null {
-        s.statements.push(Statement::Assert {
-            sql: format!("SELECT count(*) FROM {table} WHERE {} IS NULL", t.col()),
-            message: format!(
-                "rows of {} still have {} NULL: run the backfill to completion before contract",
-                model.table, t.column.name
-            ),
-        });
+        s.statements.push(super::no_nulls_left(t));
     }
 
     // What the model says each column is, physically, once this change is settled.
@@ -213,6 +207,9 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
     );
     s.statements.push(Statement::Assert {
         sql: format!("SELECT count(*) FROM pragma_table_info({name_lit}) AS p WHERE NOT ({matches})"),
+        sample: Some(format!(
+            "SELECT p.name FROM pragma_table_info({name_lit}) AS p WHERE NOT ({matches})"
+        )),
         message: format!(
             "{why}, and some columns differ from it (a column the model does not declare, or a \
              different type, NOT NULL, default or primary key; other changes on the table must be \
@@ -229,6 +226,9 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
         sql: format!(
             "SELECT count(*) FROM ({declared}) AS m WHERE m.name NOT IN (SELECT name FROM pragma_table_info({name_lit}))"
         ),
+        sample: Some(format!(
+            "SELECT m.name FROM ({declared}) AS m WHERE m.name NOT IN (SELECT name FROM pragma_table_info({name_lit}))"
+        )),
         message: format!("{why}, and some declared columns do not exist in it"),
     });
     let own_triggers = super::sync_trigger_names(t.dialect, &model.table, &t.column.name)
@@ -241,6 +241,10 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
             "SELECT count(*) FROM sqlite_master WHERE tbl_name = {name_lit} AND type IN ('index', 'trigger') \
              AND sql IS NOT NULL AND name NOT IN ({own_triggers})"
         ),
+        sample: Some(format!(
+            "SELECT type || ' ' || name FROM sqlite_master WHERE tbl_name = {name_lit} \
+             AND type IN ('index', 'trigger') AND sql IS NOT NULL AND name NOT IN ({own_triggers})"
+        )),
         message: format!(
             "{why}, which would drop its indexes and triggers: drop them first, or keep the column nullable"
         ),
@@ -252,6 +256,7 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
              OR upper(sql) LIKE '%CHECK%' OR upper(sql) LIKE '%REFERENCES%' OR upper(sql) LIKE '%COLLATE%' \
              OR upper(sql) LIKE '%UNIQUE%' OR upper(sql) LIKE '%GENERATED%')"
         ),
+        sample: None,
         message: format!(
             "{why}, and its definition has clauses the model does not describe (constraints, collations, \
              table options) that the rebuild would lose"
@@ -309,6 +314,9 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
     }
     s.statements.push(Statement::Assert {
         sql: format!("SELECT count(*) FROM pragma_foreign_key_check({name_lit})"),
+        sample: Some(format!(
+            "SELECT \"table\" || ' row ' || rowid FROM pragma_foreign_key_check({name_lit})"
+        )),
         message: format!("rebuilding {} would break foreign keys", model.table),
     });
 

@@ -69,6 +69,8 @@ pub struct Added {
     pub default: Option<(Span, Option<LiteralValue>)>,
     pub default_sql: Option<(Span, syn::LitStr)>,
     pub backfill: Option<(Span, syn::LitStr)>,
+    /// `max_rows_per_sec`, `pause_ms`, `batch_time_ms`: (key span, key, value).
+    pub throttle: Vec<(Span, &'static str, u64)>,
 }
 
 /// `default = …`: a Rust literal, possibly negated.
@@ -81,7 +83,9 @@ pub enum LiteralValue {
 
 const CONTAINER_KEYS: &str = "`table`, `dialects`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`";
-const ADDED_KEYS: &str = "`phase`, `default`, `default_sql`, `backfill`";
+const ADDED_KEYS: &str =
+    "`phase`, `default`, `default_sql`, `backfill`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
+const THROTTLE_KEYS: [&str; 3] = ["max_rows_per_sec", "pause_ms", "batch_time_ms"];
 
 fn key(meta: &ParseNestedMeta<'_>) -> String {
     meta.path.to_token_stream().to_string().replace(' ', "")
@@ -214,6 +218,11 @@ fn parse_added(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Added> {
     let mut default = Attr::none("default");
     let mut default_sql = Attr::none("default_sql");
     let mut backfill = Attr::none("backfill");
+    let mut throttle = [
+        Attr::none(THROTTLE_KEYS[0]),
+        Attr::none(THROTTLE_KEYS[1]),
+        Attr::none(THROTTLE_KEYS[2]),
+    ];
     if !meta.input.peek(syn::token::Paren) {
         return Err(meta.error(
             "`added` needs its rollout phase: `added(phase = expand)` (then backfill, then contract)",
@@ -250,6 +259,12 @@ fn parse_added(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Added> {
         } else if inner.path.is_ident("backfill") {
             let s = lit_str(&inner)?;
             backfill.set(cx, inner.path.span(), s);
+        } else if let Some(i) = THROTTLE_KEYS.iter().position(|k| inner.path.is_ident(k)) {
+            let n: syn::LitInt = inner.value()?.parse()?;
+            match n.base10_parse::<u64>() {
+                Ok(v) if v > 0 || THROTTLE_KEYS[i] == "pause_ms" => throttle[i].set(cx, inner.path.span(), v),
+                _ => cx.error_spanned_by(&n, format!("`{}` takes a positive integer", THROTTLE_KEYS[i])),
+            }
         } else {
             unknown(cx, &inner, "`added`", ADDED_KEYS)?;
         }
@@ -260,6 +275,11 @@ fn parse_added(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Added> {
         default: default.get().map(|(_, v)| v),
         default_sql: default_sql.get().map(|(_, s)| (s.span(), s)),
         backfill: backfill.get().map(|(_, s)| (s.span(), s)),
+        throttle: throttle
+            .into_iter()
+            .zip(THROTTLE_KEYS)
+            .filter_map(|(a, key)| a.get().map(|(span, v)| (span, key, v)))
+            .collect(),
     })
 }
 

@@ -7,7 +7,7 @@ use super::attr::{Added, LiteralValue, SqlTypeOverride};
 use super::ctxt::Ctxt;
 use super::sql::{self, VOLATILE_FUNCTIONS};
 use crate::dialect::Dialect;
-use crate::model::{AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model};
+use crate::model::{AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Throttle};
 use crate::types::{LiteralClass, literal_class, sql_type};
 use std::collections::BTreeMap;
 
@@ -241,10 +241,25 @@ fn added_column(
             ),
         );
     }
+    let mut throttle = Throttle::default();
+    for (span, key, value) in &added.throttle {
+        if added.backfill.is_none() {
+            cx.error_at(
+                *span,
+                format!("`{key}` paces a backfill: it needs `backfill = \"…\"`"),
+            );
+        }
+        match *key {
+            "max_rows_per_sec" => throttle.max_rows_per_sec = Some(*value),
+            "pause_ms" => throttle.pause_ms = Some(*value),
+            _ => throttle.batch_time_ms = Some(*value),
+        }
+    }
     Some(AddColumn {
         phase: phase?,
         default,
         backfill,
+        throttle,
     })
 }
 

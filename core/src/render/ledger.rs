@@ -1,0 +1,251 @@
+//! The ledger (`_straddle_migrations`), the backfill checkpoints (`_straddle_backfill`)
+//! and, on SQLite, the runner lease (`_straddle_lock`), per dialect.
+
+use crate::dialect::Dialect;
+
+pub const LEDGER: &str = "_straddle_migrations";
+pub const CHECKPOINTS: &str = "_straddle_backfill";
+pub const LEASE: &str = "_straddle_lock";
+
+/// `CREATE TABLE IF NOT EXISTS` statements for the runner's own tables.
+pub fn create_sql(dialect: Dialect) -> Vec<String> {
+    let q = |s: &str| dialect.quote(s);
+    let (id, text, key_text) = match dialect {
+        Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "TEXT", "TEXT"),
+        Dialect::MySql => ("BIGINT AUTO_INCREMENT PRIMARY KEY", "TEXT", "VARCHAR(255)"),
+        Dialect::Sqlite => ("INTEGER PRIMARY KEY", "TEXT", "TEXT"),
+    };
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({} {id}, {} {key_text} NOT NULL, {} {key_text} NOT NULL, \
+             {} {key_text} NOT NULL, {} {key_text} NOT NULL, {} {text} NOT NULL, {} {key_text} NOT NULL, \
+             {} BIGINT NOT NULL, {} BIGINT NOT NULL, {} BIGINT NOT NULL, {} BIGINT NOT NULL, {} INTEGER NOT NULL, \
+             {} {text} NOT NULL, {} {text})",
+            q(LEDGER),
+            q("id"),
+            q("change_id"),
+            q("phase"),
+            q("direction"),
+            q("step"),
+            q("checksum"),
+            q("status"),
+            q("started_at_ms"),
+            q("finished_at_ms"),
+            q("duration_ms"),
+            q("rows_touched"),
+            q("attempts"),
+            q("applied_by"),
+            q("error"),
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({} {key_text} NOT NULL PRIMARY KEY, {} {text}, {} BIGINT NOT NULL, \
+             {} BIGINT NOT NULL)",
+            q(CHECKPOINTS),
+            q("change_id"),
+            q("last_key"),
+            q("rows_done"),
+            q("updated_at_ms"),
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} ({} {key_text} NOT NULL PRIMARY KEY, {} {text} NOT NULL, {} BIGINT NOT NULL)",
+            q(LEASE),
+            q("name"),
+            q("holder"),
+            q("expires_at_ms"),
+        ),
+    ]
+}
+
+/// Insert one ledger row; binds, in order: change_id, phase, direction, step, checksum,
+/// status, started_at_ms, finished_at_ms, duration_ms, rows_touched, attempts,
+/// applied_by, error.
+pub fn insert_sql(dialect: Dialect) -> String {
+    let cols = [
+        "change_id",
+        "phase",
+        "direction",
+        "step",
+        "checksum",
+        "status",
+        "started_at_ms",
+        "finished_at_ms",
+        "duration_ms",
+        "rows_touched",
+        "attempts",
+        "applied_by",
+        "error",
+    ];
+    format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        dialect.quote(LEDGER),
+        cols.iter()
+            .map(|c| dialect.quote(c))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (1..=cols.len())
+            .map(|n| dialect.placeholder(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Every ledger row of a change, oldest first; binds: change_id. Columns: id, phase,
+/// direction, step, checksum, status, rows_touched, finished_at_ms, applied_by.
+pub fn history_sql(dialect: Dialect) -> String {
+    let q = |s: &str| dialect.quote(s);
+    format!(
+        "SELECT {}, {}, {}, {}, {}, {}, {}, {}, {} FROM {} WHERE {} = {} ORDER BY {}",
+        q("id"),
+        q("phase"),
+        q("direction"),
+        q("step"),
+        q("checksum"),
+        q("status"),
+        q("rows_touched"),
+        q("finished_at_ms"),
+        q("applied_by"),
+        q(LEDGER),
+        q("change_id"),
+        dialect.placeholder(1),
+        q("id")
+    )
+}
+
+/// The checkpoint of a backfill; binds: change_id. Columns: last_key, rows_done.
+pub fn checkpoint_get_sql(dialect: Dialect) -> String {
+    let q = |s: &str| dialect.quote(s);
+    format!(
+        "SELECT {}, {} FROM {} WHERE {} = {}",
+        q("last_key"),
+        q("rows_done"),
+        q(CHECKPOINTS),
+        q("change_id"),
+        dialect.placeholder(1)
+    )
+}
+
+/// Record a checkpoint (in the batch's own transaction); binds: change_id, last_key,
+/// rows_done, updated_at_ms.
+pub fn checkpoint_put_sql(dialect: Dialect) -> String {
+    let q = |s: &str| dialect.quote(s);
+    let p = |n| dialect.placeholder(n);
+    let cols = format!(
+        "{}, {}, {}, {}",
+        q("change_id"),
+        q("last_key"),
+        q("rows_done"),
+        q("updated_at_ms")
+    );
+    let values = format!("{}, {}, {}, {}", p(1), p(2), p(3), p(4));
+    match dialect {
+        Dialect::Postgres | Dialect::Sqlite => format!(
+            "INSERT INTO {} ({cols}) VALUES ({values}) ON CONFLICT ({}) DO UPDATE SET {lk} = excluded.{lk}, \
+             {rd} = excluded.{rd}, {ua} = excluded.{ua}",
+            q(CHECKPOINTS),
+            q("change_id"),
+            lk = q("last_key"),
+            rd = q("rows_done"),
+            ua = q("updated_at_ms"),
+        ),
+        Dialect::MySql => format!(
+            "INSERT INTO {} ({cols}) VALUES ({values}) ON DUPLICATE KEY UPDATE {lk} = VALUES({lk}), \
+             {rd} = VALUES({rd}), {ua} = VALUES({ua})",
+            q(CHECKPOINTS),
+            lk = q("last_key"),
+            rd = q("rows_done"),
+            ua = q("updated_at_ms"),
+        ),
+    }
+}
+
+/// Forget a checkpoint (when the backfill phase is reverted); binds: change_id.
+pub fn checkpoint_clear_sql(dialect: Dialect) -> String {
+    format!(
+        "DELETE FROM {} WHERE {} = {}",
+        dialect.quote(CHECKPOINTS),
+        dialect.quote("change_id"),
+        dialect.placeholder(1)
+    )
+}
+
+/// Take the SQLite lease if free or expired; binds: name, holder, expires_at_ms, now_ms.
+/// Affects one row when taken.
+pub fn lease_take_sql() -> String {
+    let d = Dialect::Sqlite;
+    let q = |s: &str| d.quote(s);
+    format!(
+        "INSERT INTO {t} ({n}, {h}, {e}) VALUES (?1, ?2, ?3) ON CONFLICT ({n}) DO UPDATE SET {h} = excluded.{h}, \
+         {e} = excluded.{e} WHERE {t}.{e} < ?4 OR {t}.{h} = excluded.{h}",
+        t = q(LEASE),
+        n = q("name"),
+        h = q("holder"),
+        e = q("expires_at_ms"),
+    )
+}
+
+/// The current SQLite lease holder (`host:pid:nonce`); binds: name.
+pub fn lease_holder_sql() -> String {
+    let d = Dialect::Sqlite;
+    format!(
+        "SELECT {} FROM {} WHERE {} = ?1",
+        d.quote("holder"),
+        d.quote(LEASE),
+        d.quote("name")
+    )
+}
+
+/// Release the SQLite lease; binds: name, holder.
+pub fn lease_release_sql() -> String {
+    let d = Dialect::Sqlite;
+    format!(
+        "DELETE FROM {} WHERE {} = ?1 AND {} = ?2",
+        d.quote(LEASE),
+        d.quote("name"),
+        d.quote("holder")
+    )
+}
+
+/// Acquire the runner lock without waiting (one attempt); returns 1 when acquired.
+pub fn try_lock_sql(dialect: Dialect, name: &str) -> Option<String> {
+    match dialect {
+        // A stable 64-bit key derived from the name.
+        Dialect::Postgres => Some(format!(
+            "SELECT CAST(CASE WHEN pg_try_advisory_lock(hashtextextended({}, 0)) THEN 1 ELSE 0 END AS BIGINT)",
+            dialect.string_literal(name)
+        )),
+        Dialect::MySql => Some(format!(
+            "SELECT COALESCE(GET_LOCK({}, 0), 0)",
+            dialect.string_literal(name)
+        )),
+        Dialect::Sqlite => None,
+    }
+}
+
+pub fn unlock_sql(dialect: Dialect, name: &str) -> Option<String> {
+    match dialect {
+        Dialect::Postgres => Some(format!(
+            "SELECT CAST(CASE WHEN pg_advisory_unlock(hashtextextended({}, 0)) THEN 1 ELSE 0 END AS BIGINT)",
+            dialect.string_literal(name)
+        )),
+        Dialect::MySql => Some(format!(
+            "SELECT COALESCE(RELEASE_LOCK({}), 0)",
+            dialect.string_literal(name)
+        )),
+        Dialect::Sqlite => None,
+    }
+}
+
+/// Statements bounding one backfill batch's transaction.
+pub fn batch_timeouts_sql(dialect: Dialect, lock_timeout_ms: u64, statement_timeout_ms: u64) -> Vec<String> {
+    match dialect {
+        Dialect::Postgres => vec![
+            format!("SET LOCAL lock_timeout = '{lock_timeout_ms}ms'"),
+            format!("SET LOCAL statement_timeout = '{statement_timeout_ms}ms'"),
+        ],
+        Dialect::MySql => vec![format!(
+            "SET SESSION innodb_lock_wait_timeout = {}",
+            lock_timeout_ms.div_ceil(1000).max(1)
+        )],
+        Dialect::Sqlite => vec![],
+    }
+}

@@ -1,0 +1,319 @@
+//! The backfill engine: keyset batches by primary key, never OFFSET. Each batch finds its
+//! upper key first (an index-only range read), then runs one ranged UPDATE of the rows
+//! still NULL, in its own short transaction with its own lock and statement timeouts —
+//! together with the checkpoint (last key, rows done), so a killed run resumes exactly
+//! where it stopped. The batch size adapts to a target batch duration; a rows/s cap and
+//! a pause between batches pace it.
+
+use crate::backend::{Backend, Key};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+use straddle_core::model::Throttle;
+use straddle_core::render::{self, ledger};
+use straddle_core::step::Backfill;
+
+/// How a backfill runs. Unset values come from the model's `added(...)` attributes, then
+/// from the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct BackfillOptions {
+    /// Target duration of one batch (default 50 ms): short enough that a row lock held by
+    /// the batch never stalls the application for long.
+    pub batch_time: Option<Duration>,
+    pub max_rows_per_sec: Option<u64>,
+    pub pause: Option<Duration>,
+    /// Rows in the first batch (default 1000); later batches adapt.
+    pub initial_batch: Option<u64>,
+    /// Fixed batch size: no adaptation (for benchmarks and tests).
+    pub fixed_batch: Option<u64>,
+    /// Statement timeout of one batch (default 30 s).
+    pub statement_timeout: Option<Duration>,
+}
+
+pub const DEFAULT_BATCH_TIME: Duration = Duration::from_millis(50);
+const MIN_BATCH: u64 = 10;
+const MAX_BATCH: u64 = 200_000;
+const BATCH_ATTEMPTS: u32 = 8;
+
+/// Effective pacing: run options over model attributes over defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pacing {
+    pub batch_time: Duration,
+    pub max_rows_per_sec: Option<u64>,
+    pub pause: Duration,
+    pub initial_batch: u64,
+    pub fixed_batch: Option<u64>,
+    pub statement_timeout: Duration,
+    pub lock_timeout: Duration,
+}
+
+impl Pacing {
+    pub fn new(run: &BackfillOptions, model: &Throttle, lock_timeout: Duration) -> Pacing {
+        Pacing {
+            batch_time: run
+                .batch_time
+                .or(model.batch_time_ms.map(Duration::from_millis))
+                .unwrap_or(DEFAULT_BATCH_TIME),
+            max_rows_per_sec: run.max_rows_per_sec.or(model.max_rows_per_sec),
+            pause: run
+                .pause
+                .or(model.pause_ms.map(Duration::from_millis))
+                .unwrap_or_default(),
+            initial_batch: run
+                .fixed_batch
+                .or(run.initial_batch)
+                .unwrap_or(1000)
+                .clamp(1, MAX_BATCH),
+            fixed_batch: run.fixed_batch,
+            statement_timeout: run.statement_timeout.unwrap_or(Duration::from_secs(30)),
+            lock_timeout,
+        }
+    }
+}
+
+/// Where a backfill keeps its checkpoint: `Some(change_id)` in the ledger's checkpoint
+/// table, `None` for no checkpoint (the direct `apply_phase` path).
+pub struct Checkpoint<'a>(pub Option<&'a str>);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BackfillReport {
+    /// Rows this run filled.
+    pub rows: u64,
+    pub batches: u64,
+    /// Rows filled by earlier, interrupted runs (resumed from their checkpoint).
+    pub resumed_rows: u64,
+    pub elapsed_ms: u64,
+    pub retried_batches: u64,
+}
+
+fn key_text(k: &Key) -> String {
+    match k {
+        Key::Int(i) => i.to_string(),
+        Key::Text(s) => s.clone(),
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub async fn run<DB: Backend>(
+    conn: &mut DB::Connection,
+    b: &Backfill,
+    pacing: &Pacing,
+    checkpoint: Checkpoint<'_>,
+    progress: &mut Progress,
+) -> Result<BackfillReport> {
+    let started = Instant::now();
+    let mut report = BackfillReport::default();
+    let (mut last, mut done) = match checkpoint.0 {
+        Some(change) => load_checkpoint::<DB>(conn, change, b.key_is_integer).await?,
+        None => (None, 0),
+    };
+    report.resumed_rows = done;
+    let remaining = DB::scalar_i64(conn, b.remaining_sql.clone(), Default::default())
+        .await?
+        .unwrap_or(0);
+    progress.start(
+        &format!("{}.{}", b.table, b.column),
+        done,
+        done + remaining.max(0) as u64,
+    );
+
+    let mut batch = pacing.initial_batch;
+    loop {
+        let batch_started = Instant::now();
+        let Some(upper) = upper_key::<DB>(conn, b, last.as_ref(), batch).await? else {
+            break;
+        };
+        let mut attempt = 0;
+        let rows = loop {
+            attempt += 1;
+            match fill_batch::<DB>(conn, b, pacing, last.as_ref(), &upper, checkpoint.0, done).await {
+                Ok(rows) => break rows,
+                Err(Error::Sql(sqlx::Error::Database(e)))
+                    if attempt < BATCH_ATTEMPTS
+                        && (render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message())
+                            || e.code().as_deref() == Some("57014")) =>
+                {
+                    // A lock held by the application, or the statement timeout: the batch
+                    // rolled back; back off and retry it.
+                    report.retried_batches += 1;
+                    tracing::warn!(table = b.table, attempt, error = %e, "backfill batch timed out; retrying");
+                    tokio::time::sleep(crate::retry::backoff(
+                        attempt,
+                        Duration::from_millis(50),
+                        Duration::from_secs(5),
+                    ))
+                    .await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        done += rows;
+        report.rows += rows;
+        report.batches += 1;
+        last = Some(upper);
+        progress.set(done);
+
+        let took = batch_started.elapsed();
+        if pacing.fixed_batch.is_none() {
+            batch = adapt(batch, took, pacing.batch_time);
+        }
+        let mut wait = pacing.pause;
+        if let Some(cap) = pacing.max_rows_per_sec {
+            let due = Duration::from_secs_f64(report.rows as f64 / cap as f64);
+            wait = wait.max(due.saturating_sub(started.elapsed()));
+        }
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    progress.finish(done);
+    Ok(report)
+}
+
+/// Next batch size: scaled toward the target duration, at most doubling or halving.
+fn adapt(batch: u64, took: Duration, target: Duration) -> u64 {
+    let ratio = target.as_secs_f64() / took.as_secs_f64().max(1e-4);
+    let next = (batch as f64 * ratio.clamp(0.5, 2.0)).round() as u64;
+    next.clamp(MIN_BATCH, MAX_BATCH)
+}
+
+async fn load_checkpoint<DB: Backend>(
+    conn: &mut DB::Connection,
+    change: &str,
+    integer: bool,
+) -> Result<(Option<Key>, u64)> {
+    let mut args = DB::Arguments::default();
+    DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
+    let row = DB::checkpoint(conn, ledger::checkpoint_get_sql(DB::DIALECT), args).await?;
+    Ok(match row {
+        Some((key, done)) => {
+            let key = key.map(|k| {
+                if integer {
+                    k.parse().map(Key::Int).unwrap_or(Key::Text(k))
+                } else {
+                    Key::Text(k)
+                }
+            });
+            (key, done.max(0) as u64)
+        }
+        None => (None, 0),
+    })
+}
+
+async fn upper_key<DB: Backend>(
+    conn: &mut DB::Connection,
+    b: &Backfill,
+    last: Option<&Key>,
+    batch: u64,
+) -> Result<Option<Key>> {
+    let mut args = DB::Arguments::default();
+    let sql = match last {
+        None => b.first_upper_key_sql.clone(),
+        Some(k) => {
+            DB::bind_key(&mut args, k).map_err(sqlx::Error::Encode)?;
+            b.upper_key_sql.clone()
+        }
+    };
+    DB::bind_i64(&mut args, batch as i64).map_err(sqlx::Error::Encode)?;
+    Ok(if b.key_is_integer {
+        DB::scalar_i64(conn, sql, args).await?.map(Key::Int)
+    } else {
+        DB::scalar_text(conn, sql, args).await?.map(Key::Text)
+    })
+}
+
+async fn fill_batch<DB: Backend>(
+    conn: &mut DB::Connection,
+    b: &Backfill,
+    pacing: &Pacing,
+    last: Option<&Key>,
+    upper: &Key,
+    checkpoint: Option<&str>,
+    done: u64,
+) -> Result<u64> {
+    let mut tx = conn.begin().await?;
+    for sql in ledger::batch_timeouts_sql(
+        DB::DIALECT,
+        pacing.lock_timeout.as_millis() as u64,
+        pacing.statement_timeout.as_millis() as u64,
+    ) {
+        DB::execute(&mut tx, sql, Default::default()).await?;
+    }
+    let mut args = DB::Arguments::default();
+    let sql = match last {
+        None => b.first_update_sql.clone(),
+        Some(k) => {
+            DB::bind_key(&mut args, k).map_err(sqlx::Error::Encode)?;
+            b.update_sql.clone()
+        }
+    };
+    DB::bind_key(&mut args, upper).map_err(sqlx::Error::Encode)?;
+    let rows = DB::execute(&mut tx, sql, args).await?;
+    if let Some(change) = checkpoint {
+        let mut args = DB::Arguments::default();
+        DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
+        DB::bind_key(&mut args, &Key::Text(key_text(upper))).map_err(sqlx::Error::Encode)?;
+        DB::bind_i64(&mut args, (done + rows) as i64).map_err(sqlx::Error::Encode)?;
+        DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
+        DB::execute(&mut tx, ledger::checkpoint_put_sql(DB::DIALECT), args).await?;
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_size_moves_toward_the_target_within_bounds() {
+        let target = Duration::from_millis(50);
+        assert_eq!(adapt(1000, Duration::from_millis(25), target), 2000);
+        assert_eq!(
+            adapt(1000, Duration::from_millis(10), target),
+            2000,
+            "at most doubles"
+        );
+        assert_eq!(
+            adapt(1000, Duration::from_millis(500), target),
+            500,
+            "at most halves"
+        );
+        assert_eq!(adapt(MAX_BATCH, Duration::from_millis(1), target), MAX_BATCH);
+        assert_eq!(adapt(MIN_BATCH, Duration::from_secs(9), target), MIN_BATCH);
+    }
+
+    #[test]
+    fn run_options_override_model_attributes_which_override_defaults() {
+        let model = Throttle {
+            max_rows_per_sec: Some(500),
+            pause_ms: Some(7),
+            batch_time_ms: Some(100),
+        };
+        let run = BackfillOptions {
+            max_rows_per_sec: Some(900),
+            ..Default::default()
+        };
+        let p = Pacing::new(&run, &model, Duration::from_secs(1));
+        assert_eq!(p.max_rows_per_sec, Some(900));
+        assert_eq!(p.pause, Duration::from_millis(7));
+        assert_eq!(p.batch_time, Duration::from_millis(100));
+        let p = Pacing::new(
+            &BackfillOptions::default(),
+            &Throttle::default(),
+            Duration::from_secs(1),
+        );
+        assert_eq!(
+            (p.batch_time, p.pause, p.initial_batch),
+            (DEFAULT_BATCH_TIME, Duration::ZERO, 1000)
+        );
+    }
+}

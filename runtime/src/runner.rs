@@ -1,0 +1,691 @@
+//! The runner: applies phases against a live database, one runner at a time, recording
+//! every step in the ledger (`_straddle_migrations`).
+//!
+//! - An applied step is never re-run: running again is a no-op. A phase interrupted
+//!   half-way resumes after its last recorded step; a non-transactional step that ran
+//!   but was not recorded is recognized by its skip probe.
+//! - A step whose SQL changed after it was applied is refused (checksum mismatch).
+//! - DDL waits for its lock at most the lock timeout, and is retried with jittered
+//!   exponential backoff, so a long transaction never queues the application's
+//!   statements behind the DDL for longer than the lock timeout.
+//! - Backfills checkpoint in each batch's transaction and resume from it.
+//! - Contract asserts first (no NULL left) and refuses with the count and sample keys.
+//! - `down` reverts the newest applied phase, refusing to drop a column that holds data
+//!   unless told to.
+
+use crate::apply::{self, LedgerEntry, PhaseReport, StepContext};
+use crate::backend::{Backend, Key, LedgerRow};
+use crate::backfill::{BackfillOptions, Pacing, now_ms};
+use crate::error::{Error, Result, mask_url};
+use crate::progress::{Progress, ProgressMode};
+use sha2_shim::checksum_of;
+use sqlx::Connection;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use straddle_core::model::{AddKind, Change};
+use straddle_core::plan::{ChangePlan, Op};
+use straddle_core::render::{self, ledger};
+use straddle_core::step::Direction;
+use straddle_core::{Model, Phase};
+
+/// How the runner behaves; see the CLI flags for each.
+#[derive(Clone, Debug)]
+pub struct RunnerOptions {
+    /// How long a DDL statement may wait for its lock (default 2 s).
+    pub lock_timeout: Duration,
+    /// Attempts per DDL step when its lock is not granted in time (default 10).
+    pub ddl_attempts: u32,
+    /// How long to wait for another runner to finish (default 60 s).
+    pub wait_for_runner: Duration,
+    pub backfill: BackfillOptions,
+    /// Let `down` drop a column that holds data.
+    pub allow_data_loss: bool,
+    pub progress: ProgressMode,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            lock_timeout: Duration::from_secs(2),
+            ddl_attempts: 10,
+            wait_for_runner: Duration::from_secs(60),
+            backfill: BackfillOptions::default(),
+            allow_data_loss: false,
+            progress: ProgressMode::Auto,
+        }
+    }
+}
+
+/// A change in flight, with its plan.
+struct Tracked {
+    model: &'static Model,
+    plan: ChangePlan,
+}
+
+/// What one command did to one change.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ChangeRun {
+    pub change: String,
+    pub phase: Phase,
+    pub direction: Direction,
+    /// `applied`, `already applied` or `nothing to revert`.
+    pub outcome: String,
+    pub report: PhaseReport,
+}
+
+/// The state of one change.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ChangeStatus {
+    pub change: String,
+    pub summary: String,
+    /// The phase the compiled code declares.
+    pub declared_phase: Phase,
+    /// Phases applied to this database, in order.
+    pub applied: Vec<Phase>,
+    /// A phase started but not finished (a run was interrupted).
+    pub interrupted: Option<Phase>,
+    /// Rows the backfill has filled so far (from its checkpoint).
+    pub backfilled_rows: Option<u64>,
+    /// Rows that would violate the constraint contract enforces (None: not applicable yet).
+    pub violations: Option<i64>,
+    /// A checksum mismatch, if any applied step changed since.
+    pub problem: Option<String>,
+}
+
+/// The result of `verify` for one change.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Verification {
+    pub change: String,
+    pub violations: i64,
+    pub sample: Vec<String>,
+    pub message: String,
+}
+
+pub struct Runner<DB: Backend> {
+    url: String,
+    conn: DB::Connection,
+    changes: Vec<Tracked>,
+    options: RunnerOptions,
+    holder: String,
+}
+
+const LOCK_NAME: &str = "straddle_runner";
+const LEASE_TTL: Duration = Duration::from_secs(60);
+
+impl<DB: Backend> Runner<DB> {
+    /// Connect, take the runner lock (waiting up to `wait_for_runner` for another runner),
+    /// and make sure the ledger tables exist.
+    pub async fn connect(url: &str, models: &[&'static Model], options: RunnerOptions) -> Result<Self> {
+        let conn = DB::Connection::connect(url)
+            .await
+            .map_err(|source| Error::Connect {
+                url: mask_url(url),
+                source,
+            })?;
+        let changes = models
+            .iter()
+            .filter(|m| m.supports(DB::DIALECT))
+            .flat_map(|m| {
+                straddle_core::plan_model(m)
+                    .into_iter()
+                    .map(move |plan| Tracked { model: m, plan })
+            })
+            .collect();
+        let holder = format!(
+            "{}:{}:{:08x}",
+            hostname(),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let mut runner = Runner {
+            url: mask_url(url),
+            conn,
+            changes,
+            options,
+            holder,
+        };
+        runner.lock().await?;
+        for sql in ledger::create_sql(DB::DIALECT) {
+            DB::execute(&mut runner.conn, sql, Default::default()).await?;
+        }
+        Ok(runner)
+    }
+
+    /// Change ids this runner knows, in declaration order.
+    pub fn change_ids(&self) -> Vec<String> {
+        self.changes.iter().map(|c| c.plan.id.clone()).collect()
+    }
+
+    async fn lock(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            if self.try_lock().await? {
+                return Ok(());
+            }
+            if started.elapsed() >= self.options.wait_for_runner {
+                return Err(Error::Busy {
+                    url: self.url.clone(),
+                    waited: started.elapsed(),
+                });
+            }
+            if !told {
+                eprintln!("  waiting for another straddle runner on {} to finish…", self.url);
+                told = true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn try_lock(&mut self) -> Result<bool> {
+        Ok(match ledger::try_lock_sql(DB::DIALECT, LOCK_NAME) {
+            Some(sql) => {
+                DB::scalar_i64(&mut self.conn, sql, Default::default())
+                    .await?
+                    .unwrap_or(0)
+                    == 1
+            }
+            None => {
+                // SQLite: a lease row, renewed at every step.
+                let lease = &ledger::create_sql(DB::DIALECT)[2];
+                DB::execute(&mut self.conn, lease.clone(), Default::default()).await?;
+                self.break_dead_lease().await?;
+                self.renew_lease().await?
+            }
+        })
+    }
+
+    /// A lease held by a process of this host that no longer exists (killed) is released
+    /// at once instead of after its TTL.
+    async fn break_dead_lease(&mut self) -> Result<()> {
+        let mut args = DB::Arguments::default();
+        DB::bind_key(&mut args, &Key::Text(LOCK_NAME.into())).map_err(sqlx::Error::Encode)?;
+        let Some(holder) = DB::scalar_text(&mut self.conn, ledger::lease_holder_sql(), args).await? else {
+            return Ok(());
+        };
+        let mut parts = holder.split(':');
+        let (host, pid) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let gone =
+            host == hostname() && !pid.is_empty() && !std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if gone && std::path::Path::new("/proc/self").exists() {
+            tracing::warn!(
+                holder,
+                "the previous runner's process is gone; releasing its lease"
+            );
+            let mut args = DB::Arguments::default();
+            for v in [LOCK_NAME, holder.as_str()] {
+                DB::bind_key(&mut args, &Key::Text(v.to_string())).map_err(sqlx::Error::Encode)?;
+            }
+            DB::execute(&mut self.conn, ledger::lease_release_sql(), args).await?;
+        }
+        Ok(())
+    }
+
+    async fn renew_lease(&mut self) -> Result<bool> {
+        if DB::DIALECT != straddle_core::Dialect::Sqlite {
+            return Ok(true);
+        }
+        let mut args = DB::Arguments::default();
+        for v in [LOCK_NAME, &self.holder] {
+            DB::bind_key(&mut args, &Key::Text(v.to_string())).map_err(sqlx::Error::Encode)?;
+        }
+        DB::bind_i64(&mut args, now_ms() + LEASE_TTL.as_millis() as i64).map_err(sqlx::Error::Encode)?;
+        DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
+        Ok(DB::execute(&mut self.conn, ledger::lease_take_sql(), args).await? == 1)
+    }
+
+    /// Release the runner lock and close the connection.
+    pub async fn close(mut self) -> Result<()> {
+        match ledger::unlock_sql(DB::DIALECT, LOCK_NAME) {
+            Some(sql) => {
+                DB::scalar_i64(&mut self.conn, sql, Default::default()).await?;
+            }
+            None => {
+                let mut args = DB::Arguments::default();
+                for v in [LOCK_NAME, &self.holder] {
+                    DB::bind_key(&mut args, &Key::Text(v.to_string())).map_err(sqlx::Error::Encode)?;
+                }
+                DB::execute(&mut self.conn, ledger::lease_release_sql(), args).await?;
+            }
+        }
+        self.conn.close().await?;
+        Ok(())
+    }
+
+    fn selected(&self, only: Option<&str>) -> Result<Vec<usize>> {
+        let picked: Vec<usize> = (0..self.changes.len())
+            .filter(|&i| only.is_none_or(|o| self.changes[i].plan.id == o))
+            .collect();
+        if let (Some(o), true) = (only, picked.is_empty()) {
+            return Err(Error::Usage(format!(
+                "no change `{o}` is in flight; known changes: {}",
+                self.change_ids().join(", ")
+            )));
+        }
+        Ok(picked)
+    }
+
+    async fn history(&mut self, change: &str) -> Result<History> {
+        let mut args = DB::Arguments::default();
+        DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
+        Ok(History(
+            DB::ledger_rows(&mut self.conn, ledger::history_sql(DB::DIALECT), args).await?,
+        ))
+    }
+
+    /// Refuse when a step of an applied phase renders differently from what was applied.
+    fn check_checksums(&self, t: &Tracked, history: &History) -> Result<()> {
+        for phase in Phase::ALL.into_iter().filter(|p| history.applied(*p)) {
+            let current: HashMap<String, String> =
+                render::render_phase(DB::DIALECT, t.model, &t.plan, phase, Direction::Up)
+                    .iter()
+                    .map(|s| (s.name.clone(), s.checksum()))
+                    .collect();
+            for (step, recorded) in history.applying_run(phase) {
+                let now = current
+                    .get(&step)
+                    .cloned()
+                    .unwrap_or_else(|| "(no such step)".into());
+                if now != recorded {
+                    return Err(Error::ChecksumMismatch {
+                        change: t.plan.id.clone(),
+                        phase: phase.to_string(),
+                        step,
+                        recorded,
+                        current: now,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply every phase up to `target` (default: the phase the code declares) of each
+    /// selected change.
+    pub async fn up(&mut self, target: Option<Phase>, only: Option<&str>) -> Result<Vec<ChangeRun>> {
+        let mut runs = Vec::new();
+        for i in self.selected(only)? {
+            let id = self.changes[i].plan.id.clone();
+            let history = self.history(&id).await?;
+            self.check_checksums(&self.changes[i], &history)?;
+            let goal = target.unwrap_or(self.changes[i].plan.declared_phase);
+            for phase in goal.through() {
+                if history.applied(phase) {
+                    if phase == goal {
+                        runs.push(ChangeRun {
+                            change: id.clone(),
+                            phase,
+                            direction: Direction::Up,
+                            outcome: "already applied".into(),
+                            report: PhaseReport::default(),
+                        });
+                    }
+                    continue;
+                }
+                let history = self.history(&id).await?;
+                let report = self.run_phase(i, phase, Direction::Up, &history).await?;
+                runs.push(ChangeRun {
+                    change: id.clone(),
+                    phase,
+                    direction: Direction::Up,
+                    outcome: "applied".into(),
+                    report,
+                });
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Revert the newest applied phase of each selected change (`phase`, when given,
+    /// must be that phase).
+    pub async fn down(&mut self, phase: Option<Phase>, only: Option<&str>) -> Result<Vec<ChangeRun>> {
+        let mut runs = Vec::new();
+        for i in self.selected(only)? {
+            let id = self.changes[i].plan.id.clone();
+            let history = self.history(&id).await?;
+            self.check_checksums(&self.changes[i], &history)?;
+            let Some(newest) = Phase::ALL.into_iter().rev().find(|p| history.applied(*p)) else {
+                runs.push(ChangeRun {
+                    change: id,
+                    phase: phase.unwrap_or(Phase::Expand),
+                    direction: Direction::Down,
+                    outcome: "nothing to revert".into(),
+                    report: PhaseReport::default(),
+                });
+                continue;
+            };
+            if let Some(p) = phase.filter(|p| *p != newest) {
+                return Err(Error::Usage(format!(
+                    "{id}: phase {p} cannot be reverted while {newest} is applied: revert {newest} first"
+                )));
+            }
+            if newest == Phase::Expand {
+                self.guard_data_loss(i).await?;
+            }
+            let report = self.run_phase(i, newest, Direction::Down, &history).await?;
+            if newest == Phase::Backfill {
+                let mut args = DB::Arguments::default();
+                DB::bind_key(&mut args, &Key::Text(id.clone())).map_err(sqlx::Error::Encode)?;
+                DB::execute(&mut self.conn, ledger::checkpoint_clear_sql(DB::DIALECT), args).await?;
+            }
+            runs.push(ChangeRun {
+                change: id,
+                phase: newest,
+                direction: Direction::Down,
+                outcome: "applied".into(),
+                report,
+            });
+        }
+        Ok(runs)
+    }
+
+    /// Reverting expand drops the column: refuse while it holds values, unless allowed.
+    async fn guard_data_loss(&mut self, i: usize) -> Result<()> {
+        let t = &self.changes[i];
+        if self.options.allow_data_loss || !t.plan.phase(Phase::Expand).down.contains(&Op::DropColumn) {
+            return Ok(());
+        }
+        let d = DB::DIALECT;
+        let count_sql = format!(
+            "SELECT count(*) FROM {} WHERE {} IS NOT NULL",
+            d.quote(&t.model.table),
+            d.quote(&t.plan.column)
+        );
+        let (id, column) = (t.plan.id.clone(), t.plan.column.clone());
+        let count = match DB::scalar_i64(&mut self.conn, count_sql, Default::default()).await {
+            Ok(n) => n.unwrap_or(0),
+            // The column is already gone (e.g. reverted by hand): nothing to lose.
+            Err(sqlx::Error::Database(e))
+                if render::is_undefined_column(d, e.code().as_deref(), e.message()) =>
+            {
+                0
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if count > 0 {
+            return Err(Error::Refused {
+                change: id,
+                phase: Phase::Expand.to_string(),
+                step: "drop-column".into(),
+                message: format!(
+                    "reverting expand drops `{column}`, which holds values the previous schema cannot keep; \
+                     pass --allow-data-loss to drop them"
+                ),
+                count,
+                sample: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn run_phase(
+        &mut self,
+        i: usize,
+        phase: Phase,
+        direction: Direction,
+        history: &History,
+    ) -> Result<PhaseReport> {
+        let (model, plan) = (self.changes[i].model, self.changes[i].plan.clone());
+        let steps = render::render_phase(DB::DIALECT, model, &plan, phase, direction);
+        let done = history.recorded_since_marker(phase, direction);
+        let throttle = match &model.column(&plan.column).and_then(|c| c.change.clone()) {
+            Some(Change::Add(add)) => add.throttle.clone(),
+            None => Default::default(),
+        };
+        let mut ctx = StepContext {
+            change: &plan.id,
+            phase,
+            lock_timeout: self.options.lock_timeout,
+            attempts: self.options.ddl_attempts.max(1),
+            pacing: Pacing::new(&self.options.backfill, &throttle, self.options.lock_timeout),
+            checkpoint: Some(&plan.id),
+            progress: Progress::new(self.options.progress),
+        };
+        let entry = LedgerEntry {
+            direction,
+            applied_by: &self.holder.clone(),
+        };
+        let mut report = PhaseReport::default();
+        let started = (now_ms(), Instant::now());
+        for step in &steps {
+            if !self.renew_lease().await? {
+                return Err(Error::Busy {
+                    url: self.url.clone(),
+                    waited: Duration::ZERO,
+                });
+            }
+            let checksum = step.checksum();
+            if let Some(recorded) = done.get(&step.name) {
+                if *recorded != checksum {
+                    return Err(Error::ChecksumMismatch {
+                        change: plan.id.clone(),
+                        phase: phase.to_string(),
+                        step: step.name.clone(),
+                        recorded: recorded.clone(),
+                        current: checksum,
+                    });
+                }
+                report.skipped.push(step.name.clone());
+                continue;
+            }
+            if apply::already_applied::<DB>(&mut self.conn, step).await? {
+                apply::insert_ledger_row::<DB>(
+                    &mut self.conn,
+                    &plan.id,
+                    phase,
+                    direction,
+                    &step.name,
+                    &checksum,
+                    "skipped",
+                    (now_ms(), Duration::ZERO),
+                    0,
+                    1,
+                    &self.holder,
+                )
+                .await?;
+                report.skipped.push(step.name.clone());
+                continue;
+            }
+            if !step.transactional {
+                // Outside a transaction a run can die half-way: log that it began, so the
+                // ledger shows every run, including one that was killed.
+                apply::insert_ledger_row::<DB>(
+                    &mut self.conn,
+                    &plan.id,
+                    phase,
+                    direction,
+                    &step.name,
+                    &checksum,
+                    "started",
+                    (now_ms(), Duration::ZERO),
+                    0,
+                    1,
+                    &self.holder,
+                )
+                .await?;
+            }
+            let outcome = apply::run_step::<DB>(&mut self.conn, step, &mut ctx, Some(&entry)).await?;
+            report.rows_backfilled += outcome.rows;
+            report.retries += outcome.attempts - 1;
+            report.backfill = report.backfill.or(outcome.backfill);
+            report.applied.push(step.name.clone());
+        }
+        let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
+        apply::insert_ledger_row::<DB>(
+            &mut self.conn,
+            &plan.id,
+            phase,
+            direction,
+            "",
+            &checksum_of(&all),
+            "completed",
+            (started.0, started.1.elapsed()),
+            report.rows_backfilled,
+            1,
+            &self.holder,
+        )
+        .await?;
+        Ok(report)
+    }
+
+    /// Count the rows that would violate what contract enforces, per selected change
+    /// that has been expanded.
+    pub async fn verify(&mut self, only: Option<&str>) -> Result<Vec<Verification>> {
+        let mut out = Vec::new();
+        for i in self.selected(only)? {
+            let id = self.changes[i].plan.id.clone();
+            if !self.history(&id).await?.applied(Phase::Expand) {
+                continue;
+            }
+            let t = &self.changes[i];
+            let Some(straddle_core::Statement::Assert { sql, message, sample }) =
+                render::verification(DB::DIALECT, t.model, &t.plan)
+            else {
+                continue;
+            };
+            let violations = DB::scalar_i64(&mut self.conn, sql, Default::default())
+                .await?
+                .unwrap_or(0);
+            let sample = match (violations, sample) {
+                (1.., Some(q)) => DB::texts(&mut self.conn, q).await?,
+                _ => Vec::new(),
+            };
+            out.push(Verification {
+                change: id,
+                violations,
+                sample,
+                message,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The state of each selected change.
+    pub async fn status(&mut self, only: Option<&str>) -> Result<Vec<ChangeStatus>> {
+        let mut out = Vec::new();
+        for i in self.selected(only)? {
+            let id = self.changes[i].plan.id.clone();
+            let history = self.history(&id).await?;
+            let problem = self
+                .check_checksums(&self.changes[i], &history)
+                .err()
+                .map(|e| e.to_string());
+            let applied: Vec<Phase> = Phase::ALL.into_iter().filter(|p| history.applied(*p)).collect();
+            let interrupted = Phase::ALL
+                .into_iter()
+                .find(|p| !history.applied(*p) && history.started_since_marker(*p));
+            let mut args = DB::Arguments::default();
+            DB::bind_key(&mut args, &Key::Text(id.clone())).map_err(sqlx::Error::Encode)?;
+            let checkpoint =
+                DB::checkpoint(&mut self.conn, ledger::checkpoint_get_sql(DB::DIALECT), args).await?;
+            let violations = if applied.contains(&Phase::Expand) {
+                self.verify(Some(&id)).await?.first().map(|v| v.violations)
+            } else {
+                None
+            };
+            let t = &self.changes[i];
+            let backfills = t.model.column(&t.plan.column).is_some_and(|c| {
+                matches!(&c.change, Some(Change::Add(a)) if matches!(a.kind(c.nullable), AddKind::Backfilled { .. }))
+            });
+            out.push(ChangeStatus {
+                change: id,
+                summary: t.plan.summary.clone(),
+                declared_phase: t.plan.declared_phase,
+                applied,
+                interrupted,
+                backfilled_rows: if backfills {
+                    Some(checkpoint.map(|(_, n)| n.max(0) as u64).unwrap_or(0))
+                } else {
+                    None
+                },
+                violations,
+                problem,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The raw ledger of a change, oldest first.
+    pub async fn ledger(&mut self, change: &str) -> Result<Vec<LedgerRow>> {
+        Ok(self.history(change).await?.0)
+    }
+}
+
+/// A change's ledger rows, oldest first. Rows with an empty step mark a completed phase.
+struct History(Vec<LedgerRow>);
+
+impl History {
+    fn markers(&self, phase: Phase) -> impl Iterator<Item = &LedgerRow> {
+        self.0
+            .iter()
+            .filter(move |r| r.step.is_empty() && r.phase == phase.key())
+    }
+
+    fn applied(&self, phase: Phase) -> bool {
+        self.markers(phase).last().is_some_and(|r| r.direction == "up")
+    }
+
+    /// Steps recorded for `phase`/`direction` since its last completion marker (either
+    /// direction): the progress of an interrupted run.
+    fn recorded_since_marker(&self, phase: Phase, direction: Direction) -> HashMap<String, String> {
+        let after = self.markers(phase).last().map(|r| r.id).unwrap_or(i64::MIN);
+        self.0
+            .iter()
+            .filter(|r| {
+                r.id > after && r.phase == phase.key() && r.direction == direction.key() && r.is_done_step()
+            })
+            .map(|r| (r.step.clone(), r.checksum.clone()))
+            .collect()
+    }
+
+    /// Some step of `phase` began (up) since its last completion marker.
+    fn started_since_marker(&self, phase: Phase) -> bool {
+        let after = self.markers(phase).last().map(|r| r.id).unwrap_or(i64::MIN);
+        self.0
+            .iter()
+            .any(|r| r.id > after && r.phase == phase.key() && r.direction == "up" && !r.step.is_empty())
+    }
+
+    /// For an applied phase: the steps (and checksums) of the run that applied it.
+    fn applying_run(&self, phase: Phase) -> Vec<(String, String)> {
+        let markers: Vec<&LedgerRow> = self.markers(phase).collect();
+        let Some(last) = markers.last() else {
+            return Vec::new();
+        };
+        let before = markers.iter().rev().nth(1).map(|r| r.id).unwrap_or(i64::MIN);
+        self.0
+            .iter()
+            .filter(|r| {
+                r.id > before
+                    && r.id < last.id
+                    && r.phase == phase.key()
+                    && r.direction == "up"
+                    && r.is_done_step()
+            })
+            .map(|r| (r.step.clone(), r.checksum.clone()))
+            .collect()
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+mod sha2_shim {
+    /// Checksum of a phase: over its steps' checksums.
+    pub fn checksum_of(text: &str) -> String {
+        let step = straddle_core::Step {
+            name: String::new(),
+            transactional: false,
+            ddl: false,
+            statements: vec![straddle_core::Statement::Execute(text.to_string())],
+            skip_if: None,
+        };
+        step.checksum()
+    }
+}

@@ -1,0 +1,444 @@
+//! The runner against the real servers: ledger and idempotence, checksum refusal,
+//! contract gating, down, one runner at a time, DDL under a lock timeout while another
+//! transaction holds the table, and a backfill killed with SIGKILL and resumed.
+
+use std::time::{Duration, Instant};
+use straddle::{Error, Model, Phase, ProgressMode, Runner, RunnerOptions};
+use straddle_tests::models::{Normalized, NormalizedEdited};
+use straddle_tests::{TestBackend, TestDb, base_table_sql, seed_sql};
+
+const ROWS: u64 = 5000;
+
+macro_rules! per_dialect {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(t) = straddle_tests::TestDb::postgres(stringify!($scenario)).await {
+                    super::$scenario::<sqlx::Postgres>(&t).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                if let Some(t) = straddle_tests::TestDb::mysql(stringify!($scenario)).await {
+                    super::$scenario::<sqlx::MySql>(&t).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(t) = straddle_tests::TestDb::sqlite(stringify!($scenario)).await {
+                    super::$scenario::<sqlx::Sqlite>(&t).await
+                }
+            }
+        }
+    };
+}
+
+per_dialect!(ledger_and_idempotence);
+per_dialect!(contract_refuses_until_backfilled);
+per_dialect!(down_reverts_newest_first);
+per_dialect!(one_runner_at_a_time);
+per_dialect!(killed_backfill_resumes);
+
+fn options() -> RunnerOptions {
+    RunnerOptions {
+        progress: ProgressMode::Off,
+        ..Default::default()
+    }
+}
+
+async fn seeded<DB: TestBackend>(t: &TestDb, rows: u64) -> sqlx::Pool<DB> {
+    let pool = t.pool::<DB>(4).await;
+    let mut conn = pool.acquire().await.unwrap();
+    DB::exec(&mut conn, &base_table_sql(Normalized::definition(), DB::DIALECT)).await;
+    for sql in seed_sql(DB::DIALECT, "users", rows) {
+        DB::exec(&mut conn, &sql).await;
+    }
+    pool
+}
+
+async fn runner<DB: TestBackend>(t: &TestDb, model: &'static straddle::ir::Model) -> Runner<DB> {
+    Runner::<DB>::connect(&t.url, &[model], options()).await.unwrap()
+}
+
+async fn count<DB: TestBackend>(pool: &sqlx::Pool<DB>, sql: &str) -> i64 {
+    let mut conn = pool.acquire().await.unwrap();
+    DB::text_rows(&mut conn, format!("SELECT CAST(({sql}) AS CHAR(20))")).await[0]
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+const CHANGE: &str = "users.email_normalized";
+
+async fn ledger_and_idempotence<DB: TestBackend>(t: &TestDb) {
+    let pool = seeded::<DB>(t, ROWS).await;
+    let mut r = runner::<DB>(t, Normalized::definition()).await;
+    let runs = r.up(None, None).await.unwrap();
+    let applied: Vec<_> = runs.iter().map(|c| (c.phase, c.outcome.as_str())).collect();
+    assert_eq!(
+        applied,
+        [(Phase::Expand, "applied"), (Phase::Backfill, "applied")],
+        "up goes to the declared phase"
+    );
+    assert_eq!(runs[1].report.rows_backfilled, ROWS);
+
+    // Running again is a no-op, recorded nowhere.
+    let ledger_len = r.ledger(CHANGE).await.unwrap().len();
+    let again = r.up(None, None).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].outcome, "already applied");
+    assert_eq!(r.ledger(CHANGE).await.unwrap().len(), ledger_len);
+
+    // Every step is in the ledger, once, with its checksum and who applied it.
+    let ledger = r.ledger(CHANGE).await.unwrap();
+    let done: Vec<_> = ledger
+        .iter()
+        .filter(|l| l.status == "applied")
+        .map(|l| (l.phase.as_str(), l.step.as_str()))
+        .collect();
+    let expected_steps: Vec<String> = [Phase::Expand, Phase::Backfill]
+        .iter()
+        .flat_map(|p| {
+            straddle::phase_steps(
+                Normalized::definition(),
+                "email_normalized",
+                *p,
+                straddle::Direction::Up,
+                DB::DIALECT,
+            )
+            .unwrap()
+        })
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(
+        done.iter().map(|(_, s)| s.to_string()).collect::<Vec<_>>(),
+        expected_steps
+    );
+    assert!(
+        ledger
+            .iter()
+            .all(|l| l.applied_by.contains(&std::process::id().to_string()))
+    );
+    assert_eq!(
+        ledger.iter().filter(|l| l.step.is_empty()).count(),
+        2,
+        "one completion row per phase"
+    );
+    let status = r.status(None).await.unwrap();
+    assert_eq!(status[0].applied, vec![Phase::Expand, Phase::Backfill]);
+    assert_eq!(status[0].backfilled_rows, Some(ROWS));
+    assert_eq!(status[0].violations, Some(0));
+    r.close().await.unwrap();
+
+    // The released backfill expression was edited afterwards: refused, naming the step.
+    let mut edited = runner::<DB>(t, NormalizedEdited::definition()).await;
+    let err = edited.up(Some(Phase::Contract), None).await.unwrap_err();
+    match &err {
+        Error::ChecksumMismatch { change, step, .. } => {
+            assert_eq!(change, CHANGE);
+            assert!(step.contains("trigger") || step == "backfill", "{step}");
+        }
+        other => panic!("expected a checksum mismatch, got {other}"),
+    }
+    assert!(err.to_string().contains("released migrations must not change"));
+    assert!(edited.status(None).await.unwrap()[0].problem.is_some());
+    edited.close().await.unwrap();
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM users WHERE email_normalized IS NULL").await,
+        0
+    );
+}
+
+async fn contract_refuses_until_backfilled<DB: TestBackend>(t: &TestDb) {
+    let pool = seeded::<DB>(t, ROWS).await;
+    let mut r = runner::<DB>(t, Normalized::definition()).await;
+    r.up(Some(Phase::Expand), None).await.unwrap();
+    let verify = r.verify(None).await.unwrap();
+    assert_eq!(verify[0].violations, ROWS as i64);
+    assert_eq!(verify[0].sample, vec!["1", "2", "3", "4", "5"]);
+
+    // Phases go in order, so contract always follows a backfill; make NULLs appear
+    // behind the runner's back after it (triggers gone, values erased).
+    r.up(Some(Phase::Backfill), None).await.unwrap();
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        for name in straddle::ir::render::sync_trigger_names(DB::DIALECT, "users", "email_normalized") {
+            let on = if DB::DIALECT == straddle::Dialect::Postgres {
+                " ON users"
+            } else {
+                ""
+            };
+            DB::exec(
+                &mut conn,
+                &format!("DROP TRIGGER {}{on}", DB::DIALECT.quote(&name)),
+            )
+            .await;
+        }
+        DB::exec(
+            &mut conn,
+            "UPDATE users SET email_normalized = NULL WHERE id IN (7, 3)",
+        )
+        .await;
+    }
+    let err = r.up(Some(Phase::Contract), None).await.unwrap_err();
+    match &err {
+        Error::Refused {
+            count, sample, step, ..
+        } => {
+            assert_eq!(*count, 2);
+            assert_eq!(sample, &vec!["3".to_string(), "7".to_string()]);
+            assert!(step.contains("verify") || step.contains("rebuild"), "{step}");
+        }
+        other => panic!("expected a refusal, got {other}"),
+    }
+    assert!(err.to_string().contains("e.g. keys 3; 7"), "{err}");
+    let status = r.status(None).await.unwrap();
+    assert!(!status[0].applied.contains(&Phase::Contract));
+    assert_eq!(status[0].violations, Some(2));
+    r.close().await.unwrap();
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM users WHERE email_normalized IS NULL").await,
+        2,
+        "nothing changed"
+    );
+}
+
+async fn down_reverts_newest_first<DB: TestBackend>(t: &TestDb) {
+    let pool = seeded::<DB>(t, ROWS).await;
+    let mut r = runner::<DB>(t, Normalized::definition()).await;
+    r.up(Some(Phase::Contract), None).await.unwrap();
+    let err = r.down(Some(Phase::Expand), None).await.unwrap_err();
+    assert!(err.to_string().contains("revert contract first"), "{err}");
+
+    let runs = r.down(None, None).await.unwrap();
+    assert_eq!(
+        (runs[0].phase, runs[0].outcome.as_str()),
+        (Phase::Contract, "applied")
+    );
+    let runs = r.down(None, None).await.unwrap();
+    assert_eq!(runs[0].phase, Phase::Backfill);
+    assert_eq!(
+        r.status(None).await.unwrap()[0].backfilled_rows,
+        Some(0),
+        "checkpoint forgotten"
+    );
+    // Expand down would drop a column full of values: refused unless allowed.
+    let err = r.down(None, None).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Refused { count, .. } if *count == ROWS as i64),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--allow-data-loss"));
+    r.close().await.unwrap();
+    let mut r = Runner::<DB>::connect(
+        &t.url,
+        &[Normalized::definition()],
+        RunnerOptions {
+            allow_data_loss: true,
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.down(None, None).await.unwrap()[0].phase, Phase::Expand);
+    assert_eq!(r.down(None, None).await.unwrap()[0].outcome, "nothing to revert");
+    assert!(r.status(None).await.unwrap()[0].applied.is_empty());
+
+    // And forward again from scratch: the ledger tells the new run from the old one.
+    let runs = r.up(Some(Phase::Contract), None).await.unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[1].report.rows_backfilled, ROWS);
+    r.close().await.unwrap();
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM users WHERE email_normalized IS NULL").await,
+        0
+    );
+}
+
+async fn one_runner_at_a_time<DB: TestBackend>(t: &TestDb) {
+    let _pool = seeded::<DB>(t, ROWS).await;
+    let first = runner::<DB>(t, Normalized::definition()).await;
+    // A second runner that will not wait is told clearly, naming the database.
+    let busy = Runner::<DB>::connect(
+        &t.url,
+        &[Normalized::definition()],
+        RunnerOptions {
+            wait_for_runner: Duration::from_millis(300),
+            ..options()
+        },
+    )
+    .await;
+    match busy {
+        Err(e @ Error::Busy { .. }) => assert!(e.to_string().contains("another straddle runner"), "{e}"),
+        Err(e) => panic!("expected Busy, got {e}"),
+        Ok(_) => panic!("two runners held the lock"),
+    }
+    first.close().await.unwrap();
+    // Two runners started together: each step is applied exactly once.
+    let (a, b) = tokio::join!(
+        async {
+            let mut r = runner::<DB>(t, Normalized::definition()).await;
+            let runs = r.up(Some(Phase::Contract), None).await.unwrap();
+            r.close().await.unwrap();
+            runs
+        },
+        async {
+            let mut r = runner::<DB>(t, Normalized::definition()).await;
+            let runs = r.up(Some(Phase::Contract), None).await.unwrap();
+            r.close().await.unwrap();
+            runs
+        }
+    );
+    let applied = a.iter().chain(&b).filter(|r| r.outcome == "applied").count();
+    assert_eq!(
+        applied, 3,
+        "expand, backfill and contract applied once in all: {a:?} {b:?}"
+    );
+    let mut r = runner::<DB>(t, Normalized::definition()).await;
+    let ledger = r.ledger(CHANGE).await.unwrap();
+    let mut steps: Vec<_> = ledger
+        .iter()
+        .filter(|l| l.status == "applied")
+        .map(|l| (&l.phase, &l.step))
+        .collect();
+    let n = steps.len();
+    steps.dedup();
+    assert_eq!(steps.len(), n, "a step applied twice: {ledger:?}");
+    r.close().await.unwrap();
+}
+
+/// A migrator process (the fixture binary) is killed with SIGKILL in the middle of the
+/// backfill, then run again: every row is filled exactly once, and the ledger shows both
+/// runs.
+async fn killed_backfill_resumes<DB: TestBackend>(t: &TestDb) {
+    let rows = 20_000u64;
+    let pool = seeded::<DB>(t, rows).await;
+    let mut r = runner::<DB>(t, Normalized::definition()).await;
+    r.up(Some(Phase::Expand), None).await.unwrap();
+    r.close().await.unwrap();
+    // Count every NULL → value transition per row.
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        DB::exec(&mut conn, "CREATE TABLE fills (id BIGINT NOT NULL)").await;
+        for sql in fill_counter(DB::DIALECT) {
+            DB::exec(&mut conn, sql).await;
+        }
+    }
+    let bin = env!("CARGO_BIN_EXE_straddle-fixture");
+    let spawn = || {
+        std::process::Command::new(bin)
+            .args([
+                "backfill",
+                CHANGE,
+                "--batch-size",
+                "250",
+                "--pause-ms",
+                "5",
+                "--quiet",
+            ])
+            .env("DATABASE_URL", &t.url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = spawn();
+    // Kill it at a random point once batches are landing.
+    let target = rows as i64 * rand::random_range(10..60) / 100;
+    let started = Instant::now();
+    loop {
+        let done = count(&pool, "SELECT count(*) FROM fills").await;
+        if done >= target {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "backfill made no progress"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backfill ended before it could be killed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let after_kill = count(&pool, "SELECT count(*) FROM fills").await;
+    assert!(
+        after_kill > 0 && after_kill < rows as i64,
+        "killed mid-way: {after_kill}"
+    );
+
+    let out = spawn().wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM users WHERE email_normalized IS NULL").await,
+        0
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM fills").await,
+        rows as i64,
+        "each row filled once"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(DISTINCT id) FROM fills").await,
+        rows as i64
+    );
+    let mut r = runner::<DB>(t, Normalized::definition()).await;
+    let ledger = r.ledger(CHANGE).await.unwrap();
+    let starts: Vec<_> = ledger
+        .iter()
+        .filter(|l| l.step == "backfill" && l.status == "started")
+        .collect();
+    assert_eq!(starts.len(), 2, "both runs are in the ledger: {ledger:?}");
+    assert_ne!(starts[0].applied_by, starts[1].applied_by);
+    let finished: Vec<_> = ledger
+        .iter()
+        .filter(|l| l.step == "backfill" && l.status == "applied")
+        .collect();
+    assert_eq!(finished.len(), 1);
+    assert_eq!(
+        finished[0].rows_touched,
+        rows as i64 - after_kill,
+        "the second run filled exactly the rest"
+    );
+    assert_eq!(r.status(None).await.unwrap()[0].backfilled_rows, Some(rows));
+    r.close().await.unwrap();
+}
+
+fn fill_counter(dialect: straddle::Dialect) -> Vec<&'static str> {
+    match dialect {
+        straddle::Dialect::Postgres => vec![
+            "CREATE FUNCTION count_fill() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF OLD.email_normalized IS NULL AND NEW.email_normalized IS NOT NULL THEN INSERT INTO fills VALUES (NEW.id); END IF; \
+             RETURN NEW; END $$",
+            "CREATE TRIGGER count_fill AFTER UPDATE ON users FOR EACH ROW EXECUTE FUNCTION count_fill()",
+        ],
+        straddle::Dialect::MySql => vec![
+            "CREATE TRIGGER count_fill AFTER UPDATE ON users FOR EACH ROW BEGIN \
+             IF OLD.email_normalized IS NULL AND NEW.email_normalized IS NOT NULL THEN INSERT INTO fills VALUES (NEW.id); END IF; END",
+        ],
+        straddle::Dialect::Sqlite => vec![
+            "CREATE TRIGGER count_fill AFTER UPDATE ON users FOR EACH ROW \
+             WHEN OLD.email_normalized IS NULL AND NEW.email_normalized IS NOT NULL BEGIN INSERT INTO fills VALUES (NEW.id); END",
+        ],
+    }
+}
+
+#[tokio::test]
+async fn unreachable_database_is_named_with_its_password_masked() {
+    let url = "postgres://app:s3cret@127.0.0.1:1/prod";
+    let err = Runner::<sqlx::Postgres>::connect(url, &[Normalized::definition()], options())
+        .await
+        .err()
+        .unwrap();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("cannot connect to postgres://app:****@127.0.0.1:1/prod: "),
+        "{msg}"
+    );
+    assert!(!msg.contains("s3cret"));
+    assert!(msg.to_lowercase().contains("refused"), "names the cause: {msg}");
+}
