@@ -1,0 +1,148 @@
+//! A long transaction holds the table while expand runs. Straddle's DDL gives up its lock
+//! request after the lock timeout and retries with backoff, so the application's reads
+//! never wait much longer than the lock timeout; once the transaction ends, the step
+//! completes. Measured side by side with the naive ALTER (no lock timeout), whose
+//! queued lock request stalls every reader for as long as the transaction lasts.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use straddle::{Model, Phase, ProgressMode, Runner, RunnerOptions};
+use straddle_tests::models::Normalized;
+use straddle_tests::{TestBackend, TestDb, base_table_sql, seed_sql};
+
+const HOLD: Duration = Duration::from_millis(2500);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    if let Some(t) = TestDb::postgres("lock_timeout").await {
+        // PostgreSQL counts the lock timeout in milliseconds.
+        held_lock::<sqlx::Postgres>(&t, Duration::from_millis(300), Duration::from_millis(700)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql() {
+    if let Some(t) = TestDb::mysql("lock_timeout").await {
+        // MySQL/MariaDB count lock_wait_timeout in whole seconds.
+        held_lock::<sqlx::MySql>(&t, Duration::from_secs(1), Duration::from_millis(700)).await;
+    }
+}
+
+/// Reads one row at a time until `stop`; returns the slowest read.
+async fn reader<DB: TestBackend>(pool: &sqlx::Pool<DB>, stop: &AtomicBool, failures: &AtomicU64) -> Duration {
+    let mut slowest = Duration::ZERO;
+    let mut n = 0;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let started = Instant::now();
+        let mut conn = pool.acquire().await.unwrap();
+        let r = DB::texts(
+            &mut conn,
+            format!("SELECT email FROM users WHERE id = {}", n % 1000 + 1),
+        )
+        .await;
+        drop(conn);
+        if r.is_err() {
+            failures.fetch_add(1, Ordering::Relaxed);
+        }
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    slowest
+}
+
+/// A transaction that reads the table and stays open for `HOLD`.
+async fn blocker<DB: TestBackend>(conn: &mut DB::Connection) {
+    DB::exec(
+        conn,
+        if DB::DIALECT == straddle::Dialect::MySql {
+            "START TRANSACTION"
+        } else {
+            "BEGIN"
+        },
+    )
+    .await;
+    DB::exec(conn, "SELECT count(*) FROM users").await;
+}
+
+async fn held_lock<DB: TestBackend>(t: &TestDb, lock_timeout: Duration, margin: Duration) {
+    let pool = t.pool::<DB>(6).await;
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        DB::exec(&mut conn, &base_table_sql(Normalized::definition(), DB::DIALECT)).await;
+        for sql in seed_sql(DB::DIALECT, "users", 5000) {
+            DB::exec(&mut conn, &sql).await;
+        }
+    }
+    let failures = AtomicU64::new(0);
+
+    // Straddle: expand under a lock timeout, with retries.
+    let mut hold = pool.acquire().await.unwrap();
+    blocker::<DB>(&mut hold).await;
+    let stop = AtomicBool::new(false);
+    let options = RunnerOptions {
+        lock_timeout,
+        ddl_attempts: 30,
+        progress: ProgressMode::Off,
+        ..Default::default()
+    };
+    let mut runner = Runner::<DB>::connect(&t.url, &[Normalized::definition()], options)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (runs, slowest, ..) = tokio::join!(
+        async {
+            let runs = runner.up(Some(Phase::Expand), None).await.unwrap();
+            stop.store(true, Ordering::Relaxed);
+            runs
+        },
+        reader(&pool, &stop, &failures),
+        async {
+            tokio::time::sleep(HOLD).await;
+            DB::exec(&mut hold, "COMMIT").await;
+        }
+    );
+    let took = started.elapsed();
+    runner.close().await.unwrap();
+    drop(hold);
+    assert_eq!(runs[0].outcome, "applied");
+    assert!(runs[0].report.retries >= 1, "the step had to retry: {runs:?}");
+    assert!(
+        took >= HOLD,
+        "it completed only after the transaction ended ({took:?})"
+    );
+
+    // Naive: the same kind of DDL with no lock timeout.
+    let mut hold = pool.acquire().await.unwrap();
+    blocker::<DB>(&mut hold).await;
+    let stop = AtomicBool::new(false);
+    let mut ddl = pool.acquire().await.unwrap();
+    let (_, naive_slowest, _) = tokio::join!(
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            DB::exec(&mut ddl, "ALTER TABLE users ADD COLUMN naive TEXT").await;
+            stop.store(true, Ordering::Relaxed);
+        },
+        reader(&pool, &stop, &failures),
+        async {
+            tokio::time::sleep(HOLD).await;
+            DB::exec(&mut hold, "COMMIT").await;
+        }
+    );
+
+    println!(
+        "{:?}: transaction held {HOLD:?}; slowest read with Straddle (lock timeout {lock_timeout:?}, {} retries): {slowest:?}; \
+         with a naive ALTER: {naive_slowest:?}",
+        DB::DIALECT,
+        runs[0].report.retries
+    );
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "no read failed");
+    assert!(
+        slowest < lock_timeout + margin,
+        "reads waited {slowest:?} behind Straddle's DDL"
+    );
+    assert!(
+        naive_slowest > HOLD / 2,
+        "the naive ALTER queues reads behind the transaction ({naive_slowest:?})"
+    );
+}
