@@ -70,6 +70,12 @@ pub struct Backfill {
     pub update_sql: String,
     /// Rows still to fill.
     pub remaining_sql: String,
+    /// Where the engine can do a whole batch in one statement — upper key, ranged UPDATE
+    /// and checkpoint upsert, atomically (PostgreSQL, data-modifying CTEs) — the first-
+    /// and next-batch forms. Binds: [last key (next only)], batch size, change id, rows
+    /// done before, now (ms). Returns (upper key, rows filled).
+    #[serde(default)]
+    pub one_statement: Option<[String; 2]>,
 }
 
 impl Step {

@@ -71,10 +71,10 @@ pub async fn apply_phase<DB: Backend>(
 ) -> Result<PhaseReport> {
     let steps = phase_steps(model, column, phase, direction, DB::DIALECT)?;
     let change = format!("{}.{column}", model.table);
-    let throttle = model.column(column).and_then(|c| match &c.change {
-        Some(straddle_core::Change::Add(add)) => Some(add.throttle.clone()),
-        None => None,
-    });
+    let throttle = model
+        .column(column)
+        .and_then(|c| c.change.as_ref())
+        .map(|straddle_core::Change::Add(add)| add.throttle.clone());
     let run = BackfillOptions {
         fixed_batch: Some(options.batch_size),
         ..Default::default()
@@ -312,7 +312,7 @@ async fn run_statements<DB: Backend>(
                     };
                     return Err(Error::Refused {
                         change: ctx.change.to_string(),
-                        phase: ctx.phase.to_string(),
+                        phase: ctx.phase,
                         step: step.name.clone(),
                         message: message.clone(),
                         count,

@@ -13,6 +13,9 @@ pub enum Key {
     Text(String),
 }
 
+/// A backfill checkpoint: (last key, rows done).
+pub type CheckpointRow = (Option<String>, i64);
+
 /// One row of the ledger, as read back.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct LedgerRow {
@@ -72,7 +75,15 @@ pub trait Backend: Database + Sized {
         conn: &'a mut Self::Connection,
         sql: String,
         args: Self::Arguments,
-    ) -> BoxFuture<'a, Result<Option<(Option<String>, i64)>, sqlx::Error>>;
+    ) -> BoxFuture<'a, Result<Option<CheckpointRow>, sqlx::Error>>;
+
+    /// A one-statement backfill batch's result: (upper key, rows filled).
+    fn batch_row<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+        args: Self::Arguments,
+        integer_key: bool,
+    ) -> BoxFuture<'a, Result<(Option<Key>, i64), sqlx::Error>>;
 
     /// Ledger rows (see `render::ledger::history_sql`).
     fn ledger_rows<'a>(
@@ -164,11 +175,33 @@ macro_rules! backend {
                 conn: &'a mut Self::Connection,
                 sql: String,
                 args: Self::Arguments,
-            ) -> BoxFuture<'a, Result<Option<(Option<String>, i64)>, sqlx::Error>> {
+            ) -> BoxFuture<'a, Result<Option<CheckpointRow>, sqlx::Error>> {
                 Box::pin(async move {
                     sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
                         .fetch_optional(&mut *conn)
                         .await
+                })
+            }
+
+            fn batch_row<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+                args: Self::Arguments,
+                integer_key: bool,
+            ) -> BoxFuture<'a, Result<(Option<Key>, i64), sqlx::Error>> {
+                Box::pin(async move {
+                    let query = sqlx::AssertSqlSafe(sql);
+                    Ok(if integer_key {
+                        let (k, n): (Option<i64>, i64) = sqlx::query_as_with(query, args)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        (k.map(Key::Int), n)
+                    } else {
+                        let (k, n): (Option<String>, i64) = sqlx::query_as_with(query, args)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        (k.map(Key::Text), n)
+                    })
                 })
             }
 

@@ -110,7 +110,7 @@ pub async fn run<DB: Backend>(
 ) -> Result<BackfillReport> {
     let started = Instant::now();
     let mut report = BackfillReport::default();
-    let (mut last, mut done) = match checkpoint.0 {
+    let (last, done) = match checkpoint.0 {
         Some(change) => load_checkpoint::<DB>(conn, change, b.key_is_integer).await?,
         None => (None, 0),
     };
@@ -124,36 +124,93 @@ pub async fn run<DB: Backend>(
         done + remaining.max(0) as u64,
     );
 
+    let one_statement = b.one_statement.as_ref().zip(checkpoint.0);
+    let (setup, reset) = match one_statement {
+        Some(_) => ledger::backfill_session_sql(
+            DB::DIALECT,
+            pacing.lock_timeout.as_millis() as u64,
+            pacing.statement_timeout.as_millis() as u64,
+        ),
+        None => (vec![], vec![]),
+    };
+    for sql in setup {
+        DB::execute(conn, sql, Default::default()).await?;
+    }
+    let result = batches::<DB>(
+        conn,
+        b,
+        pacing,
+        checkpoint.0,
+        one_statement,
+        progress,
+        &mut report,
+        last,
+        done,
+    )
+    .await;
+    for sql in reset {
+        DB::execute(conn, sql, Default::default()).await?;
+    }
+    let done = result?;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    progress.finish(done);
+    Ok(report)
+}
+
+/// The batch loop; returns the rows done in all (this run and resumed ones).
+#[allow(clippy::too_many_arguments)]
+async fn batches<DB: Backend>(
+    conn: &mut DB::Connection,
+    b: &Backfill,
+    pacing: &Pacing,
+    checkpoint: Option<&str>,
+    one_statement: Option<(&[String; 2], &str)>,
+    progress: &mut Progress,
+    report: &mut BackfillReport,
+    mut last: Option<Key>,
+    mut done: u64,
+) -> Result<u64> {
+    let started = Instant::now();
     let mut batch = pacing.initial_batch;
     loop {
         let batch_started = Instant::now();
-        let Some(upper) = upper_key::<DB>(conn, b, last.as_ref(), batch).await? else {
-            break;
-        };
         let mut attempt = 0;
-        let rows = loop {
+        let step = loop {
             attempt += 1;
-            match fill_batch::<DB>(conn, b, pacing, last.as_ref(), &upper, checkpoint.0, done).await {
-                Ok(rows) => break rows,
+            let result = match one_statement {
+                Some((sql, change)) => {
+                    batch_in_one_statement::<DB>(conn, b, sql, change, last.as_ref(), batch, done).await
+                }
+                None => match upper_key::<DB>(conn, b, last.as_ref(), batch).await {
+                    Ok(Some(upper)) => {
+                        fill_batch::<DB>(conn, b, pacing, last.as_ref(), &upper, checkpoint, done)
+                            .await
+                            .map(|rows| Some((upper, rows)))
+                    }
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e),
+                },
+            };
+            match result {
+                Ok(step) => break step,
                 Err(Error::Sql(sqlx::Error::Database(e)))
                     if attempt < BATCH_ATTEMPTS
                         && (render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message())
                             || e.code().as_deref() == Some("57014")) =>
                 {
                     // A lock held by the application, or the statement timeout: the batch
-                    // rolled back; back off and retry it.
+                    // rolled back; back off and retry it, smaller.
                     report.retried_batches += 1;
+                    batch = (batch / 2).max(MIN_BATCH);
                     tracing::warn!(table = b.table, attempt, error = %e, "backfill batch timed out; retrying");
-                    tokio::time::sleep(crate::retry::backoff(
-                        attempt,
-                        Duration::from_millis(50),
-                        Duration::from_secs(5),
-                    ))
-                    .await;
+                    let delay =
+                        crate::retry::backoff(attempt, Duration::from_millis(50), Duration::from_secs(5));
+                    tokio::time::sleep(delay).await;
                 }
                 Err(e) => return Err(e),
             }
         };
+        let Some((upper, rows)) = step else { break };
         done += rows;
         report.rows += rows;
         report.batches += 1;
@@ -173,9 +230,33 @@ pub async fn run<DB: Backend>(
             tokio::time::sleep(wait).await;
         }
     }
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    progress.finish(done);
-    Ok(report)
+    Ok(done)
+}
+
+/// One batch, one autocommitted statement (upper key, UPDATE, checkpoint).
+async fn batch_in_one_statement<DB: Backend>(
+    conn: &mut DB::Connection,
+    b: &Backfill,
+    [first, next]: &[String; 2],
+    change: &str,
+    last: Option<&Key>,
+    batch: u64,
+    done: u64,
+) -> Result<Option<(Key, u64)>> {
+    let mut args = DB::Arguments::default();
+    let sql = match last {
+        None => first.clone(),
+        Some(k) => {
+            DB::bind_key(&mut args, k).map_err(sqlx::Error::Encode)?;
+            next.clone()
+        }
+    };
+    DB::bind_i64(&mut args, batch as i64).map_err(sqlx::Error::Encode)?;
+    DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
+    DB::bind_i64(&mut args, done as i64).map_err(sqlx::Error::Encode)?;
+    DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
+    let (upper, rows) = DB::batch_row(conn, sql, args, b.key_is_integer).await?;
+    Ok(upper.map(|k| (k, rows.max(0) as u64)))
 }
 
 /// Next batch size: scaled toward the target duration, at most doubling or halving.

@@ -1,6 +1,6 @@
 //! Errors the runtime reports.
 
-use straddle_core::Dialect;
+use straddle_core::{Dialect, Phase};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,7 +15,7 @@ pub enum Error {
     #[error("{change} {phase} step `{step}` refused: {message} ({count} offending{})", sample_text(.sample))]
     Refused {
         change: String,
-        phase: String,
+        phase: Phase,
         step: String,
         message: String,
         count: i64,
@@ -29,7 +29,7 @@ pub enum Error {
     )]
     ChecksumMismatch {
         change: String,
-        phase: String,
+        phase: Phase,
         step: String,
         recorded: String,
         current: String,

@@ -289,7 +289,7 @@ impl<DB: Backend> Runner<DB> {
                 if now != recorded {
                     return Err(Error::ChecksumMismatch {
                         change: t.plan.id.clone(),
-                        phase: phase.to_string(),
+                        phase,
                         step,
                         recorded,
                         current: now,
@@ -405,7 +405,7 @@ impl<DB: Backend> Runner<DB> {
         if count > 0 {
             return Err(Error::Refused {
                 change: id,
-                phase: Phase::Expand.to_string(),
+                phase: Phase::Expand,
                 step: "drop-column".into(),
                 message: format!(
                     "reverting expand drops `{column}`, which holds values the previous schema cannot keep; \
@@ -459,7 +459,7 @@ impl<DB: Backend> Runner<DB> {
                 if *recorded != checksum {
                     return Err(Error::ChecksumMismatch {
                         change: plan.id.clone(),
-                        phase: phase.to_string(),
+                        phase,
                         step: step.name.clone(),
                         recorded: recorded.clone(),
                         current: checksum,

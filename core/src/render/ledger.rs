@@ -249,3 +249,29 @@ pub fn batch_timeouts_sql(dialect: Dialect, lock_timeout_ms: u64, statement_time
         Dialect::Sqlite => vec![],
     }
 }
+
+/// Session settings for a backfill that runs one autocommitted statement per batch, and
+/// their reset. `synchronous_commit = off` is safe here: each batch commits with its own
+/// checkpoint, so a crash loses at most the last batches *and* their checkpoints, and the
+/// resumed run redoes exactly those.
+pub fn backfill_session_sql(
+    dialect: Dialect,
+    lock_timeout_ms: u64,
+    statement_timeout_ms: u64,
+) -> (Vec<String>, Vec<String>) {
+    match dialect {
+        Dialect::Postgres => (
+            vec![format!(
+                "SELECT set_config('lock_timeout', '{lock_timeout_ms}ms', false), \
+                 set_config('statement_timeout', '{statement_timeout_ms}ms', false), \
+                 set_config('synchronous_commit', 'off', false)"
+            )],
+            vec![
+                "RESET lock_timeout".into(),
+                "RESET statement_timeout".into(),
+                "RESET synchronous_commit".into(),
+            ],
+        ),
+        Dialect::MySql | Dialect::Sqlite => (vec![], vec![]),
+    }
+}

@@ -145,6 +145,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                     "UPDATE {table} SET {col} = {expr} WHERE {key} > ? AND {key} <= ? AND {col} IS NULL"
                 ),
                 remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
+                one_statement: None,
             }));
             vec![Rendered {
                 step: s,

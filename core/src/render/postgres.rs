@@ -125,6 +125,10 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                     "UPDATE {table} SET {col} = {expr} WHERE {key} > $1 AND {key} <= $2 AND {col} IS NULL"
                 ),
                 remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
+                one_statement: Some([
+                    one_statement_batch(t, &key, &table, &col, &expr, max, false),
+                    one_statement_batch(t, &key, &table, &col, &expr, max, true),
+                ]),
             }));
             vec![Rendered {
                 step: s,
@@ -198,4 +202,38 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             }]
         }
     }
+}
+
+/// A whole backfill batch as one statement: the upper key of the next `$n` keys, the
+/// ranged UPDATE of the rows still NULL up to it, and the checkpoint, atomically.
+fn one_statement_batch(
+    t: &Target<'_>,
+    key: &str,
+    table: &str,
+    col: &str,
+    expr: &str,
+    max: &str,
+    next: bool,
+) -> String {
+    let (after, p) = if next {
+        (format!("WHERE {key} > $1 "), 2)
+    } else {
+        (String::new(), 1)
+    };
+    let lower = if next {
+        format!("{key} > $1 AND ")
+    } else {
+        String::new()
+    };
+    let (size, change, done, now) = (p, p + 1, p + 2, p + 3);
+    let cp = t.q(super::ledger::CHECKPOINTS);
+    let [c_id, c_key, c_done, c_at] = ["change_id", "last_key", "rows_done", "updated_at_ms"].map(|c| t.q(c));
+    format!(
+        "WITH bounds AS (SELECT {max} AS upper FROM (SELECT {key} AS k FROM {table} {after}ORDER BY {key} LIMIT ${size}) AS batch), \
+         filled AS (UPDATE {table} SET {col} = {expr} WHERE {lower}{key} <= (SELECT upper FROM bounds) AND {col} IS NULL RETURNING 1), \
+         progress AS (INSERT INTO {cp} ({c_id}, {c_key}, {c_done}, {c_at}) \
+         SELECT ${change}, CAST(upper AS TEXT), ${done} + (SELECT count(*) FROM filled), ${now} FROM bounds WHERE upper IS NOT NULL \
+         ON CONFLICT ({c_id}) DO UPDATE SET {c_key} = excluded.{c_key}, {c_done} = excluded.{c_done}, {c_at} = excluded.{c_at}) \
+         SELECT upper, (SELECT count(*) FROM filled) FROM bounds"
+    )
 }

@@ -17,7 +17,7 @@ pub struct User {
     pub ratio: f64,
     #[straddle(added(phase = expand, default = "new"))]
     pub state: String,
-    #[straddle(added(phase = backfill, backfill = "lower(email)"))]
+    #[straddle(added(phase = backfill, backfill = "lower(email)", max_rows_per_sec = 20000, pause_ms = 5, batch_time_ms = 100))]
     pub email_normalized: String,
     #[straddle(added(phase = "contract", backfill = "CASE WHEN id > 10 THEN 'late' END"))]
     pub cohort: Option<String>,
@@ -57,4 +57,7 @@ fn main() {
     assert_eq!(user.columns.last().unwrap().ty.sql(straddle::Dialect::MySql), "BLOB");
     assert_eq!(Event::definition().dialects, vec![straddle::Dialect::Postgres]);
     assert!(Membership::plan().is_empty());
+    let Some(straddle::ir::Change::Add(add)) = &user.column("email_normalized").unwrap().change else { panic!() };
+    assert_eq!(add.throttle.max_rows_per_sec, Some(20000));
+    assert_eq!((add.throttle.pause_ms, add.throttle.batch_time_ms), (Some(5), Some(100)));
 }
