@@ -4,12 +4,12 @@
 //!
 //! A `users` table exists with rows written by the previous release. This release adds
 //! `email_normalized TEXT NOT NULL`, filled from `lower(email)`. The example prints the
-//! phased plan, then applies expand → backfill → contract one at a time, and at each
-//! step shows the generated query code reading and writing correctly — while "old" code
-//! that knows nothing of the new column keeps inserting rows too.
+//! phased plan, then has the runner apply expand → backfill → contract one at a time,
+//! and at each step shows the generated query code reading and writing correctly —
+//! while "old" code that knows nothing of the new column keeps inserting rows too.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use straddle::{ApplyOptions, Db, Direction, Model, Phase};
+use sqlx::sqlite::SqlitePoolOptions;
+use straddle::{BackfillOptions, Db, Direction, Model, Phase, ProgressMode, Runner, RunnerOptions};
 
 #[derive(Debug, straddle::Model)]
 #[straddle(table = "users")]
@@ -45,12 +45,9 @@ async fn show(db: &Db<sqlx::Sqlite>, title: &str) -> Result<(), Box<dyn std::err
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let options = SqliteConnectOptions::new().in_memory(true);
-    // One connection: an in-memory SQLite database lives as long as its connection.
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?;
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("quickstart.db").display());
+    let pool = SqlitePoolOptions::new().max_connections(2).connect(&url).await?;
     sqlx::query("CREATE TABLE users (id INTEGER NOT NULL, email TEXT NOT NULL, PRIMARY KEY (id))")
         .execute(&pool)
         .await?;
@@ -103,22 +100,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
 
-    let mut conn = db.pool().acquire().await?;
-    let opts = ApplyOptions {
-        batch_size: 2,
-        ..ApplyOptions::default()
+    // The runner: ledger, runner lock, lock timeouts, checkpointed backfill.
+    let options = RunnerOptions {
+        backfill: BackfillOptions {
+            fixed_batch: Some(2),
+            ..Default::default()
+        },
+        progress: ProgressMode::Off,
+        ..Default::default()
     };
-    let report = straddle::apply_phase::<sqlx::Sqlite>(
-        &mut conn,
-        User::definition(),
-        "email_normalized",
-        Phase::Expand,
-        Direction::Up,
-        &opts,
-    )
-    .await?;
-    drop(conn);
-    println!("\napplied expand: {:?}", report.applied);
+    let mut runner = Runner::<sqlx::Sqlite>::connect(&url, &[User::definition()], options).await?;
+    let runs = runner.up(Some(Phase::Expand), None).await?;
+    println!("\napplied expand: {:?}", runs[0].report.applied);
     old_app_insert(&db, 5, "Barbara@MIT.EDU").await?;
     db.insert(&User {
         id: 6,
@@ -126,37 +119,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         email_normalized: "edsger@tue.nl".into(),
     })
     .await?;
-    show(&db, "after expand: old rows NULL (read through COALESCE), old app's row 5 filled by the trigger, new app's row 6 dual-written").await?;
-
-    let mut conn = db.pool().acquire().await?;
-    let report = straddle::apply_phase::<sqlx::Sqlite>(
-        &mut conn,
-        User::definition(),
-        "email_normalized",
-        Phase::Backfill,
-        Direction::Up,
-        &opts,
+    show(
+        &db,
+        "after expand: old rows NULL (read through COALESCE), old app's row 5 filled by the trigger, new app's row 6 dual-written",
     )
     .await?;
-    drop(conn);
-    println!(
-        "\nbackfilled {} rows in batches of {}",
-        report.rows_backfilled, opts.batch_size
-    );
+
+    let runs = runner.up(Some(Phase::Backfill), None).await?;
+    let filled = runs.iter().map(|r| r.report.rows_backfilled).sum::<u64>();
+    println!("\nbackfilled {filled} rows in batches of 2");
     show(&db, "after backfill").await?;
+    for v in runner.verify(None).await? {
+        println!("\nverify {}: {} rows violate NOT NULL", v.change, v.violations);
+    }
 
-    let mut conn = db.pool().acquire().await?;
-    let report = straddle::apply_phase::<sqlx::Sqlite>(
-        &mut conn,
-        User::definition(),
-        "email_normalized",
-        Phase::Contract,
-        Direction::Up,
-        &opts,
-    )
-    .await?;
-    drop(conn);
-    println!("\napplied contract: {:?}", report.applied);
+    let runs = runner.up(Some(Phase::Contract), None).await?;
+    println!("\napplied contract: {:?}", runs[0].report.applied);
     let mut u = db.find::<User, _>(2_i64).await?.expect("row 2");
     u.email_normalized = "grace.hopper@navy.mil".into();
     db.update(&u).await?;
@@ -172,5 +150,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .fetch_one(db.pool())
     .await?;
     println!("\ncatalog: users.email_normalized NOT NULL = {}", notnull == 1);
+    println!("\nledger of users.email_normalized:");
+    for row in runner.ledger("users.email_normalized").await? {
+        let step = if row.step.is_empty() {
+            "(phase completed)"
+        } else {
+            &row.step
+        };
+        println!(
+            "  {:<8} {:<4} {:<36} {:<9} rows {}",
+            row.phase, row.direction, step, row.status, row.rows_touched
+        );
+    }
+    let again = runner.up(Some(Phase::Contract), None).await?;
+    println!("\nrunning contract again: {}", again[0].outcome);
+    runner.close().await?;
     Ok(())
 }

@@ -49,9 +49,15 @@ impl Progress {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "  {msg}  {wide_bar}  {percent:>3}%  {human_pos}/{human_len}  {per_sec}  ETA {eta}",
+                    "  {msg}  {wide_bar}  {percent:>3}%  {human_pos}/{human_len}  {rate}  ETA {eta}",
                 )
-                .expect("valid template"),
+                .expect("valid template")
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} rows/s", state.per_sec());
+                    },
+                ),
             );
             bar.set_message(label.to_string());
             bar.set_position(done);
