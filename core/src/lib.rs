@@ -16,6 +16,7 @@
 
 pub mod dialect;
 pub mod expr;
+pub mod lock;
 pub mod model;
 pub mod plan;
 pub mod query;

@@ -4,6 +4,7 @@
 use proc_macro::TokenStream;
 use quote::quote;
 use straddle_core::Dialect;
+use straddle_core::lock::LockFile;
 
 /// Declare a table model and the schema changes in flight on it. See the `straddle`
 /// crate documentation for the attribute grammar.
@@ -28,9 +29,49 @@ fn enabled_dialects() -> Vec<Dialect> {
     out
 }
 
+/// The shipped history: `straddle.lock` at the crate root, or where `lock = "…"` says.
+/// Returns the lock (if any), an error to report, and the file to track for rebuilds.
+fn load_lock(input: &syn::DeriveInput) -> (Option<LockFile>, Option<syn::Error>, Option<String>) {
+    let Ok(root) = std::env::var("CARGO_MANIFEST_DIR") else {
+        return (None, None, None);
+    };
+    let explicit = straddle_core::syntax::lock_path(input);
+    let path =
+        std::path::Path::new(&root).join(explicit.as_deref().unwrap_or(straddle_core::lock::FILE_NAME));
+    let shown = std::fs::canonicalize(&path)
+        .unwrap_or(path.clone())
+        .display()
+        .to_string();
+    match LockFile::read(&path) {
+        Ok(Some(lock)) => (Some(lock), None, Some(shown)),
+        // No lock: a fresh project, nothing has shipped.
+        Ok(None) if explicit.is_none() => (None, None, None),
+        Ok(None) => (
+            None,
+            Some(syn::Error::new_spanned(
+                &input.ident,
+                format!("no lock file at {shown}"),
+            )),
+            None,
+        ),
+        Err(e) => (
+            None,
+            Some(syn::Error::new_spanned(&input.ident, format!("{e} ({shown})"))),
+            Some(shown),
+        ),
+    }
+}
+
 fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
     let ident = &input.ident;
-    let (model_body, errors) = match straddle_core::syntax::parse_model(input, &enabled_dialects()) {
+    let (lock, lock_error, tracked) = load_lock(input);
+    // Editing the lock re-runs this derive.
+    let track = tracked.map(|path| quote! { const _: &[u8] = ::std::include_bytes!(#path); });
+    let parsed = match lock_error {
+        Some(e) => Err(vec![e]),
+        None => straddle_core::syntax::parse_model(input, &enabled_dialects(), lock.as_ref()),
+    };
+    let (model_body, errors) = match parsed {
         Ok(model) => {
             let json = model.to_json();
             (
@@ -68,6 +109,7 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
 
     quote! {
         #(#errors)*
+        #track
 
         const _: () = {
             impl ::straddle::Model for #ident {

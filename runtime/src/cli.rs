@@ -108,6 +108,26 @@ enum Command {
     },
     /// The ledger rows of one change.
     Ledger { change: String },
+    /// Accept the phases the code declares into migrations/ and straddle.lock.
+    Generate {
+        #[command(flatten)]
+        paths: PathArgs,
+    },
+    /// Fail, listing the differences, when models, straddle.lock and migrations/ disagree.
+    Check {
+        #[command(flatten)]
+        paths: PathArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+struct PathArgs {
+    /// The lock file.
+    #[arg(long, default_value = "straddle.lock")]
+    lock: std::path::PathBuf,
+    /// The migrations folder.
+    #[arg(long, default_value = "migrations")]
+    migrations: std::path::PathBuf,
 }
 
 #[derive(Args, Debug, Default)]
@@ -210,6 +230,66 @@ fn dialect_of(url: &str) -> Result<Dialect> {
 }
 
 async fn dispatch(models: &[&'static Model], cli: &Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Generate { paths } => {
+            let project = crate::generate::Project {
+                lock: paths.lock.clone(),
+                migrations: paths.migrations.clone(),
+            };
+            let shipped =
+                crate::generate::generate(&project, models).map_err(|e| Error::Usage(e.to_string()))?;
+            if cli.json {
+                out!("{}", serde_json::to_string_pretty(&shipped).expect("json"));
+            } else if shipped.is_empty() {
+                out!(
+                    "nothing pending: {} and {} are up to date",
+                    paths.lock.display(),
+                    paths.migrations.display()
+                );
+            } else {
+                for s in &shipped {
+                    out!(
+                        "{}  {}: written to {}",
+                        s.change,
+                        s.phase,
+                        paths.migrations.join(&s.change).display()
+                    );
+                }
+                out!("updated {}", paths.lock.display());
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Check { paths } => {
+            let project = crate::generate::Project {
+                lock: paths.lock.clone(),
+                migrations: paths.migrations.clone(),
+            };
+            let problems =
+                crate::generate::check(&project, models).map_err(|e| Error::Usage(e.to_string()))?;
+            if cli.json {
+                out!(
+                    "{}",
+                    serde_json::json!({ "ok": problems.is_empty(), "problems": problems })
+                );
+            } else if problems.is_empty() {
+                out!(
+                    "models, {} and {} agree",
+                    paths.lock.display(),
+                    paths.migrations.display()
+                );
+            } else {
+                for p in &problems {
+                    out!("{p}");
+                }
+            }
+            return Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        _ => {}
+    }
     if let Command::Plan { change, dialect } = &cli.command {
         let dialect = match (dialect, &cli.database_url) {
             (Some(DialectArg::Postgres), _) => Dialect::Postgres,
@@ -328,7 +408,9 @@ async fn run<DB: Backend>(models: &[&'static Model], cli: &Cli, url: &str) -> Re
 async fn command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<ExitCode> {
     let json = cli.json;
     let runs = match &cli.command {
-        Command::Plan { .. } => unreachable!("handled without a connection"),
+        Command::Plan { .. } | Command::Generate { .. } | Command::Check { .. } => {
+            unreachable!("handled without a connection")
+        }
         Command::Status { change } => {
             let status = runner.status(change.as_deref()).await?;
             if json {

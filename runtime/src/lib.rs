@@ -58,6 +58,7 @@ mod backfill;
 pub mod cli;
 mod db;
 mod error;
+pub mod generate;
 mod progress;
 mod retry;
 mod runner;

@@ -75,3 +75,34 @@ pub struct NormalizedEdited {
     #[straddle(added(phase = backfill, backfill = "upper(email)"))]
     pub email_normalized: String,
 }
+
+/// `Normalized` as it ships release by release: expand, (backfill = `Normalized`),
+/// contract, then settled (an ordinary column).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "users")]
+pub struct NormalizedExpand {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(added(phase = expand, backfill = "lower(email)"))]
+    pub email_normalized: String,
+}
+
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "users")]
+pub struct NormalizedContract {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(added(phase = contract, backfill = "lower(email)"))]
+    pub email_normalized: String,
+}
+
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "users")]
+pub struct NormalizedSettled {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub email_normalized: String,
+}

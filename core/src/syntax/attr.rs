@@ -48,6 +48,8 @@ impl<T> Attr<T> {
 pub struct Container {
     pub table: Option<(Span, String)>,
     pub dialects: Option<(Span, Vec<Dialect>)>,
+    /// `lock = "path"`: where `straddle.lock` is, relative to the crate root.
+    pub lock: Option<(Span, String)>,
 }
 
 pub struct Field {
@@ -81,7 +83,7 @@ pub enum LiteralValue {
     Str(String),
 }
 
-const CONTAINER_KEYS: &str = "`table`, `dialects`";
+const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`";
 const ADDED_KEYS: &str =
     "`phase`, `default`, `default_sql`, `backfill`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
@@ -120,11 +122,15 @@ fn lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::LitStr> {
 pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
     let mut table = Attr::none("table");
     let mut dialects = Attr::none("dialects");
+    let mut lock = Attr::none("lock");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
                 let s = lit_str(&meta)?;
                 table.set(cx, meta.path.span(), s.value());
+            } else if meta.path.is_ident("lock") {
+                let s = lit_str(&meta)?;
+                lock.set(cx, meta.path.span(), s.value());
             } else if meta.path.is_ident("dialects") {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|d| {
@@ -153,6 +159,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
     Container {
         table: table.get(),
         dialects: dialects.get(),
+        lock: lock.get(),
     }
 }
 

@@ -1,0 +1,192 @@
+//! `straddle.lock`: what has shipped. Written by `straddle generate`, committed, read by
+//! the derive (history checks) and by `straddle check`.
+//!
+//! ```toml
+//! version = 1
+//!
+//! [tables.users]
+//! model = "User"
+//!
+//! [tables.users.columns.id]
+//! type = "i64"
+//! primary_key = true
+//!
+//! [tables.users.columns.email_normalized]
+//! type = "String"
+//! phase = "backfill"      # the change's shipped phase; absent once it is an ordinary column
+//! ```
+
+use crate::model::{Model, Phase};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const FILE_NAME: &str = "straddle.lock";
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockFile {
+    pub version: u32,
+    #[serde(default)]
+    pub tables: BTreeMap<String, LockedTable>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedTable {
+    /// The Rust struct, for messages.
+    pub model: String,
+    #[serde(default)]
+    pub columns: BTreeMap<String, LockedColumn>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedColumn {
+    /// The field's Rust type as written (`Option<…>` for nullable columns).
+    #[serde(rename = "type")]
+    pub rust_type: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub primary_key: bool,
+    /// The shipped phase of the column's change; absent for an ordinary column (one that
+    /// existed before Straddle, or whose `added(...)` was removed after contract shipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+}
+
+#[derive(Debug)]
+pub enum LockError {
+    Io(std::io::Error),
+    Parse(String),
+    Version(u32),
+}
+
+impl std::fmt::Display for LockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockError::Io(e) => write!(f, "cannot read {FILE_NAME}: {e}"),
+            LockError::Parse(e) => write!(f, "{FILE_NAME} is malformed: {e}"),
+            LockError::Version(v) => write!(
+                f,
+                "{FILE_NAME} has version {v}; this straddle reads version {VERSION}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LockError {}
+
+impl LockFile {
+    /// The lock at `path`; `Ok(None)` when there is none (a fresh project).
+    pub fn read(path: &Path) -> Result<Option<LockFile>, LockError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => LockFile::parse(&text).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(LockError::Io(e)),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<LockFile, LockError> {
+        let lock: LockFile = toml::from_str(text).map_err(|e| LockError::Parse(e.to_string()))?;
+        if lock.version != VERSION {
+            return Err(LockError::Version(lock.version));
+        }
+        Ok(lock)
+    }
+
+    pub fn render(&self) -> String {
+        format!(
+            "# Written by `straddle generate`: what has shipped. Commit it; do not edit it by hand.\n{}",
+            toml::to_string_pretty(self).expect("the lock always serializes")
+        )
+    }
+
+    /// The lock after shipping `models` as declared: each of their tables is replaced by
+    /// what the models (all of them that map it) declare.
+    pub fn with_models(&self, models: &[&Model]) -> LockFile {
+        let mut next = self.clone();
+        next.version = VERSION;
+        for model in models {
+            next.tables
+                .insert(model.table.clone(), LockedTable::of(models, &model.table));
+        }
+        next
+    }
+}
+
+impl LockedTable {
+    /// What the models that map `table` declare of it, together.
+    pub fn of(models: &[&Model], table: &str) -> LockedTable {
+        let mapping: Vec<&&Model> = models.iter().filter(|m| m.table == table).collect();
+        LockedTable {
+            model: mapping
+                .iter()
+                .map(|m| m.rust_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            columns: mapping
+                .iter()
+                .flat_map(|m| &m.columns)
+                .map(|c| {
+                    let rust_type = if c.nullable {
+                        format!("Option<{}>", c.ty.rust)
+                    } else {
+                        c.ty.rust.clone()
+                    };
+                    let phase = c.change.as_ref().map(|ch| ch.phase());
+                    (
+                        c.name.clone(),
+                        LockedColumn {
+                            rust_type,
+                            primary_key: c.primary_key,
+                            phase,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_other_versions() {
+        let mut lock = LockFile {
+            version: VERSION,
+            tables: BTreeMap::new(),
+        };
+        let mut t = LockedTable {
+            model: "User".into(),
+            columns: BTreeMap::new(),
+        };
+        t.columns.insert(
+            "id".into(),
+            LockedColumn {
+                rust_type: "i64".into(),
+                primary_key: true,
+                phase: None,
+            },
+        );
+        t.columns.insert(
+            "n".into(),
+            LockedColumn {
+                rust_type: "String".into(),
+                primary_key: false,
+                phase: Some(Phase::Backfill),
+            },
+        );
+        lock.tables.insert("users".into(), t);
+        let text = lock.render();
+        assert!(
+            text.contains("[tables.users.columns.n]\ntype = \"String\"\nphase = \"backfill\""),
+            "{text}"
+        );
+        assert_eq!(LockFile::parse(&text).unwrap(), lock);
+        assert!(matches!(
+            LockFile::parse("version = 2"),
+            Err(LockError::Version(2))
+        ));
+        assert!(matches!(LockFile::parse("version = "), Err(LockError::Parse(_))));
+    }
+}
