@@ -17,6 +17,7 @@
 pub mod dialect;
 pub mod expr;
 pub mod lock;
+pub mod migrations;
 pub mod model;
 pub mod plan;
 pub mod query;
