@@ -14,6 +14,45 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
     expand(&input).into()
 }
 
+/// Embed the crate's `migrations/` folder (or the folder given, relative to the crate
+/// root) in the binary: `static MIGRATIONS: straddle::Migrations = straddle::migrations!();`
+/// Every file is `include_str!`-tracked, so editing one rebuilds.
+#[proc_macro]
+pub fn migrations(input: TokenStream) -> TokenStream {
+    let rel = if input.is_empty() {
+        "migrations".to_string()
+    } else {
+        match syn::parse::<syn::LitStr>(input) {
+            Ok(lit) => lit.value(),
+            Err(e) => return e.to_compile_error().into(),
+        }
+    };
+    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
+    let dir = root.join(&rel);
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "sql") {
+                let key = path
+                    .strip_prefix(&dir)
+                    .expect("inside the folder")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                files.push((key, path.to_string_lossy().into_owned()));
+            }
+        }
+    }
+    files.sort();
+    let entries = files
+        .iter()
+        .map(|(key, abs)| quote! { (#key, ::std::include_str!(#abs)) });
+    quote! { ::straddle::Migrations::new(&[#(#entries),*]) }.into()
+}
+
 /// The dialects enabled through the `straddle` crate's features.
 fn enabled_dialects() -> Vec<Dialect> {
     let mut out = Vec::new();

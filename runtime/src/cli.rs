@@ -170,6 +170,16 @@ enum DialectArg {
     Sqlite,
 }
 
+/// Run the CLI over `models`, applying only the reviewed migrations embedded with
+/// [`crate::migrations!`].
+pub fn main_with_migrations(models: &[&'static Model], migrations: crate::Migrations) -> ExitCode {
+    let mut args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("straddle") {
+        args.remove(1);
+    }
+    run(models, Some(migrations), args)
+}
+
 /// Run the CLI over `models` with the process arguments.
 pub fn main(models: &[&'static Model]) -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
@@ -177,11 +187,15 @@ pub fn main(models: &[&'static Model]) -> ExitCode {
     if args.get(1).map(String::as_str) == Some("straddle") {
         args.remove(1);
     }
-    run_with_args(models, args)
+    run(models, None, args)
 }
 
 /// Run the CLI over `models` with the given arguments (the first is the program name).
 pub fn run_with_args(models: &[&'static Model], args: Vec<String>) -> ExitCode {
+    run(models, None, args)
+}
+
+fn run(models: &[&'static Model], migrations: Option<crate::Migrations>, args: Vec<String>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -203,7 +217,7 @@ pub fn run_with_args(models: &[&'static Model], args: Vec<String>) -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match rt.block_on(dispatch(models, &cli)) {
+    match rt.block_on(dispatch(models, migrations, &cli)) {
         Ok(code) => code,
         Err(e) => {
             if cli.json {
@@ -229,7 +243,11 @@ fn dialect_of(url: &str) -> Result<Dialect> {
     }
 }
 
-async fn dispatch(models: &[&'static Model], cli: &Cli) -> Result<ExitCode> {
+async fn dispatch(
+    models: &[&'static Model],
+    migrations: Option<crate::Migrations>,
+    cli: &Cli,
+) -> Result<ExitCode> {
     match &cli.command {
         Command::Generate { paths } => {
             let project = crate::generate::Project {
@@ -306,11 +324,11 @@ async fn dispatch(models: &[&'static Model], cli: &Cli) -> Result<ExitCode> {
         .ok_or_else(|| Error::Usage("no database: pass --database-url or set DATABASE_URL".into()))?;
     match dialect_of(&url)? {
         #[cfg(feature = "postgres")]
-        Dialect::Postgres => run::<sqlx::Postgres>(models, cli, &url).await,
+        Dialect::Postgres => apply::<sqlx::Postgres>(models, migrations, cli, &url).await,
         #[cfg(feature = "mysql")]
-        Dialect::MySql => run::<sqlx::MySql>(models, cli, &url).await,
+        Dialect::MySql => apply::<sqlx::MySql>(models, migrations, cli, &url).await,
         #[cfg(feature = "sqlite")]
-        Dialect::Sqlite => run::<sqlx::Sqlite>(models, cli, &url).await,
+        Dialect::Sqlite => apply::<sqlx::Sqlite>(models, migrations, cli, &url).await,
         #[allow(unreachable_patterns)]
         d => Err(Error::Usage(format!(
             "this binary was built without the `{}` feature of straddle",
@@ -386,10 +404,16 @@ fn options(cli: &Cli, pacing: Option<&PacingArgs>, allow_data_loss: bool) -> Run
         } else {
             ProgressMode::Auto
         },
+        migrations: None,
     }
 }
 
-async fn run<DB: Backend>(models: &[&'static Model], cli: &Cli, url: &str) -> Result<ExitCode> {
+async fn apply<DB: Backend>(
+    models: &[&'static Model],
+    migrations: Option<crate::Migrations>,
+    cli: &Cli,
+    url: &str,
+) -> Result<ExitCode> {
     let (pacing, allow) = match &cli.command {
         Command::Up { pacing, .. } | Command::Backfill { pacing, .. } | Command::Contract { pacing, .. } => {
             (Some(pacing), false)
@@ -397,7 +421,15 @@ async fn run<DB: Backend>(models: &[&'static Model], cli: &Cli, url: &str) -> Re
         Command::Down { allow_data_loss, .. } => (None, *allow_data_loss),
         _ => (None, false),
     };
-    let mut runner = Runner::<DB>::connect(url, models, options(cli, pacing, allow)).await?;
+    let mut runner = Runner::<DB>::connect(
+        url,
+        models,
+        RunnerOptions {
+            migrations,
+            ..options(cli, pacing, allow)
+        },
+    )
+    .await?;
     let result = command(&mut runner, cli).await;
     let closed = runner.close().await;
     let code = result?;

@@ -35,6 +35,15 @@ pub enum Error {
         current: String,
     },
 
+    /// The binary's embedded migrations do not have, or do not match, a phase to apply.
+    #[error("{change} {phase} {direction}: {problem}")]
+    NotReviewed {
+        change: String,
+        phase: Phase,
+        direction: &'static str,
+        problem: String,
+    },
+
     /// Another runner holds the lock.
     #[error(
         "another straddle runner is applying migrations on {url} (waited {waited:?}); try again when it is done"

@@ -76,7 +76,34 @@ pub use sqlx;
 pub use straddle_core as ir;
 pub use straddle_core::query::{ColumnShape, TableShape};
 pub use straddle_core::{Dialect, Direction, Phase, Step};
-pub use straddle_macros::Model;
+pub use straddle_macros::{Model, migrations};
+
+/// The reviewed migration files, embedded in the binary by [`migrations!`]. A runner given
+/// them applies a phase only when its file is there and says exactly what the runner is
+/// about to execute.
+#[derive(Clone, Copy, Debug)]
+pub struct Migrations {
+    files: &'static [(&'static str, &'static str)],
+}
+
+impl Migrations {
+    pub const fn new(files: &'static [(&'static str, &'static str)]) -> Migrations {
+        Migrations { files }
+    }
+
+    /// A file by its path under `migrations/` (`users.email_normalized/1-expand/postgres/up.sql`).
+    pub fn get(&self, path: &str) -> Option<&'static str> {
+        self.files.iter().find(|(p, _)| *p == path).map(|(_, text)| *text)
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
 
 /// A table model: implemented by `#[derive(straddle::Model)]`.
 pub trait Model: Sized + Send + Unpin + 'static {

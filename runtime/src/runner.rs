@@ -41,6 +41,9 @@ pub struct RunnerOptions {
     /// Let `down` drop a column that holds data.
     pub allow_data_loss: bool,
     pub progress: ProgressMode,
+    /// The reviewed migrations embedded in the binary: when given, a phase is applied
+    /// only if its file is there and matches what would run.
+    pub migrations: Option<crate::Migrations>,
 }
 
 impl Default for RunnerOptions {
@@ -52,6 +55,7 @@ impl Default for RunnerOptions {
             backfill: BackfillOptions::default(),
             allow_data_loss: false,
             progress: ProgressMode::Auto,
+            migrations: None,
         }
     }
 }
@@ -426,6 +430,39 @@ impl<DB: Backend> Runner<DB> {
         history: &History,
     ) -> Result<PhaseReport> {
         let (model, plan) = (self.changes[i].model, self.changes[i].plan.clone());
+        if let Some(reviewed) = &self.options.migrations {
+            let path = straddle_core::migrations::file_path(&plan.id, phase, DB::DIALECT, direction);
+            let key = path.to_string_lossy().replace('\\', "/");
+            let problem = match reviewed.get(&key) {
+                None => Some(format!(
+                    "migrations/{key} is not in this binary: accept the phase with `straddle generate` and rebuild"
+                )),
+                Some(text)
+                    if text
+                        != straddle_core::migrations::file_text(
+                            model,
+                            &plan,
+                            phase,
+                            DB::DIALECT,
+                            direction,
+                        ) =>
+                {
+                    Some(format!(
+                        "migrations/{key} in this binary differs from what the models render: the reviewed SQL and \
+                         the code disagree (run `straddle check`)"
+                    ))
+                }
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
+                return Err(Error::NotReviewed {
+                    change: plan.id.clone(),
+                    phase,
+                    direction: direction.key(),
+                    problem,
+                });
+            }
+        }
         let steps = render::render_phase(DB::DIALECT, model, &plan, phase, direction);
         let done = history.recorded_since_marker(phase, direction);
         let throttle = match &model.column(&plan.column).and_then(|c| c.change.clone()) {

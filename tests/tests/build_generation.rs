@@ -70,8 +70,10 @@ straddle-build = {{ path = "{ws}/build" }}
         write("build.rs", "fn main() {\n    straddle_build::generate();\n}\n");
         write(
             "src/main.rs",
-            "mod models;\nmod other;\nuse straddle::Model;\n\nfn main() -> std::process::ExitCode {\n    \
-             other::hello();\n    straddle::cli::main(&[models::User::definition()])\n}\n",
+            "mod models;\nmod other;\nuse straddle::Model;\n\n\
+             static MIGRATIONS: straddle::Migrations = straddle::migrations!();\n\n\
+             fn main() -> std::process::ExitCode {\n    \
+             other::hello();\n    straddle::cli::main_with_migrations(&[models::User::definition()], MIGRATIONS)\n}\n",
         );
         write("src/other.rs", "pub fn hello() {}\n");
         write("src/models.rs", &model("expand"));
@@ -156,6 +158,15 @@ async fn three_releases_of_a_model() {
         );
         println!("release {}: cargo build {took:.1?}", release + 1);
 
+        // The binary carries only reviewed SQL: a phase not accepted yet is refused.
+        let o = app.run(Some(&urls[0]), &["up", "--quiet"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            text(&o.stderr).contains("accept the phase with `straddle generate` and rebuild"),
+            "{}",
+            text(&o.stderr)
+        );
+
         // Not accepted yet: check fails; generate accepts; check passes.
         let o = app.run(None, &["check"]);
         assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
@@ -190,6 +201,30 @@ async fn three_releases_of_a_model() {
             );
         }
     }
+
+    // A reviewed file edited by hand: the rebuilt binary refuses to run it, and check says why.
+    let file = app
+        .dir
+        .path()
+        .join("migrations/users.email_normalized/3-contract/sqlite/down.sql");
+    let reviewed = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        reviewed.replace("PRAGMA foreign_keys = ON", "PRAGMA foreign_keys = OFF"),
+    )
+    .unwrap();
+    assert!(app.build().0.status.success());
+    let o = app.run(Some(&urls[0]), &["down", "--quiet"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("differs from what the models render"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(app.run(None, &["check"]).status.code(), Some(1));
+    std::fs::write(&file, reviewed).unwrap();
+    assert!(app.build().0.status.success());
+    assert!(app.run(None, &["check"]).status.success());
 
     // Going back is a compile error, on the phase.
     app.set_model(&model("backfill"));
