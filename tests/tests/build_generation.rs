@@ -167,6 +167,15 @@ async fn three_releases_of_a_model() {
             text(&o.stderr)
         );
 
+        // The SQL the build wrote is the SQL `generate` will accept.
+        let out_dir = stderr
+            .split("SQL in ")
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+            .expect("the warning names the folder");
+        let rel = format!("users.email_normalized/{}-{phase}/postgres/up.sql", release + 1);
+        let built = std::fs::read_to_string(Path::new(out_dir).join(&rel)).unwrap();
+
         // Not accepted yet: check fails; generate accepts; check passes.
         let o = app.run(None, &["check"]);
         assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
