@@ -237,56 +237,72 @@ async fn record<DB: Backend>(
     (entry, attempts, started_ms, started): (&LedgerEntry<'_>, u32, i64, Instant),
     rows: u64,
 ) -> Result<()> {
-    insert_ledger_row::<DB>(
-        conn,
-        ctx.change,
-        ctx.phase,
-        entry.direction,
-        &step.name,
-        &step.checksum(),
-        "applied",
-        (started_ms, started.elapsed()),
+    LedgerRecord {
+        change: ctx.change,
+        phase: ctx.phase,
+        direction: entry.direction,
+        step: &step.name,
+        checksum: &step.checksum(),
+        status: "applied",
+        started_ms,
+        took: started.elapsed(),
         rows,
         attempts,
-        entry.applied_by,
-    )
+        applied_by: entry.applied_by,
+    }
+    .insert::<DB>(conn)
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn insert_ledger_row<DB: Backend>(
-    conn: &mut DB::Connection,
-    change: &str,
-    phase: Phase,
-    direction: Direction,
-    step: &str,
-    checksum: &str,
-    status: &str,
-    (started_ms, took): (i64, Duration),
-    rows: u64,
-    attempts: u32,
-    applied_by: &str,
-) -> Result<()> {
-    let mut args = DB::Arguments::default();
-    let text = |args: &mut DB::Arguments, s: &str| {
-        DB::bind_key(args, &Key::Text(s.to_string())).map_err(sqlx::Error::Encode)
-    };
-    let int = |args: &mut DB::Arguments, i: i64| DB::bind_i64(args, i).map_err(sqlx::Error::Encode);
-    text(&mut args, change)?;
-    text(&mut args, phase.key())?;
-    text(&mut args, direction.key())?;
-    text(&mut args, step)?;
-    text(&mut args, checksum)?;
-    text(&mut args, status)?;
-    int(&mut args, started_ms)?;
-    int(&mut args, started_ms + took.as_millis() as i64)?;
-    int(&mut args, took.as_millis() as i64)?;
-    int(&mut args, rows as i64)?;
-    int(&mut args, attempts as i64)?;
-    text(&mut args, applied_by)?;
-    DB::bind_optional_text(&mut args, None).map_err(sqlx::Error::Encode)?;
-    DB::execute(conn, ledger::insert_sql(DB::DIALECT), args).await?;
-    Ok(())
+/// One ledger row to write.
+pub(crate) struct LedgerRecord<'a> {
+    pub change: &'a str,
+    pub phase: Phase,
+    pub direction: Direction,
+    /// Empty for a phase-completion row.
+    pub step: &'a str,
+    pub checksum: &'a str,
+    /// `started`, `applied`, `skipped` or `completed`.
+    pub status: &'a str,
+    pub started_ms: i64,
+    pub took: Duration,
+    pub rows: u64,
+    pub attempts: u32,
+    pub applied_by: &'a str,
+}
+
+impl LedgerRecord<'_> {
+    pub(crate) async fn insert<DB: Backend>(&self, conn: &mut DB::Connection) -> Result<()> {
+        let mut args = DB::Arguments::default();
+        let text = |args: &mut DB::Arguments, s: &str| {
+            DB::bind_key(args, &Key::Text(s.to_string())).map_err(sqlx::Error::Encode)
+        };
+        let int = |args: &mut DB::Arguments, i: i64| DB::bind_i64(args, i).map_err(sqlx::Error::Encode);
+        let took = self.took.as_millis() as i64;
+        for t in [
+            self.change,
+            self.phase.key(),
+            self.direction.key(),
+            self.step,
+            self.checksum,
+            self.status,
+        ] {
+            text(&mut args, t)?;
+        }
+        for i in [
+            self.started_ms,
+            self.started_ms + took,
+            took,
+            self.rows as i64,
+            self.attempts as i64,
+        ] {
+            int(&mut args, i)?;
+        }
+        text(&mut args, self.applied_by)?;
+        DB::bind_optional_text(&mut args, None).map_err(sqlx::Error::Encode)?;
+        DB::execute(conn, ledger::insert_sql(DB::DIALECT), args).await?;
+        Ok(())
+    }
 }
 
 async fn run_statements<DB: Backend>(

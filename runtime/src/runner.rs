@@ -13,7 +13,7 @@
 //! - `down` reverts the newest applied phase, refusing to drop a column that holds data
 //!   unless told to.
 
-use crate::apply::{self, LedgerEntry, PhaseReport, StepContext};
+use crate::apply::{self, LedgerEntry, LedgerRecord, PhaseReport, StepContext};
 use crate::backend::{Backend, Key, LedgerRow};
 use crate::backfill::{BackfillOptions, Pacing, now_ms};
 use crate::error::{Error, Result, mask_url};
@@ -506,40 +506,16 @@ impl<DB: Backend> Runner<DB> {
                 continue;
             }
             if apply::already_applied::<DB>(&mut self.conn, step).await? {
-                apply::insert_ledger_row::<DB>(
-                    &mut self.conn,
-                    &plan.id,
-                    phase,
-                    direction,
-                    &step.name,
-                    &checksum,
-                    "skipped",
-                    (now_ms(), Duration::ZERO),
-                    0,
-                    1,
-                    &self.holder,
-                )
-                .await?;
+                self.mark(&plan.id, phase, direction, &step.name, &checksum, "skipped")
+                    .await?;
                 report.skipped.push(step.name.clone());
                 continue;
             }
             if !step.transactional {
                 // Outside a transaction a run can die half-way: log that it began, so the
                 // ledger shows every run, including one that was killed.
-                apply::insert_ledger_row::<DB>(
-                    &mut self.conn,
-                    &plan.id,
-                    phase,
-                    direction,
-                    &step.name,
-                    &checksum,
-                    "started",
-                    (now_ms(), Duration::ZERO),
-                    0,
-                    1,
-                    &self.holder,
-                )
-                .await?;
+                self.mark(&plan.id, phase, direction, &step.name, &checksum, "started")
+                    .await?;
             }
             let outcome = apply::run_step::<DB>(&mut self.conn, step, &mut ctx, Some(&entry)).await?;
             report.rows_backfilled += outcome.rows;
@@ -548,21 +524,49 @@ impl<DB: Backend> Runner<DB> {
             report.applied.push(step.name.clone());
         }
         let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
-        apply::insert_ledger_row::<DB>(
-            &mut self.conn,
-            &plan.id,
+        LedgerRecord {
+            change: &plan.id,
             phase,
             direction,
-            "",
-            &checksum_of(&all),
-            "completed",
-            (started.0, started.1.elapsed()),
-            report.rows_backfilled,
-            1,
-            &self.holder,
-        )
+            step: "",
+            checksum: &checksum_of(&all),
+            status: "completed",
+            started_ms: started.0,
+            took: started.1.elapsed(),
+            rows: report.rows_backfilled,
+            attempts: 1,
+            applied_by: &self.holder,
+        }
+        .insert::<DB>(&mut self.conn)
         .await?;
         Ok(report)
+    }
+
+    /// A ledger row for a step that touched nothing (found applied, or just begun).
+    async fn mark(
+        &mut self,
+        change: &str,
+        phase: Phase,
+        direction: Direction,
+        step: &str,
+        checksum: &str,
+        status: &str,
+    ) -> Result<()> {
+        LedgerRecord {
+            change,
+            phase,
+            direction,
+            step,
+            checksum,
+            status,
+            started_ms: now_ms(),
+            took: Duration::ZERO,
+            rows: 0,
+            attempts: 1,
+            applied_by: &self.holder,
+        }
+        .insert::<DB>(&mut self.conn)
+        .await
     }
 
     /// Count the rows that would violate what contract enforces, per selected change
