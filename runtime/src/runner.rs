@@ -106,7 +106,10 @@ pub struct Verification {
 }
 
 pub struct Runner<DB: Backend> {
+    /// Masked, for messages.
     url: String,
+    /// As given, to reconnect.
+    connect_url: String,
     conn: DB::Connection,
     changes: Vec<Tracked>,
     options: RunnerOptions,
@@ -143,6 +146,7 @@ impl<DB: Backend> Runner<DB> {
         );
         let mut runner = Runner {
             url: mask_url(url),
+            connect_url: url.to_string(),
             conn,
             changes,
             options,
@@ -153,6 +157,57 @@ impl<DB: Backend> Runner<DB> {
             DB::execute(&mut runner.conn, sql, Default::default()).await?;
         }
         Ok(runner)
+    }
+
+    /// After the connection broke: connect again, take the runner lock again (another
+    /// runner may have started meanwhile: then wait for it), and carry on.
+    async fn reconnect(&mut self) -> Result<()> {
+        self.conn = DB::Connection::connect(&self.connect_url)
+            .await
+            .map_err(|source| Error::Connect {
+                url: self.url.clone(),
+                source,
+            })?;
+        self.lock().await
+    }
+
+    /// Run a phase; when the connection breaks, reconnect and resume it from the ledger
+    /// (every step is recorded in its own transaction or guarded by its probe, so what
+    /// completed is never redone), a bounded number of times.
+    async fn run_phase_resuming(
+        &mut self,
+        i: usize,
+        phase: Phase,
+        direction: Direction,
+    ) -> Result<PhaseReport> {
+        const ATTEMPTS: u32 = 4;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let id = self.changes[i].plan.id.clone();
+            let result = match self.history(&id).await {
+                Ok(history) => self.run_phase(i, phase, direction, &history).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if attempt < ATTEMPTS && is_connection_lost(&e) => {
+                    let delay =
+                        crate::retry::backoff(attempt, Duration::from_millis(500), Duration::from_secs(10));
+                    eprintln!(
+                        "  {id} {phase}: the connection to {} broke ({e}); reconnecting in {delay:.1?} to resume \
+                         (attempt {attempt}/{ATTEMPTS})",
+                        self.url
+                    );
+                    tokio::time::sleep(delay).await;
+                    if let Err(e) = self.reconnect().await {
+                        if attempt + 1 >= ATTEMPTS {
+                            return Err(e);
+                        }
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Change ids this runner knows, in declaration order.
@@ -326,8 +381,7 @@ impl<DB: Backend> Runner<DB> {
                     }
                     continue;
                 }
-                let history = self.history(&id).await?;
-                let report = self.run_phase(i, phase, Direction::Up, &history).await?;
+                let report = self.run_phase_resuming(i, phase, Direction::Up).await?;
                 runs.push(ChangeRun {
                     change: id.clone(),
                     phase,
@@ -366,7 +420,7 @@ impl<DB: Backend> Runner<DB> {
             if newest == Phase::Expand {
                 self.guard_data_loss(i).await?;
             }
-            let report = self.run_phase(i, newest, Direction::Down, &history).await?;
+            let report = self.run_phase_resuming(i, newest, Direction::Down).await?;
             if newest == Phase::Backfill {
                 let mut args = DB::Arguments::default();
                 DB::bind_key(&mut args, &Key::Text(id.clone())).map_err(sqlx::Error::Encode)?;
@@ -649,6 +703,22 @@ impl<DB: Backend> Runner<DB> {
     /// The raw ledger of a change, oldest first.
     pub async fn ledger(&mut self, change: &str) -> Result<Vec<LedgerRow>> {
         Ok(self.history(change).await?.0)
+    }
+}
+
+/// The error means the connection is gone (closed, reset, the server terminated the
+/// session or is shutting down), not that a statement was wrong.
+fn is_connection_lost(e: &Error) -> bool {
+    match e {
+        Error::Sql(sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed) => true,
+        Error::Sql(sqlx::Error::Database(db)) => {
+            // 57P01-03: admin shutdown, crash shutdown, cannot connect now; class 08: connection exception.
+            db.code()
+                .is_some_and(|c| matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08"))
+                || db.message().contains("server has gone away")
+                || db.message().contains("Lost connection")
+        }
+        _ => false,
     }
 }
 

@@ -442,3 +442,77 @@ async fn unreachable_database_is_named_with_its_password_masked() {
     assert!(!msg.contains("s3cret"));
     assert!(msg.to_lowercase().contains("refused"), "names the cause: {msg}");
 }
+
+/// The server terminates the runner's session in the middle of the backfill: the runner
+/// reconnects, takes its lock again and resumes from the checkpoint; every row is filled
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_connection_is_resumed() {
+    let Some(t) = TestDb::postgres("reconnect").await else {
+        return;
+    };
+    let rows = 20_000u64;
+    let pool = seeded::<sqlx::Postgres>(&t, rows).await;
+    let mut r = runner::<sqlx::Postgres>(&t, Normalized::definition()).await;
+    r.up(Some(Phase::Expand), None).await.unwrap();
+    r.close().await.unwrap();
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::Postgres::exec(&mut conn, "CREATE TABLE fills (id BIGINT NOT NULL)").await;
+        for sql in fill_counter(straddle::Dialect::Postgres) {
+            sqlx::Postgres::exec(&mut conn, sql).await;
+        }
+    }
+    let options = RunnerOptions {
+        backfill: straddle::BackfillOptions {
+            fixed_batch: Some(200),
+            pause: Some(Duration::from_millis(3)),
+            ..Default::default()
+        },
+        ..options()
+    };
+    let mut r = Runner::<sqlx::Postgres>::connect(&t.url, &[Normalized::definition()], options)
+        .await
+        .unwrap();
+    let killer = async {
+        loop {
+            let done = count(&pool, "SELECT count(*) FROM fills").await;
+            if done >= rows as i64 / 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut conn = pool.acquire().await.unwrap();
+        let killed = sqlx::Postgres::text_rows(
+            &mut conn,
+            "SELECT CAST(pg_terminate_backend(pid) AS TEXT) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'WITH bounds AS%' AND pid <> pg_backend_pid()"
+                .into(),
+        )
+        .await;
+        assert_eq!(killed, vec!["true"], "terminated the runner's session");
+    };
+    let (runs, ()) = tokio::join!(r.up(Some(Phase::Backfill), None), killer);
+    let runs = runs.unwrap();
+    assert_eq!(runs[0].outcome, "applied");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM users WHERE email_normalized IS NULL").await,
+        0
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM fills").await,
+        rows as i64,
+        "each row filled once"
+    );
+    let ledger = r.ledger(CHANGE).await.unwrap();
+    let starts = ledger
+        .iter()
+        .filter(|l| l.step == "backfill" && l.status == "started")
+        .count();
+    assert_eq!(
+        starts, 2,
+        "the interrupted attempt and the resumed one: {ledger:?}"
+    );
+    assert_eq!(r.status(None).await.unwrap()[0].backfilled_rows, Some(rows));
+    r.close().await.unwrap();
+}
