@@ -199,10 +199,11 @@ impl<DB: Backend> Runner<DB> {
                         self.url
                     );
                     tokio::time::sleep(delay).await;
-                    if let Err(e) = self.reconnect().await {
-                        if attempt + 1 >= ATTEMPTS {
-                            return Err(e);
-                        }
+                    // A failed reconnect counts as an attempt; the last one's error is reported.
+                    if let Err(e) = self.reconnect().await
+                        && attempt + 1 >= ATTEMPTS
+                    {
+                        return Err(e);
                     }
                 }
                 other => return other,
