@@ -313,18 +313,7 @@ async fn one_runner_at_a_time<DB: TestBackend>(t: &TestDb) {
 /// runs.
 async fn killed_backfill_resumes<DB: TestBackend>(t: &TestDb) {
     let rows = 20_000u64;
-    let pool = seeded::<DB>(t, rows).await;
-    let mut r = runner::<DB>(t, Normalized::definition()).await;
-    r.up(Some(Phase::Expand), None).await.unwrap();
-    r.close().await.unwrap();
-    // Count every NULL → value transition per row.
-    {
-        let mut conn = pool.acquire().await.unwrap();
-        DB::exec(&mut conn, "CREATE TABLE fills (id BIGINT NOT NULL)").await;
-        for sql in fill_counter(DB::DIALECT) {
-            DB::exec(&mut conn, sql).await;
-        }
-    }
+    let pool = expanded_with_fill_counter::<DB>(t, rows).await;
     let bin = env!("CARGO_BIN_EXE_straddle-fixture");
     let spawn = || {
         std::process::Command::new(bin)
@@ -373,19 +362,7 @@ async fn killed_backfill_resumes<DB: TestBackend>(t: &TestDb) {
     let out = spawn().wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    assert_eq!(
-        count(&pool, "SELECT count(*) FROM users WHERE email_normalized IS NULL").await,
-        0
-    );
-    assert_eq!(
-        count(&pool, "SELECT count(*) FROM fills").await,
-        rows as i64,
-        "each row filled once"
-    );
-    assert_eq!(
-        count(&pool, "SELECT count(DISTINCT id) FROM fills").await,
-        rows as i64
-    );
+    assert_filled_once(&pool, rows).await;
     let mut r = runner::<DB>(t, Normalized::definition()).await;
     let ledger = r.ledger(CHANGE).await.unwrap();
     let starts: Vec<_> = ledger
@@ -406,6 +383,39 @@ async fn killed_backfill_resumes<DB: TestBackend>(t: &TestDb) {
     );
     assert_eq!(r.status(None).await.unwrap()[0].backfilled_rows, Some(rows));
     r.close().await.unwrap();
+}
+
+/// A table of `rows` rows with expand applied and a `fills` table that records every
+/// NULL → value transition of the new column, per row.
+async fn expanded_with_fill_counter<DB: TestBackend>(t: &TestDb, rows: u64) -> sqlx::Pool<DB> {
+    let pool = seeded::<DB>(t, rows).await;
+    let mut r = runner::<DB>(t, Normalized::definition()).await;
+    r.up(Some(Phase::Expand), None).await.unwrap();
+    r.close().await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    DB::exec(&mut conn, "CREATE TABLE fills (id BIGINT NOT NULL)").await;
+    for sql in fill_counter(DB::DIALECT) {
+        DB::exec(&mut conn, sql).await;
+    }
+    drop(conn);
+    pool
+}
+
+/// No NULL left, and every row went from NULL to a value exactly once.
+async fn assert_filled_once<DB: TestBackend>(pool: &sqlx::Pool<DB>, rows: u64) {
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM users WHERE email_normalized IS NULL").await,
+        0
+    );
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM fills").await,
+        rows as i64,
+        "each row filled once"
+    );
+    assert_eq!(
+        count(pool, "SELECT count(DISTINCT id) FROM fills").await,
+        rows as i64
+    );
 }
 
 fn fill_counter(dialect: straddle::Dialect) -> Vec<&'static str> {
@@ -452,17 +462,7 @@ async fn a_broken_connection_is_resumed() {
         return;
     };
     let rows = 20_000u64;
-    let pool = seeded::<sqlx::Postgres>(&t, rows).await;
-    let mut r = runner::<sqlx::Postgres>(&t, Normalized::definition()).await;
-    r.up(Some(Phase::Expand), None).await.unwrap();
-    r.close().await.unwrap();
-    {
-        let mut conn = pool.acquire().await.unwrap();
-        sqlx::Postgres::exec(&mut conn, "CREATE TABLE fills (id BIGINT NOT NULL)").await;
-        for sql in fill_counter(straddle::Dialect::Postgres) {
-            sqlx::Postgres::exec(&mut conn, sql).await;
-        }
-    }
+    let pool = expanded_with_fill_counter::<sqlx::Postgres>(&t, rows).await;
     let options = RunnerOptions {
         backfill: straddle::BackfillOptions {
             fixed_batch: Some(200),
@@ -495,15 +495,7 @@ async fn a_broken_connection_is_resumed() {
     let (runs, ()) = tokio::join!(r.up(Some(Phase::Backfill), None), killer);
     let runs = runs.unwrap();
     assert_eq!(runs[0].outcome, "applied");
-    assert_eq!(
-        count(&pool, "SELECT count(*) FROM users WHERE email_normalized IS NULL").await,
-        0
-    );
-    assert_eq!(
-        count(&pool, "SELECT count(*) FROM fills").await,
-        rows as i64,
-        "each row filled once"
-    );
+    assert_filled_once(&pool, rows).await;
     let ledger = r.ledger(CHANGE).await.unwrap();
     let starts = ledger
         .iter()
