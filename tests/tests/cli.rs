@@ -172,3 +172,35 @@ async fn unknown_change_names_the_known_ones() {
         stderr(&o)
     );
 }
+
+/// Installed as `cargo-straddle`, cargo runs it as `cargo-straddle straddle …`.
+#[test]
+fn runs_as_a_cargo_subcommand() {
+    let direct = straddle(None, &["plan", "--dialect", "sqlite"]);
+    let via_cargo = straddle(None, &["straddle", "plan", "--dialect", "sqlite"]);
+    assert!(via_cargo.status.success(), "{}", stderr(&via_cargo));
+    assert_eq!(stdout(&via_cargo), stdout(&direct));
+}
+
+#[tokio::test]
+async fn run_commands_report_json() {
+    let t = TestDb::sqlite("cli_json").await.unwrap();
+    seeded(&t).await;
+    let o = straddle(
+        Some(&t.url),
+        &["up", "users.email_normalized", "--json", "--batch-size", "100"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(runs[0]["phase"], "expand");
+    assert_eq!(runs[1]["phase"], "backfill");
+    assert_eq!(runs[1]["outcome"], "applied");
+    assert_eq!(runs[1]["report"]["rows_backfilled"], 300);
+    assert_eq!(runs[1]["report"]["backfill"]["batches"], 3);
+    let o = straddle(Some(&t.url), &["down", "users.email_normalized", "--json"]);
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (runs[0]["phase"].as_str(), runs[0]["direction"].as_str()),
+        (Some("backfill"), Some("down"))
+    );
+}
