@@ -60,12 +60,15 @@ fn unreachable(what: &str, url: &str, err: &dyn std::fmt::Display) -> Option<Tes
     if under_ci() {
         panic!("{what} at {url} is unreachable under CI=true: {err}");
     }
-    eprintln!(
+    // Straight to the stderr handle: libtest captures `eprintln!` of passing tests, and
+    // this must be seen.
+    let notice = format!(
         "\n********************************************************************\n\
          NOT RUN: {what} at {url} is unreachable ({err}).\n\
          The assertions of this test did NOT run. Start the server (see README).\n\
          ********************************************************************\n"
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
     None
 }
 
