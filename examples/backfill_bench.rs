@@ -5,7 +5,9 @@
 //! measures what the application feels. With WORKERS=0 the comparison is of raw
 //! throughput alone.
 //!
-//!     cargo run --release --example backfill_bench -- [ROWS] [WORKERS]   (default 1000000 4)
+//!     cargo run --release --example backfill_bench -- [ROWS] [WORKERS] [PACE_MS]   (default 1000000 4 5)
+//!
+//! PACE_MS is each worker's pause between updates; 0 runs them flat out.
 //!
 //! Server: STRADDLE_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres); a
 //! database `straddle_bench` is created and dropped.
@@ -54,6 +56,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(4);
+    let pace = Duration::from_millis(
+        std::env::args()
+            .nth(3)
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(5),
+    );
     let admin_url = std::env::var("STRADDLE_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let url = format!(
@@ -90,7 +99,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         ),
     ];
-    println!("PostgreSQL backfill benchmark: {rows} rows, {workers} concurrent single-row updaters\n");
+    println!(
+        "PostgreSQL backfill benchmark: {rows} rows, {workers} concurrent single-row updaters, pause {pace:?}\n"
+    );
     let mut outcomes = Vec::new();
     for v in variants {
         sqlx::query("DROP DATABASE IF EXISTS straddle_bench WITH (FORCE)")
@@ -126,7 +137,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         let stop = Arc::new(AtomicBool::new(false));
         let tasks: Vec<_> = (0..workers)
-            .map(|_| tokio::spawn(workload(pool.clone(), rows, stop.clone())))
+            .map(|_| tokio::spawn(workload(pool.clone(), rows, stop.clone(), pace)))
             .collect();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let started = Instant::now();
@@ -200,9 +211,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Single-row updates of random rows at a steady pace (one every 5 ms per worker, as a
-/// service under load sends them), and their latencies.
-async fn workload(pool: PgPool, rows: i64, stop: Arc<AtomicBool>) -> Result<Vec<Duration>, sqlx::Error> {
+/// Single-row updates of random rows, with `pace` between them (a service under load),
+/// and their latencies.
+async fn workload(
+    pool: PgPool,
+    rows: i64,
+    stop: Arc<AtomicBool>,
+    pace: Duration,
+) -> Result<Vec<Duration>, sqlx::Error> {
     let mut out = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let id = rand::rng().random_range(1..=rows);
@@ -212,7 +228,9 @@ async fn workload(pool: PgPool, rows: i64, stop: Arc<AtomicBool>) -> Result<Vec<
             .execute(&pool)
             .await?;
         out.push(started.elapsed());
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        if !pace.is_zero() {
+            tokio::time::sleep(pace).await;
+        }
     }
     Ok(out)
 }
