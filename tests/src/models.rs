@@ -106,3 +106,15 @@ pub struct NormalizedSettled {
     pub email: String,
     pub email_normalized: String,
 }
+
+/// Column names that contain clause keywords (`CHECK`, `UNIQUE`) without being clauses.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "audits")]
+pub struct Audited {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub checked_at: String,
+    pub unique_code: String,
+    #[straddle(added(phase = contract, backfill = "upper(unique_code)"))]
+    pub code_key: String,
+}

@@ -508,3 +508,51 @@ async fn a_broken_connection_is_resumed() {
     assert_eq!(r.status(None).await.unwrap()[0].backfilled_rows, Some(rows));
     r.close().await.unwrap();
 }
+
+/// SQLite's NOT NULL rebuild refuses a table with clauses the model cannot describe —
+/// and only then: column names that merely contain a keyword are not clauses.
+#[tokio::test]
+async fn sqlite_rebuild_refuses_only_real_clauses() {
+    use straddle_tests::models::Audited;
+    for (table_sql, refused) in [
+        (
+            "CREATE TABLE audits (id INTEGER NOT NULL, checked_at TEXT NOT NULL, unique_code TEXT NOT NULL, PRIMARY KEY (id))",
+            None,
+        ),
+        (
+            "CREATE TABLE audits (id INTEGER NOT NULL, checked_at TEXT NOT NULL,\n unique_code TEXT NOT NULL CHECK(length(unique_code) > 0), PRIMARY KEY (id))",
+            Some("CHECK"),
+        ),
+        (
+            "CREATE TABLE audits (id INTEGER NOT NULL, checked_at TEXT NOT NULL, unique_code TEXT NOT NULL UNIQUE, PRIMARY KEY (id))",
+            Some("UNIQUE"),
+        ),
+    ] {
+        let t = TestDb::sqlite("clauses").await.unwrap();
+        let pool = t.pool::<sqlx::Sqlite>(1).await;
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::Sqlite::exec(&mut conn, table_sql).await;
+        sqlx::Sqlite::exec(
+            &mut conn,
+            "INSERT INTO audits VALUES (1, 'now', 'ab'), (2, 'then', 'cd')",
+        )
+        .await;
+        drop(conn);
+        let mut r = runner::<sqlx::Sqlite>(&t, Audited::definition()).await;
+        let result = r.up(Some(Phase::Contract), None).await;
+        match refused {
+            None => assert_eq!(result.unwrap().last().unwrap().phase, Phase::Contract),
+            Some(clause) => match result.unwrap_err() {
+                Error::Refused { sample, message, .. } => {
+                    assert_eq!(sample, vec![clause.to_string()]);
+                    assert!(
+                        message.contains("clauses the model does not describe"),
+                        "{message}"
+                    );
+                }
+                other => panic!("expected a refusal, got {other}"),
+            },
+        }
+        r.close().await.unwrap();
+    }
+}

@@ -145,6 +145,19 @@ fn drop_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
         .collect()
 }
 
+/// Table clauses the model cannot describe, which a rebuild from the model would lose.
+const CLAUSES: [&str; 9] = [
+    "CHECK",
+    "REFERENCES",
+    "COLLATE",
+    "UNIQUE",
+    "AUTOINCREMENT",
+    "GENERATED",
+    "ROWID",
+    "STRICT",
+    "CONSTRAINT",
+];
+
 /// Rebuild the table with the target column NOT NULL (`not_null`) or nullable.
 fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
     let table = t.table();
@@ -250,14 +263,27 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
             "{why}, which would drop its indexes and triggers: drop them first, or keep the column nullable"
         ),
     });
+    // Clause keywords as whole words: the stored CREATE TABLE text, upper-cased, with
+    // punctuation padded and line breaks and tabs turned into spaces, so that a column named
+    // `checked_at` or `unique_code` does not read as CHECK or UNIQUE.
+    let sample_words = CLAUSES
+        .iter()
+        .map(|k| format!("SELECT '{k}' AS k"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let tokens = format!(
+        "' ' || replace(replace(replace(replace(replace(replace(upper(sql), char(10), ' '), char(13), ' '), \
+         char(9), ' '), '(', ' ( '), ')', ' ) '), ',', ' , ') || ' '"
+    );
     s.statements.push(Statement::Assert {
         sql: format!(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = {name_lit} AND (\
-             upper(sql) LIKE '%WITHOUT ROWID%' OR upper(sql) LIKE '%STRICT%' OR upper(sql) LIKE '%AUTOINCREMENT%' \
-             OR upper(sql) LIKE '%CHECK%' OR upper(sql) LIKE '%REFERENCES%' OR upper(sql) LIKE '%COLLATE%' \
-             OR upper(sql) LIKE '%UNIQUE%' OR upper(sql) LIKE '%GENERATED%')"
+            "SELECT count(*) FROM sqlite_master, ({sample_words}) AS w WHERE type = 'table' AND name = {name_lit} \
+             AND {tokens} LIKE '% ' || w.k || ' %'"
         ),
-        sample: None,
+        sample: Some(format!(
+            "SELECT w.k FROM sqlite_master, ({sample_words}) AS w WHERE type = 'table' AND name = {name_lit} \
+             AND {tokens} LIKE '% ' || w.k || ' %'"
+        )),
         message: format!(
             "{why}, and its definition has clauses the model does not describe (constraints, collations, \
              table options) that the rebuild would lose"
