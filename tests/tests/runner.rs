@@ -353,7 +353,17 @@ async fn killed_backfill_resumes<DB: TestBackend>(t: &TestDb) {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let after_kill = count(&pool, "SELECT count(*) FROM fills").await;
+    // The server may still finish the batch statement in flight when the client died (it
+    // notices only when it replies): wait until the count settles.
+    let mut after_kill = count(&pool, "SELECT count(*) FROM fills").await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = count(&pool, "SELECT count(*) FROM fills").await;
+        if now == after_kill {
+            break;
+        }
+        after_kill = now;
+    }
     assert!(
         after_kill > 0 && after_kill < rows as i64,
         "killed mid-way: {after_kill}"

@@ -271,10 +271,8 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
         .map(|k| format!("SELECT '{k}' AS k"))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let tokens = format!(
-        "' ' || replace(replace(replace(replace(replace(replace(upper(sql), char(10), ' '), char(13), ' '), \
-         char(9), ' '), '(', ' ( '), ')', ' ) '), ',', ' , ') || ' '"
-    );
+    let tokens = "' ' || replace(replace(replace(replace(replace(replace(upper(sql), char(10), ' '), char(13), ' '), \
+         char(9), ' '), '(', ' ( '), ')', ' ) '), ',', ' , ') || ' '";
     s.statements.push(Statement::Assert {
         sql: format!(
             "SELECT count(*) FROM sqlite_master, ({sample_words}) AS w WHERE type = 'table' AND name = {name_lit} \
