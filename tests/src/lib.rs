@@ -299,7 +299,13 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, with_changes: boo
     format!("CREATE TABLE {} ({})", dialect.quote(table), defs.join(", "))
 }
 
-/// `INSERT`s of `n` rows `(id, email)` with ids 1..=n and mixed-case emails, in chunks
+/// The email `seed_sql` gives row `i`.
+pub fn seeded_email(i: i64) -> String {
+    format!("User{i}@Example.COM")
+}
+
+/// `INSERT`s of `n` rows `(id, email)` with ids 1..=n and mixed-case emails (see
+/// [`seeded_email`]), in chunks
 /// (MariaDB stops recursive CTEs at 1000 iterations by default).
 pub fn seed_sql(dialect: Dialect, table: &str, n: u64) -> Vec<String> {
     let t = dialect.quote(table);

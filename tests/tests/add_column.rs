@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use straddle::{ApplyOptions, BindFields, ColumnShape, Db, Direction, Model, Phase};
 use straddle_tests::models::{Awkward, Counted, HasId, Nickname, Normalized};
-use straddle_tests::{TestBackend, TestDb, base_table_sql, final_table_sql, seed_sql};
+use straddle_tests::{TestBackend, TestDb, base_table_sql, final_table_sql, seed_sql, seeded_email};
 
 const ROWS: i64 = 1000;
 
@@ -160,10 +160,6 @@ where
     }
     let (id, row) = expected.iter().next_back().unwrap();
     assert_eq!(db.find::<M, _>(*id).await.unwrap().as_ref(), Some(row));
-}
-
-fn seeded_email(i: i64) -> String {
-    format!("User{i}@Example.COM")
 }
 
 async fn backfilled_not_null<DB: TestBackend>(t: &TestDb)

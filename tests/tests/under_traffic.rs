@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use straddle::{BindFields, ColumnShape, Db, Model, Phase, ProgressMode, Runner, RunnerOptions};
 use straddle_tests::models::Normalized;
-use straddle_tests::{TestBackend, TestDb, base_table_sql, seed_sql};
+use straddle_tests::{TestBackend, TestDb, base_table_sql, seed_sql, seeded_email};
 
 const ROWS: i64 = 100_000;
 const LOCK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -89,10 +89,6 @@ fn expect_after_write(row: &Normalized, before: bool, after: bool) -> (String, V
         _ => vec![written, computed],
     };
     (row.email.clone(), values)
-}
-
-fn email(i: i64) -> String {
-    format!("User{i}@Example.COM")
 }
 
 async fn phases_under_traffic<DB: TestBackend>(t: &TestDb)
@@ -195,7 +191,7 @@ where
                 let r = db.find::<Normalized, _>(id).await;
                 if let Some(row) = stats.record("new read", started, r) {
                     match row {
-                        Some(row) if row.email_normalized == email(id).to_lowercase() => {}
+                        Some(row) if row.email_normalized == seeded_email(id).to_lowercase() => {}
                         other => stats
                             .failures
                             .lock()
