@@ -224,6 +224,44 @@ pub fn is_undefined_column(dialect: Dialect, code: Option<&str>, message: &str) 
     }
 }
 
+/// The backfill step: keyset batches by primary key, upper key first, then one ranged
+/// UPDATE of the rows still NULL. `max` reads the batch's upper key (cast where the
+/// engine would otherwise return a narrower integer); `one_statement` is the engine's
+/// single-statement batch, where it has one.
+pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[String; 2]>) -> Rendered {
+    let (key, table, col) = (t.q(&t.key().name), t.table(), t.col());
+    let expr = t.expr().render(t.dialect, crate::expr::Qualifier::None);
+    let p = |n| t.dialect.placeholder(n);
+    let mut s = step("backfill", false, false);
+    s.statements.push(Statement::Backfill(crate::step::Backfill {
+        table: t.model.table.clone(),
+        column: t.column.name.clone(),
+        key: t.key().name.clone(),
+        key_is_integer: t.key_is_integer(),
+        first_upper_key_sql: format!(
+            "SELECT {max} FROM (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT {}) AS batch",
+            p(1)
+        ),
+        upper_key_sql: format!(
+            "SELECT {max} FROM (SELECT {key} AS k FROM {table} WHERE {key} > {} ORDER BY {key} LIMIT {}) AS batch",
+            p(1),
+            p(2)
+        ),
+        first_update_sql: format!("UPDATE {table} SET {col} = {expr} WHERE {key} <= {} AND {col} IS NULL", p(1)),
+        update_sql: format!(
+            "UPDATE {table} SET {col} = {expr} WHERE {key} > {} AND {key} <= {} AND {col} IS NULL",
+            p(1),
+            p(2)
+        ),
+        remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
+        one_statement,
+    }));
+    Rendered {
+        step: s,
+        combinable: false,
+    }
+}
+
 /// The assertion that no row still has the column NULL, with a sample of offending keys.
 pub(crate) fn no_nulls_left(t: &Target<'_>) -> Statement {
     let (table, col) = (t.table(), t.col());

@@ -5,7 +5,7 @@
 use super::{Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::plan::Op;
-use crate::step::{Backfill, Statement};
+use crate::step::Statement;
 
 fn column_exists(t: &Target<'_>) -> String {
     format!(
@@ -119,38 +119,12 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             ]
         }
         Op::Backfill => {
-            let key = t.q(&t.key().name);
-            let expr = t.expr().render(t.dialect, Qualifier::None);
             let max = if t.key_is_integer() {
                 "CAST(max(k) AS SIGNED)"
             } else {
                 "max(k)"
             };
-            let mut s = step("backfill", false, false);
-            s.statements.push(Statement::Backfill(Backfill {
-                table: t.model.table.clone(),
-                column: t.column.name.clone(),
-                key: t.key().name.clone(),
-                key_is_integer: t.key_is_integer(),
-                first_upper_key_sql: format!(
-                    "SELECT {max} FROM (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT ?) AS batch"
-                ),
-                upper_key_sql: format!(
-                    "SELECT {max} FROM (SELECT {key} AS k FROM {table} WHERE {key} > ? ORDER BY {key} LIMIT ?) AS batch"
-                ),
-                first_update_sql: format!(
-                    "UPDATE {table} SET {col} = {expr} WHERE {key} <= ? AND {col} IS NULL"
-                ),
-                update_sql: format!(
-                    "UPDATE {table} SET {col} = {expr} WHERE {key} > ? AND {key} <= ? AND {col} IS NULL"
-                ),
-                remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
-                one_statement: None,
-            }));
-            vec![Rendered {
-                step: s,
-                combinable: false,
-            }]
+            vec![super::keyset_backfill(t, max, None)]
         }
         Op::EnforceNotNull => {
             let mut verify = step("verify-no-nulls", false, false);

@@ -3,7 +3,7 @@
 use super::{Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::plan::Op;
-use crate::step::{Backfill, Statement};
+use crate::step::Statement;
 
 pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
     match op {
@@ -97,43 +97,15 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             }]
         }
         Op::Backfill => {
-            let key = t.q(&t.key().name);
-            let table = t.table();
-            let col = t.col();
-            let expr = t.expr().render(t.dialect, Qualifier::None);
             let max = if t.key_is_integer() {
                 "CAST(max(k) AS BIGINT)"
             } else {
                 "max(k)"
             };
-            let mut s = step("backfill", false, false);
-            s.statements.push(Statement::Backfill(Backfill {
-                table: t.model.table.clone(),
-                column: t.column.name.clone(),
-                key: t.key().name.clone(),
-                key_is_integer: t.key_is_integer(),
-                first_upper_key_sql: format!(
-                    "SELECT {max} FROM (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT $1) AS batch"
-                ),
-                upper_key_sql: format!(
-                    "SELECT {max} FROM (SELECT {key} AS k FROM {table} WHERE {key} > $1 ORDER BY {key} LIMIT $2) AS batch"
-                ),
-                first_update_sql: format!(
-                    "UPDATE {table} SET {col} = {expr} WHERE {key} <= $1 AND {col} IS NULL"
-                ),
-                update_sql: format!(
-                    "UPDATE {table} SET {col} = {expr} WHERE {key} > $1 AND {key} <= $2 AND {col} IS NULL"
-                ),
-                remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
-                one_statement: Some([
-                    one_statement_batch(t, &key, &table, &col, &expr, max, false),
-                    one_statement_batch(t, &key, &table, &col, &expr, max, true),
-                ]),
-            }));
-            vec![Rendered {
-                step: s,
-                combinable: false,
-            }]
+            let (key, table, col) = (t.q(&t.key().name), t.table(), t.col());
+            let expr = t.expr().render(t.dialect, Qualifier::None);
+            let one = |next| one_statement_batch(t, &key, &table, &col, &expr, max, next);
+            vec![super::keyset_backfill(t, max, Some([one(false), one(true)]))]
         }
         Op::EnforceNotNull => {
             let table = t.table();
