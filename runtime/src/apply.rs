@@ -41,6 +41,16 @@ pub struct PhaseReport {
     pub backfill: Option<BackfillReport>,
 }
 
+impl PhaseReport {
+    /// Account for a step that ran.
+    pub(crate) fn applied_step(&mut self, step: &Step, outcome: StepOutcome) {
+        self.rows_backfilled += outcome.rows;
+        self.retries += outcome.attempts - 1;
+        self.backfill = self.backfill.take().or(outcome.backfill);
+        self.applied.push(step.name.clone());
+    }
+}
+
 /// The steps of one phase of the change on `column`.
 pub fn phase_steps(
     model: &Model,
@@ -95,10 +105,7 @@ pub async fn apply_phase<DB: Backend>(
             continue;
         }
         let outcome = run_step::<DB>(conn, step, &mut ctx, None).await?;
-        report.rows_backfilled += outcome.rows;
-        report.retries += outcome.attempts - 1;
-        report.backfill = report.backfill.or(outcome.backfill);
-        report.applied.push(step.name.clone());
+        report.applied_step(step, outcome);
     }
     Ok(report)
 }

@@ -573,10 +573,7 @@ impl<DB: Backend> Runner<DB> {
                     .await?;
             }
             let outcome = apply::run_step::<DB>(&mut self.conn, step, &mut ctx, Some(&entry)).await?;
-            report.rows_backfilled += outcome.rows;
-            report.retries += outcome.attempts - 1;
-            report.backfill = report.backfill.or(outcome.backfill);
-            report.applied.push(step.name.clone());
+            report.applied_step(step, outcome);
         }
         let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
         LedgerRecord {
