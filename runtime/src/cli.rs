@@ -136,6 +136,15 @@ struct PathArgs {
     migrations: std::path::PathBuf,
 }
 
+impl PathArgs {
+    fn project(&self) -> crate::generate::Project {
+        crate::generate::Project {
+            lock: self.lock.clone(),
+            migrations: self.migrations.clone(),
+        }
+    }
+}
+
 #[derive(Args, Debug, Default)]
 struct PacingArgs {
     /// Target duration of one backfill batch, in milliseconds (the batch size adapts).
@@ -179,21 +188,21 @@ enum DialectArg {
 /// Run the CLI over `models`, applying only the reviewed migrations embedded with
 /// [`crate::migrations!`].
 pub fn main_with_migrations(models: &[&'static Model], migrations: crate::Migrations) -> ExitCode {
-    let mut args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("straddle") {
-        args.remove(1);
-    }
-    run(models, Some(migrations), args)
+    run(models, Some(migrations), process_args())
 }
 
 /// Run the CLI over `models` with the process arguments.
 pub fn main(models: &[&'static Model]) -> ExitCode {
+    run(models, None, process_args())
+}
+
+/// The process arguments; `cargo straddle …` runs `cargo-straddle straddle …`.
+fn process_args() -> Vec<String> {
     let mut args: Vec<String> = std::env::args().collect();
-    // `cargo straddle …` runs `cargo-straddle straddle …`.
     if args.get(1).map(String::as_str) == Some("straddle") {
         args.remove(1);
     }
-    run(models, None, args)
+    args
 }
 
 /// Run the CLI over `models` with the given arguments (the first is the program name).
@@ -256,10 +265,7 @@ async fn dispatch(
 ) -> Result<ExitCode> {
     match &cli.command {
         Command::Generate { paths } => {
-            let project = crate::generate::Project {
-                lock: paths.lock.clone(),
-                migrations: paths.migrations.clone(),
-            };
+            let project = paths.project();
             let shipped =
                 crate::generate::generate(&project, models).map_err(|e| Error::Usage(e.to_string()))?;
             if cli.json {
@@ -284,10 +290,7 @@ async fn dispatch(
             return Ok(ExitCode::SUCCESS);
         }
         Command::Check { paths } => {
-            let project = crate::generate::Project {
-                lock: paths.lock.clone(),
-                migrations: paths.migrations.clone(),
-            };
+            let project = paths.project();
             let problems =
                 crate::generate::check(&project, models).map_err(|e| Error::Usage(e.to_string()))?;
             if cli.json {
