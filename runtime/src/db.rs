@@ -76,25 +76,21 @@ impl<DB: Backend> Db<DB> {
         self.snapshot.read().expect("snapshot lock poisoned").1.clone()
     }
 
-    /// Re-probe when the snapshot is older than allowed and `model` has a column whose
-    /// change is not settled. One caller probes; the others go on with what they have.
-    async fn refresh_if_stale(&self, model: &straddle_core::Model) -> Result<()> {
-        let Some(max) = self.max_staleness else {
-            return Ok(());
-        };
+    /// The shape to query `model` with: from the current snapshot, re-probed first when
+    /// the snapshot is older than allowed and a change of `model` is not settled. One
+    /// caller re-probes; the others go on with the snapshot they have.
+    async fn current_shape(&self, model: &straddle_core::Model) -> Result<TableShape> {
         let (taken, snapshot) = self.snapshot.read().expect("snapshot lock poisoned").clone();
-        let settled = snapshot
-            .shape(DB::DIALECT, model)
-            .0
-            .iter()
-            .all(|s| *s == ColumnShape::Present);
-        if settled || taken.elapsed() <= max {
-            return Ok(());
-        }
-        if let Ok(_guard) = self.refreshing.try_lock() {
+        let shape = snapshot.shape(DB::DIALECT, model);
+        let stale = self.max_staleness.is_some_and(|max| taken.elapsed() > max);
+        if stale
+            && !shape.0.iter().all(|s| *s == ColumnShape::Present)
+            && let Ok(_guard) = self.refreshing.try_lock()
+        {
             self.refresh().await?;
+            return Ok(self.snapshot().shape(DB::DIALECT, model));
         }
-        Ok(())
+        Ok(shape)
     }
 
     /// How `M`'s table exists right now, per column.
@@ -206,8 +202,7 @@ impl<DB: Backend> Db<DB> {
         F: Future<Output = Result<T, sqlx::Error>>,
     {
         let model = crate::definition_for::<M>(DB::DIALECT)?;
-        self.refresh_if_stale(model).await?;
-        let shape = self.snapshot().shape(DB::DIALECT, model);
+        let shape = self.current_shape(model).await?;
         match op(&shape, model).await {
             Err(sqlx::Error::Database(e))
                 if straddle_core::render::is_undefined_column(
