@@ -23,11 +23,6 @@ pub enum ColumnShape {
 pub struct TableShape(pub Vec<ColumnShape>);
 
 impl TableShape {
-    /// Every column present: the schema the model describes once all changes settled.
-    pub fn settled(model: &Model) -> TableShape {
-        TableShape(vec![ColumnShape::Present; model.columns.len()])
-    }
-
     fn of(&self, index: usize) -> ColumnShape {
         self.0[index]
     }
