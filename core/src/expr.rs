@@ -36,6 +36,18 @@ pub enum Qualifier<'a> {
 }
 
 impl SqlExpr {
+    /// The expression that reads one column (a rename's copy), for every dialect.
+    pub fn column(name: &str) -> SqlExpr {
+        SqlExpr {
+            text: name.to_string(),
+            sources: vec![name.to_string()],
+            templates: [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite]
+                .into_iter()
+                .map(|d| (d, vec![Part::Column(name.to_string())]))
+                .collect(),
+        }
+    }
+
     /// Render the expression, parenthesized, for `dialect`.
     pub fn render(&self, dialect: Dialect, qualifier: Qualifier<'_>) -> String {
         let parts = self

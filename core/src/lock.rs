@@ -14,9 +14,16 @@
 //! [tables.users.columns.email_normalized]
 //! type = "String"
 //! phase = "backfill"      # the change's shipped phase; absent once it is an ordinary column
+//! change = "added"        # what the change is: added, renamed (with `from`), retired
+//!
+//! [tables.users.columns.email_address]
+//! type = "String"
+//! phase = "expand"
+//! change = "renamed"
+//! from = "email"
 //! ```
 
-use crate::model::{Model, Phase};
+use crate::model::{ChangeKind, Model, Phase};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,6 +57,20 @@ pub struct LockedColumn {
     /// existed before Straddle, or whose `added(...)` was removed after contract shipped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
+    /// What the change is (`added` when absent and a phase is given: locks written
+    /// before renames and retirements existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeKind>,
+    /// A rename's previous column name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+impl LockedColumn {
+    /// The change in flight or last shipped, with its shipped phase.
+    pub fn shipped(&self) -> Option<(ChangeKind, Phase)> {
+        self.phase.map(|p| (self.change.unwrap_or(ChangeKind::Added), p))
+    }
 }
 
 #[derive(Debug)]
@@ -131,13 +152,15 @@ impl LockedTable {
                     } else {
                         c.ty.rust.clone()
                     };
-                    let phase = c.change.as_ref().map(|ch| ch.phase());
+                    let change = c.change.as_ref();
                     (
                         c.name.clone(),
                         LockedColumn {
                             rust_type,
                             primary_key: c.primary_key,
-                            phase,
+                            phase: change.map(|ch| ch.phase()),
+                            change: change.map(|ch| ch.kind()),
+                            from: change.and_then(|ch| ch.renamed_from()).map(str::to_string),
                         },
                     )
                 })
@@ -166,6 +189,8 @@ mod tests {
                 rust_type: "i64".into(),
                 primary_key: true,
                 phase: None,
+                change: None,
+                from: None,
             },
         );
         t.columns.insert(
@@ -174,12 +199,16 @@ mod tests {
                 rust_type: "String".into(),
                 primary_key: false,
                 phase: Some(Phase::Backfill),
+                change: Some(ChangeKind::Renamed),
+                from: Some("m".into()),
             },
         );
         lock.tables.insert("users".into(), t);
         let text = lock.render();
         assert!(
-            text.contains("[tables.users.columns.n]\ntype = \"String\"\nphase = \"backfill\""),
+            text.contains(
+                "[tables.users.columns.n]\ntype = \"String\"\nphase = \"backfill\"\nchange = \"renamed\"\nfrom = \"m\""
+            ),
             "{text}"
         );
         assert_eq!(LockFile::parse(&text).unwrap(), lock);

@@ -54,14 +54,92 @@ impl ColumnType {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Change {
     Add(AddColumn),
+    Rename(RenameColumn),
+    Retire(RetireColumn),
+}
+
+/// What kind of change a column is going through; recorded in `straddle.lock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Added,
+    Renamed,
+    Retired,
+}
+
+impl ChangeKind {
+    /// The attribute that declares it.
+    pub fn key(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Renamed => "renamed",
+            ChangeKind::Retired => "retired",
+        }
+    }
+}
+
+impl fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
 }
 
 impl Change {
     pub fn phase(&self) -> Phase {
         match self {
             Change::Add(add) => add.phase,
+            Change::Rename(r) => r.phase,
+            Change::Retire(r) => r.phase,
         }
     }
+
+    pub fn kind(&self) -> ChangeKind {
+        match self {
+            Change::Add(_) => ChangeKind::Added,
+            Change::Rename(_) => ChangeKind::Renamed,
+            Change::Retire(_) => ChangeKind::Retired,
+        }
+    }
+
+    /// Backfill pacing declared for the change (defaults where it has no backfill).
+    pub fn throttle(&self) -> Throttle {
+        match self {
+            Change::Add(add) => add.throttle.clone(),
+            Change::Rename(r) => r.throttle.clone(),
+            Change::Retire(_) => Throttle::default(),
+        }
+    }
+
+    /// The column the change renames away from, if it is a rename.
+    pub fn renamed_from(&self) -> Option<&str> {
+        match self {
+            Change::Rename(r) => Some(&r.from),
+            _ => None,
+        }
+    }
+}
+
+/// `#[straddle(renamed(from = "old", ...))]`: the column is renamed from `from`. The new
+/// column is added beside the old one and kept equal to it by a two-way trigger until
+/// contract drops the old one, so both app versions read and write their own name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RenameColumn {
+    pub phase: Phase,
+    /// The column's name in the previous release.
+    pub from: String,
+    #[serde(default)]
+    pub throttle: Throttle,
+}
+
+/// `#[straddle(retired(...))]`: the column is on its way out. This release never reads
+/// it (the field reads `None`) nor writes it; contract drops it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetireColumn {
+    pub phase: Phase,
+    /// For a NOT NULL column: the default set at expand, so that rows this release
+    /// inserts without the column stay readable by the previous release. `None` for a
+    /// nullable column.
+    pub default: Option<Literal>,
 }
 
 /// `#[straddle(added(...))]`: a column that does not exist in the previous release.

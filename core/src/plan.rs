@@ -9,7 +9,9 @@
 //! - NOT NULL is enforced only at contract, after an assertion that no NULL remains;
 //! - every phase has a `down` that restores the previous phase's schema.
 
-use crate::model::{AddKind, Change, Column, DefaultValue, Model, Phase};
+use crate::model::{
+    AddColumn, AddKind, Change, Column, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
+};
 
 /// All phases of one change, e.g. `users.email_normalized`.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,26 +35,65 @@ pub struct PhasePlan {
     pub down: Vec<Op>,
 }
 
-/// A dialect-independent schema operation on the change's column.
+/// Which physical column an operation acts on: the declared one, or (for a rename) the
+/// column it is renamed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Col {
+    This,
+    From,
+}
+
+/// A dialect-independent schema operation on the change's column(s).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// Add the column as declared by `nullable` / `default` (never NOT NULL without a
     /// constant default).
     AddColumn {
+        col: Col,
         nullable: bool,
         default: Option<DefaultValue>,
     },
-    DropColumn,
-    /// Trigger that fills the column from the backfill expression for rows written by
-    /// code that does not know the column (the previous app version).
+    DropColumn(Col),
+    /// Trigger that keeps the new column right for rows written by code that does not
+    /// know it (the previous app version): computed from the backfill expression for an
+    /// added column; copied both ways between old and new for a rename.
     CreateSyncTrigger,
     DropSyncTrigger,
-    /// Fill rows still NULL from the backfill expression, in keyset batches.
-    Backfill,
-    /// Assert no NULL remains, then enforce NOT NULL without a long lock.
-    EnforceNotNull,
+    /// Fill rows where the column is still NULL, in keyset batches: from the backfill
+    /// expression, or (rename) from the other column.
+    Backfill(Col),
+    /// Assert that the old and the new column of a rename hold the same value in every
+    /// row (nothing would be lost by dropping the old one), with sample keys if not.
+    AssertSynced,
+    /// Assert no NULL remains, then enforce NOT NULL without a long lock. `syncing`: the
+    /// change's sync trigger is installed at this point (an engine that rebuilds the
+    /// table to change NOT NULL must recreate it).
+    EnforceNotNull {
+        col: Col,
+        syncing: bool,
+    },
     /// Undo [`Op::EnforceNotNull`].
-    RelaxNotNull,
+    RelaxNotNull {
+        col: Col,
+        syncing: bool,
+    },
+    /// Give the column a constant default (metadata only).
+    SetDefault(Literal),
+    DropDefault,
+}
+
+impl Op {
+    /// The column the operation acts on.
+    pub fn col(&self) -> Col {
+        match self {
+            Op::AddColumn { col, .. }
+            | Op::DropColumn(col)
+            | Op::Backfill(col)
+            | Op::EnforceNotNull { col, .. }
+            | Op::RelaxNotNull { col, .. } => *col,
+            _ => Col::This,
+        }
+    }
 }
 
 impl ChangePlan {
@@ -69,70 +110,13 @@ pub fn plan_model(model: &Model) -> Vec<ChangePlan> {
         .collect()
 }
 
+type PhaseOps = (Vec<Op>, Vec<Op>);
+
 fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
-    let Change::Add(add) = change;
-    let (summary, [expand, backfill, contract]) = match add.kind(column.nullable) {
-        AddKind::Nullable { default } => (
-            "add nullable column".to_string(),
-            [
-                (
-                    vec![Op::AddColumn {
-                        nullable: true,
-                        default: default.cloned(),
-                    }],
-                    vec![Op::DropColumn],
-                ),
-                (vec![], vec![]),
-                (vec![], vec![]),
-            ],
-        ),
-        AddKind::NotNullDefault { default } => (
-            "add NOT NULL column with a constant default".to_string(),
-            [
-                (
-                    vec![Op::AddColumn {
-                        nullable: false,
-                        default: Some(default.clone()),
-                    }],
-                    vec![Op::DropColumn],
-                ),
-                (vec![], vec![]),
-                (vec![], vec![]),
-            ],
-        ),
-        AddKind::Backfilled { expr, not_null } => {
-            let (contract_up, contract_down) = if not_null {
-                (
-                    vec![Op::EnforceNotNull, Op::DropSyncTrigger],
-                    vec![Op::CreateSyncTrigger, Op::RelaxNotNull],
-                )
-            } else {
-                (vec![Op::DropSyncTrigger], vec![Op::CreateSyncTrigger])
-            };
-            (
-                format!(
-                    "add {} column filled from `{}`",
-                    if not_null { "NOT NULL" } else { "nullable" },
-                    expr.text
-                ),
-                [
-                    (
-                        vec![
-                            Op::AddColumn {
-                                nullable: true,
-                                default: None,
-                            },
-                            Op::CreateSyncTrigger,
-                        ],
-                        vec![Op::DropSyncTrigger, Op::DropColumn],
-                    ),
-                    // Backfilled values are kept on the way down: the previous phase's
-                    // schema holds them, and re-filling would cost another full pass.
-                    (vec![Op::Backfill], vec![]),
-                    (contract_up, contract_down),
-                ],
-            )
-        }
+    let (summary, [expand, backfill, contract]) = match change {
+        Change::Add(add) => plan_add(column, add),
+        Change::Rename(rename) => plan_rename(column, rename),
+        Change::Retire(retire) => plan_retire(column, retire),
     };
     let phases = Phase::ALL
         .into_iter()
@@ -147,4 +131,151 @@ fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
         summary,
         phases,
     }
+}
+
+fn add_nullable(col: Col) -> Op {
+    Op::AddColumn {
+        col,
+        nullable: true,
+        default: None,
+    }
+}
+
+fn plan_add(column: &Column, add: &AddColumn) -> (String, [PhaseOps; 3]) {
+    match add.kind(column.nullable) {
+        AddKind::Nullable { default } => (
+            "add nullable column".to_string(),
+            [
+                (
+                    vec![Op::AddColumn {
+                        col: Col::This,
+                        nullable: true,
+                        default: default.cloned(),
+                    }],
+                    vec![Op::DropColumn(Col::This)],
+                ),
+                (vec![], vec![]),
+                (vec![], vec![]),
+            ],
+        ),
+        AddKind::NotNullDefault { default } => (
+            "add NOT NULL column with a constant default".to_string(),
+            [
+                (
+                    vec![Op::AddColumn {
+                        col: Col::This,
+                        nullable: false,
+                        default: Some(default.clone()),
+                    }],
+                    vec![Op::DropColumn(Col::This)],
+                ),
+                (vec![], vec![]),
+                (vec![], vec![]),
+            ],
+        ),
+        AddKind::Backfilled { expr, not_null } => {
+            let (contract_up, contract_down) = if not_null {
+                (
+                    vec![
+                        Op::EnforceNotNull {
+                            col: Col::This,
+                            syncing: true,
+                        },
+                        Op::DropSyncTrigger,
+                    ],
+                    vec![
+                        Op::RelaxNotNull {
+                            col: Col::This,
+                            syncing: false,
+                        },
+                        Op::CreateSyncTrigger,
+                    ],
+                )
+            } else {
+                (vec![Op::DropSyncTrigger], vec![Op::CreateSyncTrigger])
+            };
+            (
+                format!(
+                    "add {} column filled from `{}`",
+                    if not_null { "NOT NULL" } else { "nullable" },
+                    expr.text
+                ),
+                [
+                    (
+                        vec![add_nullable(Col::This), Op::CreateSyncTrigger],
+                        vec![Op::DropSyncTrigger, Op::DropColumn(Col::This)],
+                    ),
+                    // Backfilled values are kept on the way down: the previous phase's
+                    // schema holds them, and re-filling would cost another full pass.
+                    (vec![Op::Backfill(Col::This)], vec![]),
+                    (contract_up, contract_down),
+                ],
+            )
+        }
+    }
+}
+
+/// Rename: the new column beside the old, a two-way trigger, a batched copy, and at
+/// contract (the previous version is gone) the old column dropped once it is proven equal.
+fn plan_rename(column: &Column, rename: &RenameColumn) -> (String, [PhaseOps; 3]) {
+    let not_null = !column.nullable;
+    let mut contract_up = vec![Op::AssertSynced, Op::DropSyncTrigger, Op::DropColumn(Col::From)];
+    // Going back re-creates the old column and copies the values into it.
+    let mut contract_down = vec![
+        add_nullable(Col::From),
+        Op::CreateSyncTrigger,
+        Op::Backfill(Col::From),
+    ];
+    if not_null {
+        contract_up.push(Op::EnforceNotNull {
+            col: Col::This,
+            syncing: false,
+        });
+        contract_down.insert(
+            0,
+            Op::RelaxNotNull {
+                col: Col::This,
+                syncing: false,
+            },
+        );
+        contract_down.push(Op::EnforceNotNull {
+            col: Col::From,
+            syncing: true,
+        });
+    }
+    (
+        format!("rename column from `{}`", rename.from),
+        [
+            (
+                vec![add_nullable(Col::This), Op::CreateSyncTrigger],
+                // The old column still holds every value: dropping the copy loses nothing.
+                vec![Op::DropSyncTrigger, Op::DropColumn(Col::This)],
+            ),
+            (vec![Op::Backfill(Col::This)], vec![]),
+            (contract_up, contract_down),
+        ],
+    )
+}
+
+/// Retire: a NOT NULL column gets a default first, so that rows written without it stay
+/// readable by the previous version; contract drops it.
+fn plan_retire(_column: &Column, retire: &RetireColumn) -> (String, [PhaseOps; 3]) {
+    let expand = match &retire.default {
+        Some(lit) => (vec![Op::SetDefault(lit.clone())], vec![Op::DropDefault]),
+        None => (vec![], vec![]),
+    };
+    let restore = Op::AddColumn {
+        col: Col::This,
+        nullable: retire.default.is_none(),
+        default: retire.default.clone().map(DefaultValue::Literal),
+    };
+    (
+        "retire column (dropped at contract)".to_string(),
+        [
+            expand,
+            (vec![], vec![]),
+            // Going back re-creates the column empty (its values are gone).
+            (vec![Op::DropColumn(Col::This)], vec![restore]),
+        ],
+    )
 }

@@ -16,6 +16,8 @@ pub enum ColumnShape {
     Filling,
     /// There and settled.
     Present,
+    /// Retired: this release neither reads nor writes it, whatever the database has.
+    Unused,
 }
 
 /// The shape of every column of a model, in field order.
@@ -35,10 +37,14 @@ pub struct BoundSql {
     pub binds: Vec<usize>,
 }
 
-/// The value a column reads as while it is absent or not yet filled.
+/// The value a column reads as while it is absent or not yet filled (unused, for a
+/// retired column).
 fn fallback(dialect: Dialect, column: &Column) -> Option<String> {
-    let Some(Change::Add(add)) = &column.change else {
-        return None;
+    let add = match &column.change {
+        None => return None,
+        Some(Change::Rename(r)) => return Some(dialect.quote(&r.from)),
+        Some(Change::Retire(_)) => return Some(typed(dialect, "NULL", column)),
+        Some(Change::Add(add)) => add,
     };
     let value = match add.kind(column.nullable) {
         AddKind::Backfilled { expr, .. } => expr.render(dialect, Qualifier::None),
@@ -68,7 +74,7 @@ pub fn select_list(dialect: Dialect, model: &Model, shape: &TableShape) -> Strin
             let col = dialect.quote(&c.name);
             let alias = dialect.quote(&c.field);
             let value = match (shape.of(i), fallback(dialect, c)) {
-                (ColumnShape::Absent, Some(fb)) => fb,
+                (ColumnShape::Absent | ColumnShape::Unused, Some(fb)) => fb,
                 (ColumnShape::Filling, Some(fb)) if fb != "NULL" => {
                     format!("COALESCE({col}, {fb})")
                 }
@@ -123,15 +129,28 @@ pub fn select_by_key(dialect: Dialect, model: &Model, shape: &TableShape) -> Bou
     }
 }
 
-/// Insert every field whose column exists; absent columns are left to the database
-/// (the sync trigger fills them once they exist).
+/// The columns a write of field `i` goes to: the column if it exists; a rename's old
+/// column while it exists (both while both do); none for a retired column or an added
+/// one not there yet (the sync trigger fills it once it exists).
+fn written<'m>(model: &'m Model, shape: &TableShape, i: usize) -> Vec<&'m str> {
+    let c = &model.columns[i];
+    match (shape.of(i), c.change.as_ref().and_then(|ch| ch.renamed_from())) {
+        (ColumnShape::Unused, _) => vec![],
+        (ColumnShape::Absent, Some(from)) => vec![from],
+        (ColumnShape::Filling, Some(from)) => vec![&c.name, from],
+        (ColumnShape::Absent, None) => vec![],
+        _ => vec![&c.name],
+    }
+}
+
+/// Insert every field to the columns that exist for it (dual-write).
 pub fn insert(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
-    let binds: Vec<usize> = (0..model.columns.len())
-        .filter(|&i| shape.of(i) != ColumnShape::Absent)
-        .collect();
-    let cols = binds
+    let (binds, names): (Vec<usize>, Vec<&str>) = (0..model.columns.len())
+        .flat_map(|i| written(model, shape, i).into_iter().map(move |n| (i, n)))
+        .unzip();
+    let cols = names
         .iter()
-        .map(|&i| dialect.quote(&model.columns[i].name))
+        .map(|n| dialect.quote(n))
         .collect::<Vec<_>>()
         .join(", ");
     let values = (1..=binds.len())
@@ -147,21 +166,16 @@ pub fn insert(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
     }
 }
 
-/// Update every non-key field whose column exists, by primary key.
+/// Update every non-key field to the columns that exist for it, by primary key.
 pub fn update(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
-    let mut binds: Vec<usize> = (0..model.columns.len())
-        .filter(|&i| !model.columns[i].primary_key && shape.of(i) != ColumnShape::Absent)
-        .collect();
-    let sets = binds
+    let (mut binds, names): (Vec<usize>, Vec<&str>) = (0..model.columns.len())
+        .filter(|&i| !model.columns[i].primary_key)
+        .flat_map(|i| written(model, shape, i).into_iter().map(move |n| (i, n)))
+        .unzip();
+    let sets = names
         .iter()
         .enumerate()
-        .map(|(n, &i)| {
-            format!(
-                "{} = {}",
-                dialect.quote(&model.columns[i].name),
-                dialect.placeholder(n + 1)
-            )
-        })
+        .map(|(n, name)| format!("{} = {}", dialect.quote(name), dialect.placeholder(n + 1)))
         .collect::<Vec<_>>()
         .join(", ");
     let (pred, key_binds) = key_predicate(dialect, model, binds.len() + 1);

@@ -84,7 +84,7 @@ pub async fn apply_phase<DB: Backend>(
     let throttle = model
         .column(column)
         .and_then(|c| c.change.as_ref())
-        .map(|straddle_core::Change::Add(add)| add.throttle.clone());
+        .map(straddle_core::Change::throttle);
     let run = BackfillOptions {
         fixed_batch: Some(options.batch_size),
         ..Default::default()

@@ -84,7 +84,10 @@ impl<DB: Backend> Db<DB> {
         let shape = snapshot.shape(DB::DIALECT, model);
         let stale = self.max_staleness.is_some_and(|max| taken.elapsed() > max);
         if stale
-            && !shape.0.iter().all(|s| *s == ColumnShape::Present)
+            && !shape
+                .0
+                .iter()
+                .all(|s| matches!(s, ColumnShape::Present | ColumnShape::Unused))
             && let Ok(_guard) = self.refreshing.try_lock()
         {
             self.refresh().await?;

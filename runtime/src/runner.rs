@@ -23,7 +23,7 @@ use sqlx::Connection;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use straddle_core::model::{AddKind, Change};
-use straddle_core::plan::{ChangePlan, Op};
+use straddle_core::plan::ChangePlan;
 use straddle_core::render::{self, ledger};
 use straddle_core::step::Direction;
 use straddle_core::{Model, Phase};
@@ -438,10 +438,15 @@ impl<DB: Backend> Runner<DB> {
         Ok(runs)
     }
 
-    /// Reverting expand drops the column: refuse while it holds values, unless allowed.
+    /// Reverting the expand of an added column drops it: refuse while it holds values,
+    /// unless allowed. (A rename's new column is a copy: the old one keeps the values.)
     async fn guard_data_loss(&mut self, i: usize) -> Result<()> {
         let t = &self.changes[i];
-        if self.options.allow_data_loss || !t.plan.phase(Phase::Expand).down.contains(&Op::DropColumn) {
+        let added = matches!(
+            t.model.column(&t.plan.column).and_then(|c| c.change.as_ref()),
+            Some(Change::Add(_))
+        );
+        if self.options.allow_data_loss || !added {
             return Ok(());
         }
         let d = DB::DIALECT;
@@ -520,17 +525,20 @@ impl<DB: Backend> Runner<DB> {
         }
         let steps = render::render_phase(DB::DIALECT, model, &plan, phase, direction);
         let done = history.recorded_since_marker(phase, direction);
-        let throttle = match &model.column(&plan.column).and_then(|c| c.change.clone()) {
-            Some(Change::Add(add)) => add.throttle.clone(),
-            None => Default::default(),
-        };
+        let throttle = model
+            .column(&plan.column)
+            .and_then(|c| c.change.as_ref())
+            .map(Change::throttle)
+            .unwrap_or_default();
         let mut ctx = StepContext {
             change: &plan.id,
             phase,
             lock_timeout: self.options.lock_timeout,
             attempts: self.options.ddl_attempts.max(1),
             pacing: Pacing::new(&self.options.backfill, &throttle, self.options.lock_timeout),
-            checkpoint: Some(&plan.id),
+            // Only the forward backfill checkpoints: a reverse copy (a rename's contract
+            // going down) touches only rows still NULL, so it resumes by re-scanning keys.
+            checkpoint: (direction == Direction::Up).then_some(plan.id.as_str()),
             progress: Progress::new(self.options.progress),
         };
         let entry = LedgerEntry {
@@ -677,8 +685,10 @@ impl<DB: Backend> Runner<DB> {
                 None
             };
             let t = &self.changes[i];
-            let backfills = t.model.column(&t.plan.column).is_some_and(|c| {
-                matches!(&c.change, Some(Change::Add(a)) if matches!(a.kind(c.nullable), AddKind::Backfilled { .. }))
+            let backfills = t.model.column(&t.plan.column).is_some_and(|c| match &c.change {
+                Some(Change::Add(a)) => matches!(a.kind(c.nullable), AddKind::Backfilled { .. }),
+                Some(Change::Rename(_)) => true,
+                _ => false,
             });
             out.push(ChangeStatus {
                 change: id,

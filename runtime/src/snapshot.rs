@@ -41,8 +41,20 @@ impl Snapshot {
                 .columns
                 .iter()
                 .map(|c| {
-                    let Some(Change::Add(add)) = &c.change else {
-                        return ColumnShape::Present;
+                    let add = match &c.change {
+                        None => return ColumnShape::Present,
+                        Some(Change::Retire(_)) => return ColumnShape::Unused,
+                        Some(Change::Rename(r)) => {
+                            return match (
+                                self.column(&model.table, &c.name),
+                                self.column(&model.table, &r.from),
+                            ) {
+                                (None, _) => ColumnShape::Absent,
+                                (Some(_), Some(_)) => ColumnShape::Filling,
+                                (Some(_), None) => ColumnShape::Present,
+                            };
+                        }
+                        Some(Change::Add(add)) => add,
                     };
                     let Some(nullable) = self.column(&model.table, &c.name) else {
                         return ColumnShape::Absent;

@@ -15,6 +15,7 @@ use straddle::{Backend, Dialect, ir};
 
 pub mod catalog;
 pub mod models;
+pub mod rollout;
 
 pub fn pg_admin_url() -> String {
     std::env::var("STRADDLE_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
@@ -263,31 +264,38 @@ pub fn final_table_sql(model: &ir::Model, dialect: Dialect, table: &str) -> Stri
     table_sql(model, dialect, table, true)
 }
 
-fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, with_changes: bool) -> String {
+fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, settled: bool) -> String {
+    use ir::model::{Change, DefaultValue};
     let mut defs: Vec<String> = model
         .columns
         .iter()
-        .filter(|c| with_changes || c.change.is_none())
-        .map(|c| {
-            let mut d = format!("{} {}", dialect.quote(&c.name), c.ty.sql(dialect));
-            if !c.nullable {
+        .filter_map(|c| {
+            // (name, NOT NULL, default) of the column before the change, or once settled.
+            let (name, not_null, default) = match (&c.change, settled) {
+                (None, _) => (c.name.as_str(), !c.nullable, None),
+                (Some(Change::Add(_)), false) | (Some(Change::Retire(_)), true) => return None,
+                (Some(Change::Add(add)), true) => (
+                    c.name.as_str(),
+                    !c.nullable,
+                    add.default.as_ref().map(|d| match d {
+                        DefaultValue::Literal(l) => l.render(dialect),
+                        DefaultValue::Sql(e) => e.render(dialect, ir::expr::Qualifier::None),
+                    }),
+                ),
+                (Some(Change::Rename(r)), false) => (r.from.as_str(), !c.nullable, None),
+                (Some(Change::Rename(_)), true) => (c.name.as_str(), !c.nullable, None),
+                (Some(Change::Retire(r)), false) => (c.name.as_str(), r.default.is_some(), None),
+            };
+            let mut d = format!("{} {}", dialect.quote(name), c.ty.sql(dialect));
+            if not_null {
                 d.push_str(" NOT NULL");
             } else if dialect == Dialect::MySql {
                 d.push_str(" NULL");
             }
-            if let Some(ir::model::Change::Add(add)) = &c.change {
-                match &add.default {
-                    Some(ir::model::DefaultValue::Literal(l)) => {
-                        d.push_str(&format!(" DEFAULT {}", l.render(dialect)))
-                    }
-                    Some(ir::model::DefaultValue::Sql(e)) => d.push_str(&format!(
-                        " DEFAULT {}",
-                        e.render(dialect, ir::expr::Qualifier::None)
-                    )),
-                    None => {}
-                }
+            if let Some(default) = default {
+                d.push_str(&format!(" DEFAULT {default}"));
             }
-            d
+            Some(d)
         })
         .collect();
     let keys: Vec<String> = model
@@ -308,13 +316,23 @@ pub fn seeded_email(i: i64) -> String {
 /// [`seeded_email`]), in chunks
 /// (MariaDB stops recursive CTEs at 1000 iterations by default).
 pub fn seed_sql(dialect: Dialect, table: &str, n: u64) -> Vec<String> {
+    seed_sql_with(dialect, table, n, &[])
+}
+
+/// [`seed_sql`] with more columns, each given as (column, SQL expression over `n`, the
+/// row number).
+pub fn seed_sql_with(dialect: Dialect, table: &str, n: u64, extra: &[(&str, &str)]) -> Vec<String> {
     let t = dialect.quote(table);
+    let (cols, exprs): (String, String) = extra
+        .iter()
+        .map(|(c, e)| (format!(", {}", dialect.quote(c)), format!(", {e}")))
+        .unzip();
     (0..n.div_ceil(1000))
         .map(|chunk| {
             let (first, last) = (chunk * 1000 + 1, ((chunk + 1) * 1000).min(n));
             format!(
-                "INSERT INTO {t} ({id}, {email}) WITH RECURSIVE seq(n) AS (SELECT {first} UNION ALL SELECT n + 1 FROM seq WHERE n < {last}) \
-                 SELECT n, CONCAT('User', n, '@Example.COM') FROM seq",
+                "INSERT INTO {t} ({id}, {email}{cols}) WITH RECURSIVE seq(n) AS (SELECT {first} UNION ALL SELECT n + 1 FROM seq WHERE n < {last}) \
+                 SELECT n, CONCAT('User', n, '@Example.COM'){exprs} FROM seq",
                 id = dialect.quote("id"),
                 email = dialect.quote("email"),
             )

@@ -118,3 +118,51 @@ pub struct Audited {
     #[straddle(added(phase = contract, backfill = "upper(unique_code)"))]
     pub code_key: String,
 }
+
+/// The release before a rename: `email` (NOT NULL) and `note` (nullable) as they shipped.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "contacts")]
+pub struct Contact {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub note: Option<String>,
+}
+
+/// Both columns renamed (two changes in flight on one table).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "contacts")]
+pub struct ContactRenamed {
+    #[straddle(primary_key)]
+    pub id: i64,
+    #[straddle(renamed(from = "email", phase = contract))]
+    pub email_address: String,
+    #[straddle(renamed(from = "note", phase = contract))]
+    pub remark: Option<String>,
+}
+
+/// The release before a retirement: `legacy_code` (NOT NULL) and `old_note` (nullable).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "profiles")]
+pub struct Profile {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub legacy_code: String,
+    pub old_note: Option<String>,
+}
+
+/// Both retired: the NOT NULL one with a default for the retirement window.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "profiles")]
+pub struct ProfileRetiring {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(retired(phase = contract, default = "none"))]
+    pub legacy_code: Option<String>,
+    #[straddle(retired(phase = contract))]
+    pub old_note: Option<String>,
+}
+
+has_id!(Contact, ContactRenamed, Profile, ProfileRetiring);

@@ -9,17 +9,20 @@ mod sqlite;
 
 use crate::dialect::Dialect;
 use crate::expr::SqlExpr;
-use crate::model::{AddColumn, Change, Column, DefaultValue, Model, Phase};
-use crate::plan::ChangePlan;
+use crate::model::{Change, Column, DefaultValue, Model, Phase};
+use crate::plan::{ChangePlan, Col, Op};
 use crate::step::{Direction, Statement, Step};
 use sha2::{Digest, Sha256};
 
 /// The column an operation applies to, with everything a renderer may need.
 pub(crate) struct Target<'a> {
     pub model: &'a Model,
+    /// The declared column whose change this is.
     pub column: &'a Column,
-    pub add: &'a AddColumn,
+    pub change: &'a Change,
     pub dialect: Dialect,
+    /// The physical column the operation acts on.
+    pub col: Col,
 }
 
 impl<'a> Target<'a> {
@@ -29,19 +32,41 @@ impl<'a> Target<'a> {
     pub fn table(&self) -> String {
         self.q(&self.model.table)
     }
+    /// The name of the column the operation acts on.
+    pub fn name(&self) -> &'a str {
+        match self.col {
+            Col::This => &self.column.name,
+            Col::From => self
+                .change
+                .renamed_from()
+                .expect("planner acts on the old column only for a rename"),
+        }
+    }
+    /// The name of the other column of a rename.
+    pub fn other_name(&self) -> &'a str {
+        match self.col {
+            Col::This => self.change.renamed_from().expect("a rename has an old column"),
+            Col::From => &self.column.name,
+        }
+    }
+    /// The quoted column the operation acts on.
     pub fn col(&self) -> String {
-        self.q(&self.column.name)
+        self.q(self.name())
     }
     pub fn sql_type(&self) -> &'a str {
         self.column.ty.sql(self.dialect)
     }
-    /// The backfill expression; only called for ops the planner emits for backfilled
-    /// columns.
-    pub fn expr(&self) -> &'a SqlExpr {
-        self.add
-            .backfill
-            .as_ref()
-            .expect("planner emits sync/backfill ops only with an expression")
+    /// What a backfill or sync trigger writes into the column: the backfill expression of
+    /// an added column, the other column of a rename.
+    pub fn fill_expr(&self) -> SqlExpr {
+        match self.change {
+            Change::Add(add) => add
+                .backfill
+                .clone()
+                .expect("planner emits sync/backfill ops only with an expression"),
+            Change::Rename(_) => SqlExpr::column(self.other_name()),
+            Change::Retire(_) => panic!("a retired column is never filled"),
+        }
     }
     /// The single-column key backfill batches by (validated at compile time).
     pub fn key(&self) -> &'a Column {
@@ -63,7 +88,16 @@ impl<'a> Target<'a> {
     /// A name for an object Straddle owns, unique per table, column and purpose, within the
     /// engine's identifier limit.
     pub fn object_name(&self, purpose: &str) -> String {
-        object_name(self.dialect, purpose, &self.model.table, &self.column.name)
+        object_name(self.dialect, purpose, &self.model.table, self.name())
+    }
+    /// `WHERE` condition selecting the row a trigger fires for (SQLite's AFTER triggers).
+    pub fn this_row(&self) -> String {
+        self.model
+            .primary_key()
+            .iter()
+            .map(|k| format!("{0} = NEW.{0}", self.q(&k.name)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
     }
 }
 
@@ -111,15 +145,10 @@ pub fn render_phase(
     direction: Direction,
 ) -> Vec<Step> {
     let column = model.column(&plan.column).expect("plan refers to a model column");
-    let Some(Change::Add(add)) = &column.change else {
-        panic!("plan for a column without a change")
-    };
-    let target = Target {
-        model,
-        column,
-        add,
-        dialect,
-    };
+    let change = column
+        .change
+        .as_ref()
+        .expect("plan for a column without a change");
     let phase_plan = plan.phase(phase);
     let ops = match direction {
         Direction::Up => &phase_plan.up,
@@ -127,10 +156,19 @@ pub fn render_phase(
     };
     let rendered: Vec<Rendered> = ops
         .iter()
-        .flat_map(|op| match dialect {
-            Dialect::Postgres => postgres::render(&target, op),
-            Dialect::MySql => mysql::render(&target, op),
-            Dialect::Sqlite => sqlite::render(&target, op),
+        .flat_map(|op| {
+            let target = Target {
+                model,
+                column,
+                change,
+                dialect,
+                col: op.col(),
+            };
+            match dialect {
+                Dialect::Postgres => postgres::render(&target, op),
+                Dialect::MySql => mysql::render(&target, op),
+                Dialect::Sqlite => sqlite::render(&target, op),
+            }
         })
         .collect();
     merge_combinable(rendered)
@@ -230,12 +268,12 @@ pub fn is_undefined_column(dialect: Dialect, code: Option<&str>, message: &str) 
 /// single-statement batch, where it has one.
 pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[String; 2]>) -> Rendered {
     let (key, table, col) = (t.q(&t.key().name), t.table(), t.col());
-    let expr = t.expr().render(t.dialect, crate::expr::Qualifier::None);
+    let expr = t.fill_expr().render(t.dialect, crate::expr::Qualifier::None);
     let p = |n| t.dialect.placeholder(n);
     let mut s = step("backfill", false, false);
     s.statements.push(Statement::Backfill(crate::step::Backfill {
         table: t.model.table.clone(),
-        column: t.column.name.clone(),
+        column: t.name().to_string(),
         key: t.key().name.clone(),
         key_is_integer: t.key_is_integer(),
         first_upper_key_sql: format!(
@@ -262,63 +300,98 @@ pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[
     }
 }
 
-/// The assertion that no row still has the column NULL, with a sample of offending keys.
-pub(crate) fn no_nulls_left(t: &Target<'_>) -> Statement {
-    let (table, col) = (t.table(), t.col());
+/// The primary key of a row as one text value, for samples of offending rows.
+fn key_text(t: &Target<'_>) -> String {
     let keys: Vec<&Column> = t.model.primary_key();
     let text = match t.dialect {
         Dialect::MySql => "CHAR",
         Dialect::Postgres | Dialect::Sqlite => "TEXT",
     };
-    let key_text = keys
+    let casts: Vec<String> = keys
         .iter()
         .map(|k| format!("CAST({} AS {text})", t.q(&k.name)))
-        .collect::<Vec<_>>()
-        .join(" || ', ' || ");
-    let key_text = if t.dialect == Dialect::MySql && keys.len() > 1 {
-        format!(
-            "CONCAT_WS(', ', {})",
-            keys.iter()
-                .map(|k| format!("CAST({} AS CHAR)", t.q(&k.name)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        .collect();
+    if t.dialect == Dialect::MySql && keys.len() > 1 {
+        format!("CONCAT_WS(', ', {})", casts.join(", "))
     } else {
-        key_text
-    };
-    let order = keys.iter().map(|k| t.q(&k.name)).collect::<Vec<_>>().join(", ");
+        casts.join(" || ', ' || ")
+    }
+}
+
+fn key_order(t: &Target<'_>) -> String {
+    t.model
+        .primary_key()
+        .iter()
+        .map(|k| t.q(&k.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The assertion that no row still has the column NULL, with a sample of offending keys.
+pub(crate) fn no_nulls_left(t: &Target<'_>) -> Statement {
+    let (table, col) = (t.table(), t.col());
     Statement::Assert {
         sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
         message: format!(
             "rows of {} still have {} NULL: run the backfill to completion before contract",
-            t.model.table, t.column.name
+            t.model.table,
+            t.name()
         ),
         // Aliased: PostgreSQL would bind ORDER BY "id" to an output column named after
         // the cast's argument, and sort the keys as text.
         sample: Some(format!(
-            "SELECT {key_text} AS straddle_key FROM {table} WHERE {col} IS NULL ORDER BY {order} LIMIT 5"
+            "SELECT {} AS straddle_key FROM {table} WHERE {col} IS NULL ORDER BY {} LIMIT 5",
+            key_text(t),
+            key_order(t)
         )),
     }
 }
 
-/// For a change whose contract enforces NOT NULL, the check `verify` runs.
+/// The check `verify` runs before contract: no NULL left in a column whose contract
+/// enforces NOT NULL; the old and new column of a rename equal in every row.
 pub fn verification(dialect: Dialect, model: &Model, plan: &ChangePlan) -> Option<Statement> {
     let column = model.column(&plan.column)?;
-    let Some(Change::Add(add)) = &column.change else {
-        return None;
+    let change = column.change.as_ref()?;
+    let contract = &plan.phase(Phase::Contract).up;
+    let target = Target {
+        model,
+        column,
+        change,
+        dialect,
+        col: Col::This,
     };
-    let enforces = plan
-        .phase(Phase::Contract)
-        .up
-        .contains(&crate::plan::Op::EnforceNotNull);
-    enforces.then(|| {
-        no_nulls_left(&Target {
-            model,
-            column,
-            add,
-            dialect,
-        })
-    })
+    if contract.contains(&Op::AssertSynced) {
+        Some(columns_equal(&target))
+    } else if contract.iter().any(|op| matches!(op, Op::EnforceNotNull { .. })) {
+        Some(no_nulls_left(&target))
+    } else {
+        None
+    }
+}
+
+/// The assertion that a rename's two columns hold the same value in every row.
+pub(crate) fn columns_equal(t: &Target<'_>) -> Statement {
+    let (table, new, old) = (t.table(), t.q(&t.column.name), t.q(t.other_name()));
+    let differ = match t.dialect {
+        Dialect::Postgres => format!("{new} IS DISTINCT FROM {old}"),
+        Dialect::MySql => format!("NOT ({new} <=> {old})"),
+        Dialect::Sqlite => format!("{new} IS NOT {old}"),
+    };
+    Statement::Assert {
+        sql: format!("SELECT count(*) FROM {table} WHERE {differ}"),
+        message: format!(
+            "rows of {} have {} and {} differing: run the backfill to completion before contract drops {}",
+            t.model.table,
+            t.column.name,
+            t.other_name(),
+            t.other_name()
+        ),
+        sample: Some(format!(
+            "SELECT {} AS straddle_key FROM {table} WHERE {differ} ORDER BY {} LIMIT 5",
+            key_text(t),
+            key_order(t)
+        )),
+    }
 }
 
 pub(crate) fn step(name: &str, transactional: bool, ddl: bool) -> Step {

@@ -4,6 +4,7 @@
 
 use super::{Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
+use crate::model::Change;
 use crate::plan::Op;
 use crate::step::Statement;
 
@@ -12,7 +13,7 @@ fn column_exists(t: &Target<'_>) -> String {
         "SELECT count(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
          AND TABLE_NAME = {} AND COLUMN_NAME = {}",
         t.lit(&t.model.table),
-        t.lit(&t.column.name)
+        t.lit(t.name())
     )
 }
 
@@ -45,7 +46,9 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         }
     };
     match op {
-        Op::AddColumn { nullable, default } => {
+        Op::AddColumn {
+            nullable, default, ..
+        } => {
             let mut def = format!("{col} {}", t.sql_type());
             def.push_str(if *nullable { " NULL" } else { " NOT NULL" });
             if let Some(d) = default {
@@ -58,31 +61,23 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 true,
             )]
         }
-        Op::DropColumn => vec![one(
+        Op::DropColumn(_) => vec![one(
             "drop-column",
             format!("ALTER TABLE {table} DROP COLUMN {col}, ALGORITHM=INSTANT"),
             Some(format!("SELECT 1 - LEAST(1, ({}))", column_exists(t))),
             true,
         )],
         Op::CreateSyncTrigger => {
-            let expr = t.expr();
             let [ins, upd] = sync_trigger_names(t);
-            let computed = expr.render(t.dialect, Qualifier::Row("NEW"));
-            let sources_changed = if expr.sources.is_empty() {
-                "FALSE".to_string()
-            } else {
-                expr.sources
-                    .iter()
-                    .map(|s| format!("NOT (NEW.{0} <=> OLD.{0})", t.q(s)))
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
+            let (insert_body, update_body) = match t.change {
+                Change::Rename(_) => rename_sync_bodies(t),
+                _ => computed_sync_bodies(t),
             };
             vec![
                 one(
                     "create-sync-trigger-insert",
                     format!(
-                        "CREATE TRIGGER {} BEFORE INSERT ON {table} FOR EACH ROW \
-                         SET NEW.{col} = COALESCE(NEW.{col}, {computed})",
+                        "CREATE TRIGGER {} BEFORE INSERT ON {table} FOR EACH ROW {insert_body}",
                         t.q(&ins)
                     ),
                     Some(trigger_exists(t, &ins)),
@@ -91,9 +86,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 one(
                     "create-sync-trigger-update",
                     format!(
-                        "CREATE TRIGGER {} BEFORE UPDATE ON {table} FOR EACH ROW \
-                         SET NEW.{col} = CASE WHEN NEW.{col} IS NULL OR (NEW.{col} <=> OLD.{col} AND ({sources_changed})) \
-                         THEN {computed} ELSE NEW.{col} END",
+                        "CREATE TRIGGER {} BEFORE UPDATE ON {table} FOR EACH ROW {update_body}",
                         t.q(&upd)
                     ),
                     Some(trigger_exists(t, &upd)),
@@ -118,7 +111,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 ),
             ]
         }
-        Op::Backfill => {
+        Op::Backfill(_) => {
             let max = if t.key_is_integer() {
                 "CAST(max(k) AS SIGNED)"
             } else {
@@ -126,7 +119,31 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             };
             vec![super::keyset_backfill(t, max, None)]
         }
-        Op::EnforceNotNull => {
+        Op::AssertSynced => {
+            let mut s = step("verify-synced", false, false);
+            s.statements.push(super::columns_equal(t));
+            vec![Rendered {
+                step: s,
+                combinable: false,
+            }]
+        }
+        // Metadata only (INSTANT) on MySQL 8 and MariaDB.
+        Op::SetDefault(lit) => vec![one(
+            "set-default",
+            format!(
+                "ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {}, ALGORITHM=INSTANT",
+                lit.render(t.dialect)
+            ),
+            None,
+            true,
+        )],
+        Op::DropDefault => vec![one(
+            "drop-default",
+            format!("ALTER TABLE {table} ALTER COLUMN {col} DROP DEFAULT, ALGORITHM=INSTANT"),
+            None,
+            true,
+        )],
+        Op::EnforceNotNull { .. } => {
             let mut verify = step("verify-no-nulls", false, false);
             verify.statements.push(super::no_nulls_left(t));
             // No NOT VALID on MySQL: an in-place rebuild that keeps DML running. The sync
@@ -147,7 +164,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 ),
             ]
         }
-        Op::RelaxNotNull => vec![one(
+        Op::RelaxNotNull { .. } => vec![one(
             "drop-not-null",
             format!(
                 "ALTER TABLE {table} MODIFY COLUMN {col} {} NULL, ALGORITHM=INPLACE, LOCK=NONE",
@@ -157,6 +174,43 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             true,
         )],
     }
+}
+
+/// Trigger bodies (insert, update) filling an added column from its expression.
+fn computed_sync_bodies(t: &Target<'_>) -> (String, String) {
+    let col = t.col();
+    let expr = t.fill_expr();
+    let computed = expr.render(t.dialect, Qualifier::Row("NEW"));
+    let sources_changed = if expr.sources.is_empty() {
+        "FALSE".to_string()
+    } else {
+        expr.sources
+            .iter()
+            .map(|s| format!("NOT (NEW.{0} <=> OLD.{0})", t.q(s)))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    (
+        format!("SET NEW.{col} = COALESCE(NEW.{col}, {computed})"),
+        format!(
+            "SET NEW.{col} = CASE WHEN NEW.{col} IS NULL OR (NEW.{col} <=> OLD.{col} AND ({sources_changed})) \
+             THEN {computed} ELSE NEW.{col} END"
+        ),
+    )
+}
+
+/// Trigger bodies (insert, update) of a rename's two-way copy: whichever column a
+/// writer set, the other follows. Assignments run left to right.
+fn rename_sync_bodies(t: &Target<'_>) -> (String, String) {
+    let (new, old) = (t.q(&t.column.name), t.q(t.other_name()));
+    (
+        format!("SET NEW.{new} = COALESCE(NEW.{new}, NEW.{old}), NEW.{old} = COALESCE(NEW.{old}, NEW.{new})"),
+        format!(
+            "SET NEW.{old} = CASE WHEN NOT (NEW.{new} <=> OLD.{new}) THEN NEW.{new} ELSE NEW.{old} END, \
+             NEW.{new} = CASE WHEN (NEW.{new} <=> OLD.{new}) AND NOT (NEW.{old} <=> OLD.{old}) THEN NEW.{old} \
+             ELSE NEW.{new} END"
+        ),
+    )
 }
 
 fn sync_trigger_names(t: &Target<'_>) -> [String; 2] {

@@ -2,12 +2,15 @@
 
 use super::{Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
+use crate::model::Change;
 use crate::plan::Op;
 use crate::step::Statement;
 
 pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
     match op {
-        Op::AddColumn { nullable, default } => {
+        Op::AddColumn {
+            nullable, default, ..
+        } => {
             let mut def = format!("{} {}", t.col(), t.sql_type());
             if !nullable {
                 def.push_str(" NOT NULL");
@@ -26,7 +29,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 combinable: true,
             }]
         }
-        Op::DropColumn => {
+        Op::DropColumn(_) => {
             let mut s = step("drop-column", true, true);
             s.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {} DROP COLUMN IF EXISTS {}",
@@ -42,7 +45,10 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             let name = t.object_name("sync");
             let q_name = t.q(&name);
             let col = t.col();
-            let expr = t.expr();
+            if let Change::Rename(_) = t.change {
+                return vec![sync_trigger(t, &q_name, rename_sync_body(t))];
+            }
+            let expr = t.fill_expr();
             let computed = expr.render(t.dialect, Qualifier::Row("NEW"));
             let sources_changed = if expr.sources.is_empty() {
                 "FALSE".to_string()
@@ -53,32 +59,14 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                     .collect::<Vec<_>>()
                     .join(" OR ")
             };
-            let function = format!(
-                "CREATE OR REPLACE FUNCTION {q_name}() RETURNS trigger LANGUAGE plpgsql AS $straddle$\n\
-                 BEGIN\n\
-                 \x20 -- Rows written by code that does not know {col} get it computed; rows whose\n\
+            let body = format!(
+                "\x20 -- Rows written by code that does not know {col} get it computed; rows whose\n\
                  \x20 -- sources change while {col} is left as it was get it recomputed.\n\
                  \x20 IF NEW.{col} IS NULL OR (TG_OP = 'UPDATE' AND NEW.{col} IS NOT DISTINCT FROM OLD.{col} AND ({sources_changed})) THEN\n\
                  \x20   NEW.{col} := {computed};\n\
-                 \x20 END IF;\n\
-                 \x20 RETURN NEW;\n\
-                 END\n\
-                 $straddle$"
+                 \x20 END IF;\n"
             );
-            let mut s = step("create-sync-trigger", true, true);
-            s.statements.push(Statement::Execute(function));
-            s.statements.push(Statement::Execute(format!(
-                "DROP TRIGGER IF EXISTS {q_name} ON {}",
-                t.table()
-            )));
-            s.statements.push(Statement::Execute(format!(
-                "CREATE TRIGGER {q_name} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {q_name}()",
-                t.table()
-            )));
-            vec![Rendered {
-                step: s,
-                combinable: true,
-            }]
+            vec![sync_trigger(t, &q_name, body)]
         }
         Op::DropSyncTrigger => {
             let q_name = t.q(&t.object_name("sync"));
@@ -96,18 +84,32 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 combinable: true,
             }]
         }
-        Op::Backfill => {
+        Op::Backfill(_) => {
             let max = if t.key_is_integer() {
                 "CAST(max(k) AS BIGINT)"
             } else {
                 "max(k)"
             };
             let (key, table, col) = (t.q(&t.key().name), t.table(), t.col());
-            let expr = t.expr().render(t.dialect, Qualifier::None);
+            let expr = t.fill_expr().render(t.dialect, Qualifier::None);
             let one = |next| one_statement_batch(t, &key, &table, &col, &expr, max, next);
             vec![super::keyset_backfill(t, max, Some([one(false), one(true)]))]
         }
-        Op::EnforceNotNull => {
+        Op::AssertSynced => {
+            let mut s = step("verify-synced", false, false);
+            s.statements.push(super::columns_equal(t));
+            vec![Rendered {
+                step: s,
+                combinable: false,
+            }]
+        }
+        Op::SetDefault(lit) => vec![alter_column(
+            t,
+            "set-default",
+            &format!("SET DEFAULT {}", lit.render(t.dialect)),
+        )],
+        Op::DropDefault => vec![alter_column(t, "drop-default", "DROP DEFAULT")],
+        Op::EnforceNotNull { .. } => {
             let table = t.table();
             let col = t.col();
             let check = t.object_name("nn");
@@ -161,19 +163,68 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 },
             ]
         }
-        Op::RelaxNotNull => {
-            let mut s = step("drop-not-null", true, true);
-            s.statements.push(Statement::Execute(format!(
-                "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL",
-                t.table(),
-                t.col()
-            )));
-            vec![Rendered {
-                step: s,
-                combinable: true,
-            }]
-        }
+        Op::RelaxNotNull { .. } => vec![alter_column(t, "drop-not-null", "DROP NOT NULL")],
     }
+}
+
+/// `ALTER TABLE … ALTER COLUMN … <action>`: metadata only, combinable.
+fn alter_column(t: &Target<'_>, name: &str, action: &str) -> Rendered {
+    let mut s = step(name, true, true);
+    s.statements.push(Statement::Execute(format!(
+        "ALTER TABLE {} ALTER COLUMN {} {action}",
+        t.table(),
+        t.col()
+    )));
+    Rendered {
+        step: s,
+        combinable: true,
+    }
+}
+
+/// The trigger function with `body` (plpgsql statements run before `RETURN NEW`), and
+/// the BEFORE INSERT OR UPDATE trigger running it.
+fn sync_trigger(t: &Target<'_>, q_name: &str, body: String) -> Rendered {
+    let function = format!(
+        "CREATE OR REPLACE FUNCTION {q_name}() RETURNS trigger LANGUAGE plpgsql AS $straddle$\n\
+         BEGIN\n\
+         {body}\
+         \x20 RETURN NEW;\n\
+         END\n\
+         $straddle$"
+    );
+    let mut s = step("create-sync-trigger", true, true);
+    s.statements.push(Statement::Execute(function));
+    s.statements.push(Statement::Execute(format!(
+        "DROP TRIGGER IF EXISTS {q_name} ON {}",
+        t.table()
+    )));
+    s.statements.push(Statement::Execute(format!(
+        "CREATE TRIGGER {q_name} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {q_name}()",
+        t.table()
+    )));
+    Rendered {
+        step: s,
+        combinable: true,
+    }
+}
+
+/// A rename's two-way copy: whichever column a writer set, the other follows.
+fn rename_sync_body(t: &Target<'_>) -> String {
+    let (new, old) = (t.q(&t.column.name), t.q(t.other_name()));
+    format!(
+        "\x20 -- The previous version writes {old}, this one writes both: keep them equal.\n\
+         \x20 IF TG_OP = 'INSERT' THEN\n\
+         \x20   IF NEW.{new} IS NULL THEN\n\
+         \x20     NEW.{new} := NEW.{old};\n\
+         \x20   ELSIF NEW.{old} IS NULL THEN\n\
+         \x20     NEW.{old} := NEW.{new};\n\
+         \x20   END IF;\n\
+         \x20 ELSIF NEW.{new} IS DISTINCT FROM OLD.{new} THEN\n\
+         \x20   NEW.{old} := NEW.{new};\n\
+         \x20 ELSIF NEW.{old} IS DISTINCT FROM OLD.{old} THEN\n\
+         \x20   NEW.{new} := NEW.{old};\n\
+         \x20 END IF;\n"
+    )
 }
 
 /// A whole backfill batch as one statement: the upper key of the next `$n` keys, the

@@ -5,7 +5,8 @@
 
 use super::{Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
-use crate::model::{AddKind, Change};
+use crate::model::{AddKind, Change, Column};
+use crate::plan::Col;
 use crate::plan::Op;
 use crate::step::Statement;
 
@@ -13,7 +14,7 @@ fn column_count(t: &Target<'_>) -> String {
     format!(
         "SELECT count(*) FROM pragma_table_info({}) WHERE name = {}",
         t.lit(&t.model.table),
-        t.lit(&t.column.name)
+        t.lit(t.name())
     )
 }
 
@@ -21,7 +22,9 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
     let table = t.table();
     let col = t.col();
     match op {
-        Op::AddColumn { nullable, default } => {
+        Op::AddColumn {
+            nullable, default, ..
+        } => {
             let mut def = format!("{col} {}", t.sql_type());
             if !nullable {
                 def.push_str(" NOT NULL");
@@ -39,7 +42,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 combinable: false,
             }]
         }
-        Op::DropColumn => {
+        Op::DropColumn(_) => {
             let mut s = step("drop-column", true, true);
             s.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {table} DROP COLUMN {col}"
@@ -66,45 +69,75 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 combinable: true,
             }]
         }
-        Op::Backfill => vec![super::keyset_backfill(t, "max(k)", None)],
-        Op::EnforceNotNull => rebuild(t, true),
-        Op::RelaxNotNull => rebuild(t, false),
+        Op::Backfill(_) => vec![super::keyset_backfill(t, "max(k)", None)],
+        Op::AssertSynced => {
+            let mut s = step("verify-synced", false, false);
+            s.statements.push(super::columns_equal(t));
+            vec![Rendered {
+                step: s,
+                combinable: false,
+            }]
+        }
+        Op::EnforceNotNull { syncing, .. } => rebuild(t, Rebuild::NotNull(true), *syncing),
+        Op::RelaxNotNull { syncing, .. } => rebuild(t, Rebuild::NotNull(false), *syncing),
+        Op::SetDefault(lit) => rebuild(t, Rebuild::Default(Some(lit.render(t.dialect))), false),
+        Op::DropDefault => rebuild(t, Rebuild::Default(None), false),
     }
 }
 
+/// SQLite triggers cannot assign NEW: they fix the row right after it is written
+/// (recursive triggers are off, so the fix does not fire them again).
 fn create_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
     let table = t.table();
-    let col = t.col();
-    let expr = t.expr();
     let names = super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name);
-    let computed = expr.render(t.dialect, Qualifier::None);
-    let this_row = t
-        .model
-        .primary_key()
-        .iter()
-        .map(|k| format!("{0} = NEW.{0}", t.q(&k.name)))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let sources_changed = if expr.sources.is_empty() {
-        "0".to_string()
-    } else {
-        expr.sources
-            .iter()
-            .map(|s| format!("NEW.{0} IS NOT OLD.{0}", t.q(s)))
-            .collect::<Vec<_>>()
-            .join(" OR ")
+    let this_row = t.this_row();
+    let (insert, update) = match t.change {
+        Change::Rename(_) => {
+            // Two-way copy: whichever column a writer set, the other follows.
+            let (new, old) = (t.q(&t.column.name), t.q(t.other_name()));
+            let set = "CASE WHEN NEW.{new} IS NOT OLD.{new} THEN NEW.{new} ELSE NEW.{old} END"
+                .replace("{new}", &new)
+                .replace("{old}", &old);
+            (
+                format!(
+                    "WHEN NEW.{new} IS NOT NEW.{old} BEGIN UPDATE {table} SET {new} = COALESCE(NEW.{new}, NEW.{old}), \
+                     {old} = COALESCE(NEW.{new}, NEW.{old}) WHERE {this_row}; END"
+                ),
+                format!(
+                    "WHEN NEW.{new} IS NOT NEW.{old} BEGIN UPDATE {table} SET {new} = {set}, {old} = {set} \
+                     WHERE {this_row}; END"
+                ),
+            )
+        }
+        _ => {
+            let col = t.q(&t.column.name);
+            let expr = t.fill_expr();
+            let computed = expr.render(t.dialect, Qualifier::None);
+            let sources_changed = if expr.sources.is_empty() {
+                "0".to_string()
+            } else {
+                expr.sources
+                    .iter()
+                    .map(|s| format!("NEW.{0} IS NOT OLD.{0}", t.q(s)))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            };
+            let fill = format!("UPDATE {table} SET {col} = {computed} WHERE {this_row}");
+            (
+                format!("WHEN NEW.{col} IS NULL BEGIN {fill}; END"),
+                format!(
+                    "WHEN NEW.{col} IS NULL OR (NEW.{col} IS OLD.{col} AND ({sources_changed})) BEGIN {fill}; END"
+                ),
+            )
+        }
     };
-    // SQLite triggers cannot assign NEW: fill the row right after it is written.
-    let fill = format!("UPDATE {table} SET {col} = {computed} WHERE {this_row}");
     vec![
         Statement::Execute(format!(
-            "CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {table} FOR EACH ROW \
-             WHEN NEW.{col} IS NULL BEGIN {fill}; END",
+            "CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {table} FOR EACH ROW {insert}",
             t.q(&names[0])
         )),
         Statement::Execute(format!(
-            "CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE ON {table} FOR EACH ROW \
-             WHEN NEW.{col} IS NULL OR (NEW.{col} IS OLD.{col} AND ({sources_changed})) BEGIN {fill}; END",
+            "CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE ON {table} FOR EACH ROW {update}",
             t.q(&names[1])
         )),
     ]
@@ -130,65 +163,107 @@ const CLAUSES: [&str; 9] = [
     "CONSTRAINT",
 ];
 
-/// Rebuild the table with the target column NOT NULL (`not_null`) or nullable.
-fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
+/// What a rebuild changes on the target column.
+enum Rebuild {
+    NotNull(bool),
+    Default(Option<String>),
+}
+
+/// A physical column the rebuild must recreate: (name, model column it is typed as,
+/// NOT NULL, default).
+struct PhysicalColumn<'a> {
+    name: &'a str,
+    column: &'a Column,
+    not_null: bool,
+    default: Option<String>,
+}
+
+/// The table's columns as they physically exist while the changes are between expand
+/// and contract: the model's columns (a retired one still NOT NULL with its default) and,
+/// when the rebuild acts on a rename's old column, that column too.
+fn physical_columns<'a>(t: &Target<'a>) -> Vec<PhysicalColumn<'a>> {
+    let mut out: Vec<PhysicalColumn<'a>> = t
+        .model
+        .columns
+        .iter()
+        .map(|c| {
+            let (not_null, default) = match &c.change {
+                Some(Change::Add(add)) => (
+                    !c.nullable,
+                    match add.kind(c.nullable) {
+                        AddKind::Nullable { default } => default.map(|d| default_sql(t.dialect, d)),
+                        AddKind::NotNullDefault { default } => Some(default_sql(t.dialect, default)),
+                        AddKind::Backfilled { .. } => None,
+                    },
+                ),
+                Some(Change::Retire(r)) => (
+                    r.default.is_some(),
+                    r.default.as_ref().map(|l| l.render(t.dialect)),
+                ),
+                Some(Change::Rename(_)) | None => (!c.nullable, None),
+            };
+            PhysicalColumn {
+                name: &c.name,
+                column: c,
+                not_null,
+                default,
+            }
+        })
+        .collect();
+    if t.col == Col::From {
+        out.push(PhysicalColumn {
+            name: t.name(),
+            column: t.column,
+            not_null: !t.column.nullable,
+            default: None,
+        });
+    }
+    out
+}
+
+/// Rebuild the table with the target column's NOT NULL or default changed.
+fn rebuild(t: &Target<'_>, change: Rebuild, syncing: bool) -> Vec<Rendered> {
     let table = t.table();
     let name_lit = t.lit(&t.model.table);
     let temp = t.q(&format!("_straddle_rebuild_{}", t.model.table));
     let model = t.model;
-    let mut s = step(
-        if not_null {
-            "set-not-null-rebuild"
-        } else {
-            "drop-not-null-rebuild"
-        },
-        true,
-        true,
-    );
-    s.skip_if = Some(format!(
-        "{} AND \"notnull\" = {}",
-        column_count(t),
-        if not_null { 1 } else { 0 }
-    ));
-    if not_null {
+    let (name, skip) = match &change {
+        Rebuild::NotNull(true) => ("set-not-null-rebuild", "\"notnull\" = 1".to_string()),
+        Rebuild::NotNull(false) => ("drop-not-null-rebuild", "\"notnull\" = 0".to_string()),
+        Rebuild::Default(Some(d)) => ("set-default-rebuild", format!("dflt_value = {}", t.lit(d))),
+        Rebuild::Default(None) => ("drop-default-rebuild", "dflt_value IS NULL".to_string()),
+    };
+    let mut s = step(name, true, true);
+    s.skip_if = Some(format!("{} AND {skip}", column_count(t)));
+    if let Rebuild::NotNull(true) = change {
         s.statements.push(super::no_nulls_left(t));
     }
 
-    // What the model says each column is, physically, once this change is settled.
-    let expected = |c: &crate::model::Column| -> (bool, Option<String>) {
-        let default = match &c.change {
-            Some(Change::Add(add)) => match add.kind(c.nullable) {
-                AddKind::Nullable { default } => default.map(|d| default_sql(t.dialect, d)),
-                AddKind::NotNullDefault { default } => Some(default_sql(t.dialect, default)),
-                AddKind::Backfilled { .. } => None,
-            },
-            None => None,
-        };
-        (!c.nullable, default)
-    };
-    let matches = model
-        .columns
+    let columns = physical_columns(t);
+    let matches = columns
         .iter()
         .map(|c| {
-            let (nn, default) = expected(c);
             let mut conds = vec![
-                format!("p.name = {}", t.lit(&c.name)),
-                format!("upper(p.type) = upper({})", t.lit(c.ty.sql(t.dialect))),
-                format!("(p.pk > 0) = {}", if c.primary_key { 1 } else { 0 }),
-                match default {
-                    Some(d) => format!("p.dflt_value = {}", t.lit(&d)),
-                    None => "p.dflt_value IS NULL".to_string(),
-                },
+                format!("p.name = {}", t.lit(c.name)),
+                format!("upper(p.type) = upper({})", t.lit(c.column.ty.sql(t.dialect))),
+                format!("(p.pk > 0) = {}", if c.column.primary_key { 1 } else { 0 }),
             ];
-            if c.name != t.column.name {
-                conds.push(format!("p.\"notnull\" = {}", if nn { 1 } else { 0 }));
+            let target = c.name == t.name();
+            if !(target && matches!(change, Rebuild::Default(_))) {
+                conds.push(match &c.default {
+                    Some(d) => format!("p.dflt_value = {}", t.lit(d)),
+                    None => "p.dflt_value IS NULL".to_string(),
+                });
+            }
+            if !(target && matches!(change, Rebuild::NotNull(_))) {
+                conds.push(format!("p.\"notnull\" = {}", if c.not_null { 1 } else { 0 }));
             }
             format!("({})", conds.join(" AND "))
         })
         .collect::<Vec<_>>()
         .join(" OR ");
     let why = format!(
-        "SQLite can change NOT NULL on {} only by rebuilding the table from the model",
+        "SQLite can change NOT NULL or a default on {} only by rebuilding the table from the model",
         model.table
     );
     s.statements.push(Statement::Assert {
@@ -202,10 +277,9 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
              contracted first): declare them on the struct (sql_type = … for the exact type)"
         ),
     });
-    let declared = model
-        .columns
+    let declared = columns
         .iter()
-        .map(|c| format!("SELECT {} AS name", t.lit(&c.name)))
+        .map(|c| format!("SELECT {} AS name", t.lit(c.name)))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     s.statements.push(Statement::Assert {
@@ -261,15 +335,17 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
     });
 
     s.statements.extend(drop_sync_triggers(t));
-    let defs = model
-        .columns
+    let defs = columns
         .iter()
         .map(|c| {
-            let (mut nn, default) = expected(c);
-            if c.name == t.column.name {
-                nn = not_null;
+            let (mut nn, mut default) = (c.not_null, c.default.clone());
+            if c.name == t.name() {
+                match &change {
+                    Rebuild::NotNull(v) => nn = *v,
+                    Rebuild::Default(v) => default = v.clone(),
+                }
             }
-            let mut d = format!("{} {}", t.q(&c.name), c.ty.sql(t.dialect));
+            let mut d = format!("{} {}", t.q(c.name), c.column.ty.sql(t.dialect));
             if nn {
                 d.push_str(" NOT NULL");
             }
@@ -289,12 +365,7 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
         )))
         .collect::<Vec<_>>()
         .join(", ");
-    let cols = model
-        .columns
-        .iter()
-        .map(|c| t.q(&c.name))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = columns.iter().map(|c| t.q(c.name)).collect::<Vec<_>>().join(", ");
     s.statements
         .push(Statement::Execute(format!("CREATE TABLE {temp} ({defs})")));
     s.statements.push(Statement::Execute(format!(
@@ -305,8 +376,8 @@ fn rebuild(t: &Target<'_>, not_null: bool) -> Vec<Rendered> {
     s.statements.push(Statement::Execute(format!(
         "ALTER TABLE {temp} RENAME TO {table}"
     )));
-    if !not_null {
-        // Going back to the backfill phase: its sync triggers come back with the table.
+    if syncing {
+        // The change's sync triggers were dropped with the old table: they come back.
         s.statements.extend(create_sync_triggers(t));
     }
     s.statements.push(Statement::Assert {

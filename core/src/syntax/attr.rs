@@ -10,6 +10,9 @@
 //!             #[straddle(added(phase = backfill, backfill = "lower(email)"))]
 //!             #[straddle(added(phase = expand, default = 0))]
 //!             #[straddle(added(phase = expand, default_sql = "now()"))]
+//!             #[straddle(renamed(from = "email", phase = expand))]
+//!             #[straddle(retired(phase = expand))]            (a nullable column)
+//!             #[straddle(retired(phase = expand, default = ""))]  (a NOT NULL one)
 //! ```
 
 use super::ctxt::Ctxt;
@@ -57,6 +60,21 @@ pub struct Field {
     pub column: Option<(Span, String)>,
     pub sql_type: Option<(Span, SqlTypeOverride)>,
     pub added: Option<(Span, Added)>,
+    pub renamed: Option<(Span, Renamed)>,
+    pub retired: Option<(Span, Retired)>,
+}
+
+/// `renamed(from = "old", phase = …, pacing…)`.
+pub struct Renamed {
+    pub phase: Option<(Span, Option<Phase>)>,
+    pub from: Option<(Span, String)>,
+    pub throttle: Vec<(Span, &'static str, u64)>,
+}
+
+/// `retired(phase = …, default = <literal>)`.
+pub struct Retired {
+    pub phase: Option<(Span, Option<Phase>)>,
+    pub default: Option<(Span, Option<LiteralValue>)>,
 }
 
 pub enum SqlTypeOverride {
@@ -84,7 +102,9 @@ pub enum LiteralValue {
 }
 
 const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`";
-const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`";
+const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`";
+const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
+const RETIRED_KEYS: &str = "`phase`, `default`";
 const ADDED_KEYS: &str =
     "`phase`, `default`, `default_sql`, `backfill`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
 const THROTTLE_KEYS: [&str; 3] = ["max_rows_per_sec", "pause_ms", "batch_time_ms"];
@@ -168,6 +188,8 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
     let mut column = Attr::none("column");
     let mut sql_type = Attr::none("sql_type");
     let mut added = Attr::none("added");
+    let mut renamed = Attr::none("renamed");
+    let mut retired = Attr::none("retired");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("primary_key") {
@@ -203,6 +225,12 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
             } else if meta.path.is_ident("added") {
                 let value = parse_added(cx, &meta)?;
                 added.set(cx, meta.path.span(), value);
+            } else if meta.path.is_ident("renamed") {
+                let value = parse_renamed(cx, &meta)?;
+                renamed.set(cx, meta.path.span(), value);
+            } else if meta.path.is_ident("retired") {
+                let value = parse_retired(cx, &meta)?;
+                retired.set(cx, meta.path.span(), value);
             } else {
                 unknown(cx, &meta, "field", FIELD_KEYS)?;
             }
@@ -217,62 +245,155 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
         column: column.get(),
         sql_type: sql_type.get(),
         added: added.get(),
+        renamed: renamed.get(),
+        retired: retired.get(),
     }
 }
 
+/// The rollout phase of a change: `phase = expand` (or a string).
+fn parse_phase(cx: &Ctxt, inner: &ParseNestedMeta<'_>, phase: &mut Attr<Option<Phase>>) -> syn::Result<()> {
+    let value = inner.value()?;
+    let (span, text) = if value.peek(syn::LitStr) {
+        let s: syn::LitStr = value.parse()?;
+        (s.span(), s.value())
+    } else {
+        let i: syn::Ident = value.parse()?;
+        (i.span(), i.to_string())
+    };
+    let parsed = Phase::from_key(&text);
+    if parsed.is_none() {
+        cx.error_at(
+            span,
+            format!("unknown phase `{text}`; expected `expand`, `backfill` or `contract`"),
+        );
+    }
+    phase.set(cx, inner.path.span(), parsed);
+    Ok(())
+}
+
+fn needs_parens(meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<()> {
+    if meta.input.peek(syn::token::Paren) {
+        Ok(())
+    } else {
+        Err(meta.error(format!(
+            "`{what}` needs its rollout phase: `{what}(phase = expand, …)` (then backfill, then contract)"
+        )))
+    }
+}
+
+/// `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, when `inner` is one of them.
+fn parse_throttle(
+    cx: &Ctxt,
+    inner: &ParseNestedMeta<'_>,
+    throttle: &mut [Attr<u64>; 3],
+) -> syn::Result<bool> {
+    let Some(i) = THROTTLE_KEYS.iter().position(|k| inner.path.is_ident(k)) else {
+        return Ok(false);
+    };
+    let n: syn::LitInt = inner.value()?.parse()?;
+    match n.base10_parse::<u64>() {
+        Ok(v) if v > 0 || THROTTLE_KEYS[i] == "pause_ms" => throttle[i].set(cx, inner.path.span(), v),
+        _ => cx.error_spanned_by(&n, format!("`{}` takes a positive integer", THROTTLE_KEYS[i])),
+    }
+    Ok(true)
+}
+
+fn new_throttle() -> [Attr<u64>; 3] {
+    [
+        Attr::none(THROTTLE_KEYS[0]),
+        Attr::none(THROTTLE_KEYS[1]),
+        Attr::none(THROTTLE_KEYS[2]),
+    ]
+}
+
+fn throttle_values(throttle: [Attr<u64>; 3]) -> Vec<(Span, &'static str, u64)> {
+    throttle
+        .into_iter()
+        .zip(THROTTLE_KEYS)
+        .filter_map(|(a, key)| a.get().map(|(span, v)| (span, key, v)))
+        .collect()
+}
+
+/// `default = <literal>`, remembering the value's span.
+fn parse_literal_default(
+    cx: &Ctxt,
+    inner: &ParseNestedMeta<'_>,
+    default: &mut Attr<(Span, Option<LiteralValue>)>,
+) -> syn::Result<()> {
+    let expr: syn::Expr = inner.value()?.parse()?;
+    let value = literal_value(&expr);
+    if value.is_none() {
+        cx.error_spanned_by(
+            &expr,
+            "`default` takes a literal (number, string or bool); for an SQL expression use `default_sql = \"…\"`",
+        );
+    }
+    default.set(cx, inner.path.span(), (expr.span(), value));
+    Ok(())
+}
+
+fn parse_renamed(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Renamed> {
+    needs_parens(meta, "renamed")?;
+    let mut phase = Attr::none("phase");
+    let mut from = Attr::none("from");
+    let mut throttle = new_throttle();
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)?;
+        } else if inner.path.is_ident("from") {
+            let s = lit_str(&inner)?;
+            from.set(cx, inner.path.span(), (s.span(), s.value()));
+        } else if !parse_throttle(cx, &inner, &mut throttle)? {
+            unknown(cx, &inner, "`renamed`", RENAMED_KEYS)?;
+        }
+        Ok(())
+    })?;
+    Ok(Renamed {
+        phase: phase.get(),
+        from: from.get().map(|(_, v)| v),
+        throttle: throttle_values(throttle),
+    })
+}
+
+fn parse_retired(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Retired> {
+    needs_parens(meta, "retired")?;
+    let mut phase = Attr::none("phase");
+    let mut default = Attr::none("default");
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)?;
+        } else if inner.path.is_ident("default") {
+            parse_literal_default(cx, &inner, &mut default)?;
+        } else {
+            unknown(cx, &inner, "`retired`", RETIRED_KEYS)?;
+        }
+        Ok(())
+    })?;
+    Ok(Retired {
+        phase: phase.get(),
+        default: default.get().map(|(_, v)| v),
+    })
+}
+
 fn parse_added(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Added> {
+    needs_parens(meta, "added")?;
     let mut phase = Attr::none("phase");
     let mut default = Attr::none("default");
     let mut default_sql = Attr::none("default_sql");
     let mut backfill = Attr::none("backfill");
-    let mut throttle = [
-        Attr::none(THROTTLE_KEYS[0]),
-        Attr::none(THROTTLE_KEYS[1]),
-        Attr::none(THROTTLE_KEYS[2]),
-    ];
-    if !meta.input.peek(syn::token::Paren) {
-        return Err(meta.error(
-            "`added` needs its rollout phase: `added(phase = expand)` (then backfill, then contract)",
-        ));
-    }
+    let mut throttle = new_throttle();
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("phase") {
-            let value = inner.value()?;
-            let (span, text) = if value.peek(syn::LitStr) {
-                let s: syn::LitStr = value.parse()?;
-                (s.span(), s.value())
-            } else {
-                let i: syn::Ident = value.parse()?;
-                (i.span(), i.to_string())
-            };
-            let parsed = Phase::from_key(&text);
-            if parsed.is_none() {
-                cx.error_at(span, format!("unknown phase `{text}`; expected `expand`, `backfill` or `contract`"));
-            }
-            phase.set(cx, inner.path.span(), parsed);
+            parse_phase(cx, &inner, &mut phase)?;
         } else if inner.path.is_ident("default") {
-            let expr: syn::Expr = inner.value()?.parse()?;
-            let value = literal_value(&expr);
-            if value.is_none() {
-                cx.error_spanned_by(
-                    &expr,
-                    "`default` takes a literal (number, string or bool); for an SQL expression use `default_sql = \"…\"`",
-                );
-            }
-            default.set(cx, inner.path.span(), (expr.span(), value));
+            parse_literal_default(cx, &inner, &mut default)?;
         } else if inner.path.is_ident("default_sql") {
             let s = lit_str(&inner)?;
             default_sql.set(cx, inner.path.span(), s);
         } else if inner.path.is_ident("backfill") {
             let s = lit_str(&inner)?;
             backfill.set(cx, inner.path.span(), s);
-        } else if let Some(i) = THROTTLE_KEYS.iter().position(|k| inner.path.is_ident(k)) {
-            let n: syn::LitInt = inner.value()?.parse()?;
-            match n.base10_parse::<u64>() {
-                Ok(v) if v > 0 || THROTTLE_KEYS[i] == "pause_ms" => throttle[i].set(cx, inner.path.span(), v),
-                _ => cx.error_spanned_by(&n, format!("`{}` takes a positive integer", THROTTLE_KEYS[i])),
-            }
-        } else {
+        } else if !parse_throttle(cx, &inner, &mut throttle)? {
             unknown(cx, &inner, "`added`", ADDED_KEYS)?;
         }
         Ok(())
@@ -282,11 +403,7 @@ fn parse_added(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Added> {
         default: default.get().map(|(_, v)| v),
         default_sql: default_sql.get().map(|(_, s)| (s.span(), s)),
         backfill: backfill.get().map(|(_, s)| (s.span(), s)),
-        throttle: throttle
-            .into_iter()
-            .zip(THROTTLE_KEYS)
-            .filter_map(|(a, key)| a.get().map(|(span, v)| (span, key, v)))
-            .collect(),
+        throttle: throttle_values(throttle),
     })
 }
 

@@ -3,11 +3,14 @@
 //! shows them all.
 
 use super::ast::{Decl, FieldDecl};
-use super::attr::{Added, LiteralValue, SqlTypeOverride};
+use super::attr::{Added, LiteralValue, Renamed, Retired, SqlTypeOverride};
 use super::ctxt::Ctxt;
 use super::sql::{self, VOLATILE_FUNCTIONS};
 use crate::dialect::Dialect;
-use crate::model::{AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Throttle};
+use crate::model::{
+    AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
+    Throttle,
+};
 use crate::types::{LiteralClass, literal_class, sql_type};
 use std::collections::BTreeMap;
 
@@ -152,16 +155,26 @@ fn column(
             ),
         );
     }
-    let change = f
-        .attrs
-        .added
-        .as_ref()
-        .and_then(|(span, added)| added_column(cx, decl, f, *span, added, &name, names, dialects));
+    let change = change(cx, decl, f, &name, names, dialects);
     if f.attrs.added.is_some() && f.attrs.primary_key.is_some() {
         cx.error_spanned_by(
             f.ident,
             "a primary key cannot be added to an existing table in place: create a new table instead",
         );
+    }
+    for (span, what) in [
+        (f.attrs.renamed.as_ref().map(|r| r.0), "renamed"),
+        (f.attrs.retired.as_ref().map(|r| r.0), "retired"),
+    ] {
+        if let (Some(span), Some(_)) = (span, f.attrs.primary_key) {
+            cx.error_at(
+                span,
+                format!(
+                    "a primary key cannot be {what} in place: the previous version finds rows by it; create a new \
+                     table instead"
+                ),
+            );
+        }
     }
     Some(Column {
         field: f.ident.to_string().trim_start_matches("r#").to_string(),
@@ -172,7 +185,160 @@ fn column(
         },
         nullable: shape.nullable,
         primary_key: f.attrs.primary_key.is_some(),
-        change: change.map(Change::Add),
+        change,
+    })
+}
+
+/// The field's change: one of `added`, `renamed`, `retired` (one per release).
+fn change(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    f: &FieldDecl<'_>,
+    name: &str,
+    names: &[String],
+    dialects: &[Dialect],
+) -> Option<Change> {
+    let declared: Vec<(proc_macro2::Span, &str)> = [
+        f.attrs.added.as_ref().map(|a| (a.0, "added")),
+        f.attrs.renamed.as_ref().map(|a| (a.0, "renamed")),
+        f.attrs.retired.as_ref().map(|a| (a.0, "retired")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let [(_, first), rest @ ..] = declared.as_slice() {
+        for (span, other) in rest {
+            cx.error_at(
+                *span,
+                format!(
+                    "`{name}` is already `{first}` in this release, so it cannot also be `{other}`: a column goes \
+                     through one change at a time (ship `{first}` through contract first)"
+                ),
+            );
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    if let Some((span, added)) = &f.attrs.added {
+        return added_column(cx, decl, f, *span, added, name, names, dialects).map(Change::Add);
+    }
+    if let Some((span, renamed)) = &f.attrs.renamed {
+        return renamed_column(cx, *span, renamed, name, names).map(Change::Rename);
+    }
+    if let Some((span, retired)) = &f.attrs.retired {
+        return retired_column(cx, f, *span, retired).map(Change::Retire);
+    }
+    None
+}
+
+fn required_phase(
+    cx: &Ctxt,
+    span: proc_macro2::Span,
+    what: &str,
+    phase: Option<(proc_macro2::Span, Option<Phase>)>,
+) -> Option<Phase> {
+    match phase {
+        Some((_, p)) => p,
+        None => {
+            cx.error_at(
+                span,
+                format!("`{what}(...)` needs `phase = expand` (then backfill, then contract)"),
+            );
+            None
+        }
+    }
+}
+
+fn throttle_of(values: &[(proc_macro2::Span, &'static str, u64)]) -> Throttle {
+    let mut throttle = Throttle::default();
+    for (_, key, value) in values {
+        match *key {
+            "max_rows_per_sec" => throttle.max_rows_per_sec = Some(*value),
+            "pause_ms" => throttle.pause_ms = Some(*value),
+            _ => throttle.batch_time_ms = Some(*value),
+        }
+    }
+    throttle
+}
+
+fn renamed_column(
+    cx: &Ctxt,
+    span: proc_macro2::Span,
+    renamed: &Renamed,
+    name: &str,
+    names: &[String],
+) -> Option<RenameColumn> {
+    let phase = required_phase(cx, span, "renamed", renamed.phase);
+    let from = match &renamed.from {
+        None => {
+            cx.error_at(
+                span,
+                format!("`renamed(...)` needs the column's previous name: `renamed(from = \"old_name\", …)` (`{name}` is the new one)"),
+            );
+            None
+        }
+        Some((s, from)) if from == name => {
+            cx.error_at(
+                *s,
+                format!("`{name}` is renamed from itself: `from` is the column's previous name"),
+            );
+            None
+        }
+        Some((s, from)) if names.contains(from) => {
+            cx.error_at(
+                *s,
+                format!(
+                    "`{from}` is still a column of this model: a rename replaces the old column, so the old name \
+                     cannot stay declared\nhelp: remove the field mapping `{from}`; this release reads and writes it \
+                     through `{name}`"
+                ),
+            );
+            None
+        }
+        Some((_, from)) => Some(from.clone()),
+    };
+    Some(RenameColumn {
+        phase: phase?,
+        from: from?,
+        throttle: throttle_of(&renamed.throttle),
+    })
+}
+
+fn retired_column(
+    cx: &Ctxt,
+    f: &FieldDecl<'_>,
+    span: proc_macro2::Span,
+    retired: &Retired,
+) -> Option<RetireColumn> {
+    let shape = f.shape.as_ref()?;
+    let phase = required_phase(cx, span, "retired", retired.phase);
+    let mut ok = true;
+    if !shape.nullable {
+        cx.error_spanned_by(
+            f.ty,
+            format!(
+                "a retired column is never read by this release: make the field `Option<{}>` (it reads as `None`)",
+                shape.display
+            ),
+        );
+        ok = false;
+    }
+    let default = match &retired.default {
+        Some((span, Some(value))) => {
+            let lit = literal(cx, *span, value, &shape.key, &shape.display);
+            ok &= lit.is_some();
+            lit
+        }
+        Some((_, None)) => {
+            ok = false;
+            None
+        }
+        None => None,
+    };
+    ok.then_some(RetireColumn {
+        phase: phase?,
+        default,
     })
 }
 
@@ -189,16 +355,7 @@ fn added_column(
 ) -> Option<AddColumn> {
     let shape = f.shape.as_ref()?;
     let table = decl.attrs.table.as_ref().map(|(_, t)| t.as_str()).unwrap_or("?");
-    let phase = match added.phase {
-        Some((_, p)) => p,
-        None => {
-            cx.error_at(
-                added_span,
-                "`added(...)` needs `phase = expand` (then backfill, then contract)",
-            );
-            None
-        }
-    };
+    let phase = required_phase(cx, added_span, "added", added.phase);
 
     let mut default = None;
     if let (Some((span, _)), Some(_)) = (&added.default_sql, &added.default) {
@@ -241,20 +398,15 @@ fn added_column(
             ),
         );
     }
-    let mut throttle = Throttle::default();
-    for (span, key, value) in &added.throttle {
+    for (span, key, _) in &added.throttle {
         if added.backfill.is_none() {
             cx.error_at(
                 *span,
                 format!("`{key}` paces a backfill: it needs `backfill = \"…\"`"),
             );
         }
-        match *key {
-            "max_rows_per_sec" => throttle.max_rows_per_sec = Some(*value),
-            "pause_ms" => throttle.pause_ms = Some(*value),
-            _ => throttle.batch_time_ms = Some(*value),
-        }
     }
+    let throttle = throttle_of(&added.throttle);
     Some(AddColumn {
         phase: phase?,
         default,
@@ -421,16 +573,17 @@ fn backfill_expr(
         if src == name {
             cx.error_at(span, format!("backfill of `{name}` reads `{name}` itself"));
             ok = false;
-        } else if decl
-            .fields
-            .iter()
-            .any(|f| column_name(f) == *src && f.attrs.added.is_some())
-        {
+        } else if let Some(what) = decl.fields.iter().find(|f| column_name(f) == *src).and_then(|f| {
+            let a = &f.attrs;
+            (a.added.as_ref().map(|_| "added"))
+                .or(a.renamed.as_ref().map(|_| "renamed"))
+                .or(a.retired.as_ref().map(|_| "retired"))
+        }) {
             cx.error_at(
                 span,
                 format!(
-                    "backfill of `{name}` reads `{src}`, which is itself being added: backfill from columns \
-                     that exist before this release"
+                    "backfill of `{name}` reads `{src}`, which is itself being {what}: backfill from columns \
+                     that exist, under their names, before and after this release"
                 ),
             );
             ok = false;

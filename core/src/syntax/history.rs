@@ -1,13 +1,15 @@
 //! Checks against `straddle.lock`, the shipped history: a declaration may move each
 //! change one phase forward per release, and may not lose, rename or retype a shipped
-//! column behind the database's back.
+//! column behind the database's back. Renames and retirements are the declared ways for
+//! a column to change name or to leave the model.
 
 use super::ast::Decl;
 use super::ctxt::Ctxt;
-use crate::lock::{LockFile, LockedColumn};
-use crate::model::{Model, Phase};
+use crate::lock::{LockFile, LockedColumn, LockedTable};
+use crate::model::{Change, ChangeKind, Column, Model, Phase};
+use proc_macro2::Span;
 
-fn shipped_type(c: &crate::model::Column) -> String {
+fn shipped_type(c: &Column) -> String {
     if c.nullable {
         format!("Option<{}>", c.ty.rust)
     } else {
@@ -15,21 +17,63 @@ fn shipped_type(c: &crate::model::Column) -> String {
     }
 }
 
+/// Where a field's change is declared: its `phase = …` key, else the attribute.
+fn phase_span(decl: &Decl<'_>, i: usize) -> Option<Span> {
+    let a = &decl.fields[i].attrs;
+    let pick = |attr: Span, phase: Option<Span>| Some(phase.unwrap_or(attr));
+    if let Some((s, x)) = &a.added {
+        return pick(*s, x.phase.as_ref().map(|p| p.0));
+    }
+    if let Some((s, x)) = &a.renamed {
+        return pick(*s, x.phase.as_ref().map(|p| p.0));
+    }
+    if let Some((s, x)) = &a.retired {
+        return pick(*s, x.phase.as_ref().map(|p| p.0));
+    }
+    None
+}
+
 pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
     let Some(table) = lock.tables.get(&model.table) else {
         return; // a table new in this release: nothing has shipped
     };
     let lock_name = crate::lock::FILE_NAME;
+    let renamed_from = |name: &str| {
+        model
+            .columns
+            .iter()
+            .any(|c| c.change.as_ref().and_then(Change::renamed_from) == Some(name))
+    };
+    // Columns not in the lock that are not a declared rename: candidates for an
+    // undeclared one.
     let unlocked: Vec<usize> = (0..model.columns.len())
-        .filter(|&i| !table.columns.contains_key(&model.columns[i].name))
+        .filter(|&i| {
+            let c = &model.columns[i];
+            !table.columns.contains_key(&c.name) && !matches!(c.change, Some(Change::Rename(_)))
+        })
         .collect();
 
     // With several models on one table, a column may belong to another of them: only a
     // table this struct alone maps can tell that a column vanished.
     let sole = table.model == model.rust_name;
     for (name, locked) in table.columns.iter().filter(|_| sole) {
-        if model.column(name).is_some() {
+        if model.column(name).is_some() || renamed_from(name) {
             continue;
+        }
+        match locked.shipped() {
+            Some((ChangeKind::Retired, Phase::Contract)) => continue, // dropped: the field may go
+            Some((ChangeKind::Retired, shipped)) => {
+                cx.error_spanned_by(
+                    decl.ident,
+                    format!(
+                        "`{}.{name}` is being retired ({lock_name}: {shipped} shipped) but `{}` has no field for it: \
+                         keep the field, `retired(phase = …)`, until contract ships",
+                        model.table, model.rust_name
+                    ),
+                );
+                continue;
+            }
+            _ => {}
         }
         let renamed = unlocked
             .iter()
@@ -40,7 +84,8 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                 format!(
                     "`{}.{name}` has shipped ({lock_name}) and `{}` looks like it renamed: renaming the field renames \
                      the column, which breaks the running version\nhelp: keep the column under the new field name with \
-                     `#[straddle(column = \"{name}\")]`",
+                     `#[straddle(column = \"{name}\")]`, or rename the column in phases with \
+                     `#[straddle(renamed(from = \"{name}\", phase = expand))]`",
                     model.table, model.columns[i].field
                 ),
             ),
@@ -48,7 +93,8 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                 decl.ident,
                 format!(
                     "`{}.{name}` has shipped ({lock_name}) but `{}` has no field for it: the running version still reads \
-                     and writes it\nhelp: keep the field; a column leaves the model only after a release that retires it",
+                     and writes it\nhelp: keep the field and mark it `#[straddle(retired(phase = expand))]`; it leaves \
+                     the model after its contract ships",
                     model.table, model.rust_name
                 ),
             ),
@@ -57,18 +103,13 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
 
     for (i, column) in model.columns.iter().enumerate() {
         let field = &decl.fields[i];
-        let phase_span = field
-            .attrs
-            .added
-            .as_ref()
-            .and_then(|(s, a)| a.phase.as_ref().map(|(ps, _)| *ps).or(Some(*s)));
-        let declared = column.change.as_ref().map(|c| c.phase());
+        let at = phase_span(decl, i);
         match table.columns.get(&column.name) {
             None => {
-                if renamed_from_locked(model, table, column) {
+                if unlocked.contains(&i) && renamed_from_locked(model, table, column, sole) {
                     continue; // reported on the vanished column
                 }
-                match declared {
+                match &column.change {
                     None => cx.error_spanned_by(
                         field.ident,
                         format!(
@@ -77,19 +118,32 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                             model.table, column.name
                         ),
                     ),
-                    Some(p) if p != Phase::Expand => cx.error_at(
-                        phase_span.expect("declared change has a span"),
+                    Some(Change::Retire(_)) => cx.error_at(
+                        at.expect("declared change has a span"),
                         format!(
-                            "`{}.{}` has not shipped yet: its first release is `phase = expand`, not `{p}` — each phase \
-                             needs its own release so the running version is never two steps behind",
+                            "`{}.{}` has not shipped ({lock_name}): there is nothing to retire — remove the field",
                             model.table, column.name
                         ),
                     ),
+                    Some(ch) if ch.phase() != Phase::Expand => cx.error_at(
+                        at.expect("declared change has a span"),
+                        format!(
+                            "`{}.{}` has not shipped yet: its first release is `phase = expand`, not `{}` — each \
+                             phase needs its own release so the running version is never two steps behind",
+                            model.table,
+                            column.name,
+                            ch.phase()
+                        ),
+                    ),
+                    Some(Change::Rename(r)) => check_rename_source(cx, model, table, column, &r.from, at),
                     Some(_) => {}
                 }
             }
             Some(locked) => {
-                if shipped_type(column) != locked.rust_type {
+                let retiring = matches!(column.change, Some(Change::Retire(_)));
+                let retyped = shipped_type(column) != locked.rust_type
+                    && !(retiring && format!("Option<{}>", locked.rust_type) == shipped_type(column));
+                if retyped {
                     cx.error_spanned_by(
                         field.ty,
                         format!(
@@ -103,18 +157,88 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                         ),
                     );
                 }
-                check_phase(cx, model, column, locked, declared, phase_span, field.ident);
+                check_phase(cx, model, column, locked, at, field.ident);
+                // The retirement's first release: the lock still has the column's own type.
+                let first_retire = !matches!(locked.shipped(), Some((ChangeKind::Retired, _)));
+                if let (Some(Change::Retire(r)), true) = (&column.change, first_retire) {
+                    check_retire_default(cx, model, column, locked, r.default.is_some(), at);
+                }
             }
         }
     }
 }
 
-fn renamed_from_locked(
+/// A rename's first release: the old column must have shipped, with the same type.
+fn check_rename_source(
+    cx: &Ctxt,
     model: &Model,
-    table: &crate::lock::LockedTable,
-    column: &crate::model::Column,
-) -> bool {
-    table
+    table: &LockedTable,
+    column: &Column,
+    from: &str,
+    at: Option<Span>,
+) {
+    let lock_name = crate::lock::FILE_NAME;
+    let at = at.expect("declared change has a span");
+    match table.columns.get(from) {
+        None => cx.error_at(
+            at,
+            format!(
+                "`{}.{from}` is not in {lock_name}: `{}` can only be renamed from a column that has shipped",
+                model.table, column.name
+            ),
+        ),
+        Some(old) if old.rust_type != shipped_type(column) => cx.error_at(
+            at,
+            format!(
+                "`{}.{from}` is `{}` ({lock_name}) but `{}` is `{}`: a rename keeps the type (change the type in a \
+                 release of its own)",
+                model.table,
+                old.rust_type,
+                column.name,
+                shipped_type(column)
+            ),
+        ),
+        Some(_) => {}
+    }
+}
+
+/// A retirement's first release: a NOT NULL column needs a default (rows this release
+/// inserts must stay readable by the previous one); a nullable one must not get one.
+fn check_retire_default(
+    cx: &Ctxt,
+    model: &Model,
+    column: &Column,
+    locked: &LockedColumn,
+    has_default: bool,
+    at: Option<Span>,
+) {
+    let lock_name = crate::lock::FILE_NAME;
+    let at = at.expect("declared change has a span");
+    let nullable = locked.rust_type.starts_with("Option<");
+    if !nullable && !has_default {
+        cx.error_at(
+            at,
+            format!(
+                "`{}.{}` is NOT NULL (`{}` in {lock_name}): rows this release inserts without it would fail, and the \
+                 running version cannot read them without a value\nhelp: give it a default for the retirement: \
+                 `retired(phase = expand, default = …)`",
+                model.table, column.name, locked.rust_type
+            ),
+        );
+    } else if nullable && has_default {
+        cx.error_at(
+            at,
+            format!(
+                "`{}.{}` is nullable (`{}` in {lock_name}): rows written without it read as NULL, so it needs no \
+                 default — remove `default`",
+                model.table, column.name, locked.rust_type
+            ),
+        );
+    }
+}
+
+fn renamed_from_locked(model: &Model, table: &LockedTable, column: &Column, sole: bool) -> bool {
+    sole && table
         .columns
         .iter()
         .any(|(name, locked)| model.column(name).is_none() && locked.rust_type == shipped_type(column))
@@ -123,45 +247,73 @@ fn renamed_from_locked(
 fn check_phase(
     cx: &Ctxt,
     model: &Model,
-    column: &crate::model::Column,
+    column: &Column,
     locked: &LockedColumn,
-    declared: Option<Phase>,
-    phase_span: Option<proc_macro2::Span>,
+    at: Option<Span>,
     ident: &syn::Ident,
 ) {
     let lock_name = crate::lock::FILE_NAME;
     let id = format!("{}.{}", model.table, column.name);
-    match (locked.phase, declared) {
+    let declared = column.change.as_ref().map(|c| (c.kind(), c.phase()));
+    let at = || at.expect("declared change has a span");
+    match (locked.shipped(), declared) {
         (None, None) => {}
-        (Some(Phase::Contract), None) => {} // settled: `added` may go
-        (Some(shipped), None) => cx.error_spanned_by(
+        (Some((_, Phase::Contract)), None) => {} // settled: the declaration may go
+        (Some((kind, shipped)), None) => cx.error_spanned_by(
             ident,
             format!(
-                "`{id}` is rolling out ({lock_name}: {shipped} shipped): keep its `added(...)` declaration until \
-                 contract ships"
+                "`{id}` is rolling out ({lock_name}: {kind} {shipped} shipped): keep its `{kind}(...)` declaration \
+                 until contract ships"
             ),
         ),
-        (None, Some(p)) => cx.error_at(
-            phase_span.expect("declared change has a span"),
-            format!("`{id}` is an ordinary column in {lock_name}: it cannot be `added` (phase = {p}) again"),
+        (Some((lk, Phase::Contract)), Some((k, Phase::Contract))) if lk == k => {} // kept after contract
+        (None | Some((_, Phase::Contract)), Some((ChangeKind::Added, p))) => cx.error_at(
+            at(),
+            format!("`{id}` exists in {lock_name}: it cannot be `added` (phase = {p}) again"),
         ),
-        (Some(shipped), Some(p)) if p < shipped => cx.error_at(
-            phase_span.expect("declared change has a span"),
+        (None | Some((_, Phase::Contract)), Some((k, p))) if p != Phase::Expand => cx.error_at(
+            at(),
+            format!(
+                "`{id}` starts being {k} in this release: its first release is `phase = expand`, not `{p}` — each \
+                 phase needs its own release"
+            ),
+        ),
+        (None | Some((_, Phase::Contract)), Some(_)) => {}
+        (Some((lk, shipped)), Some((k, _))) if lk != k => cx.error_at(
+            at(),
+            format!(
+                "`{id}` is being {lk} ({lock_name}: {shipped} shipped): it cannot be {k} until that change's contract \
+                 ships"
+            ),
+        ),
+        (Some((_, shipped)), Some((_, p))) if p < shipped => cx.error_at(
+            at(),
             format!(
                 "`{id}` goes back from {shipped} ({lock_name}) to {p}: the database is already past it\nhelp: declare \
                  `phase = {shipped}`; to undo the rollout, run `straddle down` and then change the declaration"
             ),
         ),
-        (Some(shipped), Some(p)) if (p as usize) > (shipped as usize) + 1 => {
+        (Some((_, shipped)), Some((_, p))) if (p as usize) > (shipped as usize) + 1 => {
             let next = Phase::ALL[shipped as usize + 1];
             cx.error_at(
-                phase_span.expect("declared change has a span"),
+                at(),
                 format!(
                     "`{id}` jumps from {shipped} ({lock_name}) to {p}: each phase needs its own release, or the version \
                      still running is two steps behind the schema\nhelp: ship `phase = {next}` first"
                 ),
             )
         }
-        (Some(_), Some(_)) => {}
+        (Some(_), Some(_)) => {
+            let declared_from = column.change.as_ref().and_then(Change::renamed_from);
+            if declared_from.is_some() && locked.from.as_deref() != declared_from {
+                cx.error_at(
+                    at(),
+                    format!(
+                        "`{id}` shipped as renamed from `{}` ({lock_name}): `from` cannot change mid-rollout",
+                        locked.from.as_deref().unwrap_or("?")
+                    ),
+                );
+            }
+        }
     }
 }
