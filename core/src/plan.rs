@@ -65,18 +65,14 @@ pub enum Op {
     /// Assert that the old and the new column of a rename hold the same value in every
     /// row (nothing would be lost by dropping the old one), with sample keys if not.
     AssertSynced,
-    /// Assert no NULL remains, then enforce NOT NULL without a long lock. `syncing`: the
-    /// change's sync trigger is installed at this point (an engine that rebuilds the
-    /// table to change NOT NULL must recreate it).
-    EnforceNotNull {
-        col: Col,
-        syncing: bool,
-    },
+    /// Assert no NULL remains, then enforce NOT NULL without a long lock.
+    EnforceNotNull(Col),
     /// Undo [`Op::EnforceNotNull`].
-    RelaxNotNull {
-        col: Col,
-        syncing: bool,
-    },
+    RelaxNotNull(Col),
+    /// Wait until every running app instance has re-read the schema (its snapshot's
+    /// maximum staleness), so that it writes a column that just came back before a
+    /// constraint requires it: needed where triggers run after constraints (SQLite).
+    AwaitAppRefresh,
     /// Give the column a constant default (metadata only).
     SetDefault(Literal),
     DropDefault,
@@ -89,8 +85,8 @@ impl Op {
             Op::AddColumn { col, .. }
             | Op::DropColumn(col)
             | Op::Backfill(col)
-            | Op::EnforceNotNull { col, .. }
-            | Op::RelaxNotNull { col, .. } => *col,
+            | Op::EnforceNotNull(col)
+            | Op::RelaxNotNull(col) => *col,
             _ => Col::This,
         }
     }
@@ -176,20 +172,8 @@ fn plan_add(column: &Column, add: &AddColumn) -> (String, [PhaseOps; 3]) {
         AddKind::Backfilled { expr, not_null } => {
             let (contract_up, contract_down) = if not_null {
                 (
-                    vec![
-                        Op::EnforceNotNull {
-                            col: Col::This,
-                            syncing: true,
-                        },
-                        Op::DropSyncTrigger,
-                    ],
-                    vec![
-                        Op::RelaxNotNull {
-                            col: Col::This,
-                            syncing: false,
-                        },
-                        Op::CreateSyncTrigger,
-                    ],
+                    vec![Op::EnforceNotNull(Col::This), Op::DropSyncTrigger],
+                    vec![Op::RelaxNotNull(Col::This), Op::CreateSyncTrigger],
                 )
             } else {
                 (vec![Op::DropSyncTrigger], vec![Op::CreateSyncTrigger])
@@ -227,21 +211,10 @@ fn plan_rename(column: &Column, rename: &RenameColumn) -> (String, [PhaseOps; 3]
         Op::Backfill(Col::From),
     ];
     if not_null {
-        contract_up.push(Op::EnforceNotNull {
-            col: Col::This,
-            syncing: false,
-        });
-        contract_down.insert(
-            0,
-            Op::RelaxNotNull {
-                col: Col::This,
-                syncing: false,
-            },
-        );
-        contract_down.push(Op::EnforceNotNull {
-            col: Col::From,
-            syncing: true,
-        });
+        contract_up.push(Op::EnforceNotNull(Col::This));
+        contract_down.insert(0, Op::RelaxNotNull(Col::This));
+        contract_down.push(Op::AwaitAppRefresh);
+        contract_down.push(Op::EnforceNotNull(Col::From));
     }
     (
         format!("rename column from `{}`", rename.from),

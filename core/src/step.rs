@@ -50,6 +50,24 @@ pub enum Statement {
     },
     /// Fill a column in keyset-ordered batches; see [`Backfill`].
     Backfill(Backfill),
+    /// Wait until every app instance has re-read the schema: twice the runtime's maximum
+    /// snapshot staleness.
+    AwaitAppRefresh,
+    /// Rebuild a SQLite table with one column's NOT NULL or default changed, from the
+    /// table as it is when the step runs; see [`crate::render::sqlite_rebuild`].
+    Rebuild(TableRebuild),
+}
+
+/// What a SQLite table rebuild changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableRebuild {
+    pub table: String,
+    pub column: String,
+    /// The column's NOT NULL afterwards, when the rebuild changes it.
+    pub not_null: Option<bool>,
+    /// The column's default (SQL text) afterwards, when the rebuild changes it
+    /// (`Some(None)` removes it).
+    pub default: Option<Option<String>>,
 }
 
 /// The SQL of a batched backfill. Each batch: find the batch's upper key
@@ -118,6 +136,31 @@ impl fmt::Display for Statement {
                 b.first_update_sql,
                 b.update_sql
             ),
+            Statement::AwaitAppRefresh => write!(
+                f,
+                "-- wait until every app instance has re-read the schema (twice its maximum snapshot staleness)"
+            ),
+            Statement::Rebuild(r) => {
+                let change = match (&r.not_null, &r.default) {
+                    (Some(true), _) => "NOT NULL".to_string(),
+                    (Some(false), _) => "nullable".to_string(),
+                    (None, Some(Some(d))) => format!("DEFAULT {d}"),
+                    (None, Some(None)) => "no default".to_string(),
+                    (None, None) => "unchanged".to_string(),
+                };
+                let temp = crate::render::sqlite_rebuild::temp_name(&r.table);
+                write!(
+                    f,
+                    "-- rebuild {table} with {column} {change}, from the table as it is when this runs:\n\
+                     -- its columns:\n--   {columns};\n-- its indexes and triggers:\n--   {dependents};\n\
+                     -- then CREATE TABLE {temp} (the same columns, {column} {change}); INSERT INTO {temp} SELECT …;\n\
+                     -- DROP TABLE {table}; ALTER TABLE {temp} RENAME TO {table}; the indexes and triggers again.",
+                    table = r.table,
+                    column = r.column,
+                    columns = crate::render::sqlite_rebuild::columns_sql(&r.table),
+                    dependents = crate::render::sqlite_rebuild::dependents_sql(&r.table),
+                )
+            }
         }
     }
 }

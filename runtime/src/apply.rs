@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressMode};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
-use straddle_core::render::{self, ledger};
-use straddle_core::step::{Direction, Statement, Step};
+use straddle_core::render::{self, ledger, sqlite_rebuild};
+use straddle_core::step::{Direction, Statement, Step, TableRebuild};
 use straddle_core::{Model, Phase};
 
 /// Options of the direct path.
@@ -211,7 +211,10 @@ async fn run_once<DB: Backend>(
         (vec![], vec![])
     };
     if step.transactional {
-        let mut tx = conn.begin().await?;
+        let mut tx = match render::begin_sql(DB::DIALECT, step.ddl) {
+            Some(begin) => conn.begin_with(begin).await?,
+            None => conn.begin().await?,
+        };
         for sql in set {
             DB::execute(&mut tx, sql, Default::default()).await?;
         }
@@ -343,6 +346,8 @@ async fn run_statements<DB: Backend>(
                     });
                 }
             }
+            Statement::Rebuild(r) => rebuild_table::<DB>(conn, r).await?,
+            Statement::AwaitAppRefresh => tokio::time::sleep(2 * crate::db::DEFAULT_MAX_STALENESS).await,
             Statement::Backfill(b) => {
                 let r = backfill::run::<DB>(
                     conn,
@@ -358,4 +363,21 @@ async fn run_statements<DB: Backend>(
         }
     }
     Ok((rows, report))
+}
+
+/// SQLite's table rebuild: read the live columns and the indexes' and triggers' SQL, then
+/// run the statements rebuilt from them (inside the step's transaction).
+async fn rebuild_table<DB: Backend>(conn: &mut DB::Connection, r: &TableRebuild) -> Result<()> {
+    let live = DB::texts(conn, sqlite_rebuild::columns_sql(&r.table))
+        .await?
+        .iter()
+        .map(|json| serde_json::from_str::<sqlite_rebuild::LiveColumn>(json))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Schema(format!("reading the columns of {}: {e}", r.table)))?;
+    let dependents = DB::texts(conn, sqlite_rebuild::dependents_sql(&r.table)).await?;
+    let statements = sqlite_rebuild::statements(r, &live, &dependents).map_err(Error::Schema)?;
+    for sql in statements {
+        DB::execute(conn, sql, Default::default()).await?;
+    }
+    Ok(())
 }

@@ -11,7 +11,7 @@ use crate::{BindFields, Model};
 use sqlx::{Arguments, Encode, FromRow, Pool, Type};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use straddle_core::query::{self, BoundSql, ColumnShape, TableShape};
+use straddle_core::query::{self, BoundSql, TableShape};
 
 /// How old the snapshot may get, while a model it serves has a change in flight, before
 /// the next query re-probes the catalog. Bounds how long this process keeps writing as
@@ -77,17 +77,15 @@ impl<DB: Backend> Db<DB> {
     }
 
     /// The shape to query `model` with: from the current snapshot, re-probed first when
-    /// the snapshot is older than allowed and a change of `model` is not settled. One
-    /// caller re-probes; the others go on with the snapshot they have.
+    /// the snapshot is older than allowed and `model` declares a change (even one that
+    /// looks settled: a phase may be reverted). One caller re-probes; the others go on
+    /// with the snapshot they have.
     async fn current_shape(&self, model: &straddle_core::Model) -> Result<TableShape> {
         let (taken, snapshot) = self.snapshot.read().expect("snapshot lock poisoned").clone();
         let shape = snapshot.shape(DB::DIALECT, model);
         let stale = self.max_staleness.is_some_and(|max| taken.elapsed() > max);
         if stale
-            && !shape
-                .0
-                .iter()
-                .all(|s| matches!(s, ColumnShape::Present | ColumnShape::Unused))
+            && model.changes().next().is_some()
             && let Ok(_guard) = self.refreshing.try_lock()
         {
             self.refresh().await?;
@@ -195,7 +193,8 @@ impl<DB: Backend> Db<DB> {
     }
 
     /// Run `op` with SQL for the current shape; on an undefined-column error, refresh
-    /// the snapshot and run it once more with SQL for the new shape.
+    /// the snapshot and run it again with SQL for the new shape — a few times, as two
+    /// changes of one table may land one after the other during a single write.
     async fn retrying<M, T, F>(
         &self,
         op: impl Fn(&TableShape, &'static straddle_core::Model) -> F,
@@ -204,23 +203,26 @@ impl<DB: Backend> Db<DB> {
         M: Model,
         F: Future<Output = Result<T, sqlx::Error>>,
     {
+        const ATTEMPTS: usize = 4;
         let model = crate::definition_for::<M>(DB::DIALECT)?;
-        let shape = self.current_shape(model).await?;
-        match op(&shape, model).await {
-            Err(sqlx::Error::Database(e))
-                if straddle_core::render::is_undefined_column(
-                    DB::DIALECT,
-                    e.code().as_deref(),
-                    e.message(),
-                ) =>
-            {
-                tracing::debug!(error = %e, table = %model.table, "schema changed under the snapshot; re-probing");
-                self.refresh().await?;
-                let shape = self.snapshot().shape(DB::DIALECT, model);
-                Ok(op(&shape, model).await?)
+        let mut shape = self.current_shape(model).await?;
+        for _ in 1..ATTEMPTS {
+            match op(&shape, model).await {
+                Err(sqlx::Error::Database(e))
+                    if straddle_core::render::is_undefined_column(
+                        DB::DIALECT,
+                        e.code().as_deref(),
+                        e.message(),
+                    ) =>
+                {
+                    tracing::debug!(error = %e, table = %model.table, "schema changed under the snapshot; re-probing");
+                    self.refresh().await?;
+                    shape = self.snapshot().shape(DB::DIALECT, model);
+                }
+                other => return Ok(other?),
             }
-            other => Ok(other?),
         }
+        Ok(op(&shape, model).await?)
     }
 }
 

@@ -61,6 +61,10 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+
+    /// The live schema is not what a step needs (e.g. a column a rebuild changes is gone).
+    #[error("the database schema does not allow this step: {0}")]
+    Schema(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

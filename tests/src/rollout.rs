@@ -102,17 +102,28 @@ struct Shared {
     stats: Stats,
 }
 
-/// One version's workload: updates rows it owns (ids ≡ `lane` mod 2), inserts new rows
-/// from `next_id`, reads its own rows (exact) and the other version's (any recent value).
-async fn workload(
-    client: &Client<'_>,
-    shared: &Shared,
+/// Where one version works and how it is told to pause and stop.
+struct Lane<'a> {
+    /// It updates the seeded rows with ids ≡ `lane + 1` (mod 2).
     lane: i64,
-    seeded: i64,
-    mut next_id: i64,
-    running: &AtomicBool,
-    paused: &AtomicBool,
-) {
+    /// Its inserts take ids after this one.
+    inserts_after: i64,
+    running: &'a AtomicBool,
+    paused: &'a AtomicBool,
+    /// Set when it has stopped.
+    stopped: &'a AtomicBool,
+}
+
+/// One version's workload: updates rows it owns, inserts new rows, reads its own rows
+/// (exact) and the other version's (any recent value).
+async fn workload(client: &Client<'_>, shared: &Shared, seeded: i64, lane: Lane<'_>) {
+    let Lane {
+        lane,
+        inserts_after: mut next_id,
+        running,
+        paused,
+        stopped,
+    } = lane;
     let mut n: i64 = 0;
     while running.load(Ordering::Relaxed) {
         if paused.load(Ordering::Relaxed) {
@@ -171,16 +182,18 @@ async fn workload(
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    stopped.store(true, Ordering::Relaxed);
 }
 
-/// Samples the migrator session's locks on the table (PostgreSQL).
+/// What a sampler of one session's locks on a table saw (PostgreSQL).
 #[derive(Default)]
-struct LockWatch {
+pub struct LockWatch {
     /// Longest continuous ACCESS EXCLUSIVE hold seen.
-    longest_exclusive: Mutex<Duration>,
-    /// Statements seen holding a lock stronger than their kind may take.
-    too_strong: Mutex<Vec<String>>,
-    samples: AtomicU64,
+    pub longest_exclusive: Mutex<Duration>,
+    /// Statements that scan or fill the table (SELECT, UPDATE, WITH, VALIDATE) seen
+    /// running while the session held more than SHARE UPDATE EXCLUSIVE on it.
+    pub too_strong: Mutex<Vec<String>>,
+    pub samples: AtomicU64,
 }
 
 const MODES: [&str; 8] = [
@@ -198,7 +211,8 @@ fn strength(mode: &str) -> usize {
     MODES.iter().position(|m| *m == mode).unwrap_or(MODES.len())
 }
 
-async fn watch_locks(url: &str, table: &str, pid: i32, watch: &LockWatch, running: &AtomicBool) {
+/// Sample `pid`'s granted locks on `table` every few milliseconds until `running` clears.
+pub async fn watch_locks(url: &str, table: &str, pid: i32, watch: &LockWatch, running: &AtomicBool) {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url)
         .await
@@ -210,15 +224,11 @@ async fn watch_locks(url: &str, table: &str, pid: i32, watch: &LockWatch, runnin
     );
     let mut exclusive_since: Option<Instant> = None;
     while running.load(Ordering::Relaxed) {
-        let rows: Vec<(String, String, Option<String>)> =
-            match sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .fetch_all(&mut conn)
-                .await
-            {
-                Ok(rows) => rows,
-                // The table is briefly missing while a rebuild swaps it, or being dropped.
-                Err(_) => Vec::new(),
-            };
+        // An error means the table is briefly missing (a rebuild swapping it): no sample.
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
         watch.samples.fetch_add(1, Ordering::Relaxed);
         let strongest = rows.iter().map(|(m, _, _)| strength(m)).max();
         if strongest == Some(strength("AccessExclusiveLock")) {
@@ -350,6 +360,7 @@ where
         }),
     };
 
+    let old_stopped = AtomicBool::new(false);
     let (old_running, new_running, new_paused, watching) = (
         AtomicBool::new(true),
         AtomicBool::new(true),
@@ -406,6 +417,9 @@ where
             apply(Phase::Backfill, direction, stats).await;
         }
         old_running.store(false, Ordering::Relaxed); // the last old instance is gone
+        while !old_stopped.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         for direction in [Direction::Up, Direction::Down, Direction::Up] {
             apply(Phase::Contract, direction, stats).await;
         }
@@ -419,25 +433,32 @@ where
         }
     };
     let never_paused = AtomicBool::new(false);
+    let new_stopped = AtomicBool::new(false);
     tokio::join!(
         driver,
         workload(
             &old_client,
             &shared,
-            0,
             seeded,
-            1_000_000,
-            &old_running,
-            &never_paused
+            Lane {
+                lane: 0,
+                inserts_after: 1_000_000,
+                running: &old_running,
+                paused: &never_paused,
+                stopped: &old_stopped,
+            },
         ),
         workload(
             &new_client,
             &shared,
-            1,
             seeded,
-            2_000_000,
-            &new_running,
-            &new_paused
+            Lane {
+                lane: 1,
+                inserts_after: 2_000_000,
+                running: &new_running,
+                paused: &new_paused,
+                stopped: &new_stopped,
+            },
         ),
         watcher,
     );

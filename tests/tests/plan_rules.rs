@@ -4,7 +4,7 @@
 //! proves their shape.
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
-use straddle_tests::models::{Awkward, Counted, Nickname, Normalized};
+use straddle_tests::models::{Awkward, ContactRenamed, Counted, Nickname, Normalized, ProfileRetiring};
 
 struct Rendered {
     dialect: Dialect,
@@ -18,6 +18,8 @@ fn all_plans() -> Vec<Rendered> {
         Nickname::definition(),
         Counted::definition(),
         Awkward::definition(),
+        ContactRenamed::definition(),
+        ProfileRetiring::definition(),
     ];
     let mut out = Vec::new();
     for model in models {
@@ -126,10 +128,11 @@ fn not_null_is_enforced_only_after_asserting_no_nulls() {
                 ir::Statement::Execute(sql) => {
                     let sql = sql.to_uppercase();
                     let enforces = sql.contains(" SET NOT NULL")
-                        || (sql.contains(" MODIFY COLUMN ") && sql.contains(" NOT NULL"))
-                        || (sql.starts_with("CREATE TABLE `_STRADDLE_REBUILD")
-                            && r.where_.contains("contract up"));
+                        || (sql.contains(" MODIFY COLUMN ") && sql.contains(" NOT NULL"));
                     assert!(!enforces || asserted, "{}: {sql}", r.where_);
+                }
+                ir::Statement::Rebuild(rebuild) if rebuild.not_null == Some(true) => {
+                    assert!(asserted, "{}: rebuild to NOT NULL {rebuild:?}", r.where_)
                 }
                 _ => {}
             }
@@ -154,14 +157,19 @@ fn every_ddl_step_runs_under_a_lock_timeout() {
 }
 
 /// idempotent-steps: a step outside a transaction can be re-run: each of its DDL
-/// statements is IF [NOT] EXISTS or the step has a skip probe.
+/// statements is IF [NOT] EXISTS, idempotent by nature (setting or dropping a column
+/// default twice leaves the same schema), or the step has a skip probe.
 #[test]
 fn non_transactional_ddl_is_guarded() {
     for r in all_plans() {
         for step in r.steps.iter().filter(|s| !s.transactional) {
             for sql in executes(step).filter(|s| is_ddl(s)) {
+                let idempotent = sql.contains(" SET DEFAULT ") || sql.contains(" DROP DEFAULT");
                 assert!(
-                    step.skip_if.is_some() || sql.contains(" IF EXISTS") || sql.contains(" IF NOT EXISTS"),
+                    step.skip_if.is_some()
+                        || idempotent
+                        || sql.contains(" IF EXISTS")
+                        || sql.contains(" IF NOT EXISTS"),
                     "{}: {sql}",
                     r.where_
                 );
@@ -248,4 +256,80 @@ fn no_table_rewrites() {
             }
         }
     }
+}
+
+/// rename-column: no column is ever renamed in place (the running version would break);
+/// a rename's old column is dropped only at contract, after asserting both columns equal.
+#[test]
+fn renames_copy_and_drop_the_old_column_only_after_proving_it_equal() {
+    let mut renames = 0;
+    for r in all_plans() {
+        let mut proven = false;
+        for st in r.steps.iter().flat_map(|s| &s.statements) {
+            match st {
+                ir::Statement::Assert { sql, .. }
+                    if sql.contains("DISTINCT FROM") || sql.contains("<=>") || sql.contains(" IS NOT ") =>
+                {
+                    proven = true
+                }
+                ir::Statement::Execute(sql) => {
+                    let upper = sql.to_uppercase();
+                    assert!(!upper.contains("RENAME COLUMN"), "{}: {sql}", r.where_);
+                    let drops_old = r.where_.starts_with("contacts.")
+                        && r.where_.ends_with("contract up")
+                        && upper.contains(" DROP COLUMN ");
+                    if drops_old {
+                        renames += 1;
+                        assert!(proven, "{}: old column dropped before proving it equal", r.where_);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(
+        renames,
+        2 * 3,
+        "both renames on the three engines drop their old column at contract"
+    );
+}
+
+/// drop-column: going forward, a column is dropped only at contract (the previous release,
+/// which still reads it, is gone by then).
+#[test]
+fn columns_are_dropped_forward_only_at_contract() {
+    for r in all_plans() {
+        if !r.where_.ends_with(" up") || r.where_.contains(" contract ") {
+            continue;
+        }
+        for sql in r.steps.iter().flat_map(executes) {
+            assert!(!sql.contains(" DROP COLUMN "), "{}: {sql}", r.where_);
+        }
+    }
+}
+
+/// A default set on an existing column is a constant (metadata only; RULES.md
+/// add-column-volatile-default applies to SET DEFAULT alike).
+#[test]
+fn set_defaults_are_constants() {
+    let mut seen = 0;
+    for r in all_plans() {
+        for sql in r.steps.iter().flat_map(executes) {
+            if let Some((_, value)) = sql.split_once(" SET DEFAULT ") {
+                seen += 1;
+                let value = value.trim_end_matches(", ALGORITHM=INSTANT");
+                assert!(
+                    value.starts_with('\'')
+                        || value.parse::<f64>().is_ok()
+                        || ["TRUE", "FALSE"].contains(&value),
+                    "{}: {sql}",
+                    r.where_
+                );
+            }
+        }
+    }
+    assert!(
+        seen >= 2,
+        "the retirement fixture sets a default on PostgreSQL and MySQL"
+    );
 }

@@ -2,7 +2,7 @@
 //! snapshot is a changed migration: review it like one.
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
-use straddle_tests::models::{Awkward, Counted, Nickname, Normalized};
+use straddle_tests::models::{Awkward, ContactRenamed, Counted, Nickname, Normalized, ProfileRetiring};
 
 fn render_all(model: &ir::Model) -> String {
     let mut out = String::new();
@@ -49,6 +49,16 @@ fn constant_defaults() {
 #[test]
 fn quoting_text_keys_and_postgres_only_defaults() {
     insta::assert_snapshot!(render_all(Awkward::definition()));
+}
+
+#[test]
+fn renames() {
+    insta::assert_snapshot!(render_all(ContactRenamed::definition()));
+}
+
+#[test]
+fn retirements() {
+    insta::assert_snapshot!(render_all(ProfileRetiring::definition()));
 }
 
 #[test]

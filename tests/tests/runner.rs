@@ -519,7 +519,69 @@ async fn a_broken_connection_is_resumed() {
     r.close().await.unwrap();
 }
 
-/// SQLite's NOT NULL rebuild refuses a table with clauses the model cannot describe —
+/// SQLite's NOT NULL rebuild works from the live table: a column the model does not
+/// declare (with its default and values), an index and a trigger of the user's all
+/// survive it; only the changed column's NOT NULL differs afterwards.
+#[tokio::test]
+async fn sqlite_rebuild_keeps_what_the_model_does_not_describe() {
+    use straddle_tests::models::Audited;
+    let t = TestDb::sqlite("keeps").await.unwrap();
+    let pool = t.pool::<sqlx::Sqlite>(1).await;
+    let mut conn = pool.acquire().await.unwrap();
+    for sql in [
+        "CREATE TABLE audits (id INTEGER NOT NULL, checked_at TEXT NOT NULL, unique_code TEXT NOT NULL, \
+         extra TEXT DEFAULT 'x', PRIMARY KEY (id))",
+        "CREATE INDEX audits_checked ON audits (checked_at)",
+        "CREATE TABLE audit_log (id INTEGER)",
+        "CREATE TRIGGER audits_log AFTER INSERT ON audits BEGIN INSERT INTO audit_log VALUES (NEW.id); END",
+        "INSERT INTO audits (id, checked_at, unique_code, extra) VALUES (1, 'now', 'ab', 'kept'), (2, 'then', 'cd', NULL)",
+    ] {
+        sqlx::Sqlite::exec(&mut conn, sql).await;
+    }
+    let before = sqlx::Sqlite::catalog(&mut conn, "audits").await;
+    drop(conn);
+    let mut r = runner::<sqlx::Sqlite>(&t, Audited::definition()).await;
+    assert_eq!(
+        r.up(Some(Phase::Contract), None)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .phase,
+        Phase::Contract
+    );
+    r.close().await.unwrap();
+
+    let mut conn = pool.acquire().await.unwrap();
+    let after = sqlx::Sqlite::catalog(&mut conn, "audits").await;
+    let expected: Vec<String> = before
+        .iter()
+        .cloned()
+        .chain(std::iter::once(
+            "column code_key TEXT NOT NULL default=- pk=0".to_string(),
+        ))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(after, expected, "only code_key was added, NOT NULL");
+    let rows = sqlx::Sqlite::text_rows(
+        &mut conn,
+        "SELECT id || ':' || coalesce(extra, 'NULL') || ':' || code_key FROM audits ORDER BY id".into(),
+    )
+    .await;
+    assert_eq!(rows, vec!["1:kept:AB", "2:NULL:CD"]);
+    sqlx::Sqlite::exec(
+        &mut conn,
+        "INSERT INTO audits (id, checked_at, unique_code, code_key) VALUES (3, 'x', 'ef', 'EF')",
+    )
+    .await;
+    let logged = sqlx::Sqlite::text_rows(&mut conn, "SELECT group_concat(id) FROM audit_log".into()).await;
+    assert_eq!(logged, vec!["1,2,3"], "the user's trigger survived the rebuild");
+    let extra = sqlx::Sqlite::text_rows(&mut conn, "SELECT extra FROM audits WHERE id = 3".into()).await;
+    assert_eq!(extra, vec!["x"], "the unknown column kept its default");
+}
+
+/// SQLite's NOT NULL rebuild refuses a table with clauses the catalog cannot describe —
 /// and only then: column names that merely contain a keyword are not clauses.
 #[tokio::test]
 async fn sqlite_rebuild_refuses_only_real_clauses() {
@@ -556,7 +618,7 @@ async fn sqlite_rebuild_refuses_only_real_clauses() {
                 Error::Refused { sample, message, .. } => {
                     assert_eq!(sample, vec![clause.to_string()]);
                     assert!(
-                        message.contains("clauses the model does not describe"),
+                        message.contains("clauses the catalog cannot describe"),
                         "{message}"
                     );
                 }

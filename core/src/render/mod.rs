@@ -6,6 +6,7 @@ pub mod ledger;
 mod mysql;
 mod postgres;
 mod sqlite;
+pub mod sqlite_rebuild;
 
 use crate::dialect::Dialect;
 use crate::expr::SqlExpr;
@@ -362,7 +363,7 @@ pub fn verification(dialect: Dialect, model: &Model, plan: &ChangePlan) -> Optio
     };
     if contract.contains(&Op::AssertSynced) {
         Some(columns_equal(&target))
-    } else if contract.iter().any(|op| matches!(op, Op::EnforceNotNull { .. })) {
+    } else if contract.iter().any(|op| matches!(op, Op::EnforceNotNull(_))) {
         Some(no_nulls_left(&target))
     } else {
         None
@@ -402,6 +403,14 @@ pub(crate) fn step(name: &str, transactional: bool, ddl: bool) -> Step {
         statements: Vec::new(),
         skip_if: None,
     }
+}
+
+/// How a transactional step starts where plain `BEGIN` is not enough: SQLite DDL takes
+/// the write lock up front (`BEGIN IMMEDIATE`), so it waits out the busy timeout for it
+/// instead of failing at once when its read transaction cannot be upgraded because
+/// another connection wrote meanwhile.
+pub fn begin_sql(dialect: Dialect, ddl: bool) -> Option<&'static str> {
+    (dialect == Dialect::Sqlite && ddl).then_some("BEGIN IMMEDIATE")
 }
 
 /// Statements that bound how long DDL waits for its lock, and undo that afterwards.

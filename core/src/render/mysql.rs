@@ -119,6 +119,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             };
             vec![super::keyset_backfill(t, max, None)]
         }
+        // BEFORE triggers fill a column a stale writer omits before constraints are checked.
+        Op::AwaitAppRefresh => vec![],
         Op::AssertSynced => {
             let mut s = step("verify-synced", false, false);
             s.statements.push(super::columns_equal(t));
@@ -143,7 +145,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             None,
             true,
         )],
-        Op::EnforceNotNull { .. } => {
+        Op::EnforceNotNull(_) => {
             let mut verify = step("verify-no-nulls", false, false);
             verify.statements.push(super::no_nulls_left(t));
             // No NOT VALID on MySQL: an in-place rebuild that keeps DML running. The sync
@@ -164,7 +166,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 ),
             ]
         }
-        Op::RelaxNotNull { .. } => vec![one(
+        Op::RelaxNotNull(_) => vec![one(
             "drop-not-null",
             format!(
                 "ALTER TABLE {table} MODIFY COLUMN {col} {} NULL, ALGORITHM=INPLACE, LOCK=NONE",

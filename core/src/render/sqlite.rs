@@ -1,14 +1,13 @@
-//! SQLite 3.35+: `ADD COLUMN`/`DROP COLUMN` in place; NOT NULL can only change through
-//! the documented create-copy-drop-rename rebuild, which runs in one transaction under
-//! the database write lock and refuses (losing nothing) when the table has anything the
-//! model does not describe.
+//! SQLite 3.35+: `ADD COLUMN`/`DROP COLUMN` in place; NOT NULL and defaults can only
+//! change through the documented create-copy-drop-rename rebuild
+//! ([`super::sqlite_rebuild`]), which runs in one transaction under the database write
+//! lock and refuses (losing nothing) when the table has clauses it cannot carry over.
 
 use super::{Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
-use crate::model::{AddKind, Change, Column};
-use crate::plan::Col;
+use crate::model::Change;
 use crate::plan::Op;
-use crate::step::Statement;
+use crate::step::{Statement, TableRebuild};
 
 fn column_count(t: &Target<'_>) -> String {
     format!(
@@ -78,10 +77,20 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 combinable: false,
             }]
         }
-        Op::EnforceNotNull { syncing, .. } => rebuild(t, Rebuild::NotNull(true), *syncing),
-        Op::RelaxNotNull { syncing, .. } => rebuild(t, Rebuild::NotNull(false), *syncing),
-        Op::SetDefault(lit) => rebuild(t, Rebuild::Default(Some(lit.render(t.dialect))), false),
-        Op::DropDefault => rebuild(t, Rebuild::Default(None), false),
+        // Triggers run after constraints here: a stale writer that omits a column that
+        // just came back must have re-read the schema before NOT NULL is enforced on it.
+        Op::AwaitAppRefresh => {
+            let mut s = step("await-app-refresh", false, false);
+            s.statements.push(Statement::AwaitAppRefresh);
+            vec![Rendered {
+                step: s,
+                combinable: false,
+            }]
+        }
+        Op::EnforceNotNull(_) => rebuild(t, Some(true), None),
+        Op::RelaxNotNull(_) => rebuild(t, Some(false), None),
+        Op::SetDefault(lit) => rebuild(t, None, Some(Some(lit.render(t.dialect)))),
+        Op::DropDefault => rebuild(t, None, Some(None)),
     }
 }
 
@@ -163,152 +172,26 @@ const CLAUSES: [&str; 9] = [
     "CONSTRAINT",
 ];
 
-/// What a rebuild changes on the target column.
-enum Rebuild {
-    NotNull(bool),
-    Default(Option<String>),
-}
-
-/// A physical column the rebuild must recreate: (name, model column it is typed as,
-/// NOT NULL, default).
-struct PhysicalColumn<'a> {
-    name: &'a str,
-    column: &'a Column,
-    not_null: bool,
-    default: Option<String>,
-}
-
-/// The table's columns as they physically exist while the changes are between expand
-/// and contract: the model's columns (a retired one still NOT NULL with its default) and,
-/// when the rebuild acts on a rename's old column, that column too.
-fn physical_columns<'a>(t: &Target<'a>) -> Vec<PhysicalColumn<'a>> {
-    let mut out: Vec<PhysicalColumn<'a>> = t
-        .model
-        .columns
-        .iter()
-        .map(|c| {
-            let (not_null, default) = match &c.change {
-                Some(Change::Add(add)) => (
-                    !c.nullable,
-                    match add.kind(c.nullable) {
-                        AddKind::Nullable { default } => default.map(|d| default_sql(t.dialect, d)),
-                        AddKind::NotNullDefault { default } => Some(default_sql(t.dialect, default)),
-                        AddKind::Backfilled { .. } => None,
-                    },
-                ),
-                Some(Change::Retire(r)) => (
-                    r.default.is_some(),
-                    r.default.as_ref().map(|l| l.render(t.dialect)),
-                ),
-                Some(Change::Rename(_)) | None => (!c.nullable, None),
-            };
-            PhysicalColumn {
-                name: &c.name,
-                column: c,
-                not_null,
-                default,
-            }
-        })
-        .collect();
-    if t.col == Col::From {
-        out.push(PhysicalColumn {
-            name: t.name(),
-            column: t.column,
-            not_null: !t.column.nullable,
-            default: None,
-        });
-    }
-    out
-}
-
-/// Rebuild the table with the target column's NOT NULL or default changed.
-fn rebuild(t: &Target<'_>, change: Rebuild, syncing: bool) -> Vec<Rendered> {
-    let table = t.table();
+/// Rebuild the table with the target column's NOT NULL (`not_null`) or default
+/// (`default`) changed: assertions that nothing would be lost, then the rebuild itself,
+/// which reads the live table (see [`super::sqlite_rebuild`]).
+fn rebuild(t: &Target<'_>, not_null: Option<bool>, default: Option<Option<String>>) -> Vec<Rendered> {
     let name_lit = t.lit(&t.model.table);
-    let temp = t.q(&format!("_straddle_rebuild_{}", t.model.table));
-    let model = t.model;
-    let (name, skip) = match &change {
-        Rebuild::NotNull(true) => ("set-not-null-rebuild", "\"notnull\" = 1".to_string()),
-        Rebuild::NotNull(false) => ("drop-not-null-rebuild", "\"notnull\" = 0".to_string()),
-        Rebuild::Default(Some(d)) => ("set-default-rebuild", format!("dflt_value = {}", t.lit(d))),
-        Rebuild::Default(None) => ("drop-default-rebuild", "dflt_value IS NULL".to_string()),
+    let (name, skip) = match (&not_null, &default) {
+        (Some(true), _) => ("set-not-null-rebuild", "\"notnull\" = 1".to_string()),
+        (Some(false), _) => ("drop-not-null-rebuild", "\"notnull\" = 0".to_string()),
+        (None, Some(Some(d))) => ("set-default-rebuild", format!("dflt_value = {}", t.lit(d))),
+        (None, _) => ("drop-default-rebuild", "dflt_value IS NULL".to_string()),
     };
     let mut s = step(name, true, true);
     s.skip_if = Some(format!("{} AND {skip}", column_count(t)));
-    if let Rebuild::NotNull(true) = change {
+    if not_null == Some(true) {
         s.statements.push(super::no_nulls_left(t));
     }
-
-    let columns = physical_columns(t);
-    let matches = columns
-        .iter()
-        .map(|c| {
-            let mut conds = vec![
-                format!("p.name = {}", t.lit(c.name)),
-                format!("upper(p.type) = upper({})", t.lit(c.column.ty.sql(t.dialect))),
-                format!("(p.pk > 0) = {}", if c.column.primary_key { 1 } else { 0 }),
-            ];
-            let target = c.name == t.name();
-            if !(target && matches!(change, Rebuild::Default(_))) {
-                conds.push(match &c.default {
-                    Some(d) => format!("p.dflt_value = {}", t.lit(d)),
-                    None => "p.dflt_value IS NULL".to_string(),
-                });
-            }
-            if !(target && matches!(change, Rebuild::NotNull(_))) {
-                conds.push(format!("p.\"notnull\" = {}", if c.not_null { 1 } else { 0 }));
-            }
-            format!("({})", conds.join(" AND "))
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ");
     let why = format!(
-        "SQLite can change NOT NULL or a default on {} only by rebuilding the table from the model",
-        model.table
+        "SQLite can change NOT NULL or a default on {} only by rebuilding the table",
+        t.model.table
     );
-    s.statements.push(Statement::Assert {
-        sql: format!("SELECT count(*) FROM pragma_table_info({name_lit}) AS p WHERE NOT ({matches})"),
-        sample: Some(format!(
-            "SELECT p.name FROM pragma_table_info({name_lit}) AS p WHERE NOT ({matches})"
-        )),
-        message: format!(
-            "{why}, and some columns differ from it (a column the model does not declare, or a \
-             different type, NOT NULL, default or primary key; other changes on the table must be \
-             contracted first): declare them on the struct (sql_type = … for the exact type)"
-        ),
-    });
-    let declared = columns
-        .iter()
-        .map(|c| format!("SELECT {} AS name", t.lit(c.name)))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    s.statements.push(Statement::Assert {
-        sql: format!(
-            "SELECT count(*) FROM ({declared}) AS m WHERE m.name NOT IN (SELECT name FROM pragma_table_info({name_lit}))"
-        ),
-        sample: Some(format!(
-            "SELECT m.name FROM ({declared}) AS m WHERE m.name NOT IN (SELECT name FROM pragma_table_info({name_lit}))"
-        )),
-        message: format!("{why}, and some declared columns do not exist in it"),
-    });
-    let own_triggers = super::sync_trigger_names(t.dialect, &model.table, &t.column.name)
-        .iter()
-        .map(|n| t.lit(n))
-        .collect::<Vec<_>>()
-        .join(", ");
-    s.statements.push(Statement::Assert {
-        sql: format!(
-            "SELECT count(*) FROM sqlite_master WHERE tbl_name = {name_lit} AND type IN ('index', 'trigger') \
-             AND sql IS NOT NULL AND name NOT IN ({own_triggers})"
-        ),
-        sample: Some(format!(
-            "SELECT type || ' ' || name FROM sqlite_master WHERE tbl_name = {name_lit} \
-             AND type IN ('index', 'trigger') AND sql IS NOT NULL AND name NOT IN ({own_triggers})"
-        )),
-        message: format!(
-            "{why}, which would drop its indexes and triggers: drop them first, or keep the column nullable"
-        ),
-    });
     // Clause keywords as whole words: the stored CREATE TABLE text, upper-cased, with
     // punctuation padded and line breaks and tabs turned into spaces, so that a column named
     // `checked_at` or `unique_code` does not read as CHECK or UNIQUE.
@@ -329,63 +212,23 @@ fn rebuild(t: &Target<'_>, change: Rebuild, syncing: bool) -> Vec<Rendered> {
              AND {tokens} LIKE '% ' || w.k || ' %'"
         )),
         message: format!(
-            "{why}, and its definition has clauses the model does not describe (constraints, collations, \
-             table options) that the rebuild would lose"
+            "{why}, and its definition has clauses the catalog cannot describe (constraints, collations, \
+             table options) that the rebuild would lose: change this table by hand, or keep the column as it is"
         ),
     });
 
-    s.statements.extend(drop_sync_triggers(t));
-    let defs = columns
-        .iter()
-        .map(|c| {
-            let (mut nn, mut default) = (c.not_null, c.default.clone());
-            if c.name == t.name() {
-                match &change {
-                    Rebuild::NotNull(v) => nn = *v,
-                    Rebuild::Default(v) => default = v.clone(),
-                }
-            }
-            let mut d = format!("{} {}", t.q(c.name), c.column.ty.sql(t.dialect));
-            if nn {
-                d.push_str(" NOT NULL");
-            }
-            if let Some(v) = default {
-                d.push_str(&format!(" DEFAULT {v}"));
-            }
-            d
-        })
-        .chain(std::iter::once(format!(
-            "PRIMARY KEY ({})",
-            model
-                .primary_key()
-                .iter()
-                .map(|k| t.q(&k.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let cols = columns.iter().map(|c| t.q(c.name)).collect::<Vec<_>>().join(", ");
-    s.statements
-        .push(Statement::Execute(format!("CREATE TABLE {temp} ({defs})")));
-    s.statements.push(Statement::Execute(format!(
-        "INSERT INTO {temp} ({cols}) SELECT {cols} FROM {table}"
-    )));
-    s.statements
-        .push(Statement::Execute(format!("DROP TABLE {table}")));
-    s.statements.push(Statement::Execute(format!(
-        "ALTER TABLE {temp} RENAME TO {table}"
-    )));
-    if syncing {
-        // The change's sync triggers were dropped with the old table: they come back.
-        s.statements.extend(create_sync_triggers(t));
-    }
+    s.statements.push(Statement::Rebuild(TableRebuild {
+        table: t.model.table.clone(),
+        column: t.name().to_string(),
+        not_null,
+        default,
+    }));
     s.statements.push(Statement::Assert {
         sql: format!("SELECT count(*) FROM pragma_foreign_key_check({name_lit})"),
         sample: Some(format!(
             "SELECT \"table\" || ' row ' || rowid FROM pragma_foreign_key_check({name_lit})"
         )),
-        message: format!("rebuilding {} would break foreign keys", model.table),
+        message: format!("rebuilding {} would break foreign keys", t.model.table),
     });
 
     // Dropping a table with foreign keys enforced would run its ON DELETE actions; the

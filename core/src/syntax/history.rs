@@ -159,7 +159,8 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                 }
                 check_phase(cx, model, column, locked, at, field.ident);
                 // The retirement's first release: the lock still has the column's own type.
-                let first_retire = !matches!(locked.shipped(), Some((ChangeKind::Retired, _)));
+                // (A retirement declared while another change is in flight is reported above.)
+                let first_retire = matches!(locked.shipped(), None | Some((_, Phase::Contract)));
                 if let (Some(Change::Retire(r)), true) = (&column.change, first_retire) {
                     check_retire_default(cx, model, column, locked, r.default.is_some(), at);
                 }
@@ -256,6 +257,11 @@ fn check_phase(
     let id = format!("{}.{}", model.table, column.name);
     let declared = column.change.as_ref().map(|c| (c.kind(), c.phase()));
     let at = || at.expect("declared change has a span");
+    let declared_from = column.change.as_ref().and_then(Change::renamed_from);
+    // The declaration continues the shipped change (same kind, same rename source).
+    let continues = |lk: ChangeKind, k: ChangeKind| {
+        lk == k && (k != ChangeKind::Renamed || locked.from.as_deref() == declared_from)
+    };
     match (locked.shipped(), declared) {
         (None, None) => {}
         (Some((_, Phase::Contract)), None) => {} // settled: the declaration may go
@@ -266,54 +272,54 @@ fn check_phase(
                  until contract ships"
             ),
         ),
-        (Some((lk, Phase::Contract)), Some((k, Phase::Contract))) if lk == k => {} // kept after contract
-        (None | Some((_, Phase::Contract)), Some((ChangeKind::Added, p))) => cx.error_at(
+        (Some((lk, shipped)), Some((k, p))) if continues(lk, k) => {
+            if p < shipped {
+                cx.error_at(
+                    at(),
+                    format!(
+                        "`{id}` goes back from {shipped} ({lock_name}) to {p}: the database is already past it\nhelp: \
+                         declare `phase = {shipped}`; to undo the rollout, run `straddle down` and then change the \
+                         declaration"
+                    ),
+                )
+            } else if (p as usize) > (shipped as usize) + 1 {
+                let next = Phase::ALL[shipped as usize + 1];
+                cx.error_at(
+                    at(),
+                    format!(
+                        "`{id}` jumps from {shipped} ({lock_name}) to {p}: each phase needs its own release, or the \
+                         version still running is two steps behind the schema\nhelp: ship `phase = {next}` first"
+                    ),
+                )
+            }
+        }
+        (Some((lk, shipped)), Some((k, _))) if shipped != Phase::Contract => {
+            let what = if lk == k {
+                format!(
+                    "`{id}` shipped as renamed from `{}` ({lock_name}: {shipped} shipped): `from` cannot change \
+                     mid-rollout",
+                    locked.from.as_deref().unwrap_or("?")
+                )
+            } else {
+                format!(
+                    "`{id}` is being {lk} ({lock_name}: {shipped} shipped): it cannot be {k} until that change's \
+                     contract ships"
+                )
+            };
+            cx.error_at(at(), what)
+        }
+        // A new change on an ordinary or settled column.
+        (_, Some((ChangeKind::Added, p))) => cx.error_at(
             at(),
             format!("`{id}` exists in {lock_name}: it cannot be `added` (phase = {p}) again"),
         ),
-        (None | Some((_, Phase::Contract)), Some((k, p))) if p != Phase::Expand => cx.error_at(
+        (_, Some((k, p))) if p != Phase::Expand => cx.error_at(
             at(),
             format!(
                 "`{id}` starts being {k} in this release: its first release is `phase = expand`, not `{p}` — each \
                  phase needs its own release"
             ),
         ),
-        (None | Some((_, Phase::Contract)), Some(_)) => {}
-        (Some((lk, shipped)), Some((k, _))) if lk != k => cx.error_at(
-            at(),
-            format!(
-                "`{id}` is being {lk} ({lock_name}: {shipped} shipped): it cannot be {k} until that change's contract \
-                 ships"
-            ),
-        ),
-        (Some((_, shipped)), Some((_, p))) if p < shipped => cx.error_at(
-            at(),
-            format!(
-                "`{id}` goes back from {shipped} ({lock_name}) to {p}: the database is already past it\nhelp: declare \
-                 `phase = {shipped}`; to undo the rollout, run `straddle down` and then change the declaration"
-            ),
-        ),
-        (Some((_, shipped)), Some((_, p))) if (p as usize) > (shipped as usize) + 1 => {
-            let next = Phase::ALL[shipped as usize + 1];
-            cx.error_at(
-                at(),
-                format!(
-                    "`{id}` jumps from {shipped} ({lock_name}) to {p}: each phase needs its own release, or the version \
-                     still running is two steps behind the schema\nhelp: ship `phase = {next}` first"
-                ),
-            )
-        }
-        (Some(_), Some(_)) => {
-            let declared_from = column.change.as_ref().and_then(Change::renamed_from);
-            if declared_from.is_some() && locked.from.as_deref() != declared_from {
-                cx.error_at(
-                    at(),
-                    format!(
-                        "`{id}` shipped as renamed from `{}` ({lock_name}): `from` cannot change mid-rollout",
-                        locked.from.as_deref().unwrap_or("?")
-                    ),
-                );
-            }
-        }
+        (_, Some(_)) => {}
     }
 }

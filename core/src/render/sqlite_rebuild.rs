@@ -1,0 +1,160 @@
+//! SQLite's documented way to change a column's NOT NULL or default: create the new
+//! table, copy the rows, drop the old one, rename the new one, recreate the indexes and
+//! triggers (<https://sqlite.org/lang_altertable.html#otheralter>), all in one
+//! transaction under the database's write lock.
+//!
+//! The new table is built from what the table has *when the step runs* — its columns
+//! with their declared types, defaults, NOT NULL and primary key order as
+//! `pragma_table_info` reports them, and the stored SQL of its indexes and triggers —
+//! not from the model, so columns of other changes in flight, indexes and triggers the
+//! model does not describe all survive. Table-level clauses the catalog cannot report
+//! (CHECK, foreign keys, collations, UNIQUE, generated columns, table options) make the
+//! step refuse before anything changes (an assertion rendered before the rebuild).
+
+use crate::dialect::Dialect;
+use crate::step::TableRebuild;
+use serde::Deserialize;
+
+/// A column of the live table, as the query of [`columns_sql`] returns it (one JSON
+/// object per row).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct LiveColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub notnull: i64,
+    pub dflt: Option<String>,
+    /// Position in the primary key, from 1; 0 when not part of it.
+    pub pk: i64,
+}
+
+/// The live table's columns, one JSON object per row, in column order.
+pub fn columns_sql(table: &str) -> String {
+    format!(
+        "SELECT json_object('name', name, 'type', type, 'notnull', \"notnull\", 'dflt', dflt_value, 'pk', pk) \
+         FROM pragma_table_info({}) ORDER BY cid",
+        Dialect::Sqlite.string_literal(table)
+    )
+}
+
+/// The stored SQL of the table's explicit indexes, then of its triggers.
+pub fn dependents_sql(table: &str) -> String {
+    format!(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = {} AND type IN ('index', 'trigger') AND sql IS NOT NULL \
+         ORDER BY type = 'trigger', name",
+        Dialect::Sqlite.string_literal(table)
+    )
+}
+
+/// The rebuild's name for the new table while it is filled.
+pub fn temp_name(table: &str) -> String {
+    format!("_straddle_rebuild_{table}")
+}
+
+/// The statements of the rebuild, given the live columns and dependents' SQL. Errors
+/// when the column to change is not there.
+pub fn statements(
+    r: &TableRebuild,
+    live: &[LiveColumn],
+    dependents: &[String],
+) -> Result<Vec<String>, String> {
+    let d = Dialect::Sqlite;
+    if !live.iter().any(|c| c.name == r.column) {
+        return Err(format!("{} has no column {} to change", r.table, r.column));
+    }
+    let mut keys: Vec<&LiveColumn> = live.iter().filter(|c| c.pk > 0).collect();
+    keys.sort_by_key(|c| c.pk);
+    let mut defs: Vec<String> = live
+        .iter()
+        .map(|c| {
+            let (mut not_null, mut default) = (c.notnull != 0, c.dflt.clone());
+            if c.name == r.column {
+                if let Some(nn) = r.not_null {
+                    not_null = nn;
+                }
+                if let Some(dflt) = &r.default {
+                    default = dflt.clone();
+                }
+            }
+            let mut def = d.quote(&c.name);
+            if !c.ty.is_empty() {
+                def.push(' ');
+                def.push_str(&c.ty);
+            }
+            if not_null {
+                def.push_str(" NOT NULL");
+            }
+            if let Some(v) = default {
+                def.push_str(&format!(" DEFAULT {v}"));
+            }
+            def
+        })
+        .collect();
+    if !keys.is_empty() {
+        defs.push(format!(
+            "PRIMARY KEY ({})",
+            keys.iter()
+                .map(|k| d.quote(&k.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let (table, temp) = (d.quote(&r.table), d.quote(&temp_name(&r.table)));
+    let cols = live
+        .iter()
+        .map(|c| d.quote(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = vec![
+        format!("DROP TABLE IF EXISTS {temp}"),
+        format!("CREATE TABLE {temp} ({})", defs.join(", ")),
+        format!("INSERT INTO {temp} ({cols}) SELECT {cols} FROM {table}"),
+        format!("DROP TABLE {table}"),
+        format!("ALTER TABLE {temp} RENAME TO {table}"),
+    ];
+    out.extend(dependents.iter().cloned());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, ty: &str, notnull: i64, dflt: Option<&str>, pk: i64) -> LiveColumn {
+        LiveColumn {
+            name: name.into(),
+            ty: ty.into(),
+            notnull,
+            dflt: dflt.map(str::to_string),
+            pk,
+        }
+    }
+
+    #[test]
+    fn keeps_what_the_table_has_and_changes_only_the_column() {
+        let live = [
+            col("b", "TEXT", 0, None, 2),
+            col("a", "INTEGER", 1, None, 1),
+            col("x", "TEXT", 1, Some("'it''s'"), 0),
+            col("y", "", 0, None, 0),
+        ];
+        let r = TableRebuild {
+            table: "t".into(),
+            column: "x".into(),
+            not_null: None,
+            default: Some(None),
+        };
+        let sql = statements(&r, &live, &["CREATE INDEX i ON t (y)".into()]).unwrap();
+        assert_eq!(
+            sql[1],
+            "CREATE TABLE `_straddle_rebuild_t` (`b` TEXT, `a` INTEGER NOT NULL, `x` TEXT NOT NULL, `y`, \
+             PRIMARY KEY (`a`, `b`))"
+        );
+        assert_eq!(sql.last().unwrap(), "CREATE INDEX i ON t (y)");
+        let missing = TableRebuild {
+            column: "z".into(),
+            ..r
+        };
+        assert!(statements(&missing, &live, &[]).is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! The `pg_locks` watcher of the rollout harness can fail: a session that holds ACCESS
+//! EXCLUSIVE for 800 ms and scans the table under it is caught on both counts.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use straddle_tests::rollout::{LockWatch, watch_locks};
+use straddle_tests::{TestBackend, TestDb};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sees_a_long_exclusive_lock_and_a_scan_under_it() {
+    let Some(t) = TestDb::postgres("lockwatch").await else {
+        return;
+    };
+    let pool = t.pool::<sqlx::Postgres>(2).await;
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::Postgres::exec(&mut conn, "CREATE TABLE watched (id BIGINT PRIMARY KEY)").await;
+    let pid: i32 = sqlx::Postgres::text_rows(&mut conn, "SELECT pg_backend_pid()::text".into()).await[0]
+        .parse()
+        .unwrap();
+    let (watch, running) = (LockWatch::default(), AtomicBool::new(true));
+    let offender = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for sql in [
+            "BEGIN",
+            "LOCK TABLE watched IN ACCESS EXCLUSIVE MODE",
+            "SELECT count(*) FROM watched, pg_sleep(0.8)",
+            "COMMIT",
+        ] {
+            sqlx::Postgres::exec(&mut conn, sql).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        running.store(false, Ordering::Relaxed);
+    };
+    tokio::join!(offender, watch_locks(&t.url, "watched", pid, &watch, &running));
+    let longest = *watch.longest_exclusive.lock().unwrap();
+    assert!(
+        longest >= Duration::from_millis(600),
+        "saw ACCESS EXCLUSIVE for only {longest:?}"
+    );
+    let too_strong = watch.too_strong.lock().unwrap();
+    assert!(
+        too_strong
+            .iter()
+            .any(|s| s.starts_with("AccessExclusiveLock during SELECT count(*)")),
+        "{too_strong:?}"
+    );
+}
