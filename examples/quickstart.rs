@@ -70,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             for direction in [Direction::Up, Direction::Down] {
                 let steps = straddle::phase_steps(
                     User::definition(),
-                    &change.column,
+                    change.subject.name(),
                     phase,
                     direction,
                     straddle::Dialect::Sqlite,

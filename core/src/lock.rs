@@ -44,6 +44,19 @@ pub struct LockedTable {
     pub model: String,
     #[serde(default)]
     pub columns: BTreeMap<String, LockedColumn>,
+    /// Indexes added or dropped through Straddle, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub indexes: BTreeMap<String, LockedIndex>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedIndex {
+    pub columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unique: bool,
+    pub phase: Phase,
+    /// `added` or `dropped`.
+    pub change: ChangeKind,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +178,21 @@ impl LockedTable {
                     )
                 })
                 .collect(),
+            indexes: mapping
+                .iter()
+                .flat_map(|m| &m.indexes)
+                .map(|i| {
+                    (
+                        i.name.clone(),
+                        LockedIndex {
+                            columns: i.columns.clone(),
+                            unique: i.unique,
+                            phase: i.phase,
+                            change: i.kind(),
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -182,6 +210,7 @@ mod tests {
         let mut t = LockedTable {
             model: "User".into(),
             columns: BTreeMap::new(),
+            indexes: BTreeMap::new(),
         };
         t.columns.insert(
             "id".into(),

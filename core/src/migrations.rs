@@ -67,10 +67,14 @@ pub fn files(models: &[&Model], phases: impl Fn(&str, Phase) -> bool) -> Vec<(Pa
     out
 }
 
-/// The phase of `change` (`table.column`) recorded in `lock`.
+/// The phase of `change` (`table.column` or `table.index`) recorded in `lock`.
 pub fn locked_phase(lock: &LockFile, change: &str) -> Option<Phase> {
-    let (table, column) = change.split_once('.')?;
-    lock.tables.get(table)?.columns.get(column)?.phase
+    let (table, name) = change.split_once('.')?;
+    let table = lock.tables.get(table)?;
+    match table.columns.get(name) {
+        Some(column) => column.phase,
+        None => table.indexes.get(name).map(|i| i.phase),
+    }
 }
 
 /// The phases this release ships: for each change, the declared phases past the lock's.

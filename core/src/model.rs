@@ -17,6 +17,31 @@ pub struct Model {
     /// The dialects this model is compiled for.
     pub dialects: Vec<Dialect>,
     pub columns: Vec<Column>,
+    /// Indexes being added or dropped in this rollout.
+    #[serde(default)]
+    pub indexes: Vec<Index>,
+}
+
+/// `#[straddle(index(...))]` / `#[straddle(dropped_index(...))]` on the struct.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    pub name: String,
+    /// Indexed columns, in order.
+    pub columns: Vec<String>,
+    pub unique: bool,
+    /// `true`: dropped at contract (and recreated going down); `false`: built at expand.
+    pub dropped: bool,
+    pub phase: Phase,
+}
+
+impl Index {
+    pub fn kind(&self) -> ChangeKind {
+        if self.dropped {
+            ChangeKind::Dropped
+        } else {
+            ChangeKind::Added
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,6 +90,8 @@ pub enum ChangeKind {
     Added,
     Renamed,
     Retired,
+    /// An index being dropped.
+    Dropped,
 }
 
 impl ChangeKind {
@@ -74,6 +101,7 @@ impl ChangeKind {
             ChangeKind::Added => "added",
             ChangeKind::Renamed => "renamed",
             ChangeKind::Retired => "retired",
+            ChangeKind::Dropped => "dropped",
         }
     }
 }
@@ -265,6 +293,15 @@ impl Model {
 
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.indexes.iter().find(|i| i.name == name)
+    }
+
+    /// Whether anything of this model is changing (a column or an index).
+    pub fn has_changes(&self) -> bool {
+        self.changes().next().is_some() || !self.indexes.is_empty()
     }
 
     pub fn supports(&self, dialect: Dialect) -> bool {

@@ -10,16 +10,33 @@
 //! - every phase has a `down` that restores the previous phase's schema.
 
 use crate::model::{
-    AddColumn, AddKind, Change, Column, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
+    AddColumn, AddKind, Change, Column, DefaultValue, Index, Literal, Model, Phase, RenameColumn,
+    RetireColumn,
 };
+
+/// What a change acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Column(String),
+    Index(String),
+}
+
+impl Subject {
+    /// The column's or the index's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Subject::Column(n) | Subject::Index(n) => n,
+        }
+    }
+}
 
 /// All phases of one change, e.g. `users.email_normalized`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangePlan {
-    /// `table.column`: stable identifier of the change (ledger key).
+    /// `table.column` or `table.index`: stable identifier of the change (ledger key).
     pub id: String,
     pub table: String,
-    pub column: String,
+    pub subject: Subject,
     /// The phase the compiled code declares.
     pub declared_phase: Phase,
     pub summary: String,
@@ -73,6 +90,12 @@ pub enum Op {
     /// maximum staleness), so that it writes a column that just came back before a
     /// constraint requires it: needed where triggers run after constraints (SQLite).
     AwaitAppRefresh,
+    /// Build the index without blocking writes (an INVALID leftover of an earlier
+    /// attempt is dropped first; a unique index is refused, with sample keys, while
+    /// duplicates exist).
+    CreateIndex,
+    /// Drop the index without blocking reads or writes.
+    DropIndex,
     /// Give the column a constant default (metadata only).
     SetDefault(Literal),
     DropDefault,
@@ -96,14 +119,54 @@ impl ChangePlan {
     pub fn phase(&self, phase: Phase) -> &PhasePlan {
         &self.phases[phase as usize]
     }
+
+    /// The column the change is about, when it is a column change.
+    pub fn column(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::Column(c) => Some(c),
+            Subject::Index(_) => None,
+        }
+    }
 }
 
-/// Plan every change declared on the model, in field order.
+/// Plan every change declared on the model: columns in field order, then indexes.
 pub fn plan_model(model: &Model) -> Vec<ChangePlan> {
     model
         .changes()
         .map(|(column, change)| plan_change(model, column, change))
+        .chain(model.indexes.iter().map(|index| plan_index(model, index)))
         .collect()
+}
+
+/// An index is built at expand (before the release that needs it runs) and dropped at
+/// contract (after the release that needed it is gone).
+fn plan_index(model: &Model, index: &Index) -> ChangePlan {
+    let none = || (vec![], vec![]);
+    let what = if index.unique { "unique index" } else { "index" };
+    let on = index.columns.join(", ");
+    let (summary, phases) = if index.dropped {
+        (
+            format!("drop {what} on ({on})"),
+            [none(), none(), (vec![Op::DropIndex], vec![Op::CreateIndex])],
+        )
+    } else {
+        (
+            format!("add {what} on ({on})"),
+            [(vec![Op::CreateIndex], vec![Op::DropIndex]), none(), none()],
+        )
+    };
+    ChangePlan {
+        id: format!("{}.{}", model.table, index.name),
+        table: model.table.clone(),
+        subject: Subject::Index(index.name.clone()),
+        declared_phase: index.phase,
+        summary,
+        phases: Phase::ALL
+            .into_iter()
+            .zip(phases)
+            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
+            .collect(),
+    }
 }
 
 type PhaseOps = (Vec<Op>, Vec<Op>);
@@ -122,7 +185,7 @@ fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
     ChangePlan {
         id: format!("{}.{}", model.table, column.name),
         table: model.table.clone(),
-        column: column.name.clone(),
+        subject: Subject::Column(column.name.clone()),
         declared_phase: change.phase(),
         summary,
         phases,

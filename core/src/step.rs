@@ -50,6 +50,9 @@ pub enum Statement {
     },
     /// Fill a column in keyset-ordered batches; see [`Backfill`].
     Backfill(Backfill),
+    /// Run `sql` only when the count query `probe` returns more than zero (e.g. drop an
+    /// INVALID index left by an interrupted build, and only then).
+    When { probe: String, sql: String },
     /// Wait until every app instance has re-read the schema: twice the runtime's maximum
     /// snapshot staleness.
     AwaitAppRefresh,
@@ -136,6 +139,12 @@ impl fmt::Display for Statement {
                 b.first_update_sql,
                 b.update_sql
             ),
+            Statement::When { probe, sql } => {
+                write!(
+                    f,
+                    "-- only when this counts more than zero:\n--   {probe}\n{sql};"
+                )
+            }
             Statement::AwaitAppRefresh => write!(
                 f,
                 "-- wait until every app instance has re-read the schema (twice its maximum snapshot staleness)"

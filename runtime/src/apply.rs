@@ -61,7 +61,7 @@ pub fn phase_steps(
 ) -> Result<Vec<Step>> {
     let plan = straddle_core::plan_model(model)
         .into_iter()
-        .find(|p| p.column == column)
+        .find(|p| p.subject.name() == column)
         .ok_or_else(|| Error::UnknownChange {
             model: model.rust_name.clone(),
             column: column.to_string(),
@@ -347,6 +347,15 @@ async fn run_statements<DB: Backend>(
                 }
             }
             Statement::Rebuild(r) => rebuild_table::<DB>(conn, r).await?,
+            Statement::When { probe, sql } => {
+                if DB::scalar_i64(conn, probe.clone(), Default::default())
+                    .await?
+                    .unwrap_or(0)
+                    > 0
+                {
+                    DB::execute(conn, sql.clone(), Default::default()).await?;
+                }
+            }
             Statement::AwaitAppRefresh => tokio::time::sleep(2 * crate::db::DEFAULT_MAX_STALENESS).await,
             Statement::Backfill(b) => {
                 let r = backfill::run::<DB>(

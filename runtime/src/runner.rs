@@ -442,8 +442,11 @@ impl<DB: Backend> Runner<DB> {
     /// unless allowed. (A rename's new column is a copy: the old one keeps the values.)
     async fn guard_data_loss(&mut self, i: usize) -> Result<()> {
         let t = &self.changes[i];
+        let Some(column) = t.plan.column().map(str::to_string) else {
+            return Ok(()); // an index holds no data
+        };
         let added = matches!(
-            t.model.column(&t.plan.column).and_then(|c| c.change.as_ref()),
+            t.model.column(&column).and_then(|c| c.change.as_ref()),
             Some(Change::Add(_))
         );
         if self.options.allow_data_loss || !added {
@@ -453,9 +456,9 @@ impl<DB: Backend> Runner<DB> {
         let count_sql = format!(
             "SELECT count(*) FROM {} WHERE {} IS NOT NULL",
             d.quote(&t.model.table),
-            d.quote(&t.plan.column)
+            d.quote(&column)
         );
-        let (id, column) = (t.plan.id.clone(), t.plan.column.clone());
+        let id = t.plan.id.clone();
         let count = match DB::scalar_i64(&mut self.conn, count_sql, Default::default()).await {
             Ok(n) => n.unwrap_or(0),
             // The column is already gone (e.g. reverted by hand): nothing to lose.
@@ -526,7 +529,7 @@ impl<DB: Backend> Runner<DB> {
         let steps = render::render_phase(DB::DIALECT, model, &plan, phase, direction);
         let done = history.recorded_since_marker(phase, direction);
         let throttle = model
-            .column(&plan.column)
+            .column(plan.column().unwrap_or_default())
             .and_then(|c| c.change.as_ref())
             .map(Change::throttle)
             .unwrap_or_default();
@@ -685,7 +688,8 @@ impl<DB: Backend> Runner<DB> {
                 None
             };
             let t = &self.changes[i];
-            let backfills = t.model.column(&t.plan.column).is_some_and(|c| match &c.change {
+            let column = t.plan.column().and_then(|c| t.model.column(c));
+            let backfills = column.is_some_and(|c| match &c.change {
                 Some(Change::Add(a)) => matches!(a.kind(c.nullable), AddKind::Backfilled { .. }),
                 Some(Change::Rename(_)) => true,
                 _ => false,

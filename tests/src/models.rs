@@ -125,7 +125,9 @@ pub struct Audited {
 pub struct Contact {
     #[straddle(primary_key)]
     pub id: i64,
+    #[straddle(sql_type(mysql = "VARCHAR(255)"))]
     pub email: String,
+    #[straddle(sql_type(mysql = "VARCHAR(255)"))]
     pub note: Option<String>,
 }
 
@@ -135,9 +137,9 @@ pub struct Contact {
 pub struct ContactRenamed {
     #[straddle(primary_key)]
     pub id: i64,
-    #[straddle(renamed(from = "email", phase = contract))]
+    #[straddle(renamed(from = "email", phase = contract), sql_type(mysql = "VARCHAR(255)"))]
     pub email_address: String,
-    #[straddle(renamed(from = "note", phase = contract))]
+    #[straddle(renamed(from = "note", phase = contract), sql_type(mysql = "VARCHAR(255)"))]
     pub remark: Option<String>,
 }
 
@@ -166,3 +168,22 @@ pub struct ProfileRetiring {
 }
 
 has_id!(Contact, ContactRenamed, Profile, ProfileRetiring);
+
+/// Indexes rolling out on `contacts` (previous release: `Contact`): a unique index on
+/// `email` being added, an index on `note` being dropped.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(
+    table = "contacts",
+    index(name = "contacts_email_key", on(email), unique, phase = contract),
+    dropped_index(name = "contacts_note_idx", on(note), phase = contract)
+)]
+pub struct ContactIndexed {
+    #[straddle(primary_key)]
+    pub id: i64,
+    #[straddle(sql_type(mysql = "VARCHAR(255)"))]
+    pub email: String,
+    #[straddle(sql_type(mysql = "VARCHAR(255)"))]
+    pub note: Option<String>,
+}
+
+has_id!(ContactIndexed);

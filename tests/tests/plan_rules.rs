@@ -4,7 +4,9 @@
 //! proves their shape.
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
-use straddle_tests::models::{Awkward, ContactRenamed, Counted, Nickname, Normalized, ProfileRetiring};
+use straddle_tests::models::{
+    Awkward, ContactIndexed, ContactRenamed, Counted, Nickname, Normalized, ProfileRetiring,
+};
 
 struct Rendered {
     dialect: Dialect,
@@ -20,6 +22,7 @@ fn all_plans() -> Vec<Rendered> {
         Awkward::definition(),
         ContactRenamed::definition(),
         ProfileRetiring::definition(),
+        ContactIndexed::definition(),
     ];
     let mut out = Vec::new();
     for model in models {
@@ -331,5 +334,55 @@ fn set_defaults_are_constants() {
     assert!(
         seen >= 2,
         "the retirement fixture sets a default on PostgreSQL and MySQL"
+    );
+}
+
+/// index-concurrently: PostgreSQL builds and drops indexes CONCURRENTLY, outside a
+/// transaction, with IF [NOT] EXISTS, dropping an INVALID leftover first (and only then)
+/// and checking the result is valid; MySQL adds and drops them in place without locking.
+#[test]
+fn indexes_are_built_and_dropped_without_blocking_writes() {
+    let mut seen = 0;
+    for r in all_plans() {
+        for step in &r.steps {
+            for sql in executes(step) {
+                if !(sql.contains(" INDEX ") && is_ddl(&sql)) || sql.starts_with("CREATE TRIGGER") {
+                    continue;
+                }
+                seen += 1;
+                match r.dialect {
+                    Dialect::Postgres => {
+                        assert!(!step.transactional, "{}: {sql}", r.where_);
+                        assert!(sql.contains(" CONCURRENTLY IF "), "{}: {sql}", r.where_);
+                    }
+                    Dialect::MySql => assert!(
+                        sql.contains("ALGORITHM=INPLACE, LOCK=NONE"),
+                        "{}: {sql}",
+                        r.where_
+                    ),
+                    Dialect::Sqlite => assert!(sql.contains(" IF "), "{}: {sql}", r.where_),
+                }
+            }
+            if r.dialect == Dialect::Postgres && step.name == "create-index" {
+                let when = step.statements.iter().position(|s| matches!(s, ir::Statement::When { sql, .. } if sql.contains("DROP INDEX CONCURRENTLY")));
+                let create = step
+                    .statements
+                    .iter()
+                    .position(|s| matches!(s, ir::Statement::Execute(sql) if sql.starts_with("CREATE")));
+                let valid = step.statements.iter().rposition(
+                    |s| matches!(s, ir::Statement::Assert { sql, .. } if sql.contains("NOT i.indisvalid")),
+                );
+                assert!(
+                    when < create && create < valid && when.is_some(),
+                    "{}: {step}",
+                    r.where_
+                );
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        4 * 3,
+        "each fixture index built and dropped once, per engine"
     );
 }

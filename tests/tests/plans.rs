@@ -2,7 +2,9 @@
 //! snapshot is a changed migration: review it like one.
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
-use straddle_tests::models::{Awkward, ContactRenamed, Counted, Nickname, Normalized, ProfileRetiring};
+use straddle_tests::models::{
+    Awkward, ContactIndexed, ContactRenamed, Counted, Nickname, Normalized, ProfileRetiring,
+};
 
 fn render_all(model: &ir::Model) -> String {
     let mut out = String::new();
@@ -59,6 +61,11 @@ fn renames() {
 #[test]
 fn retirements() {
     insta::assert_snapshot!(render_all(ProfileRetiring::definition()));
+}
+
+#[test]
+fn indexes() {
+    insta::assert_snapshot!(render_all(ContactIndexed::definition()));
 }
 
 #[test]

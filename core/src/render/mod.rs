@@ -10,8 +10,8 @@ pub mod sqlite_rebuild;
 
 use crate::dialect::Dialect;
 use crate::expr::SqlExpr;
-use crate::model::{Change, Column, DefaultValue, Model, Phase};
-use crate::plan::{ChangePlan, Col, Op};
+use crate::model::{Change, Column, DefaultValue, Index, Model, Phase};
+use crate::plan::{ChangePlan, Col, Op, Subject};
 use crate::step::{Direction, Statement, Step};
 use sha2::{Digest, Sha256};
 
@@ -137,6 +137,86 @@ pub(crate) struct Rendered {
     pub combinable: bool,
 }
 
+/// The index an operation applies to.
+pub(crate) struct IndexTarget<'a> {
+    pub model: &'a Model,
+    pub index: &'a Index,
+    pub dialect: Dialect,
+}
+
+impl IndexTarget<'_> {
+    pub fn q(&self, ident: &str) -> String {
+        self.dialect.quote(ident)
+    }
+    pub fn table(&self) -> String {
+        self.q(&self.model.table)
+    }
+    pub fn name(&self) -> String {
+        self.q(&self.index.name)
+    }
+    pub fn lit(&self, s: &str) -> String {
+        self.dialect.string_literal(s)
+    }
+    /// `("a", "b")`
+    pub fn columns(&self) -> String {
+        let cols: Vec<String> = self.index.columns.iter().map(|c| self.q(c)).collect();
+        format!("({})", cols.join(", "))
+    }
+    pub fn unique(&self) -> &'static str {
+        if self.index.unique { "UNIQUE " } else { "" }
+    }
+
+    /// For a unique index: the assertion that no two rows share the indexed values, with
+    /// a sample of them (rows with a NULL among the columns never conflict).
+    pub fn no_duplicates(&self) -> Option<Statement> {
+        if !self.index.unique {
+            return None;
+        }
+        let cols: Vec<String> = self.index.columns.iter().map(|c| self.q(c)).collect();
+        let list = cols.join(", ");
+        let not_null = cols
+            .iter()
+            .map(|c| format!("{c} IS NOT NULL"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let text = match self.dialect {
+            Dialect::MySql => "CHAR",
+            Dialect::Postgres | Dialect::Sqlite => "TEXT",
+        };
+        let shown = match self.dialect {
+            Dialect::MySql => format!(
+                "CONCAT_WS(', ', {})",
+                cols.iter()
+                    .map(|c| format!("CAST({c} AS CHAR)"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => cols
+                .iter()
+                .map(|c| format!("CAST({c} AS {text})"))
+                .collect::<Vec<_>>()
+                .join(" || ', ' || "),
+        };
+        let dups = format!(
+            "SELECT {list} FROM {} WHERE {not_null} GROUP BY {list} HAVING count(*) > 1",
+            self.table()
+        );
+        Some(Statement::Assert {
+            sql: format!("SELECT count(*) FROM ({dups}) AS straddle_dups"),
+            message: format!(
+                "unique index {} cannot be built: values of ({}) repeat in {} — nothing was changed; resolve the \
+                 duplicates and run again",
+                self.index.name,
+                self.index.columns.join(", "),
+                self.model.table
+            ),
+            sample: Some(format!(
+                "SELECT {shown} AS straddle_key FROM ({dups} ORDER BY {list} LIMIT 5) AS straddle_dups"
+            )),
+        })
+    }
+}
+
 /// Render one phase of one change, in one direction, for one dialect.
 pub fn render_phase(
     dialect: Dialect,
@@ -145,7 +225,31 @@ pub fn render_phase(
     phase: Phase,
     direction: Direction,
 ) -> Vec<Step> {
-    let column = model.column(&plan.column).expect("plan refers to a model column");
+    let ops = match direction {
+        Direction::Up => &plan.phase(phase).up,
+        Direction::Down => &plan.phase(phase).down,
+    };
+    let column_name = match &plan.subject {
+        Subject::Column(c) => c,
+        Subject::Index(name) => {
+            let index = model.index(name).expect("plan refers to a model index");
+            let t = IndexTarget {
+                model,
+                index,
+                dialect,
+            };
+            let rendered = ops
+                .iter()
+                .flat_map(|op| match dialect {
+                    Dialect::Postgres => postgres::render_index(&t, op),
+                    Dialect::MySql => mysql::render_index(&t, op),
+                    Dialect::Sqlite => sqlite::render_index(&t, op),
+                })
+                .collect();
+            return merge_combinable(rendered);
+        }
+    };
+    let column = model.column(column_name).expect("plan refers to a model column");
     let change = column
         .change
         .as_ref()
@@ -351,7 +455,7 @@ pub(crate) fn no_nulls_left(t: &Target<'_>) -> Statement {
 /// The check `verify` runs before contract: no NULL left in a column whose contract
 /// enforces NOT NULL; the old and new column of a rename equal in every row.
 pub fn verification(dialect: Dialect, model: &Model, plan: &ChangePlan) -> Option<Statement> {
-    let column = model.column(&plan.column)?;
+    let column = model.column(plan.column()?)?;
     let change = column.change.as_ref()?;
     let contract = &plan.phase(Phase::Contract).up;
     let target = Target {

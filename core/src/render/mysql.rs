@@ -2,7 +2,7 @@
 //! statement guarded by a catalog probe, and every ALTER states its algorithm so the
 //! server refuses instead of silently copying the table.
 
-use super::{Rendered, Target, default_sql, step};
+use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::model::Change;
 use crate::plan::Op;
@@ -175,6 +175,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             Some(column_is_nullable(t, true)),
             true,
         )],
+        Op::CreateIndex | Op::DropIndex => unreachable!("index operations render through render_index"),
     }
 }
 
@@ -213,6 +214,49 @@ fn rename_sync_bodies(t: &Target<'_>) -> (String, String) {
              ELSE NEW.{new} END"
         ),
     )
+}
+
+/// Indexes: `ALGORITHM=INPLACE, LOCK=NONE` (reads and writes go on), guarded by a probe.
+pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
+    let exists = format!(
+        "SELECT count(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+         AND TABLE_NAME = {} AND INDEX_NAME = {}",
+        t.lit(&t.model.table),
+        t.lit(&t.index.name)
+    );
+    let (mut s, sql, skip_if) = match op {
+        Op::CreateIndex => {
+            let mut s = step("create-index", false, true);
+            s.statements.extend(t.no_duplicates());
+            (
+                s,
+                format!(
+                    "ALTER TABLE {} ADD {}INDEX {} {}, ALGORITHM=INPLACE, LOCK=NONE",
+                    t.table(),
+                    t.unique(),
+                    t.name(),
+                    t.columns()
+                ),
+                exists,
+            )
+        }
+        Op::DropIndex => (
+            step("drop-index", false, true),
+            format!(
+                "ALTER TABLE {} DROP INDEX {}, ALGORITHM=INPLACE, LOCK=NONE",
+                t.table(),
+                t.name()
+            ),
+            format!("SELECT 1 - LEAST(1, ({exists}))"),
+        ),
+        _ => unreachable!("only index operations act on an index"),
+    };
+    s.statements.push(Statement::Execute(sql));
+    s.skip_if = Some(skip_if);
+    vec![Rendered {
+        step: s,
+        combinable: false,
+    }]
 }
 
 fn sync_trigger_names(t: &Target<'_>) -> [String; 2] {

@@ -1,6 +1,6 @@
 //! PostgreSQL 12+: transactional DDL, `NOT VALID` constraints, plpgsql triggers.
 
-use super::{Rendered, Target, default_sql, step};
+use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::model::Change;
 use crate::plan::Op;
@@ -166,7 +166,61 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             ]
         }
         Op::RelaxNotNull(_) => vec![alter_column(t, "drop-not-null", "DROP NOT NULL")],
+        Op::CreateIndex | Op::DropIndex => unreachable!("index operations render through render_index"),
     }
+}
+
+/// Indexes: built and dropped CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go
+/// on), outside a transaction, which the engine requires.
+pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
+    let invalid = format!(
+        "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname = {} AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid",
+        t.lit(&t.index.name)
+    );
+    let mut s = match op {
+        Op::CreateIndex => {
+            let mut s = step("create-index", false, true);
+            s.statements.extend(t.no_duplicates());
+            // An interrupted or failed build leaves an INVALID index that IF NOT EXISTS
+            // would keep: drop it first, and only then.
+            s.statements.push(Statement::When {
+                probe: invalid.clone(),
+                sql: format!("DROP INDEX CONCURRENTLY IF EXISTS {}", t.name()),
+            });
+            s.statements.push(Statement::Execute(format!(
+                "CREATE {}INDEX CONCURRENTLY IF NOT EXISTS {} ON {} {}",
+                t.unique(),
+                t.name(),
+                t.table(),
+                t.columns()
+            )));
+            s.statements.push(Statement::Assert {
+                sql: invalid,
+                message: format!(
+                    "index {} is INVALID: its build failed (a duplicate written meanwhile, a cancelled build); run \
+                     up again to drop and rebuild it",
+                    t.index.name
+                ),
+                sample: None,
+            });
+            s
+        }
+        Op::DropIndex => {
+            let mut s = step("drop-index", false, true);
+            s.statements.push(Statement::Execute(format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                t.name()
+            )));
+            s
+        }
+        _ => unreachable!("only index operations act on an index"),
+    };
+    s.skip_if = None;
+    vec![Rendered {
+        step: s,
+        combinable: false,
+    }]
 }
 
 /// `ALTER TABLE … ALTER COLUMN … <action>`: metadata only, combinable.

@@ -3,7 +3,7 @@
 //! ([`super::sqlite_rebuild`]), which runs in one transaction under the database write
 //! lock and refuses (losing nothing) when the table has clauses it cannot carry over.
 
-use super::{Rendered, Target, default_sql, step};
+use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::model::Change;
 use crate::plan::Op;
@@ -91,6 +91,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::RelaxNotNull(_) => rebuild(t, Some(false), None),
         Op::SetDefault(lit) => rebuild(t, None, Some(Some(lit.render(t.dialect)))),
         Op::DropDefault => rebuild(t, None, Some(None)),
+        Op::CreateIndex | Op::DropIndex => unreachable!("index operations render through render_index"),
     }
 }
 
@@ -150,6 +151,37 @@ fn create_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
             t.q(&names[1])
         )),
     ]
+}
+
+/// Indexes: SQLite builds them under the database write lock (there is no concurrent
+/// build); IF [NOT] EXISTS makes them re-runnable.
+pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
+    let mut s = match op {
+        Op::CreateIndex => {
+            let mut s = step("create-index", true, true);
+            s.statements.extend(t.no_duplicates());
+            s.statements.push(Statement::Execute(format!(
+                "CREATE {}INDEX IF NOT EXISTS {} ON {} {}",
+                t.unique(),
+                t.name(),
+                t.table(),
+                t.columns()
+            )));
+            s
+        }
+        Op::DropIndex => {
+            let mut s = step("drop-index", true, true);
+            s.statements
+                .push(Statement::Execute(format!("DROP INDEX IF EXISTS {}", t.name())));
+            s
+        }
+        _ => unreachable!("only index operations act on an index"),
+    };
+    s.skip_if = None;
+    vec![Rendered {
+        step: s,
+        combinable: false,
+    }]
 }
 
 fn drop_sync_triggers(t: &Target<'_>) -> Vec<Statement> {

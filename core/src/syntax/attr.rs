@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! container:  #[straddle(table = "users", dialects(postgres, sqlite))]
+//!             #[straddle(index(name = "users_email", on(email), unique, phase = expand))]
+//!             #[straddle(dropped_index(name = "users_old", on(legacy), phase = expand))]
 //! field:      #[straddle(primary_key)]
 //!             #[straddle(column = "db_name")]
 //!             #[straddle(sql_type = "VARCHAR(64)")]
@@ -53,6 +55,17 @@ pub struct Container {
     pub dialects: Option<(Span, Vec<Dialect>)>,
     /// `lock = "path"`: where `straddle.lock` is, relative to the crate root.
     pub lock: Option<(Span, String)>,
+    /// `index(...)` and `dropped_index(...)`, in order, with the attribute's span.
+    pub indexes: Vec<(Span, IndexAttr)>,
+}
+
+/// `index(name = "…", on(a, b), unique, phase = …)`; `dropped` for `dropped_index(...)`.
+pub struct IndexAttr {
+    pub dropped: bool,
+    pub name: Option<(Span, String)>,
+    pub on: Option<(Span, Vec<(Span, String)>)>,
+    pub unique: bool,
+    pub phase: Option<(Span, Option<Phase>)>,
 }
 
 pub struct Field {
@@ -101,7 +114,8 @@ pub enum LiteralValue {
     Str(String),
 }
 
-const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`";
+const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `index`, `dropped_index`";
+const INDEX_KEYS: &str = "`name`, `on`, `unique`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`";
 const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
 const RETIRED_KEYS: &str = "`phase`, `default`";
@@ -143,6 +157,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
     let mut table = Attr::none("table");
     let mut dialects = Attr::none("dialects");
     let mut lock = Attr::none("lock");
+    let mut indexes = Vec::new();
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
@@ -151,6 +166,9 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
             } else if meta.path.is_ident("lock") {
                 let s = lit_str(&meta)?;
                 lock.set(cx, meta.path.span(), s.value());
+            } else if meta.path.is_ident("index") || meta.path.is_ident("dropped_index") {
+                let dropped = meta.path.is_ident("dropped_index");
+                indexes.push((meta.path.span(), parse_index(cx, &meta, dropped)?));
             } else if meta.path.is_ident("dialects") {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|d| {
@@ -180,7 +198,53 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
         table: table.get(),
         dialects: dialects.get(),
         lock: lock.get(),
+        indexes,
     }
+}
+
+fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Result<IndexAttr> {
+    let what = if dropped { "dropped_index" } else { "index" };
+    needs_parens(meta, what)?;
+    let mut name = Attr::none("name");
+    let mut on = Attr::none("on");
+    let mut unique = Attr::none("unique");
+    let mut phase = Attr::none("phase");
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("name") {
+            let s = lit_str(&inner)?;
+            name.set(cx, inner.path.span(), (s.span(), s.value()));
+        } else if inner.path.is_ident("on") {
+            let mut columns = Vec::new();
+            inner.parse_nested_meta(|c| {
+                let ident = c
+                    .path
+                    .get_ident()
+                    .map(|i| i.to_string().trim_start_matches("r#").to_string());
+                match ident {
+                    Some(col) => columns.push((c.path.span(), col)),
+                    None => {
+                        cx.error_spanned_by(&c.path, "`on(...)` lists column names: `on(email, created_at)`")
+                    }
+                }
+                Ok(())
+            })?;
+            on.set(cx, inner.path.span(), columns);
+        } else if inner.path.is_ident("unique") {
+            unique.set(cx, inner.path.span(), ());
+        } else if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)?;
+        } else {
+            unknown(cx, &inner, &format!("`{what}`"), INDEX_KEYS)?;
+        }
+        Ok(())
+    })?;
+    Ok(IndexAttr {
+        dropped,
+        name: name.get().map(|(_, v)| v),
+        on: on.get(),
+        unique: unique.get().is_some(),
+        phase: phase.get(),
+    })
 }
 
 pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {

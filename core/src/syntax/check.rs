@@ -7,6 +7,7 @@ use super::attr::{Added, LiteralValue, Renamed, Retired, SqlTypeOverride};
 use super::ctxt::Ctxt;
 use super::sql::{self, VOLATILE_FUNCTIONS};
 use crate::dialect::Dialect;
+use crate::model::Index;
 use crate::model::{
     AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
     Throttle,
@@ -59,6 +60,8 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         }
     }
 
+    let indexes = indexes(cx, decl, &columns);
+
     if cx.has_errors() || columns.len() != decl.fields.len() {
         return None;
     }
@@ -67,7 +70,133 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         table,
         dialects,
         columns,
+        indexes,
     })
+}
+
+/// The longest index name every engine accepts (PostgreSQL: 63 bytes).
+const MAX_INDEX_NAME: usize = 63;
+
+fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column]) -> Vec<Index> {
+    let mut out: Vec<Index> = Vec::new();
+    for (span, attr) in &decl.attrs.indexes {
+        let what = if attr.dropped { "dropped_index" } else { "index" };
+        let name = match &attr.name {
+            None => {
+                cx.error_at(
+                    *span,
+                    format!("`{what}(...)` needs `name = \"…\"`: the index's name in the database"),
+                );
+                None
+            }
+            Some((s, n)) if n.is_empty() || n.len() > MAX_INDEX_NAME => {
+                cx.error_at(*s, format!("an index name has 1 to {MAX_INDEX_NAME} bytes"));
+                None
+            }
+            Some((s, n)) if out.iter().any(|i| i.name == *n) => {
+                cx.error_at(*s, format!("index `{n}` is declared twice"));
+                None
+            }
+            Some((s, n)) if columns.iter().any(|c| c.name == *n) => {
+                cx.error_at(
+                    *s,
+                    format!("`{n}` names a column of this table: give the index another name"),
+                );
+                None
+            }
+            Some((_, n)) => Some(n.clone()),
+        };
+        let mut ok = true;
+        match &attr.on {
+            None => {
+                cx.error_at(
+                    *span,
+                    format!("`{what}(...)` needs the indexed columns: `on(column, …)`"),
+                );
+                ok = false;
+            }
+            Some((s, cols)) if cols.is_empty() => {
+                cx.error_at(*s, "`on(...)` lists no column");
+                ok = false;
+            }
+            Some((_, cols)) => {
+                for (s, col) in cols {
+                    match columns.iter().find(|c| c.name == *col || c.field == *col) {
+                        None => {
+                            cx.error_at(*s, format!("`{col}` is not a column of this model"));
+                            ok = false;
+                        }
+                        Some(c)
+                            if c.ty.sql.get(&Dialect::MySql).is_some_and(|t| {
+                                let t = t.to_ascii_uppercase();
+                                [
+                                    "TEXT",
+                                    "TINYTEXT",
+                                    "MEDIUMTEXT",
+                                    "LONGTEXT",
+                                    "BLOB",
+                                    "TINYBLOB",
+                                    "MEDIUMBLOB",
+                                    "LONGBLOB",
+                                    "JSON",
+                                ]
+                                .contains(&t.as_str())
+                            }) =>
+                        {
+                            cx.error_at(
+                                *s,
+                                format!(
+                                    "MySQL/MariaDB cannot index `{col}` as `{}` without a key length (MariaDB builds a \
+                                     hidden hash column for a unique one, which cannot be added in place)\nhelp: give \
+                                     the column a bounded type there: `#[straddle(sql_type(mysql = \"VARCHAR(255)\"))]`, \
+                                     or limit the model to other engines with `dialects(...)`",
+                                    c.ty.sql(Dialect::MySql)
+                                ),
+                            );
+                            ok = false;
+                        }
+                        Some(c) if c.change.is_some() => {
+                            cx.error_at(
+                                *s,
+                                format!(
+                                    "`{col}` is being {} in this release: index it once its change has settled, so the \
+                                     index never refers to a column that is not there",
+                                    c.change.as_ref().map(|ch| ch.kind().key()).unwrap_or("changed")
+                                ),
+                            );
+                            ok = false;
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        let phase = required_phase(cx, *span, what, attr.phase);
+        if let (Some(name), Some(phase), true) = (name, phase, ok) {
+            let cols = attr
+                .on
+                .as_ref()
+                .map(|(_, cols)| cols.as_slice())
+                .unwrap_or_default();
+            out.push(Index {
+                name,
+                columns: cols
+                    .iter()
+                    .map(|(_, col)| {
+                        columns
+                            .iter()
+                            .find(|c| c.name == *col || c.field == *col)
+                            .map(|c| c.name.clone())
+                            .unwrap_or_else(|| col.clone())
+                    })
+                    .collect(),
+                unique: attr.unique,
+                dropped: attr.dropped,
+                phase,
+            });
+        }
+    }
+    out
 }
 
 fn column_name(f: &FieldDecl<'_>) -> String {

@@ -101,6 +101,8 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
         }
     }
 
+    check_indexes(cx, decl, model, table, sole);
+
     for (i, column) in model.columns.iter().enumerate() {
         let field = &decl.fields[i];
         let at = phase_span(decl, i);
@@ -166,6 +168,86 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                 }
             }
         }
+    }
+}
+
+/// Indexes: each moves one phase per release, keeps its definition while in flight, and
+/// keeps its declaration until its contract shipped.
+fn check_indexes(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &LockedTable, sole: bool) {
+    let lock_name = crate::lock::FILE_NAME;
+    for (name, locked) in table.indexes.iter().filter(|_| sole) {
+        if locked.phase != Phase::Contract && model.index(name).is_none() {
+            cx.error_spanned_by(
+                decl.ident,
+                format!(
+                    "index `{name}` is rolling out ({lock_name}: {} {} shipped) but `{}` no longer declares it: keep \
+                     its declaration until contract ships",
+                    locked.change, locked.phase, model.rust_name
+                ),
+            );
+        }
+    }
+    for (index, (span, attr)) in model.indexes.iter().zip(&decl.attrs.indexes) {
+        let at = attr.phase.as_ref().map(|p| p.0).unwrap_or(*span);
+        let id = format!("{}.{}", model.table, index.name);
+        match table.indexes.get(&index.name) {
+            None if index.phase != Phase::Expand => cx.error_at(
+                at,
+                format!(
+                    "index `{id}` has not shipped yet: its first release is `phase = expand`, not `{}`",
+                    index.phase
+                ),
+            ),
+            None => {}
+            Some(locked)
+                if locked.change != index.kind()
+                    || locked.columns != index.columns
+                    || locked.unique != index.unique =>
+            {
+                if locked.phase != Phase::Contract {
+                    cx.error_at(
+                        at,
+                        format!(
+                            "index `{id}` shipped as {} on ({}){} ({lock_name}: {} shipped): its declaration cannot \
+                             change mid-rollout",
+                            locked.change,
+                            locked.columns.join(", "),
+                            if locked.unique { ", unique" } else { "" },
+                            locked.phase
+                        ),
+                    );
+                } else if index.phase != Phase::Expand {
+                    cx.error_at(
+                        at,
+                        format!("index `{id}` starts a new change: its first release is `phase = expand`"),
+                    );
+                }
+            }
+            Some(locked) => check_progression(cx, &id, locked.phase, index.phase, at),
+        }
+    }
+}
+
+/// One phase forward per release, never back.
+fn check_progression(cx: &Ctxt, id: &str, shipped: Phase, p: Phase, at: Span) {
+    let lock_name = crate::lock::FILE_NAME;
+    if p < shipped {
+        cx.error_at(
+            at,
+            format!(
+                "`{id}` goes back from {shipped} ({lock_name}) to {p}: the database is already past it\nhelp: declare \
+                 `phase = {shipped}`; to undo the rollout, run `straddle down` and then change the declaration"
+            ),
+        )
+    } else if (p as usize) > (shipped as usize) + 1 {
+        let next = Phase::ALL[shipped as usize + 1];
+        cx.error_at(
+            at,
+            format!(
+                "`{id}` jumps from {shipped} ({lock_name}) to {p}: each phase needs its own release, or the version \
+                 still running is two steps behind the schema\nhelp: ship `phase = {next}` first"
+            ),
+        )
     }
 }
 
@@ -272,27 +354,7 @@ fn check_phase(
                  until contract ships"
             ),
         ),
-        (Some((lk, shipped)), Some((k, p))) if continues(lk, k) => {
-            if p < shipped {
-                cx.error_at(
-                    at(),
-                    format!(
-                        "`{id}` goes back from {shipped} ({lock_name}) to {p}: the database is already past it\nhelp: \
-                         declare `phase = {shipped}`; to undo the rollout, run `straddle down` and then change the \
-                         declaration"
-                    ),
-                )
-            } else if (p as usize) > (shipped as usize) + 1 {
-                let next = Phase::ALL[shipped as usize + 1];
-                cx.error_at(
-                    at(),
-                    format!(
-                        "`{id}` jumps from {shipped} ({lock_name}) to {p}: each phase needs its own release, or the \
-                         version still running is two steps behind the schema\nhelp: ship `phase = {next}` first"
-                    ),
-                )
-            }
-        }
+        (Some((lk, shipped)), Some((k, p))) if continues(lk, k) => check_progression(cx, &id, shipped, p, at()),
         (Some((lk, shipped)), Some((k, _))) if shipped != Phase::Contract => {
             let what = if lk == k {
                 format!(
