@@ -81,6 +81,7 @@ pub enum Change {
     Add(AddColumn),
     Rename(RenameColumn),
     Retire(RetireColumn),
+    Nullable(NullableColumn),
 }
 
 /// What kind of change a column is going through; recorded in `straddle.lock`.
@@ -92,6 +93,8 @@ pub enum ChangeKind {
     Retired,
     /// An index being dropped.
     Dropped,
+    /// A NOT NULL column becoming nullable.
+    Nullable,
 }
 
 impl ChangeKind {
@@ -102,6 +105,7 @@ impl ChangeKind {
             ChangeKind::Renamed => "renamed",
             ChangeKind::Retired => "retired",
             ChangeKind::Dropped => "dropped",
+            ChangeKind::Nullable => "nullable",
         }
     }
 }
@@ -118,6 +122,7 @@ impl Change {
             Change::Add(add) => add.phase,
             Change::Rename(r) => r.phase,
             Change::Retire(r) => r.phase,
+            Change::Nullable(n) => n.phase,
         }
     }
 
@@ -126,6 +131,7 @@ impl Change {
             Change::Add(_) => ChangeKind::Added,
             Change::Rename(_) => ChangeKind::Renamed,
             Change::Retire(_) => ChangeKind::Retired,
+            Change::Nullable(_) => ChangeKind::Nullable,
         }
     }
 
@@ -134,7 +140,7 @@ impl Change {
         match self {
             Change::Add(add) => add.throttle.clone(),
             Change::Rename(r) => r.throttle.clone(),
-            Change::Retire(_) => Throttle::default(),
+            Change::Retire(_) | Change::Nullable(_) => Throttle::default(),
         }
     }
 
@@ -157,6 +163,14 @@ pub struct RenameColumn {
     pub from: String,
     #[serde(default)]
     pub throttle: Throttle,
+}
+
+/// `#[straddle(nullable(...))]`: a NOT NULL column becomes nullable. This release reads
+/// NULL (the field is `Option<T>`); NOT NULL is dropped at contract, once no reader of
+/// the previous release (which cannot read NULL) is left. Until then writes need a value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NullableColumn {
+    pub phase: Phase,
 }
 
 /// `#[straddle(retired(...))]`: the column is on its way out. This release never reads

@@ -176,6 +176,18 @@ fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
         Change::Add(add) => plan_add(column, add),
         Change::Rename(rename) => plan_rename(column, rename),
         Change::Retire(retire) => plan_retire(column, retire),
+        Change::Nullable(_) => (
+            "drop NOT NULL (at contract: the previous release cannot read NULL)".to_string(),
+            [
+                (vec![], vec![]),
+                (vec![], vec![]),
+                // Going back refuses, with sample keys, once NULLs were written.
+                (
+                    vec![Op::RelaxNotNull(Col::This)],
+                    vec![Op::EnforceNotNull(Col::This)],
+                ),
+            ],
+        ),
     };
     let phases = Phase::ALL
         .into_iter()

@@ -285,6 +285,8 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, settled: bool) ->
                 (Some(Change::Rename(r)), false) => (r.from.as_str(), !c.nullable, None),
                 (Some(Change::Rename(_)), true) => (c.name.as_str(), !c.nullable, None),
                 (Some(Change::Retire(r)), false) => (c.name.as_str(), r.default.is_some(), None),
+                (Some(Change::Nullable(_)), false) => (c.name.as_str(), true, None),
+                (Some(Change::Nullable(_)), true) => (c.name.as_str(), false, None),
             };
             let mut d = format!("{} {}", dialect.quote(name), c.ty.sql(dialect));
             if not_null {

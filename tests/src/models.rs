@@ -187,3 +187,26 @@ pub struct ContactIndexed {
 }
 
 has_id!(ContactIndexed);
+
+/// The release before `nickname` becomes nullable.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "members")]
+pub struct Member {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub nickname: String,
+}
+
+/// `nickname` becoming nullable: read as `Option` now, NOT NULL dropped at contract.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "members")]
+pub struct MemberNullable {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(nullable(phase = contract))]
+    pub nickname: Option<String>,
+}
+
+has_id!(Member, MemberNullable);

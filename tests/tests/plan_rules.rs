@@ -5,7 +5,7 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    Awkward, ContactIndexed, ContactRenamed, Counted, Nickname, Normalized, ProfileRetiring,
+    Awkward, ContactIndexed, ContactRenamed, Counted, MemberNullable, Nickname, Normalized, ProfileRetiring,
 };
 
 struct Rendered {
@@ -23,6 +23,7 @@ fn all_plans() -> Vec<Rendered> {
         ContactRenamed::definition(),
         ProfileRetiring::definition(),
         ContactIndexed::definition(),
+        MemberNullable::definition(),
     ];
     let mut out = Vec::new();
     for model in models {

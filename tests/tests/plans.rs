@@ -3,7 +3,7 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    Awkward, ContactIndexed, ContactRenamed, Counted, Nickname, Normalized, ProfileRetiring,
+    Awkward, ContactIndexed, ContactRenamed, Counted, MemberNullable, Nickname, Normalized, ProfileRetiring,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -66,6 +66,11 @@ fn retirements() {
 #[test]
 fn indexes() {
     insta::assert_snapshot!(render_all(ContactIndexed::definition()));
+}
+
+#[test]
+fn made_nullable() {
+    insta::assert_snapshot!(render_all(MemberNullable::definition()));
 }
 
 #[test]

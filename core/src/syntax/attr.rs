@@ -15,6 +15,7 @@
 //!             #[straddle(renamed(from = "email", phase = expand))]
 //!             #[straddle(retired(phase = expand))]            (a nullable column)
 //!             #[straddle(retired(phase = expand, default = ""))]  (a NOT NULL one)
+//!             #[straddle(nullable(phase = expand))]
 //! ```
 
 use super::ctxt::Ctxt;
@@ -75,6 +76,8 @@ pub struct Field {
     pub added: Option<(Span, Added)>,
     pub renamed: Option<(Span, Renamed)>,
     pub retired: Option<(Span, Retired)>,
+    /// `nullable(phase = …)`: the phase.
+    pub nullable: Option<(Span, Option<(Span, Option<Phase>)>)>,
 }
 
 /// `renamed(from = "old", phase = …, pacing…)`.
@@ -116,7 +119,7 @@ pub enum LiteralValue {
 
 const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `index`, `dropped_index`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `phase`";
-const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`";
+const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`, `nullable`";
 const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
 const RETIRED_KEYS: &str = "`phase`, `default`";
 const ADDED_KEYS: &str =
@@ -254,6 +257,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
     let mut added = Attr::none("added");
     let mut renamed = Attr::none("renamed");
     let mut retired = Attr::none("retired");
+    let mut nullable = Attr::none("nullable");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("primary_key") {
@@ -292,6 +296,17 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
             } else if meta.path.is_ident("renamed") {
                 let value = parse_renamed(cx, &meta)?;
                 renamed.set(cx, meta.path.span(), value);
+            } else if meta.path.is_ident("nullable") {
+                needs_parens(&meta, "nullable")?;
+                let mut phase = Attr::none("phase");
+                meta.parse_nested_meta(|inner| {
+                    if inner.path.is_ident("phase") {
+                        parse_phase(cx, &inner, &mut phase)
+                    } else {
+                        unknown(cx, &inner, "`nullable`", "`phase`")
+                    }
+                })?;
+                nullable.set(cx, meta.path.span(), phase.get());
             } else if meta.path.is_ident("retired") {
                 let value = parse_retired(cx, &meta)?;
                 retired.set(cx, meta.path.span(), value);
@@ -311,6 +326,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
         added: added.get(),
         renamed: renamed.get(),
         retired: retired.get(),
+        nullable: nullable.get(),
     }
 }
 

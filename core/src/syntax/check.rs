@@ -7,11 +7,11 @@ use super::attr::{Added, LiteralValue, Renamed, Retired, SqlTypeOverride};
 use super::ctxt::Ctxt;
 use super::sql::{self, VOLATILE_FUNCTIONS};
 use crate::dialect::Dialect;
-use crate::model::Index;
 use crate::model::{
     AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
     Throttle,
 };
+use crate::model::{Index, NullableColumn};
 use crate::types::{LiteralClass, literal_class, sql_type};
 use std::collections::BTreeMap;
 
@@ -294,6 +294,7 @@ fn column(
     for (span, what) in [
         (f.attrs.renamed.as_ref().map(|r| r.0), "renamed"),
         (f.attrs.retired.as_ref().map(|r| r.0), "retired"),
+        (f.attrs.nullable.as_ref().map(|r| r.0), "made nullable"),
     ] {
         if let (Some(span), Some(_)) = (span, f.attrs.primary_key) {
             cx.error_at(
@@ -331,6 +332,7 @@ fn change(
         f.attrs.added.as_ref().map(|a| (a.0, "added")),
         f.attrs.renamed.as_ref().map(|a| (a.0, "renamed")),
         f.attrs.retired.as_ref().map(|a| (a.0, "retired")),
+        f.attrs.nullable.as_ref().map(|a| (a.0, "nullable")),
     ]
     .into_iter()
     .flatten()
@@ -357,6 +359,22 @@ fn change(
     }
     if let Some((span, retired)) = &f.attrs.retired {
         return retired_column(cx, f, *span, retired).map(Change::Retire);
+    }
+    if let Some((span, phase)) = &f.attrs.nullable {
+        let phase = required_phase(cx, *span, "nullable", *phase);
+        let shape = f.shape.as_ref()?;
+        if !shape.nullable {
+            cx.error_spanned_by(
+                f.ty,
+                format!(
+                    "a column becoming nullable is read as `Option<{}>` from this release on: make the field \
+                     `Option<{}>`",
+                    shape.display, shape.display
+                ),
+            );
+            return None;
+        }
+        return phase.map(|phase| Change::Nullable(NullableColumn { phase }));
     }
     None
 }

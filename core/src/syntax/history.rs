@@ -30,6 +30,9 @@ fn phase_span(decl: &Decl<'_>, i: usize) -> Option<Span> {
     if let Some((s, x)) = &a.retired {
         return pick(*s, x.phase.as_ref().map(|p| p.0));
     }
+    if let Some((s, x)) = &a.nullable {
+        return pick(*s, x.as_ref().map(|p| p.0));
+    }
     None
 }
 
@@ -142,9 +145,10 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                 }
             }
             Some(locked) => {
-                let retiring = matches!(column.change, Some(Change::Retire(_)));
+                // Retiring or making a column nullable turns `T` into `Option<T>`.
+                let loosened = matches!(column.change, Some(Change::Retire(_) | Change::Nullable(_)));
                 let retyped = shipped_type(column) != locked.rust_type
-                    && !(retiring && format!("Option<{}>", locked.rust_type) == shipped_type(column));
+                    && !(loosened && format!("Option<{}>", locked.rust_type) == shipped_type(column));
                 if retyped {
                     cx.error_spanned_by(
                         field.ty,
@@ -163,6 +167,20 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                 // The retirement's first release: the lock still has the column's own type.
                 // (A retirement declared while another change is in flight is reported above.)
                 let first_retire = matches!(locked.shipped(), None | Some((_, Phase::Contract)));
+                if let (Some(Change::Nullable(_)), true) = (&column.change, first_retire)
+                    && locked.rust_type.starts_with("Option<")
+                {
+                    cx.error_at(
+                        at.expect("declared change has a span"),
+                        format!(
+                            "`{}.{}` is nullable already (`{}` in {})",
+                            model.table,
+                            column.name,
+                            locked.rust_type,
+                            crate::lock::FILE_NAME
+                        ),
+                    );
+                }
                 if let (Some(Change::Retire(r)), true) = (&column.change, first_retire) {
                     check_retire_default(cx, model, column, locked, r.default.is_some(), at);
                 }
