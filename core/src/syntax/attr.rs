@@ -77,8 +77,11 @@ pub struct Field {
     pub renamed: Option<(Span, Renamed)>,
     pub retired: Option<(Span, Retired)>,
     /// `nullable(phase = …)`: the phase.
-    pub nullable: Option<(Span, Option<(Span, Option<Phase>)>)>,
+    pub nullable: Option<(Span, Option<PhaseValue>)>,
 }
+
+/// `phase = …` as given: the key's span, and the phase unless it failed to parse.
+pub type PhaseValue = (Span, Option<Phase>);
 
 /// `renamed(from = "old", phase = …, pacing…)`.
 pub struct Renamed {
