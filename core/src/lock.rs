@@ -47,6 +47,16 @@ pub struct LockedTable {
     /// Indexes added or dropped through Straddle, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub indexes: BTreeMap<String, LockedIndex>,
+    /// Check constraints added through Straddle, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, LockedCheck>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedCheck {
+    /// The expression as written.
+    pub expr: String,
+    pub phase: Phase,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +203,19 @@ impl LockedTable {
                     )
                 })
                 .collect(),
+            checks: mapping
+                .iter()
+                .flat_map(|m| &m.checks)
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        LockedCheck {
+                            expr: c.expr.text.clone(),
+                            phase: c.phase,
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -211,6 +234,7 @@ mod tests {
             model: "User".into(),
             columns: BTreeMap::new(),
             indexes: BTreeMap::new(),
+            checks: BTreeMap::new(),
         };
         t.columns.insert(
             "id".into(),

@@ -73,7 +73,11 @@ pub fn locked_phase(lock: &LockFile, change: &str) -> Option<Phase> {
     let table = lock.tables.get(table)?;
     match table.columns.get(name) {
         Some(column) => column.phase,
-        None => table.indexes.get(name).map(|i| i.phase),
+        None => table
+            .indexes
+            .get(name)
+            .map(|i| i.phase)
+            .or_else(|| table.checks.get(name).map(|c| c.phase)),
     }
 }
 

@@ -20,6 +20,20 @@ pub struct Model {
     /// Indexes being added or dropped in this rollout.
     #[serde(default)]
     pub indexes: Vec<Index>,
+    /// Check constraints being added in this rollout.
+    #[serde(default)]
+    pub checks: Vec<Check>,
+}
+
+/// `#[straddle(check(name = "…", expr = "…", phase = …))]` on the struct: a CHECK
+/// constraint enforced from contract on (PostgreSQL only), once no writer of the
+/// previous release can violate it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    /// Trusted SQL, parsed at compile time.
+    pub expr: SqlExpr,
+    pub phase: Phase,
 }
 
 /// `#[straddle(index(...))]` / `#[straddle(dropped_index(...))]` on the struct.
@@ -313,9 +327,13 @@ impl Model {
         self.indexes.iter().find(|i| i.name == name)
     }
 
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
     /// Whether anything of this model is changing (a column or an index).
     pub fn has_changes(&self) -> bool {
-        self.changes().next().is_some() || !self.indexes.is_empty()
+        self.changes().next().is_some() || !self.indexes.is_empty() || !self.checks.is_empty()
     }
 
     pub fn supports(&self, dialect: Dialect) -> bool {

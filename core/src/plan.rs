@@ -10,7 +10,7 @@
 //! - every phase has a `down` that restores the previous phase's schema.
 
 use crate::model::{
-    AddColumn, AddKind, Change, Column, DefaultValue, Index, Literal, Model, Phase, RenameColumn,
+    AddColumn, AddKind, Change, Check, Column, DefaultValue, Index, Literal, Model, Phase, RenameColumn,
     RetireColumn,
 };
 
@@ -19,13 +19,14 @@ use crate::model::{
 pub enum Subject {
     Column(String),
     Index(String),
+    Check(String),
 }
 
 impl Subject {
     /// The column's or the index's name.
     pub fn name(&self) -> &str {
         match self {
-            Subject::Column(n) | Subject::Index(n) => n,
+            Subject::Column(n) | Subject::Index(n) | Subject::Check(n) => n,
         }
     }
 }
@@ -96,6 +97,10 @@ pub enum Op {
     CreateIndex,
     /// Drop the index without blocking reads or writes.
     DropIndex,
+    /// Assert no row violates the check, then add it without a long lock (PostgreSQL:
+    /// `NOT VALID`, then `VALIDATE` in its own transaction).
+    AddCheck,
+    DropCheck,
     /// Give the column a constant default (metadata only).
     SetDefault(Literal),
     DropDefault,
@@ -124,7 +129,7 @@ impl ChangePlan {
     pub fn column(&self) -> Option<&str> {
         match &self.subject {
             Subject::Column(c) => Some(c),
-            Subject::Index(_) => None,
+            Subject::Index(_) | Subject::Check(_) => None,
         }
     }
 }
@@ -135,7 +140,26 @@ pub fn plan_model(model: &Model) -> Vec<ChangePlan> {
         .changes()
         .map(|(column, change)| plan_change(model, column, change))
         .chain(model.indexes.iter().map(|index| plan_index(model, index)))
+        .chain(model.checks.iter().map(|check| plan_check(model, check)))
         .collect()
+}
+
+/// A check is enforced at contract: before it, the previous release may still write
+/// rows that violate it.
+fn plan_check(model: &Model, check: &Check) -> ChangePlan {
+    let none = || (vec![], vec![]);
+    ChangePlan {
+        id: format!("{}.{}", model.table, check.name),
+        table: model.table.clone(),
+        subject: Subject::Check(check.name.clone()),
+        declared_phase: check.phase,
+        summary: format!("add CHECK ({})", check.expr.text),
+        phases: Phase::ALL
+            .into_iter()
+            .zip([none(), none(), (vec![Op::AddCheck], vec![Op::DropCheck])])
+            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
+            .collect(),
+    }
 }
 
 /// An index is built at expand (before the release that needs it runs) and dropped at

@@ -306,6 +306,17 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, settled: bool) ->
         .map(|k| dialect.quote(&k.name))
         .collect();
     defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
+    if settled {
+        // Named after the reference table the way the model's are after its table, so that
+        // the catalogs (which show the table's name replaced) compare equal.
+        defs.extend(model.checks.iter().map(|c| {
+            format!(
+                "CONSTRAINT {} CHECK {}",
+                dialect.quote(&c.name.replace(&model.table, table)),
+                c.expr.render(dialect, ir::expr::Qualifier::None)
+            )
+        }));
+    }
     format!("CREATE TABLE {} ({})", dialect.quote(table), defs.join(", "))
 }
 

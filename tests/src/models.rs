@@ -210,3 +210,20 @@ pub struct MemberNullable {
 }
 
 has_id!(Member, MemberNullable);
+
+/// A check constraint rolling out on `members` (previous release: `Member`), enforced
+/// from contract on. PostgreSQL only: the other engines cannot add one without blocking.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(
+    table = "members",
+    dialects(postgres),
+    check(name = "members_email_present", expr = "length(email) > 0", phase = contract)
+)]
+pub struct MemberChecked {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub nickname: String,
+}
+
+has_id!(MemberChecked);

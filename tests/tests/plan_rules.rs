@@ -5,7 +5,8 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    Awkward, ContactIndexed, ContactRenamed, Counted, MemberNullable, Nickname, Normalized, ProfileRetiring,
+    Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable, Nickname, Normalized,
+    ProfileRetiring,
 };
 
 struct Rendered {
@@ -24,6 +25,7 @@ fn all_plans() -> Vec<Rendered> {
         ProfileRetiring::definition(),
         ContactIndexed::definition(),
         MemberNullable::definition(),
+        MemberChecked::definition(),
     ];
     let mut out = Vec::new();
     for model in models {

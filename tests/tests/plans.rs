@@ -3,7 +3,8 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    Awkward, ContactIndexed, ContactRenamed, Counted, MemberNullable, Nickname, Normalized, ProfileRetiring,
+    Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable, Nickname, Normalized,
+    ProfileRetiring,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -71,6 +72,11 @@ fn indexes() {
 #[test]
 fn made_nullable() {
     insta::assert_snapshot!(render_all(MemberNullable::definition()));
+}
+
+#[test]
+fn check_constraints() {
+    insta::assert_snapshot!(render_all(MemberChecked::definition()));
 }
 
 #[test]

@@ -231,6 +231,31 @@ pub fn render_phase(
     };
     let column_name = match &plan.subject {
         Subject::Column(c) => c,
+        Subject::Check(name) => {
+            let check = model.check(name).expect("plan refers to a model check");
+            let rendered = ops
+                .iter()
+                .flat_map(|op| match dialect {
+                    Dialect::Postgres => postgres::render_check(model, check, op),
+                    // Refused at compile time; a model compiled elsewhere cannot reach here.
+                    Dialect::MySql | Dialect::Sqlite => {
+                        let mut s = step("check-constraint-unsupported", false, false);
+                        s.statements.push(Statement::Assert {
+                            sql: "SELECT 1".into(),
+                            message: format!(
+                                "check constraints are PostgreSQL-only ({dialect} cannot add one in place)"
+                            ),
+                            sample: None,
+                        });
+                        vec![Rendered {
+                            step: s,
+                            combinable: false,
+                        }]
+                    }
+                })
+                .collect();
+            return merge_combinable(rendered);
+        }
         Subject::Index(name) => {
             let index = model.index(name).expect("plan refers to a model index");
             let t = IndexTarget {

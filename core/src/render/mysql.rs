@@ -175,7 +175,9 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             Some(column_is_nullable(t, true)),
             true,
         )],
-        Op::CreateIndex | Op::DropIndex => unreachable!("index operations render through render_index"),
+        Op::CreateIndex | Op::DropIndex | Op::AddCheck | Op::DropCheck => {
+            unreachable!("index and check operations have their own renderers")
+        }
     }
 }
 

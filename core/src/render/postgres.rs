@@ -2,7 +2,7 @@
 
 use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
-use crate::model::Change;
+use crate::model::{Change, Check, Model};
 use crate::plan::Op;
 use crate::step::Statement;
 
@@ -166,8 +166,74 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             ]
         }
         Op::RelaxNotNull(_) => vec![alter_column(t, "drop-not-null", "DROP NOT NULL")],
-        Op::CreateIndex | Op::DropIndex => unreachable!("index operations render through render_index"),
+        Op::CreateIndex | Op::DropIndex | Op::AddCheck | Op::DropCheck => {
+            unreachable!("index and check operations have their own renderers")
+        }
     }
+}
+
+/// Check constraints: rows asserted first (sample keys when some violate it), then
+/// `NOT VALID` (brief ACCESS EXCLUSIVE, no scan) and `VALIDATE` in its own transaction
+/// (SHARE UPDATE EXCLUSIVE: reads and writes go on during the scan).
+pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendered> {
+    let d = crate::dialect::Dialect::Postgres;
+    let (table, name) = (d.quote(&model.table), d.quote(&check.name));
+    let expr = check.expr.render(d, Qualifier::None);
+    let keys: Vec<String> = model.primary_key().iter().map(|k| d.quote(&k.name)).collect();
+    let one = |n: &str, sql: String| {
+        let mut s = step(n, true, true);
+        s.statements.push(Statement::Execute(sql));
+        s
+    };
+    let steps = match op {
+        Op::AddCheck => {
+            let mut verify = step("verify-check", false, false);
+            verify.statements.push(Statement::Assert {
+                sql: format!("SELECT count(*) FROM {table} WHERE NOT {expr}"),
+                message: format!(
+                    "rows of {} violate CHECK {} ({}): nothing was changed; fix them and run again",
+                    model.table, check.name, check.expr.text
+                ),
+                sample: Some(format!(
+                    "SELECT {} AS straddle_key FROM {table} WHERE NOT {expr} ORDER BY {} LIMIT 5",
+                    keys.iter()
+                        .map(|k| format!("CAST({k} AS TEXT)"))
+                        .collect::<Vec<_>>()
+                        .join(" || ', ' || "),
+                    keys.join(", ")
+                )),
+            });
+            let mut add = one(
+                "add-check",
+                format!("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK {expr} NOT VALID"),
+            );
+            add.skip_if = Some(format!(
+                "SELECT count(*) FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}",
+                d.string_literal(&table),
+                d.string_literal(&check.name)
+            ));
+            vec![
+                verify,
+                add,
+                one(
+                    "validate-check",
+                    format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
+                ),
+            ]
+        }
+        Op::DropCheck => vec![one(
+            "drop-check",
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"),
+        )],
+        _ => unreachable!("only check operations act on a check"),
+    };
+    steps
+        .into_iter()
+        .map(|step| Rendered {
+            step,
+            combinable: false,
+        })
+        .collect()
 }
 
 /// Indexes: built and dropped CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go

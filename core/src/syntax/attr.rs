@@ -5,6 +5,7 @@
 //! container:  #[straddle(table = "users", dialects(postgres, sqlite))]
 //!             #[straddle(index(name = "users_email", on(email), unique, phase = expand))]
 //!             #[straddle(dropped_index(name = "users_old", on(legacy), phase = expand))]
+//!             #[straddle(check(name = "users_age", expr = "age >= 0", phase = expand))]
 //! field:      #[straddle(primary_key)]
 //!             #[straddle(column = "db_name")]
 //!             #[straddle(sql_type = "VARCHAR(64)")]
@@ -58,6 +59,15 @@ pub struct Container {
     pub lock: Option<(Span, String)>,
     /// `index(...)` and `dropped_index(...)`, in order, with the attribute's span.
     pub indexes: Vec<(Span, IndexAttr)>,
+    /// `check(...)`, in order, with the attribute's span.
+    pub checks: Vec<(Span, CheckAttr)>,
+}
+
+/// `check(name = "…", expr = "…", phase = …)`.
+pub struct CheckAttr {
+    pub name: Option<(Span, String)>,
+    pub expr: Option<syn::LitStr>,
+    pub phase: Option<PhaseValue>,
 }
 
 /// `index(name = "…", on(a, b), unique, phase = …)`; `dropped` for `dropped_index(...)`.
@@ -120,7 +130,7 @@ pub enum LiteralValue {
     Str(String),
 }
 
-const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `index`, `dropped_index`";
+const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `index`, `dropped_index`, `check`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`, `nullable`";
 const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
@@ -164,6 +174,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
     let mut dialects = Attr::none("dialects");
     let mut lock = Attr::none("lock");
     let mut indexes = Vec::new();
+    let mut checks = Vec::new();
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
@@ -175,6 +186,8 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
             } else if meta.path.is_ident("index") || meta.path.is_ident("dropped_index") {
                 let dropped = meta.path.is_ident("dropped_index");
                 indexes.push((meta.path.span(), parse_index(cx, &meta, dropped)?));
+            } else if meta.path.is_ident("check") {
+                checks.push((meta.path.span(), parse_check(cx, &meta)?));
             } else if meta.path.is_ident("dialects") {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|d| {
@@ -205,7 +218,33 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
         dialects: dialects.get(),
         lock: lock.get(),
         indexes,
+        checks,
     }
+}
+
+fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<CheckAttr> {
+    needs_parens(meta, "check")?;
+    let mut name = Attr::none("name");
+    let mut expr = Attr::none("expr");
+    let mut phase = Attr::none("phase");
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("name") {
+            let s = lit_str(&inner)?;
+            name.set(cx, inner.path.span(), (s.span(), s.value()));
+        } else if inner.path.is_ident("expr") {
+            expr.set(cx, inner.path.span(), lit_str(&inner)?);
+        } else if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)?;
+        } else {
+            unknown(cx, &inner, "`check`", "`name`, `expr`, `phase`")?;
+        }
+        Ok(())
+    })?;
+    Ok(CheckAttr {
+        name: name.get().map(|(_, v)| v),
+        expr: expr.get().map(|(_, v)| v),
+        phase: phase.get(),
+    })
 }
 
 fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Result<IndexAttr> {

@@ -11,7 +11,7 @@ use crate::model::{
     AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
     Throttle,
 };
-use crate::model::{Index, NullableColumn};
+use crate::model::{Check, Index, NullableColumn};
 use crate::types::{LiteralClass, literal_class, sql_type};
 use std::collections::BTreeMap;
 
@@ -61,6 +61,8 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
     }
 
     let indexes = indexes(cx, decl, &columns);
+    let index_names: Vec<String> = indexes.iter().map(|i| i.name.clone()).collect();
+    let checks = checks(cx, decl, &columns, &dialects, &index_names);
 
     if cx.has_errors() || columns.len() != decl.fields.len() {
         return None;
@@ -71,7 +73,91 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         dialects,
         columns,
         indexes,
+        checks,
     })
+}
+
+fn checks(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    columns: &[Column],
+    dialects: &[Dialect],
+    taken: &[String],
+) -> Vec<Check> {
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let mut out: Vec<Check> = Vec::new();
+    for (span, attr) in &decl.attrs.checks {
+        let name = match &attr.name {
+            None => {
+                cx.error_at(
+                    *span,
+                    "`check(...)` needs `name = \"…\"`: the constraint's name in the database",
+                );
+                None
+            }
+            Some((s, n)) if n.is_empty() || n.len() > MAX_INDEX_NAME => {
+                cx.error_at(*s, format!("a constraint name has 1 to {MAX_INDEX_NAME} bytes"));
+                None
+            }
+            Some((s, n)) if out.iter().any(|c| c.name == *n) || taken.contains(n) || names.contains(n) => {
+                cx.error_at(
+                    *s,
+                    format!("`{n}` is already the name of a column, index or check of this model"),
+                );
+                None
+            }
+            Some((_, n)) => Some(n.clone()),
+        };
+        for d in dialects.iter().filter(|d| **d != Dialect::Postgres) {
+            let why = match d {
+                Dialect::MySql => {
+                    "MySQL/MariaDB validate a new CHECK constraint by copying the table, blocking writes (there is no \
+                     NOT VALID)"
+                }
+                _ => "SQLite cannot add a CHECK constraint to an existing table without rebuilding it",
+            };
+            cx.error_at(
+                *span,
+                format!("{why}\nhelp: limit the model to PostgreSQL with `#[straddle(dialects(postgres))]`, or check the rule in code"),
+            );
+        }
+        let expr = match &attr.expr {
+            None => {
+                cx.error_at(*span, "`check(...)` needs `expr = \"<sql condition>\"`");
+                None
+            }
+            Some(text) => match sql::analyze(&text.value(), dialects, &names) {
+                Err(errors) => {
+                    for e in errors {
+                        cx.error_at(text.span(), format!("check: {e}"));
+                    }
+                    None
+                }
+                Ok(a) => {
+                    let moving: Vec<&String> = a
+                        .expr
+                        .sources
+                        .iter()
+                        .filter(|src| columns.iter().any(|c| c.name == **src && c.change.is_some()))
+                        .collect();
+                    if let Some(src) = moving.first() {
+                        cx.error_at(
+                            text.span(),
+                            format!("the check reads `{src}`, whose own change is in flight: check it once that has settled"),
+                        );
+                        None
+                    } else {
+                        Some(a.expr)
+                    }
+                }
+            },
+        };
+        let phase = required_phase(cx, *span, "check", attr.phase);
+        if let (Some(name), Some(expr), Some(phase)) = (name, expr, phase) {
+            out.push(Check { name, expr, phase });
+        }
+    }
+    out
 }
 
 /// The longest index name every engine accepts (PostgreSQL: 63 bytes).

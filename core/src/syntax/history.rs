@@ -104,7 +104,7 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
         }
     }
 
-    check_indexes(cx, decl, model, table, sole);
+    check_indexes_and_checks(cx, decl, model, table, sole);
 
     for (i, column) in model.columns.iter().enumerate() {
         let field = &decl.fields[i];
@@ -189,61 +189,125 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
     }
 }
 
-/// Indexes: each moves one phase per release, keeps its definition while in flight, and
-/// keeps its declaration until its contract shipped.
-fn check_indexes(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &LockedTable, sole: bool) {
+/// A table-level object (index, check) as the lock has it or as the code declares it.
+struct Object<'a> {
+    name: &'a str,
+    /// What it is, comparably: e.g. `added unique index on (email)`.
+    definition: String,
+    phase: Phase,
+}
+
+/// Table-level objects: each moves one phase per release, keeps its definition while in
+/// flight, and keeps its declaration until its contract shipped.
+fn check_objects(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    model: &Model,
+    shipped: &[Object<'_>],
+    declared: &[(Object<'_>, Span)],
+    sole: bool,
+) {
     let lock_name = crate::lock::FILE_NAME;
-    for (name, locked) in table.indexes.iter().filter(|_| sole) {
-        if locked.phase != Phase::Contract && model.index(name).is_none() {
+    for locked in shipped.iter().filter(|_| sole) {
+        if locked.phase != Phase::Contract && !declared.iter().any(|(d, _)| d.name == locked.name) {
             cx.error_spanned_by(
                 decl.ident,
                 format!(
-                    "index `{name}` is rolling out ({lock_name}: {} {} shipped) but `{}` no longer declares it: keep \
-                     its declaration until contract ships",
-                    locked.change, locked.phase, model.rust_name
+                    "`{}.{}` ({}) is rolling out ({lock_name}: {} shipped) but `{}` no longer declares it: keep its \
+                     declaration until contract ships",
+                    model.table, locked.name, locked.definition, locked.phase, model.rust_name
                 ),
             );
         }
     }
-    for (index, (span, attr)) in model.indexes.iter().zip(&decl.attrs.indexes) {
-        let at = attr.phase.as_ref().map(|p| p.0).unwrap_or(*span);
-        let id = format!("{}.{}", model.table, index.name);
-        match table.indexes.get(&index.name) {
-            None if index.phase != Phase::Expand => cx.error_at(
-                at,
+    for (object, at) in declared {
+        let id = format!("{}.{}", model.table, object.name);
+        match shipped.iter().find(|l| l.name == object.name) {
+            None if object.phase != Phase::Expand => cx.error_at(
+                *at,
                 format!(
-                    "index `{id}` has not shipped yet: its first release is `phase = expand`, not `{}`",
-                    index.phase
+                    "`{id}` has not shipped yet: its first release is `phase = expand`, not `{}`",
+                    object.phase
                 ),
             ),
             None => {}
-            Some(locked)
-                if locked.change != index.kind()
-                    || locked.columns != index.columns
-                    || locked.unique != index.unique =>
-            {
+            Some(locked) if locked.definition != object.definition => {
                 if locked.phase != Phase::Contract {
                     cx.error_at(
-                        at,
+                        *at,
                         format!(
-                            "index `{id}` shipped as {} on ({}){} ({lock_name}: {} shipped): its declaration cannot \
-                             change mid-rollout",
-                            locked.change,
-                            locked.columns.join(", "),
-                            if locked.unique { ", unique" } else { "" },
-                            locked.phase
+                            "`{id}` shipped as {} ({lock_name}: {} shipped): its declaration cannot change \
+                             mid-rollout",
+                            locked.definition, locked.phase
                         ),
                     );
-                } else if index.phase != Phase::Expand {
+                } else if object.phase != Phase::Expand {
                     cx.error_at(
-                        at,
-                        format!("index `{id}` starts a new change: its first release is `phase = expand`"),
+                        *at,
+                        format!("`{id}` starts a new change: its first release is `phase = expand`"),
                     );
                 }
             }
-            Some(locked) => check_progression(cx, &id, locked.phase, index.phase, at),
+            Some(locked) => check_progression(cx, &id, locked.phase, object.phase, *at),
         }
     }
+}
+
+fn index_definition(change: ChangeKind, unique: bool, columns: &[String]) -> String {
+    format!(
+        "{change} {}index on ({})",
+        if unique { "unique " } else { "" },
+        columns.join(", ")
+    )
+}
+
+fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &LockedTable, sole: bool) {
+    let mut shipped: Vec<Object<'_>> = table
+        .indexes
+        .iter()
+        .map(|(name, i)| Object {
+            name,
+            definition: index_definition(i.change, i.unique, &i.columns),
+            phase: i.phase,
+        })
+        .collect();
+    shipped.extend(table.checks.iter().map(|(name, c)| Object {
+        name,
+        definition: format!("CHECK ({})", c.expr),
+        phase: c.phase,
+    }));
+    let mut declared: Vec<(Object<'_>, Span)> = model
+        .indexes
+        .iter()
+        .zip(&decl.attrs.indexes)
+        .map(|(i, (span, attr))| {
+            (
+                Object {
+                    name: &i.name,
+                    definition: index_definition(i.kind(), i.unique, &i.columns),
+                    phase: i.phase,
+                },
+                attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
+            )
+        })
+        .collect();
+    declared.extend(
+        model
+            .checks
+            .iter()
+            .zip(&decl.attrs.checks)
+            .map(|(c, (span, attr))| {
+                (
+                    Object {
+                        name: &c.name,
+                        definition: format!("CHECK ({})", c.expr.text),
+                        phase: c.phase,
+                    },
+                    attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
+                )
+            }),
+    );
+    check_objects(cx, decl, model, &shipped, &declared, sole);
 }
 
 /// One phase forward per release, never back.
