@@ -50,6 +50,16 @@ pub struct LockedTable {
     /// Check constraints added through Straddle, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checks: BTreeMap<String, LockedCheck>,
+    /// Foreign keys added through Straddle, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub foreign_keys: BTreeMap<String, LockedForeignKey>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedForeignKey {
+    /// `FOREIGN KEY (a) REFERENCES parent(id)`.
+    pub definition: String,
+    pub phase: Phase,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +226,19 @@ impl LockedTable {
                     )
                 })
                 .collect(),
+            foreign_keys: mapping
+                .iter()
+                .flat_map(|m| &m.foreign_keys)
+                .map(|f| {
+                    (
+                        f.name.clone(),
+                        LockedForeignKey {
+                            definition: f.definition(),
+                            phase: f.phase,
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -235,6 +258,7 @@ mod tests {
             columns: BTreeMap::new(),
             indexes: BTreeMap::new(),
             checks: BTreeMap::new(),
+            foreign_keys: BTreeMap::new(),
         };
         t.columns.insert(
             "id".into(),

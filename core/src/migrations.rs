@@ -77,7 +77,8 @@ pub fn locked_phase(lock: &LockFile, change: &str) -> Option<Phase> {
             .indexes
             .get(name)
             .map(|i| i.phase)
-            .or_else(|| table.checks.get(name).map(|c| c.phase)),
+            .or_else(|| table.checks.get(name).map(|c| c.phase))
+            .or_else(|| table.foreign_keys.get(name).map(|f| f.phase)),
     }
 }
 

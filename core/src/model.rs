@@ -23,6 +23,37 @@ pub struct Model {
     /// Check constraints being added in this rollout.
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// Foreign keys being added in this rollout.
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+/// `#[straddle(foreign_key(name = "…", on(a), references = "parent(id)", phase = …))]`:
+/// the referencing columns indexed at expand, the constraint enforced from contract on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub parent: String,
+    pub parent_columns: Vec<String>,
+    pub phase: Phase,
+}
+
+impl ForeignKey {
+    /// The index Straddle builds on the referencing columns.
+    pub fn index_name(&self) -> String {
+        format!("{}_idx", self.name)
+    }
+
+    /// `FOREIGN KEY (a) REFERENCES parent(id)`, for messages and the lock.
+    pub fn definition(&self) -> String {
+        format!(
+            "FOREIGN KEY ({}) REFERENCES {}({})",
+            self.columns.join(", "),
+            self.parent,
+            self.parent_columns.join(", ")
+        )
+    }
 }
 
 /// `#[straddle(check(name = "…", expr = "…", phase = …))]` on the struct: a CHECK
@@ -331,9 +362,16 @@ impl Model {
         self.checks.iter().find(|c| c.name == name)
     }
 
+    pub fn foreign_key(&self, name: &str) -> Option<&ForeignKey> {
+        self.foreign_keys.iter().find(|c| c.name == name)
+    }
+
     /// Whether anything of this model is changing (a column or an index).
     pub fn has_changes(&self) -> bool {
-        self.changes().next().is_some() || !self.indexes.is_empty() || !self.checks.is_empty()
+        self.changes().next().is_some()
+            || !self.indexes.is_empty()
+            || !self.checks.is_empty()
+            || !self.foreign_keys.is_empty()
     }
 
     pub fn supports(&self, dialect: Dialect) -> bool {

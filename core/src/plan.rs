@@ -10,8 +10,8 @@
 //! - every phase has a `down` that restores the previous phase's schema.
 
 use crate::model::{
-    AddColumn, AddKind, Change, Check, Column, DefaultValue, Index, Literal, Model, Phase, RenameColumn,
-    RetireColumn,
+    AddColumn, AddKind, Change, Check, Column, DefaultValue, ForeignKey, Index, Literal, Model, Phase,
+    RenameColumn, RetireColumn,
 };
 
 /// What a change acts on.
@@ -20,13 +20,14 @@ pub enum Subject {
     Column(String),
     Index(String),
     Check(String),
+    ForeignKey(String),
 }
 
 impl Subject {
     /// The column's or the index's name.
     pub fn name(&self) -> &str {
         match self {
-            Subject::Column(n) | Subject::Index(n) | Subject::Check(n) => n,
+            Subject::Column(n) | Subject::Index(n) | Subject::Check(n) | Subject::ForeignKey(n) => n,
         }
     }
 }
@@ -101,6 +102,13 @@ pub enum Op {
     /// `NOT VALID`, then `VALIDATE` in its own transaction).
     AddCheck,
     DropCheck,
+    /// Index the referencing columns of a foreign key without blocking writes.
+    CreateForeignKeyIndex,
+    DropForeignKeyIndex,
+    /// Assert no row references a missing parent, then add the constraint without a long
+    /// lock (PostgreSQL: `NOT VALID`, then `VALIDATE` in its own transaction).
+    AddForeignKey,
+    DropForeignKey,
     /// Give the column a constant default (metadata only).
     SetDefault(Literal),
     DropDefault,
@@ -129,7 +137,7 @@ impl ChangePlan {
     pub fn column(&self) -> Option<&str> {
         match &self.subject {
             Subject::Column(c) => Some(c),
-            Subject::Index(_) | Subject::Check(_) => None,
+            Subject::Index(_) | Subject::Check(_) | Subject::ForeignKey(_) => None,
         }
     }
 }
@@ -141,7 +149,30 @@ pub fn plan_model(model: &Model) -> Vec<ChangePlan> {
         .map(|(column, change)| plan_change(model, column, change))
         .chain(model.indexes.iter().map(|index| plan_index(model, index)))
         .chain(model.checks.iter().map(|check| plan_check(model, check)))
+        .chain(model.foreign_keys.iter().map(|fk| plan_foreign_key(model, fk)))
         .collect()
+}
+
+/// A foreign key: its referencing columns indexed at expand (a parent's DELETE would
+/// otherwise scan the table), the constraint enforced at contract, when no writer of the
+/// previous release is left.
+fn plan_foreign_key(model: &Model, fk: &ForeignKey) -> ChangePlan {
+    ChangePlan {
+        id: format!("{}.{}", model.table, fk.name),
+        table: model.table.clone(),
+        subject: Subject::ForeignKey(fk.name.clone()),
+        declared_phase: fk.phase,
+        summary: format!("add {}", fk.definition()),
+        phases: Phase::ALL
+            .into_iter()
+            .zip([
+                (vec![Op::CreateForeignKeyIndex], vec![Op::DropForeignKeyIndex]),
+                (vec![], vec![]),
+                (vec![Op::AddForeignKey], vec![Op::DropForeignKey]),
+            ])
+            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
+            .collect(),
+    }
 }
 
 /// A check is enforced at contract: before it, the previous release may still write

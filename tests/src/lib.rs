@@ -316,6 +316,21 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, settled: bool) ->
                 c.expr.render(dialect, ir::expr::Qualifier::None)
             )
         }));
+        let list = |cols: &[String]| {
+            cols.iter()
+                .map(|c| dialect.quote(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        defs.extend(model.foreign_keys.iter().map(|f| {
+            format!(
+                "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+                dialect.quote(&f.name.replace(&model.table, table)),
+                list(&f.columns),
+                dialect.quote(&f.parent),
+                list(&f.parent_columns)
+            )
+        }));
     }
     format!("CREATE TABLE {} ({})", dialect.quote(table), defs.join(", "))
 }

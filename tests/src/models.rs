@@ -227,3 +227,36 @@ pub struct MemberChecked {
 }
 
 has_id!(MemberChecked);
+
+/// The release before a foreign key: `tickets.account_id` refers to `accounts.id` by
+/// convention only.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "tickets")]
+pub struct Ticket {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub account_id: i64,
+}
+
+/// The foreign key rolling out: indexed at expand, enforced at contract.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(
+    table = "tickets",
+    dialects(postgres, mysql),
+    foreign_key(
+        name = "tickets_account_fk",
+        on(account_id),
+        references = "accounts(id)",
+        phase = contract,
+        mysql_unvalidated = true
+    )
+)]
+pub struct TicketLinked {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub account_id: i64,
+}
+
+has_id!(Ticket, TicketLinked);

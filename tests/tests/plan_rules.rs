@@ -6,7 +6,7 @@
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable, Nickname, Normalized,
-    ProfileRetiring,
+    ProfileRetiring, TicketLinked,
 };
 
 struct Rendered {
@@ -26,6 +26,7 @@ fn all_plans() -> Vec<Rendered> {
         ContactIndexed::definition(),
         MemberNullable::definition(),
         MemberChecked::definition(),
+        TicketLinked::definition(),
     ];
     let mut out = Vec::new();
     for model in models {
@@ -383,9 +384,61 @@ fn indexes_are_built_and_dropped_without_blocking_writes() {
             }
         }
     }
-    assert_eq!(
-        seen,
-        4 * 3,
-        "each fixture index built and dropped once, per engine"
-    );
+    // ContactIndexed: two indexes, each built once and dropped once, on three engines;
+    // TicketLinked: its foreign key's index, on PostgreSQL and MySQL.
+    assert_eq!(seen, 4 * 3 + 2 * 2, "every fixture index statement was checked");
+}
+
+/// fk-not-valid and fk-missing-index: the referencing columns are indexed at expand; the
+/// key is added only after asserting no orphans — `NOT VALID` then `VALIDATE` alone in
+/// its transaction on PostgreSQL, in place with the server's validation off for that one
+/// statement on MySQL (declared `mysql_unvalidated`).
+#[test]
+fn foreign_keys_are_indexed_first_and_validated_without_long_locks() {
+    let mut seen = 0;
+    for r in all_plans()
+        .into_iter()
+        .filter(|r| r.where_.starts_with("tickets."))
+    {
+        let mut orphans_asserted = false;
+        for step in &r.steps {
+            for st in &step.statements {
+                match st {
+                    ir::Statement::Assert { sql, .. } if sql.contains("NOT EXISTS") => {
+                        orphans_asserted = true
+                    }
+                    ir::Statement::Execute(sql) if sql.contains("FOREIGN KEY (") => {
+                        seen += 1;
+                        assert!(orphans_asserted, "{}: {sql}", r.where_);
+                        assert!(r.where_.ends_with("contract up"), "{}: {sql}", r.where_);
+                        match r.dialect {
+                            Dialect::Postgres => assert!(sql.ends_with(" NOT VALID"), "{}: {sql}", r.where_),
+                            _ => assert!(
+                                sql.contains("ALGORITHM=INPLACE, LOCK=NONE"),
+                                "{}: {sql}",
+                                r.where_
+                            ),
+                        }
+                    }
+                    ir::Statement::Execute(sql) if sql.contains("VALIDATE CONSTRAINT") => {
+                        assert_eq!(
+                            step.statements.len(),
+                            1,
+                            "{}: VALIDATE shares its transaction",
+                            r.where_
+                        )
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if r.where_.ends_with("expand up") {
+            assert!(
+                r.steps.iter().any(|s| s.name == "create-index"),
+                "{}: the referencing columns are indexed at expand",
+                r.where_
+            );
+        }
+    }
+    assert_eq!(seen, 2, "the fixture's key is added on PostgreSQL and MySQL");
 }

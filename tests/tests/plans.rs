@@ -4,7 +4,7 @@
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable, Nickname, Normalized,
-    ProfileRetiring,
+    ProfileRetiring, TicketLinked,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -77,6 +77,11 @@ fn made_nullable() {
 #[test]
 fn check_constraints() {
     insta::assert_snapshot!(render_all(MemberChecked::definition()));
+}
+
+#[test]
+fn foreign_keys() {
+    insta::assert_snapshot!(render_all(TicketLinked::definition()));
 }
 
 #[test]

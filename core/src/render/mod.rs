@@ -10,7 +10,7 @@ pub mod sqlite_rebuild;
 
 use crate::dialect::Dialect;
 use crate::expr::SqlExpr;
-use crate::model::{Change, Column, DefaultValue, Index, Model, Phase};
+use crate::model::{Change, Column, DefaultValue, ForeignKey, Index, Model, Phase};
 use crate::plan::{ChangePlan, Col, Op, Subject};
 use crate::step::{Direction, Statement, Step};
 use sha2::{Digest, Sha256};
@@ -231,6 +231,45 @@ pub fn render_phase(
     };
     let column_name = match &plan.subject {
         Subject::Column(c) => c,
+        Subject::ForeignKey(name) => {
+            let fk = model
+                .foreign_key(name)
+                .expect("plan refers to a model foreign key");
+            let index = Index {
+                name: fk.index_name(),
+                columns: fk.columns.clone(),
+                unique: false,
+                dropped: false,
+                phase: fk.phase,
+            };
+            let it = IndexTarget {
+                model,
+                index: &index,
+                dialect,
+            };
+            let rendered = ops
+                .iter()
+                .flat_map(|op| match (op, dialect) {
+                    (Op::CreateForeignKeyIndex | Op::DropForeignKeyIndex, _) => {
+                        let op = if *op == Op::CreateForeignKeyIndex {
+                            Op::CreateIndex
+                        } else {
+                            Op::DropIndex
+                        };
+                        match dialect {
+                            Dialect::Postgres => postgres::render_index(&it, &op),
+                            Dialect::MySql => mysql::render_index(&it, &op),
+                            Dialect::Sqlite => sqlite::render_index(&it, &op),
+                        }
+                    }
+                    (_, Dialect::Postgres) => postgres::render_foreign_key(model, fk, op),
+                    (_, Dialect::MySql) => mysql::render_foreign_key(model, fk, op),
+                    // Refused at compile time; a model compiled elsewhere cannot reach here.
+                    (_, Dialect::Sqlite) => vec![unsupported("foreign keys", dialect)],
+                })
+                .collect();
+            return merge_combinable(rendered);
+        }
         Subject::Check(name) => {
             let check = model.check(name).expect("plan refers to a model check");
             let rendered = ops
@@ -238,20 +277,7 @@ pub fn render_phase(
                 .flat_map(|op| match dialect {
                     Dialect::Postgres => postgres::render_check(model, check, op),
                     // Refused at compile time; a model compiled elsewhere cannot reach here.
-                    Dialect::MySql | Dialect::Sqlite => {
-                        let mut s = step("check-constraint-unsupported", false, false);
-                        s.statements.push(Statement::Assert {
-                            sql: "SELECT 1".into(),
-                            message: format!(
-                                "check constraints are PostgreSQL-only ({dialect} cannot add one in place)"
-                            ),
-                            sample: None,
-                        });
-                        vec![Rendered {
-                            step: s,
-                            combinable: false,
-                        }]
-                    }
+                    Dialect::MySql | Dialect::Sqlite => vec![unsupported("check constraints", dialect)],
                 })
                 .collect();
             return merge_combinable(rendered);
@@ -302,6 +328,77 @@ pub fn render_phase(
         })
         .collect();
     merge_combinable(rendered)
+}
+
+/// A step that refuses: what the compile-time checks keep a model from declaring for
+/// `dialect`.
+fn unsupported(what: &str, dialect: Dialect) -> Rendered {
+    let mut s = step("unsupported", false, false);
+    s.statements.push(Statement::Assert {
+        sql: "SELECT 1".into(),
+        message: format!("{what} cannot be added in place on {dialect}"),
+        sample: None,
+    });
+    Rendered {
+        step: s,
+        combinable: false,
+    }
+}
+
+/// The assertion that every row's referencing columns find their parent row, with a
+/// sample of the keys of those that do not (rows with a NULL among them are not checked,
+/// as the constraint does not check them).
+pub(crate) fn no_orphans(dialect: Dialect, model: &Model, fk: &ForeignKey) -> Statement {
+    let q = |s: &str| dialect.quote(s);
+    let set = fk
+        .columns
+        .iter()
+        .map(|c| format!("c.{} IS NOT NULL", q(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let join = fk
+        .columns
+        .iter()
+        .zip(&fk.parent_columns)
+        .map(|(c, p)| format!("p.{} = c.{}", q(p), q(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let orphans = format!(
+        "FROM {} AS c WHERE {set} AND NOT EXISTS (SELECT 1 FROM {} AS p WHERE {join})",
+        q(&model.table),
+        q(&fk.parent)
+    );
+    let keys = model.primary_key();
+    let text = match dialect {
+        Dialect::MySql => "CHAR",
+        Dialect::Postgres | Dialect::Sqlite => "TEXT",
+    };
+    let shown = keys
+        .iter()
+        .map(|k| format!("CAST(c.{} AS {text})", q(&k.name)))
+        .collect::<Vec<_>>();
+    let shown = if dialect == Dialect::MySql && shown.len() > 1 {
+        format!("CONCAT_WS(', ', {})", shown.join(", "))
+    } else {
+        shown.join(" || ', ' || ")
+    };
+    let order = keys
+        .iter()
+        .map(|k| format!("c.{}", q(&k.name)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Statement::Assert {
+        sql: format!("SELECT count(*) {orphans}"),
+        message: format!(
+            "rows of {} reference missing rows of {} ({}): nothing was changed; fix them and run again",
+            model.table,
+            fk.parent,
+            fk.definition()
+        ),
+        sample: Some(format!(
+            "SELECT {shown} AS straddle_key {orphans} ORDER BY {order} LIMIT 5"
+        )),
+    }
 }
 
 fn merge_combinable(rendered: Vec<Rendered>) -> Vec<Step> {

@@ -4,7 +4,7 @@
 
 use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
-use crate::model::Change;
+use crate::model::{Change, ForeignKey, Model};
 use crate::plan::Op;
 use crate::step::Statement;
 
@@ -175,7 +175,14 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             Some(column_is_nullable(t, true)),
             true,
         )],
-        Op::CreateIndex | Op::DropIndex | Op::AddCheck | Op::DropCheck => {
+        Op::CreateIndex
+        | Op::DropIndex
+        | Op::AddCheck
+        | Op::DropCheck
+        | Op::CreateForeignKeyIndex
+        | Op::DropForeignKeyIndex
+        | Op::AddForeignKey
+        | Op::DropForeignKey => {
             unreachable!("index and check operations have their own renderers")
         }
     }
@@ -216,6 +223,57 @@ fn rename_sync_bodies(t: &Target<'_>) -> (String, String) {
              ELSE NEW.{new} END"
         ),
     )
+}
+
+/// Foreign keys (declared `mysql_unvalidated`): there is no NOT VALID, and validating
+/// copies the table, so Straddle asserts no orphans itself and adds the constraint in
+/// place with the server's validation off for that one statement.
+pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec<Rendered> {
+    let d = crate::dialect::Dialect::MySql;
+    let (table, name) = (d.quote(&model.table), d.quote(&fk.name));
+    let list = |cols: &[String]| cols.iter().map(|c| d.quote(c)).collect::<Vec<_>>().join(", ");
+    let exists = format!(
+        "SELECT count(*) FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() \
+         AND TABLE_NAME = {} AND CONSTRAINT_NAME = {} AND CONSTRAINT_TYPE = 'FOREIGN KEY'",
+        d.string_literal(&model.table),
+        d.string_literal(&fk.name)
+    );
+    let steps = match op {
+        Op::AddForeignKey => {
+            let mut verify = step("verify-foreign-key", false, false);
+            verify.statements.push(super::no_orphans(d, model, fk));
+            let mut add = step("add-foreign-key", false, true);
+            add.statements.extend([
+                Statement::Execute("SET SESSION foreign_key_checks = 0".into()),
+                Statement::Execute(format!(
+                    "ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({}) REFERENCES {} ({}), \
+                     ALGORITHM=INPLACE, LOCK=NONE",
+                    list(&fk.columns),
+                    d.quote(&fk.parent),
+                    list(&fk.parent_columns)
+                )),
+                Statement::Execute("SET SESSION foreign_key_checks = 1".into()),
+            ]);
+            add.skip_if = Some(exists);
+            vec![verify, add]
+        }
+        Op::DropForeignKey => {
+            let mut s = step("drop-foreign-key", false, true);
+            s.statements.push(Statement::Execute(format!(
+                "ALTER TABLE {table} DROP FOREIGN KEY {name}, ALGORITHM=INPLACE, LOCK=NONE"
+            )));
+            s.skip_if = Some(format!("SELECT 1 - LEAST(1, ({exists}))"));
+            vec![s]
+        }
+        _ => unreachable!("only foreign-key operations act on a foreign key"),
+    };
+    steps
+        .into_iter()
+        .map(|step| Rendered {
+            step,
+            combinable: false,
+        })
+        .collect()
 }
 
 /// Indexes: `ALGORITHM=INPLACE, LOCK=NONE` (reads and writes go on), guarded by a probe.

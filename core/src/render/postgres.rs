@@ -2,7 +2,7 @@
 
 use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
-use crate::model::{Change, Check, Model};
+use crate::model::{Change, Check, ForeignKey, Model};
 use crate::plan::Op;
 use crate::step::Statement;
 
@@ -166,7 +166,14 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             ]
         }
         Op::RelaxNotNull(_) => vec![alter_column(t, "drop-not-null", "DROP NOT NULL")],
-        Op::CreateIndex | Op::DropIndex | Op::AddCheck | Op::DropCheck => {
+        Op::CreateIndex
+        | Op::DropIndex
+        | Op::AddCheck
+        | Op::DropCheck
+        | Op::CreateForeignKeyIndex
+        | Op::DropForeignKeyIndex
+        | Op::AddForeignKey
+        | Op::DropForeignKey => {
             unreachable!("index and check operations have their own renderers")
         }
     }
@@ -226,6 +233,60 @@ pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendere
             format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"),
         )],
         _ => unreachable!("only check operations act on a check"),
+    };
+    steps
+        .into_iter()
+        .map(|step| Rendered {
+            step,
+            combinable: false,
+        })
+        .collect()
+}
+
+/// Foreign keys: orphans asserted first (sample keys), then `NOT VALID` (brief SHARE ROW
+/// EXCLUSIVE on both tables, no scan) and `VALIDATE` in its own transaction (SHARE
+/// UPDATE EXCLUSIVE on the table, ROW SHARE on the parent: reads and writes go on).
+pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec<Rendered> {
+    let d = crate::dialect::Dialect::Postgres;
+    let (table, name) = (d.quote(&model.table), d.quote(&fk.name));
+    let one = |n: &str, sql: String| {
+        let mut s = step(n, true, true);
+        s.statements.push(Statement::Execute(sql));
+        s
+    };
+    let list = |cols: &[String]| cols.iter().map(|c| d.quote(c)).collect::<Vec<_>>().join(", ");
+    let steps = match op {
+        Op::AddForeignKey => {
+            let mut verify = step("verify-foreign-key", false, false);
+            verify.statements.push(super::no_orphans(d, model, fk));
+            let mut add = one(
+                "add-foreign-key",
+                format!(
+                    "ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({}) REFERENCES {} ({}) NOT VALID",
+                    list(&fk.columns),
+                    d.quote(&fk.parent),
+                    list(&fk.parent_columns)
+                ),
+            );
+            add.skip_if = Some(format!(
+                "SELECT count(*) FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}",
+                d.string_literal(&table),
+                d.string_literal(&fk.name)
+            ));
+            vec![
+                verify,
+                add,
+                one(
+                    "validate-foreign-key",
+                    format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
+                ),
+            ]
+        }
+        Op::DropForeignKey => vec![one(
+            "drop-foreign-key",
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"),
+        )],
+        _ => unreachable!("only foreign-key operations act on a foreign key"),
     };
     steps
         .into_iter()

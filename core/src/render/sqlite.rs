@@ -91,7 +91,14 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::RelaxNotNull(_) => rebuild(t, Some(false), None),
         Op::SetDefault(lit) => rebuild(t, None, Some(Some(lit.render(t.dialect)))),
         Op::DropDefault => rebuild(t, None, Some(None)),
-        Op::CreateIndex | Op::DropIndex | Op::AddCheck | Op::DropCheck => {
+        Op::CreateIndex
+        | Op::DropIndex
+        | Op::AddCheck
+        | Op::DropCheck
+        | Op::CreateForeignKeyIndex
+        | Op::DropForeignKeyIndex
+        | Op::AddForeignKey
+        | Op::DropForeignKey => {
             unreachable!("index and check operations have their own renderers")
         }
     }

@@ -6,6 +6,8 @@
 //!             #[straddle(index(name = "users_email", on(email), unique, phase = expand))]
 //!             #[straddle(dropped_index(name = "users_old", on(legacy), phase = expand))]
 //!             #[straddle(check(name = "users_age", expr = "age >= 0", phase = expand))]
+//!             #[straddle(foreign_key(name = "orders_user", on(user_id), references = "users(id)",
+//!                                    phase = expand))]
 //! field:      #[straddle(primary_key)]
 //!             #[straddle(column = "db_name")]
 //!             #[straddle(sql_type = "VARCHAR(64)")]
@@ -61,6 +63,18 @@ pub struct Container {
     pub indexes: Vec<(Span, IndexAttr)>,
     /// `check(...)`, in order, with the attribute's span.
     pub checks: Vec<(Span, CheckAttr)>,
+    /// `foreign_key(...)`, in order, with the attribute's span.
+    pub foreign_keys: Vec<(Span, ForeignKeyAttr)>,
+}
+
+/// `foreign_key(name = "…", on(a), references = "parent(id)", phase = …,
+/// mysql_unvalidated = true)`.
+pub struct ForeignKeyAttr {
+    pub name: Option<(Span, String)>,
+    pub on: Option<(Span, Vec<(Span, String)>)>,
+    pub references: Option<syn::LitStr>,
+    pub mysql_unvalidated: bool,
+    pub phase: Option<PhaseValue>,
 }
 
 /// `check(name = "…", expr = "…", phase = …)`.
@@ -130,7 +144,7 @@ pub enum LiteralValue {
     Str(String),
 }
 
-const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `index`, `dropped_index`, `check`";
+const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `index`, `dropped_index`, `check`, `foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`, `nullable`";
 const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
@@ -175,6 +189,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
     let mut lock = Attr::none("lock");
     let mut indexes = Vec::new();
     let mut checks = Vec::new();
+    let mut foreign_keys = Vec::new();
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
@@ -186,6 +201,8 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
             } else if meta.path.is_ident("index") || meta.path.is_ident("dropped_index") {
                 let dropped = meta.path.is_ident("dropped_index");
                 indexes.push((meta.path.span(), parse_index(cx, &meta, dropped)?));
+            } else if meta.path.is_ident("foreign_key") {
+                foreign_keys.push((meta.path.span(), parse_foreign_key(cx, &meta)?));
             } else if meta.path.is_ident("check") {
                 checks.push((meta.path.span(), parse_check(cx, &meta)?));
             } else if meta.path.is_ident("dialects") {
@@ -219,7 +236,65 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
         lock: lock.get(),
         indexes,
         checks,
+        foreign_keys,
     }
+}
+
+/// `on(a, b)`: column names with their spans.
+fn parse_on(cx: &Ctxt, inner: &ParseNestedMeta<'_>) -> syn::Result<Vec<(Span, String)>> {
+    let mut columns = Vec::new();
+    inner.parse_nested_meta(|c| {
+        let ident = c
+            .path
+            .get_ident()
+            .map(|i| i.to_string().trim_start_matches("r#").to_string());
+        match ident {
+            Some(col) => columns.push((c.path.span(), col)),
+            None => cx.error_spanned_by(&c.path, "`on(...)` lists column names: `on(email, created_at)`"),
+        }
+        Ok(())
+    })?;
+    Ok(columns)
+}
+
+fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<ForeignKeyAttr> {
+    needs_parens(meta, "foreign_key")?;
+    let mut name = Attr::none("name");
+    let mut on = Attr::none("on");
+    let mut references = Attr::none("references");
+    let mut mysql_unvalidated = Attr::none("mysql_unvalidated");
+    let mut phase = Attr::none("phase");
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("name") {
+            let s = lit_str(&inner)?;
+            name.set(cx, inner.path.span(), (s.span(), s.value()));
+        } else if inner.path.is_ident("on") {
+            let cols = parse_on(cx, &inner)?;
+            on.set(cx, inner.path.span(), cols);
+        } else if inner.path.is_ident("references") {
+            references.set(cx, inner.path.span(), lit_str(&inner)?);
+        } else if inner.path.is_ident("mysql_unvalidated") {
+            let b: syn::LitBool = inner.value()?.parse()?;
+            mysql_unvalidated.set(cx, inner.path.span(), b.value);
+        } else if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)?;
+        } else {
+            unknown(
+                cx,
+                &inner,
+                "`foreign_key`",
+                "`name`, `on`, `references`, `phase`, `mysql_unvalidated`",
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(ForeignKeyAttr {
+        name: name.get().map(|(_, v)| v),
+        on: on.get(),
+        references: references.get().map(|(_, v)| v),
+        mysql_unvalidated: mysql_unvalidated.get().is_some_and(|(_, v)| v),
+        phase: phase.get(),
+    })
 }
 
 fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<CheckAttr> {
@@ -259,20 +334,7 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Res
             let s = lit_str(&inner)?;
             name.set(cx, inner.path.span(), (s.span(), s.value()));
         } else if inner.path.is_ident("on") {
-            let mut columns = Vec::new();
-            inner.parse_nested_meta(|c| {
-                let ident = c
-                    .path
-                    .get_ident()
-                    .map(|i| i.to_string().trim_start_matches("r#").to_string());
-                match ident {
-                    Some(col) => columns.push((c.path.span(), col)),
-                    None => {
-                        cx.error_spanned_by(&c.path, "`on(...)` lists column names: `on(email, created_at)`")
-                    }
-                }
-                Ok(())
-            })?;
+            let columns = parse_on(cx, &inner)?;
             on.set(cx, inner.path.span(), columns);
         } else if inner.path.is_ident("unique") {
             unique.set(cx, inner.path.span(), ());

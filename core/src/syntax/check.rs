@@ -11,7 +11,7 @@ use crate::model::{
     AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
     Throttle,
 };
-use crate::model::{Check, Index, NullableColumn};
+use crate::model::{Check, ForeignKey, Index, NullableColumn};
 use crate::types::{LiteralClass, literal_class, sql_type};
 use std::collections::BTreeMap;
 
@@ -63,6 +63,9 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
     let indexes = indexes(cx, decl, &columns);
     let index_names: Vec<String> = indexes.iter().map(|i| i.name.clone()).collect();
     let checks = checks(cx, decl, &columns, &dialects, &index_names);
+    let mut taken = index_names.clone();
+    taken.extend(checks.iter().map(|c| c.name.clone()));
+    let foreign_keys = foreign_keys(cx, decl, &columns, &dialects, &taken);
 
     if cx.has_errors() || columns.len() != decl.fields.len() {
         return None;
@@ -74,7 +77,146 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         columns,
         indexes,
         checks,
+        foreign_keys,
     })
+}
+
+/// `parent(a, b)` → (`parent`, [`a`, `b`]).
+fn parse_reference(text: &str) -> Option<(String, Vec<String>)> {
+    let (table, rest) = text.trim().split_once('(')?;
+    let cols = rest.trim().strip_suffix(')')?;
+    let ident = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')).then(|| s.to_string())
+    };
+    let cols: Option<Vec<String>> = cols.split(',').map(ident).collect();
+    Some((ident(table)?, cols?))
+}
+
+fn foreign_keys(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    columns: &[Column],
+    dialects: &[Dialect],
+    taken: &[String],
+) -> Vec<ForeignKey> {
+    let mut out: Vec<ForeignKey> = Vec::new();
+    for (span, attr) in &decl.attrs.foreign_keys {
+        let name = match &attr.name {
+            None => {
+                cx.error_at(
+                    *span,
+                    "`foreign_key(...)` needs `name = \"…\"`: the constraint's name in the database",
+                );
+                None
+            }
+            // `<name>_idx` names its index.
+            Some((s, n)) if n.is_empty() || n.len() + 4 > MAX_INDEX_NAME => {
+                cx.error_at(
+                    *s,
+                    format!("a foreign key name has 1 to {} bytes", MAX_INDEX_NAME - 4),
+                );
+                None
+            }
+            Some((s, n))
+                if out.iter().any(|f| f.name == *n)
+                    || taken.contains(n)
+                    || taken.contains(&format!("{n}_idx"))
+                    || columns.iter().any(|c| c.name == *n) =>
+            {
+                cx.error_at(
+                    *s,
+                    format!("`{n}` is already the name of a column, index or constraint of this model"),
+                );
+                None
+            }
+            Some((_, n)) => Some(n.clone()),
+        };
+        let mut ok = true;
+        let cols: Vec<String> = match &attr.on {
+            None => {
+                cx.error_at(
+                    *span,
+                    "`foreign_key(...)` needs the referencing columns: `on(column, …)`",
+                );
+                ok = false;
+                vec![]
+            }
+            Some((_, cols)) => cols
+                .iter()
+                .filter_map(
+                    |(s, col)| match columns.iter().find(|c| c.name == *col || c.field == *col) {
+                        None => {
+                            cx.error_at(*s, format!("`{col}` is not a column of this model"));
+                            ok = false;
+                            None
+                        }
+                        Some(c) if c.change.is_some() => {
+                            cx.error_at(
+                                *s,
+                                format!("`{col}` has a change in flight: reference it once that has settled"),
+                            );
+                            ok = false;
+                            None
+                        }
+                        Some(c) => Some(c.name.clone()),
+                    },
+                )
+                .collect(),
+        };
+        let reference = match &attr.references {
+            None => {
+                cx.error_at(
+                    *span,
+                    "`foreign_key(...)` needs `references = \"parent_table(column, …)\"`",
+                );
+                None
+            }
+            Some(text) => match parse_reference(&text.value()) {
+                Some((parent, pcols)) if attr.on.as_ref().is_some_and(|(_, c)| c.len() == pcols.len()) => {
+                    Some((parent, pcols))
+                }
+                Some(_) => {
+                    cx.error_at(text.span(), "`references` must name as many columns as `on(...)`");
+                    None
+                }
+                None => {
+                    cx.error_at(text.span(), "`references` takes `parent_table(column, …)`");
+                    None
+                }
+            },
+        };
+        for d in dialects {
+            let why = match d {
+                Dialect::Postgres => continue,
+                Dialect::MySql if attr.mysql_unvalidated => continue,
+                Dialect::MySql => {
+                    "MySQL/MariaDB have no NOT VALID: adding a foreign key validates it by copying the table, which \
+                     blocks writes\nhelp: with `mysql_unvalidated = true` Straddle asserts no orphans itself and adds \
+                     the key in place without the server's validation (a row written between the two is not checked); \
+                     or limit the model with `dialects(postgres)`"
+                }
+                Dialect::Sqlite => {
+                    "SQLite cannot add a foreign key to an existing table without rebuilding it\nhelp: limit the model \
+                     with `dialects(...)`"
+                }
+            };
+            cx.error_at(*span, why);
+            ok = false;
+        }
+        let phase = required_phase(cx, *span, "foreign_key", attr.phase);
+        if let (Some(name), Some((parent, parent_columns)), Some(phase), true) = (name, reference, phase, ok)
+        {
+            out.push(ForeignKey {
+                name,
+                columns: cols,
+                parent,
+                parent_columns,
+                phase,
+            });
+        }
+    }
+    out
 }
 
 fn checks(

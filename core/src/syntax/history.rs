@@ -276,6 +276,11 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
         definition: format!("CHECK ({})", c.expr),
         phase: c.phase,
     }));
+    shipped.extend(table.foreign_keys.iter().map(|(name, f)| Object {
+        name,
+        definition: f.definition.clone(),
+        phase: f.phase,
+    }));
     let mut declared: Vec<(Object<'_>, Span)> = model
         .indexes
         .iter()
@@ -302,6 +307,22 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
                         name: &c.name,
                         definition: format!("CHECK ({})", c.expr.text),
                         phase: c.phase,
+                    },
+                    attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
+                )
+            }),
+    );
+    declared.extend(
+        model
+            .foreign_keys
+            .iter()
+            .zip(&decl.attrs.foreign_keys)
+            .map(|(f, (span, attr))| {
+                (
+                    Object {
+                        name: &f.name,
+                        definition: f.definition(),
+                        phase: f.phase,
                     },
                     attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
                 )
