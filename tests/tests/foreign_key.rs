@@ -6,7 +6,7 @@
 //! (`TicketLinked`) write concurrently, every phase up, down and up. Then an orphan is
 //! refused by the key, and orphans present before contract make it refuse, with keys.
 
-use straddle::{Backend, Direction, Model, Phase};
+use straddle::{Direction, Model, Phase};
 use straddle_tests::models::{Ticket, TicketLinked};
 use straddle_tests::rollout::{self, Versions};
 use straddle_tests::{TestBackend, TestDb, seed_sql_with};
