@@ -119,6 +119,22 @@ pub struct Audited {
     pub code_key: String,
 }
 
+/// The note the contact workloads write with an email: none for seeded rows and for
+/// every tenth value.
+pub fn note_for(email: &str) -> Option<String> {
+    (!email.starts_with("User") && !email.ends_with('0')).then(|| format!("note of {email}"))
+}
+
+/// The value a contact row reads as: its email when the note matches it, otherwise a
+/// text no write produced.
+pub fn contact_value(email: &str, note: &Option<String>) -> String {
+    if *note == note_for(email) {
+        email.to_string()
+    } else {
+        format!("{email} with the wrong note {note:?}")
+    }
+}
+
 /// The release before a rename: `email` (NOT NULL) and `note` (nullable) as they shipped.
 #[derive(Debug, Clone, PartialEq, straddle::Model)]
 #[straddle(table = "contacts")]

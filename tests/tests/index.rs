@@ -7,25 +7,13 @@
 //! before anything is built.
 
 use straddle::{ApplyOptions, Direction, Model, Phase};
-use straddle_tests::models::{Contact, ContactIndexed};
+use straddle_tests::models::{Contact, ContactIndexed, contact_value, note_for};
 use straddle_tests::rollout::{self, Versions};
 use straddle_tests::{TestBackend, TestDb, seed_sql};
 
 const ROWS: i64 = 20_000;
 
 struct Indexes;
-
-fn note_for(value: &str) -> Option<String> {
-    (!value.starts_with("User") && !value.ends_with('0')).then(|| format!("note of {value}"))
-}
-
-fn checked(email: &str, note: &Option<String>) -> String {
-    if *note == note_for(email) {
-        email.to_string()
-    } else {
-        format!("{email} with the wrong note {note:?}")
-    }
-}
 
 impl Versions for Indexes {
     type Old = Contact;
@@ -47,10 +35,10 @@ impl Versions for Indexes {
         }
     }
     fn old_value(row: &Contact) -> String {
-        checked(&row.email, &row.note)
+        contact_value(&row.email, &row.note)
     }
     fn new_value(row: &ContactIndexed) -> String {
-        checked(&row.email, &row.note)
+        contact_value(&row.email, &row.note)
     }
 }
 

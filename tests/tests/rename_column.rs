@@ -4,27 +4,13 @@
 //! and this one (`ContactRenamed`, writing `email_address`/`remark`) run concurrently
 //! through every phase, up, down and up again.
 
-use straddle_tests::models::{Contact, ContactRenamed};
+use straddle_tests::models::{Contact, ContactRenamed, contact_value, note_for};
 use straddle_tests::rollout::{self, Versions};
 use straddle_tests::{TestBackend, TestDb, seed_sql};
 
 const ROWS: i64 = 20_000;
 
 struct Rename;
-
-/// The note a row carries with `value`: none for seeded rows and every few values.
-fn note_for(value: &str) -> Option<String> {
-    (!value.starts_with("User") && !value.ends_with('0')).then(|| format!("note of {value}"))
-}
-
-/// The value when the note matches it; otherwise a text no write produced.
-fn checked(email: &str, note: &Option<String>) -> String {
-    if *note == note_for(email) {
-        email.to_string()
-    } else {
-        format!("{email} with the wrong note {note:?}")
-    }
-}
 
 impl Versions for Rename {
     type Old = Contact;
@@ -46,10 +32,10 @@ impl Versions for Rename {
         }
     }
     fn old_value(row: &Contact) -> String {
-        checked(&row.email, &row.note)
+        contact_value(&row.email, &row.note)
     }
     fn new_value(row: &ContactRenamed) -> String {
-        checked(&row.email_address, &row.remark)
+        contact_value(&row.email_address, &row.remark)
     }
 }
 

@@ -179,60 +179,49 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
     }
 }
 
-/// Check constraints: rows asserted first (sample keys when some violate it), then
-/// `NOT VALID` (brief ACCESS EXCLUSIVE, no scan) and `VALIDATE` in its own transaction
-/// (SHARE UPDATE EXCLUSIVE: reads and writes go on during the scan).
-pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendered> {
+/// A constraint added the PostgreSQL way (`kind`: `check`, `foreign-key`): the rows
+/// asserted first (`verify`, with sample keys), then `<definition> NOT VALID` (a brief
+/// lock, no scan) and `VALIDATE` in its own transaction (SHARE UPDATE EXCLUSIVE: reads
+/// and writes go on during the scan); going down, dropped.
+fn not_valid_constraint(
+    model: &Model,
+    name: &str,
+    kind: &str,
+    definition: &str,
+    verify: Statement,
+    op: &Op,
+) -> Vec<Rendered> {
     let d = crate::dialect::Dialect::Postgres;
-    let (table, name) = (d.quote(&model.table), d.quote(&check.name));
-    let expr = check.expr.render(d, Qualifier::None);
-    let keys: Vec<String> = model.primary_key().iter().map(|k| d.quote(&k.name)).collect();
-    let one = |n: &str, sql: String| {
-        let mut s = step(n, true, true);
+    let (table, q_name) = (d.quote(&model.table), d.quote(name));
+    let one = |n: String, sql: String| {
+        let mut s = step(&n, true, true);
         s.statements.push(Statement::Execute(sql));
         s
     };
     let steps = match op {
-        Op::AddCheck => {
-            let mut verify = step("verify-check", false, false);
-            verify.statements.push(Statement::Assert {
-                sql: format!("SELECT count(*) FROM {table} WHERE NOT {expr}"),
-                message: format!(
-                    "rows of {} violate CHECK {} ({}): nothing was changed; fix them and run again",
-                    model.table, check.name, check.expr.text
-                ),
-                sample: Some(format!(
-                    "SELECT {} AS straddle_key FROM {table} WHERE NOT {expr} ORDER BY {} LIMIT 5",
-                    keys.iter()
-                        .map(|k| format!("CAST({k} AS TEXT)"))
-                        .collect::<Vec<_>>()
-                        .join(" || ', ' || "),
-                    keys.join(", ")
-                )),
-            });
+        Op::AddCheck | Op::AddForeignKey => {
+            let mut verify_step = step(&format!("verify-{kind}"), false, false);
+            verify_step.statements.push(verify);
             let mut add = one(
-                "add-check",
-                format!("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK {expr} NOT VALID"),
+                format!("add-{kind}"),
+                format!("ALTER TABLE {table} ADD CONSTRAINT {q_name} {definition} NOT VALID"),
             );
             add.skip_if = Some(format!(
                 "SELECT count(*) FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}",
                 d.string_literal(&table),
-                d.string_literal(&check.name)
+                d.string_literal(name)
             ));
-            vec![
-                verify,
-                add,
-                one(
-                    "validate-check",
-                    format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
-                ),
-            ]
+            let validate = one(
+                format!("validate-{kind}"),
+                format!("ALTER TABLE {table} VALIDATE CONSTRAINT {q_name}"),
+            );
+            vec![verify_step, add, validate]
         }
-        Op::DropCheck => vec![one(
-            "drop-check",
-            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"),
+        Op::DropCheck | Op::DropForeignKey => vec![one(
+            format!("drop-{kind}"),
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {q_name}"),
         )],
-        _ => unreachable!("only check operations act on a check"),
+        _ => unreachable!("only constraint operations act on a constraint"),
     };
     steps
         .into_iter()
@@ -243,58 +232,43 @@ pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendere
         .collect()
 }
 
-/// Foreign keys: orphans asserted first (sample keys), then `NOT VALID` (brief SHARE ROW
-/// EXCLUSIVE on both tables, no scan) and `VALIDATE` in its own transaction (SHARE
-/// UPDATE EXCLUSIVE on the table, ROW SHARE on the parent: reads and writes go on).
+/// Check constraints: rows violating it are reported by key before anything changes.
+pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendered> {
+    let d = crate::dialect::Dialect::Postgres;
+    let table = d.quote(&model.table);
+    let expr = check.expr.render(d, Qualifier::None);
+    let keys: Vec<String> = model.primary_key().iter().map(|k| d.quote(&k.name)).collect();
+    let verify = Statement::Assert {
+        sql: format!("SELECT count(*) FROM {table} WHERE NOT {expr}"),
+        message: format!(
+            "rows of {} violate CHECK {} ({}): nothing was changed; fix them and run again",
+            model.table, check.name, check.expr.text
+        ),
+        sample: Some(format!(
+            "SELECT {} AS straddle_key FROM {table} WHERE NOT {expr} ORDER BY {} LIMIT 5",
+            keys.iter()
+                .map(|k| format!("CAST({k} AS TEXT)"))
+                .collect::<Vec<_>>()
+                .join(" || ', ' || "),
+            keys.join(", ")
+        )),
+    };
+    not_valid_constraint(model, &check.name, "check", &format!("CHECK {expr}"), verify, op)
+}
+
+/// Foreign keys: orphans reported by key before anything changes. `NOT VALID` takes SHARE
+/// ROW EXCLUSIVE on both tables briefly; `VALIDATE` ROW SHARE on the parent.
 pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec<Rendered> {
     let d = crate::dialect::Dialect::Postgres;
-    let (table, name) = (d.quote(&model.table), d.quote(&fk.name));
-    let one = |n: &str, sql: String| {
-        let mut s = step(n, true, true);
-        s.statements.push(Statement::Execute(sql));
-        s
-    };
     let list = |cols: &[String]| cols.iter().map(|c| d.quote(c)).collect::<Vec<_>>().join(", ");
-    let steps = match op {
-        Op::AddForeignKey => {
-            let mut verify = step("verify-foreign-key", false, false);
-            verify.statements.push(super::no_orphans(d, model, fk));
-            let mut add = one(
-                "add-foreign-key",
-                format!(
-                    "ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({}) REFERENCES {} ({}) NOT VALID",
-                    list(&fk.columns),
-                    d.quote(&fk.parent),
-                    list(&fk.parent_columns)
-                ),
-            );
-            add.skip_if = Some(format!(
-                "SELECT count(*) FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}",
-                d.string_literal(&table),
-                d.string_literal(&fk.name)
-            ));
-            vec![
-                verify,
-                add,
-                one(
-                    "validate-foreign-key",
-                    format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
-                ),
-            ]
-        }
-        Op::DropForeignKey => vec![one(
-            "drop-foreign-key",
-            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"),
-        )],
-        _ => unreachable!("only foreign-key operations act on a foreign key"),
-    };
-    steps
-        .into_iter()
-        .map(|step| Rendered {
-            step,
-            combinable: false,
-        })
-        .collect()
+    let definition = format!(
+        "FOREIGN KEY ({}) REFERENCES {} ({})",
+        list(&fk.columns),
+        d.quote(&fk.parent),
+        list(&fk.parent_columns)
+    );
+    let verify = super::no_orphans(d, model, fk);
+    not_valid_constraint(model, &fk.name, "foreign-key", &definition, verify, op)
 }
 
 /// Indexes: built and dropped CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go

@@ -81,6 +81,45 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
     })
 }
 
+/// The name of a table-level object (`what`: index, check, foreign key; declared by
+/// `attr`): given, short
+/// enough for every engine once `suffix` is appended (a foreign key's `_idx`), and not
+/// the name of a column or of another object of the model (`taken`).
+fn object_name(
+    cx: &Ctxt,
+    span: proc_macro2::Span,
+    attr: &str,
+    what: &str,
+    given: &Option<(proc_macro2::Span, String)>,
+    suffix: &str,
+    taken: &[&str],
+) -> Option<String> {
+    match given {
+        None => {
+            cx.error_at(
+                span,
+                format!("`{attr}(...)` needs `name = \"…\"`: the {what}'s name in the database"),
+            );
+            None
+        }
+        Some((s, n)) if n.is_empty() || n.len() + suffix.len() > MAX_INDEX_NAME => {
+            cx.error_at(
+                *s,
+                format!("a {what} name has 1 to {} bytes", MAX_INDEX_NAME - suffix.len()),
+            );
+            None
+        }
+        Some((s, n)) if taken.contains(&n.as_str()) || taken.contains(&format!("{n}{suffix}").as_str()) => {
+            cx.error_at(
+                *s,
+                format!("`{n}` is already the name of a column, index or constraint of this model"),
+            );
+            None
+        }
+        Some((_, n)) => Some(n.clone()),
+    }
+}
+
 /// `parent(a, b)` → (`parent`, [`a`, `b`]).
 fn parse_reference(text: &str) -> Option<(String, Vec<String>)> {
     let (table, rest) = text.trim().split_once('(')?;
@@ -102,36 +141,10 @@ fn foreign_keys(
 ) -> Vec<ForeignKey> {
     let mut out: Vec<ForeignKey> = Vec::new();
     for (span, attr) in &decl.attrs.foreign_keys {
-        let name = match &attr.name {
-            None => {
-                cx.error_at(
-                    *span,
-                    "`foreign_key(...)` needs `name = \"…\"`: the constraint's name in the database",
-                );
-                None
-            }
-            // `<name>_idx` names its index.
-            Some((s, n)) if n.is_empty() || n.len() + 4 > MAX_INDEX_NAME => {
-                cx.error_at(
-                    *s,
-                    format!("a foreign key name has 1 to {} bytes", MAX_INDEX_NAME - 4),
-                );
-                None
-            }
-            Some((s, n))
-                if out.iter().any(|f| f.name == *n)
-                    || taken.contains(n)
-                    || taken.contains(&format!("{n}_idx"))
-                    || columns.iter().any(|c| c.name == *n) =>
-            {
-                cx.error_at(
-                    *s,
-                    format!("`{n}` is already the name of a column, index or constraint of this model"),
-                );
-                None
-            }
-            Some((_, n)) => Some(n.clone()),
-        };
+        let mut used: Vec<&str> = taken.iter().map(String::as_str).collect();
+        used.extend(columns.iter().map(|c| c.name.as_str()));
+        used.extend(out.iter().map(|f| f.name.as_str()));
+        let name = object_name(cx, *span, "foreign_key", "foreign key", &attr.name, "_idx", &used);
         let mut ok = true;
         let cols: Vec<String> = match &attr.on {
             None => {
@@ -229,27 +242,10 @@ fn checks(
     let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
     let mut out: Vec<Check> = Vec::new();
     for (span, attr) in &decl.attrs.checks {
-        let name = match &attr.name {
-            None => {
-                cx.error_at(
-                    *span,
-                    "`check(...)` needs `name = \"…\"`: the constraint's name in the database",
-                );
-                None
-            }
-            Some((s, n)) if n.is_empty() || n.len() > MAX_INDEX_NAME => {
-                cx.error_at(*s, format!("a constraint name has 1 to {MAX_INDEX_NAME} bytes"));
-                None
-            }
-            Some((s, n)) if out.iter().any(|c| c.name == *n) || taken.contains(n) || names.contains(n) => {
-                cx.error_at(
-                    *s,
-                    format!("`{n}` is already the name of a column, index or check of this model"),
-                );
-                None
-            }
-            Some((_, n)) => Some(n.clone()),
-        };
+        let mut used: Vec<&str> = taken.iter().map(String::as_str).collect();
+        used.extend(names.iter().map(String::as_str));
+        used.extend(out.iter().map(|c| c.name.as_str()));
+        let name = object_name(cx, *span, "check", "check", &attr.name, "", &used);
         for d in dialects.iter().filter(|d| **d != Dialect::Postgres) {
             let why = match d {
                 Dialect::MySql => {
@@ -309,31 +305,9 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column]) -> Vec<Index> {
     let mut out: Vec<Index> = Vec::new();
     for (span, attr) in &decl.attrs.indexes {
         let what = if attr.dropped { "dropped_index" } else { "index" };
-        let name = match &attr.name {
-            None => {
-                cx.error_at(
-                    *span,
-                    format!("`{what}(...)` needs `name = \"…\"`: the index's name in the database"),
-                );
-                None
-            }
-            Some((s, n)) if n.is_empty() || n.len() > MAX_INDEX_NAME => {
-                cx.error_at(*s, format!("an index name has 1 to {MAX_INDEX_NAME} bytes"));
-                None
-            }
-            Some((s, n)) if out.iter().any(|i| i.name == *n) => {
-                cx.error_at(*s, format!("index `{n}` is declared twice"));
-                None
-            }
-            Some((s, n)) if columns.iter().any(|c| c.name == *n) => {
-                cx.error_at(
-                    *s,
-                    format!("`{n}` names a column of this table: give the index another name"),
-                );
-                None
-            }
-            Some((_, n)) => Some(n.clone()),
-        };
+        let mut used: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        used.extend(out.iter().map(|i| i.name.as_str()));
+        let name = object_name(cx, *span, what, "index", &attr.name, "", &used);
         let mut ok = true;
         match &attr.on {
             None => {
