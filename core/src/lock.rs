@@ -74,6 +74,8 @@ pub struct LockedIndex {
     pub columns: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unique: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub constraint: bool,
     pub phase: Phase,
     /// `added` or `dropped`.
     pub change: ChangeKind,
@@ -207,6 +209,7 @@ impl LockedTable {
                         LockedIndex {
                             columns: i.columns.clone(),
                             unique: i.unique,
+                            constraint: i.constraint,
                             phase: i.phase,
                             change: i.kind(),
                         },

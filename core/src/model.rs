@@ -74,6 +74,10 @@ pub struct Index {
     /// Indexed columns, in order.
     pub columns: Vec<String>,
     pub unique: bool,
+    /// A unique index turned into a named UNIQUE constraint once built (PostgreSQL
+    /// `ADD CONSTRAINT … UNIQUE USING INDEX`; elsewhere the unique index is the constraint).
+    #[serde(default)]
+    pub constraint: bool,
     /// `true`: dropped at contract (and recreated going down); `false`: built at expand.
     pub dropped: bool,
     pub phase: Phase,

@@ -322,6 +322,19 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, settled: bool) ->
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        defs.extend(
+            model
+                .indexes
+                .iter()
+                .filter(|i| i.constraint && !i.dropped)
+                .map(|i| {
+                    format!(
+                        "CONSTRAINT {} UNIQUE ({})",
+                        dialect.quote(&i.name.replace(&model.table, table)),
+                        list(&i.columns)
+                    )
+                }),
+        );
         defs.extend(model.foreign_keys.iter().map(|f| {
             format!(
                 "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",

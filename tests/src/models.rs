@@ -186,11 +186,11 @@ pub struct ProfileRetiring {
 has_id!(Contact, ContactRenamed, Profile, ProfileRetiring);
 
 /// Indexes rolling out on `contacts` (previous release: `Contact`): a unique index on
-/// `email` being added, an index on `note` being dropped.
+/// `email` being added (then made a UNIQUE constraint), an index on `note` being dropped.
 #[derive(Debug, Clone, PartialEq, straddle::Model)]
 #[straddle(
     table = "contacts",
-    index(name = "contacts_email_key", on(email), unique, phase = contract),
+    index(name = "contacts_email_key", on(email), unique, constraint, phase = contract),
     dropped_index(name = "contacts_note_idx", on(note), phase = contract)
 )]
 pub struct ContactIndexed {

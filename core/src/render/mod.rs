@@ -239,6 +239,7 @@ pub fn render_phase(
                 name: fk.index_name(),
                 columns: fk.columns.clone(),
                 unique: false,
+                constraint: false,
                 dropped: false,
                 phase: fk.phase,
             };

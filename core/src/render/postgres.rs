@@ -271,6 +271,14 @@ pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec
     not_valid_constraint(model, &fk.name, "foreign-key", &definition, verify, op)
 }
 
+fn constraint_exists(t: &IndexTarget<'_>) -> String {
+    format!(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}",
+        t.lit(&t.table()),
+        t.lit(&t.index.name)
+    )
+}
+
 /// Indexes: built and dropped CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go
 /// on), outside a transaction, which the engine requires.
 pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
@@ -305,6 +313,27 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                 ),
                 sample: None,
             });
+            if t.index.constraint {
+                // The built index becomes the constraint: a brief lock, no second build.
+                let mut c = step("add-unique-constraint", true, true);
+                c.statements.push(Statement::Execute(format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
+                    t.table(),
+                    t.name(),
+                    t.name()
+                )));
+                c.skip_if = Some(constraint_exists(t));
+                return vec![
+                    Rendered {
+                        step: s,
+                        combinable: false,
+                    },
+                    Rendered {
+                        step: c,
+                        combinable: false,
+                    },
+                ];
+            }
             s
         }
         Op::DropIndex => {
@@ -313,6 +342,25 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                 "DROP INDEX CONCURRENTLY IF EXISTS {}",
                 t.name()
             )));
+            if t.index.constraint {
+                // The constraint owns the index: dropping it drops the index (brief lock).
+                let mut c = step("drop-unique-constraint", true, true);
+                c.statements.push(Statement::Execute(format!(
+                    "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}",
+                    t.table(),
+                    t.name()
+                )));
+                return vec![
+                    Rendered {
+                        step: c,
+                        combinable: false,
+                    },
+                    Rendered {
+                        step: s,
+                        combinable: false,
+                    },
+                ];
+            }
             s
         }
         _ => unreachable!("only index operations act on an index"),

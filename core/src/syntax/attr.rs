@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! container:  #[straddle(table = "users", dialects(postgres, sqlite))]
-//!             #[straddle(index(name = "users_email", on(email), unique, phase = expand))]
+//!             #[straddle(index(name = "users_email", on(email), unique, constraint, phase = expand))]
 //!             #[straddle(dropped_index(name = "users_old", on(legacy), phase = expand))]
 //!             #[straddle(check(name = "users_age", expr = "age >= 0", phase = expand))]
 //!             #[straddle(foreign_key(name = "orders_user", on(user_id), references = "users(id)",
@@ -90,6 +90,8 @@ pub struct IndexAttr {
     pub name: Option<(Span, String)>,
     pub on: Option<(Span, Vec<(Span, String)>)>,
     pub unique: bool,
+    /// `constraint`: with its span.
+    pub constraint: Option<Span>,
     pub phase: Option<(Span, Option<Phase>)>,
 }
 
@@ -145,7 +147,7 @@ pub enum LiteralValue {
 }
 
 const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `index`, `dropped_index`, `check`, `foreign_key`";
-const INDEX_KEYS: &str = "`name`, `on`, `unique`, `phase`";
+const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`, `nullable`";
 const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
 const RETIRED_KEYS: &str = "`phase`, `default`";
@@ -328,6 +330,7 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Res
     let mut name = Attr::none("name");
     let mut on = Attr::none("on");
     let mut unique = Attr::none("unique");
+    let mut constraint = Attr::none("constraint");
     let mut phase = Attr::none("phase");
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("name") {
@@ -338,6 +341,8 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Res
             on.set(cx, inner.path.span(), columns);
         } else if inner.path.is_ident("unique") {
             unique.set(cx, inner.path.span(), ());
+        } else if inner.path.is_ident("constraint") {
+            constraint.set(cx, inner.path.span(), ());
         } else if inner.path.is_ident("phase") {
             parse_phase(cx, &inner, &mut phase)?;
         } else {
@@ -350,6 +355,7 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Res
         name: name.get().map(|(_, v)| v),
         on: on.get(),
         unique: unique.get().is_some(),
+        constraint: constraint.get().map(|(s, ())| s),
         phase: phase.get(),
     })
 }

@@ -373,6 +373,16 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column]) -> Vec<Index> {
                 }
             }
         }
+        if let Some(s) = attr.constraint
+            && (!attr.unique || attr.dropped)
+        {
+            cx.error_at(
+                s,
+                "`constraint` turns a unique index being added into a UNIQUE constraint: it needs `unique`, on \
+                 `index(...)`",
+            );
+            ok = false;
+        }
         let phase = required_phase(cx, *span, what, attr.phase);
         if let (Some(name), Some(phase), true) = (name, phase, ok) {
             let cols = attr
@@ -393,6 +403,7 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column]) -> Vec<Index> {
                     })
                     .collect(),
                 unique: attr.unique,
+                constraint: attr.constraint.is_some(),
                 dropped: attr.dropped,
                 phase,
             });

@@ -253,11 +253,12 @@ fn check_objects(
     }
 }
 
-fn index_definition(change: ChangeKind, unique: bool, columns: &[String]) -> String {
+fn index_definition(change: ChangeKind, unique: bool, constraint: bool, columns: &[String]) -> String {
     format!(
-        "{change} {}index on ({})",
+        "{change} {}index on ({}){}",
         if unique { "unique " } else { "" },
-        columns.join(", ")
+        columns.join(", "),
+        if constraint { " as a constraint" } else { "" }
     )
 }
 
@@ -267,7 +268,7 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
         .iter()
         .map(|(name, i)| Object {
             name,
-            definition: index_definition(i.change, i.unique, &i.columns),
+            definition: index_definition(i.change, i.unique, i.constraint, &i.columns),
             phase: i.phase,
         })
         .collect();
@@ -289,7 +290,7 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
             (
                 Object {
                     name: &i.name,
-                    definition: index_definition(i.kind(), i.unique, &i.columns),
+                    definition: index_definition(i.kind(), i.unique, i.constraint, &i.columns),
                     phase: i.phase,
                 },
                 attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),

@@ -11,6 +11,7 @@
     index(name = "users_n", on(nickname), phase = expand),
     index(name = "users_b", on(bio), phase = expand),
     dropped_index(name = "users_w", on(email), colums(email), phase = contract),
+    index(name = "users_u", on(email), constraint, phase = expand),
     index(name = "users_v", on(email))
 )]
 struct User {
