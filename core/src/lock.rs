@@ -42,6 +42,9 @@ pub struct LockFile {
 pub struct LockedTable {
     /// The Rust struct, for messages.
     pub model: String,
+    /// The shipped phase of the table's own creation (`created`), if Straddle created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Phase>,
     #[serde(default)]
     pub columns: BTreeMap<String, LockedColumn>,
     /// Indexes added or dropped through Straddle, by name.
@@ -178,6 +181,7 @@ impl LockedTable {
                 .map(|m| m.rust_name.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
+            created: mapping.iter().find_map(|m| m.created),
             columns: mapping
                 .iter()
                 .flat_map(|m| &m.columns)
@@ -258,6 +262,7 @@ mod tests {
         };
         let mut t = LockedTable {
             model: "User".into(),
+            created: None,
             columns: BTreeMap::new(),
             indexes: BTreeMap::new(),
             checks: BTreeMap::new(),

@@ -67,9 +67,12 @@ pub fn files(models: &[&Model], phases: impl Fn(&str, Phase) -> bool) -> Vec<(Pa
     out
 }
 
-/// The phase of `change` (`table.column` or `table.index`) recorded in `lock`.
+/// The phase of `change` (`table.column`, `table.index`, or `table` for its creation)
+/// recorded in `lock`.
 pub fn locked_phase(lock: &LockFile, change: &str) -> Option<Phase> {
-    let (table, name) = change.split_once('.')?;
+    let Some((table, name)) = change.split_once('.') else {
+        return lock.tables.get(change)?.created; // a table's own creation
+    };
     let table = lock.tables.get(table)?;
     match table.columns.get(name) {
         Some(column) => column.phase,

@@ -26,6 +26,10 @@ pub struct Model {
     /// Foreign keys being added in this rollout.
     #[serde(default)]
     pub foreign_keys: Vec<ForeignKey>,
+    /// `#[straddle(created(phase = …))]`: the table itself is new in this rollout (created
+    /// at expand); the phase the code ships in.
+    #[serde(default)]
+    pub created: Option<Phase>,
 }
 
 /// `#[straddle(foreign_key(name = "…", on(a), references = "parent(id)", phase = …))]`:
@@ -373,6 +377,7 @@ impl Model {
     /// Whether anything of this model is changing (a column or an index).
     pub fn has_changes(&self) -> bool {
         self.changes().next().is_some()
+            || self.created.is_some()
             || !self.indexes.is_empty()
             || !self.checks.is_empty()
             || !self.foreign_keys.is_empty()

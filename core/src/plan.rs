@@ -21,13 +21,19 @@ pub enum Subject {
     Index(String),
     Check(String),
     ForeignKey(String),
+    /// The table itself (`created`).
+    Table(String),
 }
 
 impl Subject {
     /// The column's or the index's name.
     pub fn name(&self) -> &str {
         match self {
-            Subject::Column(n) | Subject::Index(n) | Subject::Check(n) | Subject::ForeignKey(n) => n,
+            Subject::Column(n)
+            | Subject::Index(n)
+            | Subject::Check(n)
+            | Subject::ForeignKey(n)
+            | Subject::Table(n) => n,
         }
     }
 }
@@ -109,6 +115,10 @@ pub enum Op {
     /// lock (PostgreSQL: `NOT VALID`, then `VALIDATE` in its own transaction).
     AddForeignKey,
     DropForeignKey,
+    /// Create the table as the model declares it.
+    CreateTable,
+    /// Drop the table, refusing while it holds rows.
+    DropTable,
     /// Give the column a constant default (metadata only).
     SetDefault(Literal),
     DropDefault,
@@ -137,7 +147,7 @@ impl ChangePlan {
     pub fn column(&self) -> Option<&str> {
         match &self.subject {
             Subject::Column(c) => Some(c),
-            Subject::Index(_) | Subject::Check(_) | Subject::ForeignKey(_) => None,
+            Subject::Index(_) | Subject::Check(_) | Subject::ForeignKey(_) | Subject::Table(_) => None,
         }
     }
 }
@@ -145,12 +155,39 @@ impl ChangePlan {
 /// Plan every change declared on the model: columns in field order, then indexes.
 pub fn plan_model(model: &Model) -> Vec<ChangePlan> {
     model
-        .changes()
-        .map(|(column, change)| plan_change(model, column, change))
+        .created
+        .map(|phase| plan_table(model, phase))
+        .into_iter()
+        .chain(
+            model
+                .changes()
+                .map(|(column, change)| plan_change(model, column, change)),
+        )
         .chain(model.indexes.iter().map(|index| plan_index(model, index)))
         .chain(model.checks.iter().map(|check| plan_check(model, check)))
         .chain(model.foreign_keys.iter().map(|fk| plan_foreign_key(model, fk)))
         .collect()
+}
+
+/// A new table: created at expand (before the release that uses it runs); going down it
+/// is dropped only while empty.
+fn plan_table(model: &Model, phase: Phase) -> ChangePlan {
+    ChangePlan {
+        id: model.table.clone(),
+        table: model.table.clone(),
+        subject: Subject::Table(model.table.clone()),
+        declared_phase: phase,
+        summary: "create table".to_string(),
+        phases: Phase::ALL
+            .into_iter()
+            .zip([
+                (vec![Op::CreateTable], vec![Op::DropTable]),
+                (vec![], vec![]),
+                (vec![], vec![]),
+            ])
+            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
+            .collect(),
+    }
 }
 
 /// A foreign key: its referencing columns indexed at expand (a parent's DELETE would

@@ -85,13 +85,24 @@ impl<DB: Backend> Db<DB> {
         let shape = snapshot.shape(DB::DIALECT, model);
         let stale = self.max_staleness.is_some_and(|max| taken.elapsed() > max);
         if stale
-            && model.changes().next().is_some()
+            && model.has_changes()
             && let Ok(_guard) = self.refreshing.try_lock()
         {
             self.refresh().await?;
             return Ok(self.snapshot().shape(DB::DIALECT, model));
         }
         Ok(shape)
+    }
+
+    /// Whether `M`'s table exists (by a fresh-enough snapshot). Only a table `created` in
+    /// this rollout may not: its reads then find nothing and its writes are refused.
+    async fn table_exists<M: Model>(&self) -> Result<bool> {
+        let model = crate::definition_for::<M>(DB::DIALECT)?;
+        if model.created.is_none() {
+            return Ok(true);
+        }
+        self.current_shape(model).await?;
+        Ok(self.snapshot().has_table(&model.table))
     }
 
     /// How `M`'s table exists right now, per column.
@@ -112,6 +123,9 @@ impl<DB: Backend> Db<DB> {
     where
         M: Model + for<'r> FromRow<'r, DB::Row> + Send + Unpin,
     {
+        if !self.table_exists::<M>().await? {
+            return Ok(Vec::new());
+        }
         self.retrying::<M, _, _>(|shape, model| {
             let sql = query::select(DB::DIALECT, model, shape);
             async move {
@@ -134,6 +148,9 @@ impl<DB: Backend> Db<DB> {
                 "`{}` has a composite primary key: query it with `select_sql`",
                 model.rust_name
             )));
+        }
+        if !self.table_exists::<M>().await? {
+            return Ok(None);
         }
         self.retrying::<M, _, _>(|shape, model| {
             let BoundSql { sql, .. } = query::select_by_key(DB::DIALECT, model, shape);
@@ -180,6 +197,14 @@ impl<DB: Backend> Db<DB> {
     where
         M: Model + BindFields<DB> + Sync,
     {
+        if !self.table_exists::<M>().await? {
+            let model = crate::definition_for::<M>(DB::DIALECT)?;
+            return Err(crate::Error::Usage(format!(
+                "table `{}` does not exist yet: it is created by the expand phase of its `created` change, which \
+                 must run before this release writes to it",
+                model.table
+            )));
+        }
         self.retrying::<M, _, _>(|shape, model| {
             let BoundSql { sql, binds } = render(DB::DIALECT, model, shape);
             let args = bind_fields(row, &binds);

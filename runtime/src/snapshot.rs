@@ -30,6 +30,10 @@ impl Snapshot {
         self.tables.get(table)?.get(column).copied()
     }
 
+    pub fn has_table(&self, table: &str) -> bool {
+        self.tables.contains_key(table)
+    }
+
     pub fn has_trigger(&self, name: &str) -> bool {
         self.triggers.contains(name)
     }

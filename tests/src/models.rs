@@ -276,3 +276,13 @@ pub struct TicketLinked {
 }
 
 has_id!(Ticket, TicketLinked);
+
+/// A table new in this rollout.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "notes", created(phase = contract))]
+pub struct Note {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub body: String,
+    pub tag: Option<String>,
+}

@@ -6,7 +6,7 @@
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable, Nickname, Normalized,
-    ProfileRetiring, TicketLinked,
+    Note, ProfileRetiring, TicketLinked,
 };
 
 struct Rendered {
@@ -27,6 +27,7 @@ fn all_plans() -> Vec<Rendered> {
         MemberNullable::definition(),
         MemberChecked::definition(),
         TicketLinked::definition(),
+        Note::definition(),
     ];
     let mut out = Vec::new();
     for model in models {

@@ -4,7 +4,7 @@
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable, Nickname, Normalized,
-    ProfileRetiring, TicketLinked,
+    Note, ProfileRetiring, TicketLinked,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -82,6 +82,11 @@ fn check_constraints() {
 #[test]
 fn foreign_keys() {
     insta::assert_snapshot!(render_all(TicketLinked::definition()));
+}
+
+#[test]
+fn created_table() {
+    insta::assert_snapshot!(render_all(Note::definition()));
 }
 
 #[test]

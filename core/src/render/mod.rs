@@ -231,6 +231,10 @@ pub fn render_phase(
     };
     let column_name = match &plan.subject {
         Subject::Column(c) => c,
+        Subject::Table(_) => {
+            let rendered = ops.iter().map(|op| render_table(dialect, model, op)).collect();
+            return merge_combinable(rendered);
+        }
         Subject::ForeignKey(name) => {
             let fk = model
                 .foreign_key(name)
@@ -329,6 +333,78 @@ pub fn render_phase(
         })
         .collect();
     merge_combinable(rendered)
+}
+
+/// `CREATE TABLE` for the model's columns (types, NOT NULL for non-`Option` fields,
+/// primary key), or the guarded drop.
+fn render_table(dialect: Dialect, model: &Model, op: &Op) -> Rendered {
+    let table = dialect.quote(&model.table);
+    let lit = dialect.string_literal(&model.table);
+    // MySQL DDL commits implicitly: each step stands alone there.
+    let transactional = dialect != Dialect::MySql;
+    match op {
+        Op::CreateTable => {
+            let mut defs: Vec<String> = model
+                .columns
+                .iter()
+                .map(|c| {
+                    let null = match (c.nullable, dialect) {
+                        (false, _) => " NOT NULL",
+                        (true, Dialect::MySql) => " NULL",
+                        (true, _) => "",
+                    };
+                    format!("{} {}{null}", dialect.quote(&c.name), c.ty.sql(dialect))
+                })
+                .collect();
+            let keys: Vec<String> = model
+                .primary_key()
+                .iter()
+                .map(|k| dialect.quote(&k.name))
+                .collect();
+            defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
+            let mut s = step("create-table", transactional, true);
+            s.statements.push(Statement::Execute(format!(
+                "CREATE TABLE IF NOT EXISTS {table} ({})",
+                defs.join(", ")
+            )));
+            Rendered {
+                step: s,
+                combinable: false,
+            }
+        }
+        Op::DropTable => {
+            let exists = match dialect {
+                Dialect::Postgres => format!(
+                    "SELECT count(*) FROM pg_class WHERE relname = {lit} AND relnamespace = current_schema()::regnamespace \
+                     AND relkind = 'r'"
+                ),
+                Dialect::MySql => format!(
+                    "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {lit}"
+                ),
+                Dialect::Sqlite => {
+                    format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = {lit}")
+                }
+            };
+            let mut s = step("drop-table", transactional, true);
+            s.skip_if = Some(format!("SELECT 1 - ({exists})"));
+            s.statements.push(Statement::Assert {
+                sql: format!("SELECT count(*) FROM {table}"),
+                message: format!(
+                    "reverting the creation of {} would drop the rows it holds: nothing was dropped; move or delete \
+                     them first",
+                    model.table
+                ),
+                sample: None,
+            });
+            s.statements
+                .push(Statement::Execute(format!("DROP TABLE IF EXISTS {table}")));
+            Rendered {
+                step: s,
+                combinable: false,
+            }
+        }
+        _ => unreachable!("only table operations act on a table"),
+    }
 }
 
 /// A step that refuses: what the compile-time checks keep a model from declaring for

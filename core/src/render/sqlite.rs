@@ -98,7 +98,9 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         | Op::CreateForeignKeyIndex
         | Op::DropForeignKeyIndex
         | Op::AddForeignKey
-        | Op::DropForeignKey => {
+        | Op::DropForeignKey
+        | Op::CreateTable
+        | Op::DropTable => {
             unreachable!("index and check operations have their own renderers")
         }
     }

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! container:  #[straddle(table = "users", dialects(postgres, sqlite))]
+//!             #[straddle(created(phase = expand))]          (a table new in this rollout)
 //!             #[straddle(index(name = "users_email", on(email), unique, constraint, phase = expand))]
 //!             #[straddle(dropped_index(name = "users_old", on(legacy), phase = expand))]
 //!             #[straddle(check(name = "users_age", expr = "age >= 0", phase = expand))]
@@ -65,6 +66,8 @@ pub struct Container {
     pub checks: Vec<(Span, CheckAttr)>,
     /// `foreign_key(...)`, in order, with the attribute's span.
     pub foreign_keys: Vec<(Span, ForeignKeyAttr)>,
+    /// `created(phase = …)`: the attribute's span and the phase.
+    pub created: Option<(Span, Option<PhaseValue>)>,
 }
 
 /// `foreign_key(name = "…", on(a), references = "parent(id)", phase = …,
@@ -146,7 +149,8 @@ pub enum LiteralValue {
     Str(String),
 }
 
-const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `index`, `dropped_index`, `check`, `foreign_key`";
+const CONTAINER_KEYS: &str =
+    "`table`, `dialects`, `lock`, `created`, `index`, `dropped_index`, `check`, `foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`, `nullable`";
 const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
@@ -192,6 +196,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
     let mut indexes = Vec::new();
     let mut checks = Vec::new();
     let mut foreign_keys = Vec::new();
+    let mut created = Attr::none("created");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
@@ -203,6 +208,17 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
             } else if meta.path.is_ident("index") || meta.path.is_ident("dropped_index") {
                 let dropped = meta.path.is_ident("dropped_index");
                 indexes.push((meta.path.span(), parse_index(cx, &meta, dropped)?));
+            } else if meta.path.is_ident("created") {
+                needs_parens(&meta, "created")?;
+                let mut phase = Attr::none("phase");
+                meta.parse_nested_meta(|inner| {
+                    if inner.path.is_ident("phase") {
+                        parse_phase(cx, &inner, &mut phase)
+                    } else {
+                        unknown(cx, &inner, "`created`", "`phase`")
+                    }
+                })?;
+                created.set(cx, meta.path.span(), phase.get());
             } else if meta.path.is_ident("foreign_key") {
                 foreign_keys.push((meta.path.span(), parse_foreign_key(cx, &meta)?));
             } else if meta.path.is_ident("check") {
@@ -239,6 +255,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
         indexes,
         checks,
         foreign_keys,
+        created: created.get(),
     }
 }
 

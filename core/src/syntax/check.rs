@@ -66,6 +66,22 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
     let mut taken = index_names.clone();
     taken.extend(checks.iter().map(|c| c.name.clone()));
     let foreign_keys = foreign_keys(cx, decl, &columns, &dialects, &taken);
+    let created = decl.attrs.created.as_ref().and_then(|(span, phase)| {
+        for (f, c) in decl.fields.iter().zip(&columns) {
+            if let Some(ch) = &c.change {
+                cx.error_spanned_by(
+                    f.ident,
+                    format!(
+                        "`{}` is part of a table created in this release: it is {} with the table — declare it as a \
+                         plain field",
+                        c.name,
+                        ch.kind()
+                    ),
+                );
+            }
+        }
+        required_phase(cx, *span, "created", *phase)
+    });
 
     if cx.has_errors() || columns.len() != decl.fields.len() {
         return None;
@@ -78,6 +94,7 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         indexes,
         checks,
         foreign_keys,
+        created,
     })
 }
 

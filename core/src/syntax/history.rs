@@ -38,8 +38,21 @@ fn phase_span(decl: &Decl<'_>, i: usize) -> Option<Span> {
 
 pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
     let Some(table) = lock.tables.get(&model.table) else {
-        return; // a table new in this release: nothing has shipped
+        // A table new in this release: nothing of it has shipped.
+        if let (Some(p), Some((span, phase))) = (model.created, &decl.attrs.created)
+            && p != Phase::Expand
+        {
+            cx.error_at(
+                phase.as_ref().map(|p| p.0).unwrap_or(*span),
+                format!(
+                    "table `{}` has not shipped yet: its first release is `created(phase = expand)`, not `{p}`",
+                    model.table
+                ),
+            );
+        }
+        return;
     };
+    check_created(cx, decl, model, table);
     let lock_name = crate::lock::FILE_NAME;
     let renamed_from = |name: &str| {
         model
@@ -186,6 +199,32 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                 }
             }
         }
+    }
+}
+
+/// The table's own creation: one phase per release, declared until its contract shipped,
+/// and only for a table Straddle created.
+fn check_created(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &LockedTable) {
+    let lock_name = crate::lock::FILE_NAME;
+    let at = decl
+        .attrs
+        .created
+        .as_ref()
+        .map(|(span, phase)| phase.as_ref().map(|p| p.0).unwrap_or(*span));
+    match (table.created, model.created) {
+        (Some(shipped), None) if shipped != Phase::Contract => cx.error_spanned_by(
+            decl.ident,
+            format!(
+                "table `{}` is being created ({lock_name}: {shipped} shipped): keep `created(...)` until contract ships",
+                model.table
+            ),
+        ),
+        (None, Some(_)) => cx.error_at(
+            at.expect("declared"),
+            format!("table `{}` has shipped already ({lock_name}): it cannot be `created` again", model.table),
+        ),
+        (Some(shipped), Some(p)) => check_progression(cx, &model.table, shipped, p, at.expect("declared")),
+        _ => {}
     }
 }
 
