@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 use straddle::{Error, Model, Phase, ProgressMode, Runner, RunnerOptions};
-use straddle_tests::models::{Normalized, NormalizedEdited};
+use straddle_tests::models::{Contact, ContactIndexed, ContactRenamed, Normalized, NormalizedEdited};
 use straddle_tests::{TestBackend, TestDb, base_table_sql, seed_sql};
 
 const ROWS: u64 = 5000;
@@ -39,6 +39,7 @@ per_dialect!(contract_refuses_until_backfilled);
 per_dialect!(down_reverts_newest_first);
 per_dialect!(one_runner_at_a_time);
 per_dialect!(killed_backfill_resumes);
+per_dialect!(renames_and_indexes_through_the_runner);
 
 fn options() -> RunnerOptions {
     RunnerOptions {
@@ -70,6 +71,60 @@ async fn count<DB: TestBackend>(pool: &sqlx::Pool<DB>, sql: &str) -> i64 {
 }
 
 const CHANGE: &str = "users.email_normalized";
+
+/// Two renames, then two indexes, through the runner and its ledger: up to the declared
+/// contract, every phase down (a rename's contract coming back copies the values into
+/// the old column again; that reverse copy keeps no checkpoint, so the second round fills
+/// again), and up once more — values intact at every stage.
+async fn renames_and_indexes_through_the_runner<DB: TestBackend>(t: &TestDb) {
+    let pool = t.pool::<DB>(2).await;
+    let mut conn = pool.acquire().await.unwrap();
+    DB::exec(&mut conn, &base_table_sql(Contact::definition(), DB::DIALECT)).await;
+    for sql in seed_sql(DB::DIALECT, "contacts", 500) {
+        DB::exec(&mut conn, &sql).await;
+    }
+    let q = |s: &str| DB::DIALECT.quote(s);
+    let email_of_7 = |col: &str| format!("SELECT {} FROM {} WHERE {} = 7", q(col), q("contacts"), q("id"));
+    // (model, what its contract leaves in the catalog, what its full revert leaves)
+    let scenarios = [
+        (ContactRenamed::definition(), "email_address", " email "),
+        (ContactIndexed::definition(), "_email_key", "_note_idx"),
+    ];
+    for (model, after_up, after_down) in scenarios {
+        for round in 0..2 {
+            let mut r = Runner::<DB>::connect(&t.url, &[model], options()).await.unwrap();
+            let runs = r.up(None, None).await.unwrap();
+            assert!(
+                runs.iter().all(|c| c.outcome == "applied"),
+                "round {round}: {runs:?}"
+            );
+            assert_eq!(runs.len(), 2 * 3, "two changes, three phases each");
+            let catalog = DB::catalog(&mut conn, "contacts").await;
+            assert!(
+                catalog.iter().any(|l| l.contains(after_up)),
+                "round {round}: {catalog:?}"
+            );
+            for _ in 0..3 {
+                r.down(None, None).await.unwrap();
+            }
+            let catalog = DB::catalog(&mut conn, "contacts").await;
+            assert!(
+                catalog.iter().any(|l| l.contains(after_down)),
+                "round {round}: {catalog:?}"
+            );
+            assert!(
+                !catalog.iter().any(|l| l.contains(after_up)),
+                "round {round}: {catalog:?}"
+            );
+            assert_eq!(
+                DB::text_rows(&mut conn, email_of_7("email")).await,
+                vec![straddle_tests::seeded_email(7)],
+                "round {round}: values intact"
+            );
+            r.close().await.unwrap();
+        }
+    }
+}
 
 async fn ledger_and_idempotence<DB: TestBackend>(t: &TestDb) {
     let pool = seeded::<DB>(t, ROWS).await;
