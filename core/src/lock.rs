@@ -45,6 +45,9 @@ pub struct LockedTable {
     /// The shipped phase of the table's own creation (`created`), if Straddle created it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<Phase>,
+    /// The shipped phase of the table's retirement (`retired`), if it is being retired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<Phase>,
     #[serde(default)]
     pub columns: BTreeMap<String, LockedColumn>,
     /// Indexes added or dropped through Straddle, by name.
@@ -182,6 +185,7 @@ impl LockedTable {
                 .collect::<Vec<_>>()
                 .join(", "),
             created: mapping.iter().find_map(|m| m.created),
+            retired: mapping.iter().find_map(|m| m.retired),
             columns: mapping
                 .iter()
                 .flat_map(|m| &m.columns)
@@ -263,6 +267,7 @@ mod tests {
         let mut t = LockedTable {
             model: "User".into(),
             created: None,
+            retired: None,
             columns: BTreeMap::new(),
             indexes: BTreeMap::new(),
             checks: BTreeMap::new(),

@@ -71,7 +71,8 @@ pub fn files(models: &[&Model], phases: impl Fn(&str, Phase) -> bool) -> Vec<(Pa
 /// recorded in `lock`.
 pub fn locked_phase(lock: &LockFile, change: &str) -> Option<Phase> {
     let Some((table, name)) = change.split_once('.') else {
-        return lock.tables.get(change)?.created; // a table's own creation
+        let table = lock.tables.get(change)?; // a table's own creation or retirement
+        return table.created.or(table.retired);
     };
     let table = lock.tables.get(table)?;
     match table.columns.get(name) {

@@ -30,6 +30,10 @@ pub struct Model {
     /// at expand); the phase the code ships in.
     #[serde(default)]
     pub created: Option<Phase>,
+    /// `#[straddle(retired(phase = …, confirm = "<table>"))]`: the table is on its way
+    /// out (dropped at contract); this release does not use it.
+    #[serde(default)]
+    pub retired: Option<Phase>,
 }
 
 /// `#[straddle(foreign_key(name = "…", on(a), references = "parent(id)", phase = …))]`:
@@ -378,6 +382,7 @@ impl Model {
     pub fn has_changes(&self) -> bool {
         self.changes().next().is_some()
             || self.created.is_some()
+            || self.retired.is_some()
             || !self.indexes.is_empty()
             || !self.checks.is_empty()
             || !self.foreign_keys.is_empty()

@@ -119,6 +119,8 @@ pub enum Op {
     CreateTable,
     /// Drop the table, refusing while it holds rows.
     DropTable,
+    /// Drop the table with its rows (a retirement, confirmed in the declaration).
+    RetireTable,
     /// Give the column a constant default (metadata only).
     SetDefault(Literal),
     DropDefault,
@@ -158,6 +160,7 @@ pub fn plan_model(model: &Model) -> Vec<ChangePlan> {
         .created
         .map(|phase| plan_table(model, phase))
         .into_iter()
+        .chain(model.retired.map(|phase| plan_table_retirement(model, phase)))
         .chain(
             model
                 .changes()
@@ -184,6 +187,27 @@ fn plan_table(model: &Model, phase: Phase) -> ChangePlan {
                 (vec![Op::CreateTable], vec![Op::DropTable]),
                 (vec![], vec![]),
                 (vec![], vec![]),
+            ])
+            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
+            .collect(),
+    }
+}
+
+/// A retired table: dropped at contract, once no release uses it; going back re-creates
+/// it empty (its rows are gone, which is what the confirmed retirement declares).
+fn plan_table_retirement(model: &Model, phase: Phase) -> ChangePlan {
+    ChangePlan {
+        id: model.table.clone(),
+        table: model.table.clone(),
+        subject: Subject::Table(model.table.clone()),
+        declared_phase: phase,
+        summary: "retire table (dropped at contract)".to_string(),
+        phases: Phase::ALL
+            .into_iter()
+            .zip([
+                (vec![], vec![]),
+                (vec![], vec![]),
+                (vec![Op::RetireTable], vec![Op::CreateTable]),
             ])
             .map(|(phase, (up, down))| PhasePlan { phase, up, down })
             .collect(),

@@ -98,6 +98,12 @@ impl<DB: Backend> Db<DB> {
     /// this rollout may not: its reads then find nothing and its writes are refused.
     async fn table_exists<M: Model>(&self) -> Result<bool> {
         let model = crate::definition_for::<M>(DB::DIALECT)?;
+        if model.retired.is_some() {
+            return Err(crate::Error::Usage(format!(
+                "table `{}` is retired in this release (`{}`): the code no longer reads or writes it",
+                model.table, model.rust_name
+            )));
+        }
         if model.created.is_none() {
             return Ok(true);
         }

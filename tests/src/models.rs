@@ -286,3 +286,21 @@ pub struct Note {
     pub body: String,
     pub tag: Option<String>,
 }
+
+/// A table in use by the previous release.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "archives")]
+pub struct Archive {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+}
+
+/// The same table being retired: dropped at contract, as confirmed.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "archives", retired(phase = contract, confirm = "archives"))]
+pub struct ArchiveRetired {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+}

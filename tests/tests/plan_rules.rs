@@ -5,8 +5,8 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable, Nickname, Normalized,
-    Note, ProfileRetiring, TicketLinked,
+    ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable,
+    Nickname, Normalized, Note, ProfileRetiring, TicketLinked,
 };
 
 struct Rendered {
@@ -28,6 +28,7 @@ fn all_plans() -> Vec<Rendered> {
         MemberChecked::definition(),
         TicketLinked::definition(),
         Note::definition(),
+        ArchiveRetired::definition(),
     ];
     let mut out = Vec::new();
     for model in models {
@@ -452,4 +453,40 @@ fn foreign_keys_are_indexed_first_and_validated_without_long_locks() {
         }
     }
     assert_eq!(seen, 2, "the fixture's key is added on PostgreSQL and MySQL");
+}
+
+/// drop-table: a table is dropped going forward only by a confirmed retirement at
+/// contract; the only other drop reverts a `created` table's expand and asserts it empty
+/// first.
+#[test]
+fn tables_are_dropped_only_when_retired_at_contract_or_empty() {
+    let mut seen = 0;
+    for r in all_plans() {
+        let mut empty_asserted = false;
+        for step in &r.steps {
+            for st in &step.statements {
+                match st {
+                    ir::Statement::Assert { sql, .. }
+                        if sql.starts_with("SELECT count(*) FROM ") && !sql.contains(" WHERE ") =>
+                    {
+                        empty_asserted = true
+                    }
+                    ir::Statement::Execute(sql)
+                        if sql.starts_with("DROP TABLE") && !sql.contains("_straddle_rebuild") =>
+                    {
+                        seen += 1;
+                        let retirement =
+                            r.where_.starts_with("archives") && r.where_.ends_with("contract up");
+                        assert!(retirement || empty_asserted, "{}: {sql}", r.where_);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        2 * 3,
+        "the retired and the created fixture table, on three engines"
+    );
 }

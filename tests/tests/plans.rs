@@ -3,8 +3,8 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable, Nickname, Normalized,
-    Note, ProfileRetiring, TicketLinked,
+    ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable,
+    Nickname, Normalized, Note, ProfileRetiring, TicketLinked,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -87,6 +87,11 @@ fn foreign_keys() {
 #[test]
 fn created_table() {
     insta::assert_snapshot!(render_all(Note::definition()));
+}
+
+#[test]
+fn retired_table() {
+    insta::assert_snapshot!(render_all(ArchiveRetired::definition()));
 }
 
 #[test]

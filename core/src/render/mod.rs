@@ -403,6 +403,15 @@ fn render_table(dialect: Dialect, model: &Model, op: &Op) -> Rendered {
                 combinable: false,
             }
         }
+        Op::RetireTable => {
+            let mut s = step("drop-table", transactional, true);
+            s.statements
+                .push(Statement::Execute(format!("DROP TABLE IF EXISTS {table}")));
+            Rendered {
+                step: s,
+                combinable: false,
+            }
+        }
         _ => unreachable!("only table operations act on a table"),
     }
 }

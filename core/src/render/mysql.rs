@@ -184,7 +184,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         | Op::AddForeignKey
         | Op::DropForeignKey
         | Op::CreateTable
-        | Op::DropTable => {
+        | Op::DropTable
+        | Op::RetireTable => {
             unreachable!("index and check operations have their own renderers")
         }
     }

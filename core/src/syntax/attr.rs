@@ -68,6 +68,13 @@ pub struct Container {
     pub foreign_keys: Vec<(Span, ForeignKeyAttr)>,
     /// `created(phase = …)`: the attribute's span and the phase.
     pub created: Option<(Span, Option<PhaseValue>)>,
+    /// `retired(phase = …, confirm = "…")` on the struct.
+    pub retired: Option<(Span, RetiredTable)>,
+}
+
+pub struct RetiredTable {
+    pub phase: Option<PhaseValue>,
+    pub confirm: Option<syn::LitStr>,
 }
 
 /// `foreign_key(name = "…", on(a), references = "parent(id)", phase = …,
@@ -150,7 +157,7 @@ pub enum LiteralValue {
 }
 
 const CONTAINER_KEYS: &str =
-    "`table`, `dialects`, `lock`, `created`, `index`, `dropped_index`, `check`, `foreign_key`";
+    "`table`, `dialects`, `lock`, `created`, `retired`, `index`, `dropped_index`, `check`, `foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`, `nullable`";
 const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
@@ -197,6 +204,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
     let mut checks = Vec::new();
     let mut foreign_keys = Vec::new();
     let mut created = Attr::none("created");
+    let mut retired = Attr::none("retired");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
@@ -219,6 +227,28 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
                     }
                 })?;
                 created.set(cx, meta.path.span(), phase.get());
+            } else if meta.path.is_ident("retired") {
+                needs_parens(&meta, "retired")?;
+                let mut phase = Attr::none("phase");
+                let mut confirm = Attr::none("confirm");
+                meta.parse_nested_meta(|inner| {
+                    if inner.path.is_ident("phase") {
+                        parse_phase(cx, &inner, &mut phase)
+                    } else if inner.path.is_ident("confirm") {
+                        confirm.set(cx, inner.path.span(), lit_str(&inner)?);
+                        Ok(())
+                    } else {
+                        unknown(cx, &inner, "`retired`", "`phase`, `confirm`")
+                    }
+                })?;
+                retired.set(
+                    cx,
+                    meta.path.span(),
+                    RetiredTable {
+                        phase: phase.get(),
+                        confirm: confirm.get().map(|(_, v)| v),
+                    },
+                );
             } else if meta.path.is_ident("foreign_key") {
                 foreign_keys.push((meta.path.span(), parse_foreign_key(cx, &meta)?));
             } else if meta.path.is_ident("check") {
@@ -256,6 +286,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
         checks,
         foreign_keys,
         created: created.get(),
+        retired: retired.get(),
     }
 }
 

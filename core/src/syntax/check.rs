@@ -66,13 +66,13 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
     let mut taken = index_names.clone();
     taken.extend(checks.iter().map(|c| c.name.clone()));
     let foreign_keys = foreign_keys(cx, decl, &columns, &dialects, &taken);
-    let created = decl.attrs.created.as_ref().and_then(|(span, phase)| {
+    let whole_table = |what: &str| {
         for (f, c) in decl.fields.iter().zip(&columns) {
             if let Some(ch) = &c.change {
                 cx.error_spanned_by(
                     f.ident,
                     format!(
-                        "`{}` is part of a table created in this release: it is {} with the table — declare it as a \
+                        "`{}` is part of a table {what} in this release: it is {} with the table — declare it as a \
                          plain field",
                         c.name,
                         ch.kind()
@@ -80,7 +80,33 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
                 );
             }
         }
+    };
+    let created = decl.attrs.created.as_ref().and_then(|(span, phase)| {
+        whole_table("created");
         required_phase(cx, *span, "created", *phase)
+    });
+    let retired = decl.attrs.retired.as_ref().and_then(|(span, r)| {
+        whole_table("retired");
+        if created.is_some() {
+            cx.error_at(*span, "a table cannot be created and retired in one release");
+        }
+        match &r.confirm {
+            Some(c) if c.value() == table => {}
+            Some(c) => cx.error_at(
+                c.span(),
+                format!(
+                    "`confirm` must name the table being dropped, `{table}`: its rows are lost at contract"
+                ),
+            ),
+            None => cx.error_at(
+                *span,
+                format!(
+                    "retiring `{table}` drops it, with its rows, at contract: confirm with \
+                     `retired(phase = …, confirm = \"{table}\")`"
+                ),
+            ),
+        }
+        required_phase(cx, *span, "retired", r.phase)
     });
 
     if cx.has_errors() || columns.len() != decl.fields.len() {
@@ -95,6 +121,7 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         checks,
         foreign_keys,
         created,
+        retired,
     })
 }
 

@@ -38,6 +38,16 @@ fn phase_span(decl: &Decl<'_>, i: usize) -> Option<Span> {
 
 pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
     let Some(table) = lock.tables.get(&model.table) else {
+        if let (Some(_), Some((span, r))) = (model.retired, &decl.attrs.retired) {
+            cx.error_at(
+                r.phase.as_ref().map(|p| p.0).unwrap_or(*span),
+                format!(
+                    "table `{}` is not in {}: there is nothing shipped to retire",
+                    model.table,
+                    crate::lock::FILE_NAME
+                ),
+            );
+        }
         // A table new in this release: nothing of it has shipped.
         if let (Some(p), Some((span, phase))) = (model.created, &decl.attrs.created)
             && p != Phase::Expand
@@ -211,6 +221,20 @@ fn check_created(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &LockedTable)
         .created
         .as_ref()
         .map(|(span, phase)| phase.as_ref().map(|p| p.0).unwrap_or(*span));
+    if let (Some(p), Some((span, r))) = (model.retired, &decl.attrs.retired) {
+        let at = r.phase.as_ref().map(|p| p.0).unwrap_or(*span);
+        match table.retired {
+            Some(shipped) => check_progression(cx, &model.table, shipped, p, at),
+            None if p != Phase::Expand => cx.error_at(
+                at,
+                format!(
+                    "retiring table `{}` starts at `phase = expand`, not `{p}`",
+                    model.table
+                ),
+            ),
+            None => {}
+        }
+    }
     match (table.created, model.created) {
         (Some(shipped), None) if shipped != Phase::Contract => cx.error_spanned_by(
             decl.ident,
