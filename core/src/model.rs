@@ -139,6 +139,17 @@ pub enum Change {
     Rename(RenameColumn),
     Retire(RetireColumn),
     Nullable(NullableColumn),
+    DefaultChanged(DefaultChange),
+}
+
+/// `#[straddle(default_changed(from = …, to = …, phase))]`: the column's constant
+/// default changes (set at expand, metadata only; restored going back). `None` is no
+/// default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DefaultChange {
+    pub phase: Phase,
+    pub from: Option<Literal>,
+    pub to: Option<Literal>,
 }
 
 /// What kind of change a column is going through; recorded in `straddle.lock`.
@@ -152,6 +163,9 @@ pub enum ChangeKind {
     Dropped,
     /// A NOT NULL column becoming nullable.
     Nullable,
+    /// A column's default changing.
+    #[serde(rename = "default_changed")]
+    DefaultChanged,
 }
 
 impl ChangeKind {
@@ -163,6 +177,7 @@ impl ChangeKind {
             ChangeKind::Retired => "retired",
             ChangeKind::Dropped => "dropped",
             ChangeKind::Nullable => "nullable",
+            ChangeKind::DefaultChanged => "default_changed",
         }
     }
 }
@@ -180,6 +195,7 @@ impl Change {
             Change::Rename(r) => r.phase,
             Change::Retire(r) => r.phase,
             Change::Nullable(n) => n.phase,
+            Change::DefaultChanged(d) => d.phase,
         }
     }
 
@@ -189,6 +205,7 @@ impl Change {
             Change::Rename(_) => ChangeKind::Renamed,
             Change::Retire(_) => ChangeKind::Retired,
             Change::Nullable(_) => ChangeKind::Nullable,
+            Change::DefaultChanged(_) => ChangeKind::DefaultChanged,
         }
     }
 
@@ -197,7 +214,7 @@ impl Change {
         match self {
             Change::Add(add) => add.throttle.clone(),
             Change::Rename(r) => r.throttle.clone(),
-            Change::Retire(_) | Change::Nullable(_) => Throttle::default(),
+            Change::Retire(_) | Change::Nullable(_) | Change::DefaultChanged(_) => Throttle::default(),
         }
     }
 

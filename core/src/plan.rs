@@ -292,6 +292,26 @@ fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
         Change::Add(add) => plan_add(column, add),
         Change::Rename(rename) => plan_rename(column, rename),
         Change::Retire(retire) => plan_retire(column, retire),
+        Change::DefaultChanged(d) => {
+            let set = |v: &Option<Literal>| match v {
+                Some(lit) => Op::SetDefault(lit.clone()),
+                None => Op::DropDefault,
+            };
+            let show = |v: &Option<Literal>| match v {
+                Some(Literal::Str(s)) => format!("'{s}'"),
+                Some(Literal::Number(n)) => n.clone(),
+                Some(Literal::Bool(b)) => b.to_string(),
+                None => "none".to_string(),
+            };
+            (
+                format!("change default from {} to {}", show(&d.from), show(&d.to)),
+                [
+                    (vec![set(&d.to)], vec![set(&d.from)]),
+                    (vec![], vec![]),
+                    (vec![], vec![]),
+                ],
+            )
+        }
         Change::Nullable(_) => (
             "drop NOT NULL (at contract: the previous release cannot read NULL)".to_string(),
             [

@@ -44,7 +44,7 @@ fn fallback(dialect: Dialect, column: &Column) -> Option<String> {
         None => return None,
         Some(Change::Rename(r)) => return Some(dialect.quote(&r.from)),
         Some(Change::Retire(_)) => return Some(typed(dialect, "NULL", column)),
-        Some(Change::Nullable(_)) => return None,
+        Some(Change::Nullable(_) | Change::DefaultChanged(_)) => return None,
         Some(Change::Add(add)) => add,
     };
     let value = match add.kind(column.nullable) {

@@ -48,7 +48,7 @@ impl Snapshot {
                     let add = match &c.change {
                         None => return ColumnShape::Present,
                         Some(Change::Retire(_)) => return ColumnShape::Unused,
-                        Some(Change::Nullable(_)) => return ColumnShape::Present,
+                        Some(Change::Nullable(_) | Change::DefaultChanged(_)) => return ColumnShape::Present,
                         Some(Change::Rename(r)) => {
                             return match (
                                 self.column(&model.table, &c.name),

@@ -287,6 +287,13 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, settled: bool) ->
                 (Some(Change::Retire(r)), false) => (c.name.as_str(), r.default.is_some(), None),
                 (Some(Change::Nullable(_)), false) => (c.name.as_str(), true, None),
                 (Some(Change::Nullable(_)), true) => (c.name.as_str(), false, None),
+                (Some(Change::DefaultChanged(d)), settled) => (
+                    c.name.as_str(),
+                    !c.nullable,
+                    if settled { &d.to } else { &d.from }
+                        .as_ref()
+                        .map(|l| l.render(dialect)),
+                ),
             };
             let mut d = format!("{} {}", dialect.quote(name), c.ty.sql(dialect));
             if not_null {

@@ -304,3 +304,26 @@ pub struct ArchiveRetired {
     pub id: i64,
     pub email: String,
 }
+
+/// The release before `level` gets a default.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "settings")]
+pub struct Setting {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub level: i64,
+}
+
+/// `level` getting a default (for writers that omit it).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "settings")]
+pub struct SettingDefaulted {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(default_changed(to = 5, phase = contract))]
+    pub level: i64,
+}
+
+has_id!(Setting, SettingDefaulted);

@@ -6,7 +6,7 @@
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable,
-    Nickname, Normalized, Note, ProfileRetiring, TicketLinked,
+    Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TicketLinked,
 };
 
 struct Rendered {
@@ -29,6 +29,7 @@ fn all_plans() -> Vec<Rendered> {
         TicketLinked::definition(),
         Note::definition(),
         ArchiveRetired::definition(),
+        SettingDefaulted::definition(),
     ];
     let mut out = Vec::new();
     for model in models {

@@ -4,7 +4,7 @@
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable,
-    Nickname, Normalized, Note, ProfileRetiring, TicketLinked,
+    Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TicketLinked,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -92,6 +92,11 @@ fn created_table() {
 #[test]
 fn retired_table() {
     insta::assert_snapshot!(render_all(ArchiveRetired::definition()));
+}
+
+#[test]
+fn default_changed() {
+    insta::assert_snapshot!(render_all(SettingDefaulted::definition()));
 }
 
 #[test]

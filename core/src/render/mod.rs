@@ -66,7 +66,9 @@ impl<'a> Target<'a> {
                 .clone()
                 .expect("planner emits sync/backfill ops only with an expression"),
             Change::Rename(_) => SqlExpr::column(self.other_name()),
-            Change::Retire(_) | Change::Nullable(_) => panic!("only added and renamed columns are filled"),
+            Change::Retire(_) | Change::Nullable(_) | Change::DefaultChanged(_) => {
+                panic!("only added and renamed columns are filled")
+            }
         }
     }
     /// The single-column key backfill batches by (validated at compile time).

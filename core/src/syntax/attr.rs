@@ -114,6 +114,15 @@ pub struct Field {
     pub retired: Option<(Span, Retired)>,
     /// `nullable(phase = …)`: the phase.
     pub nullable: Option<(Span, Option<PhaseValue>)>,
+    pub default_changed: Option<(Span, DefaultChanged)>,
+}
+
+/// `default_changed(from = <literal>, to = <literal>, phase = …)` (either may be left
+/// out: no default).
+pub struct DefaultChanged {
+    pub phase: Option<PhaseValue>,
+    pub from: Option<(Span, Option<LiteralValue>)>,
+    pub to: Option<(Span, Option<LiteralValue>)>,
 }
 
 /// `phase = …` as given: the key's span, and the phase unless it failed to parse.
@@ -159,7 +168,8 @@ pub enum LiteralValue {
 const CONTAINER_KEYS: &str =
     "`table`, `dialects`, `lock`, `created`, `retired`, `index`, `dropped_index`, `check`, `foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
-const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`, `nullable`";
+const FIELD_KEYS: &str =
+    "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`, `nullable`, `default_changed`";
 const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
 const RETIRED_KEYS: &str = "`phase`, `default`";
 const ADDED_KEYS: &str =
@@ -416,6 +426,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
     let mut renamed = Attr::none("renamed");
     let mut retired = Attr::none("retired");
     let mut nullable = Attr::none("nullable");
+    let mut default_changed = Attr::none("default_changed");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("primary_key") {
@@ -454,6 +465,31 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
             } else if meta.path.is_ident("renamed") {
                 let value = parse_renamed(cx, &meta)?;
                 renamed.set(cx, meta.path.span(), value);
+            } else if meta.path.is_ident("default_changed") {
+                needs_parens(&meta, "default_changed")?;
+                let mut phase = Attr::none("phase");
+                let mut from = Attr::none("from");
+                let mut to = Attr::none("to");
+                meta.parse_nested_meta(|inner| {
+                    if inner.path.is_ident("phase") {
+                        parse_phase(cx, &inner, &mut phase)
+                    } else if inner.path.is_ident("from") {
+                        parse_literal_default(cx, &inner, &mut from)
+                    } else if inner.path.is_ident("to") {
+                        parse_literal_default(cx, &inner, &mut to)
+                    } else {
+                        unknown(cx, &inner, "`default_changed`", "`from`, `to`, `phase`")
+                    }
+                })?;
+                default_changed.set(
+                    cx,
+                    meta.path.span(),
+                    DefaultChanged {
+                        phase: phase.get(),
+                        from: from.get().map(|(_, v)| v),
+                        to: to.get().map(|(_, v)| v),
+                    },
+                );
             } else if meta.path.is_ident("nullable") {
                 needs_parens(&meta, "nullable")?;
                 let mut phase = Attr::none("phase");
@@ -485,6 +521,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
         renamed: renamed.get(),
         retired: retired.get(),
         nullable: nullable.get(),
+        default_changed: default_changed.get(),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::model::{
     AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
     Throttle,
 };
-use crate::model::{Check, ForeignKey, Index, NullableColumn};
+use crate::model::{Check, DefaultChange, ForeignKey, Index, NullableColumn};
 use crate::types::{LiteralClass, literal_class, sql_type};
 use std::collections::BTreeMap;
 
@@ -590,6 +590,7 @@ fn change(
         f.attrs.renamed.as_ref().map(|a| (a.0, "renamed")),
         f.attrs.retired.as_ref().map(|a| (a.0, "retired")),
         f.attrs.nullable.as_ref().map(|a| (a.0, "nullable")),
+        f.attrs.default_changed.as_ref().map(|a| (a.0, "default_changed")),
     ]
     .into_iter()
     .flatten()
@@ -616,6 +617,39 @@ fn change(
     }
     if let Some((span, retired)) = &f.attrs.retired {
         return retired_column(cx, f, *span, retired).map(Change::Retire);
+    }
+    if let Some((span, d)) = &f.attrs.default_changed {
+        let phase = required_phase(cx, *span, "default_changed", d.phase);
+        let shape = f.shape.as_ref()?;
+        let mut ok = true;
+        let mut value = |v: &Option<(proc_macro2::Span, Option<LiteralValue>)>| match v {
+            Some((s, Some(lit))) => {
+                let l = literal(cx, *s, lit, &shape.key, &shape.display);
+                ok &= l.is_some();
+                l
+            }
+            Some((_, None)) => {
+                ok = false;
+                None
+            }
+            None => None,
+        };
+        let (from, to) = (value(&d.from), value(&d.to));
+        if from == to && ok {
+            cx.error_at(
+                *span,
+                "`default_changed` changes nothing: give the current default as `from` and the new one as `to` (leave \
+                 one out for no default)",
+            );
+            return None;
+        }
+        return (ok && phase.is_some()).then(|| {
+            Change::DefaultChanged(DefaultChange {
+                phase: phase.expect("checked"),
+                from,
+                to,
+            })
+        });
     }
     if let Some((span, phase)) = &f.attrs.nullable {
         let phase = required_phase(cx, *span, "nullable", *phase);

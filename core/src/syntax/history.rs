@@ -33,6 +33,9 @@ fn phase_span(decl: &Decl<'_>, i: usize) -> Option<Span> {
     if let Some((s, x)) = &a.nullable {
         return pick(*s, x.as_ref().map(|p| p.0));
     }
+    if let Some((s, x)) = &a.default_changed {
+        return pick(*s, x.phase.as_ref().map(|p| p.0));
+    }
     None
 }
 
@@ -151,6 +154,16 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                         format!(
                             "`{}.{}` has not shipped ({lock_name}): there is nothing to retire — remove the field",
                             model.table, column.name
+                        ),
+                    ),
+                    Some(ch @ (Change::Nullable(_) | Change::DefaultChanged(_))) => cx.error_at(
+                        at.expect("declared change has a span"),
+                        format!(
+                            "`{}.{}` has not shipped ({lock_name}): it has no previous release to stay compatible \
+                             with — declare it as it should be, without `{}`",
+                            model.table,
+                            column.name,
+                            ch.kind()
                         ),
                     ),
                     Some(ch) if ch.phase() != Phase::Expand => cx.error_at(
