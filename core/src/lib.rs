@@ -14,6 +14,7 @@
 //! The IR is plain serde data: the derive validates it at compile time and embeds it in
 //! the binary, so applications plan and render at run time without `syn` or `sqlparser`.
 
+pub mod consistency;
 pub mod dialect;
 pub mod expr;
 pub mod lock;

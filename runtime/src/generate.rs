@@ -93,7 +93,7 @@ pub fn generate(project: &Project, models: &[&Model]) -> Result<Vec<Shipped>, Ge
 /// person can act on (empty: all agree).
 pub fn check(project: &Project, models: &[&Model]) -> Result<Vec<String>, GenerateError> {
     let lock = LockFile::read(&project.lock)?;
-    let mut problems = Vec::new();
+    let mut problems = straddle_core::consistency::conflicts(models);
     let Some(lock) = lock else {
         if models.iter().any(|m| !straddle_core::plan_model(m).is_empty()) {
             problems.push(format!(

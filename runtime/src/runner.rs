@@ -123,6 +123,13 @@ impl<DB: Backend> Runner<DB> {
     /// Connect, take the runner lock (waiting up to `wait_for_runner` for another runner),
     /// and make sure the ledger tables exist.
     pub async fn connect(url: &str, models: &[&'static Model], options: RunnerOptions) -> Result<Self> {
+        let conflicts = straddle_core::consistency::conflicts(models);
+        if !conflicts.is_empty() {
+            return Err(Error::Usage(format!(
+                "the models contradict each other:\n  {}",
+                conflicts.join("\n  ")
+            )));
+        }
         let conn = DB::Connection::connect(url)
             .await
             .map_err(|source| Error::Connect {

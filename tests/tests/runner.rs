@@ -72,6 +72,23 @@ async fn count<DB: TestBackend>(pool: &sqlx::Pool<DB>, sql: &str) -> i64 {
 
 const CHANGE: &str = "users.email_normalized";
 
+/// Structs mapping one table must agree: one renaming `email` while another indexes it
+/// (and still declares it) is refused before anything is applied, naming both.
+#[tokio::test]
+async fn contradicting_models_are_refused() {
+    let t = TestDb::sqlite("contradict").await.unwrap();
+    let models = [ContactRenamed::definition(), ContactIndexed::definition()];
+    let err = match Runner::<sqlx::Sqlite>::connect(&t.url, &models, options()).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("contradicting models were accepted"),
+    };
+    assert!(err.contains("`ContactRenamed` renames `contacts.email` to `email_address`, but `ContactIndexed` still declares `email`"), "{err}");
+    assert!(
+        err.contains("but `ContactIndexed` indexes it (`contacts_email_key`)"),
+        "{err}"
+    );
+}
+
 /// Two renames, then two indexes, through the runner and its ledger: up to the declared
 /// contract, every phase down (a rename's contract coming back copies the values into
 /// the old column again; that reverse copy keeps no checkpoint, so the second round fills

@@ -1,0 +1,71 @@
+//! Several structs may map one table (a narrow read model beside the full one). During a
+//! rollout they must describe the same physical table: a column one of them renames away
+//! from, retires or changes must not be an ordinary column — or a differently changing
+//! one — in another, or the plans would contradict each other (one drops a column the
+//! other still indexes). Checked by the runner before it applies anything and by
+//! `straddle check`.
+
+use crate::model::{Column, Model};
+
+fn describe(c: &Column) -> String {
+    let ty = if c.nullable {
+        format!("Option<{}>", c.ty.rust)
+    } else {
+        c.ty.rust.clone()
+    };
+    match &c.change {
+        Some(ch) => format!("{ty}, {} at {}", ch.kind(), ch.phase()),
+        None => ty,
+    }
+}
+
+/// Every contradiction between models that map the same table, as messages naming the
+/// structs and the column.
+pub fn conflicts(models: &[&Model]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, a) in models.iter().enumerate() {
+        for b in models[i + 1..].iter().filter(|b| b.table == a.table) {
+            for ca in &a.columns {
+                if let Some(cb) = b.column(&ca.name)
+                    && describe(ca) != describe(cb)
+                {
+                    out.push(format!(
+                        "`{}.{}` is `{}` in `{}` but `{}` in `{}`: structs mapping one table must declare its columns \
+                         alike",
+                        a.table,
+                        ca.name,
+                        describe(ca),
+                        a.rust_name,
+                        describe(cb),
+                        b.rust_name
+                    ));
+                }
+            }
+            for (x, y) in [(a, b), (b, a)] {
+                for c in &x.columns {
+                    let Some(gone) = c.change.as_ref().and_then(|ch| ch.renamed_from()) else {
+                        continue;
+                    };
+                    if y.column(gone).is_some() {
+                        out.push(format!(
+                            "`{}` renames `{}.{gone}` to `{}`, but `{}` still declares `{gone}`: its contract would \
+                             drop a column `{}` uses",
+                            x.rust_name, x.table, c.name, y.rust_name, y.rust_name
+                        ));
+                    }
+                    for index in y
+                        .indexes
+                        .iter()
+                        .filter(|i| i.columns.iter().any(|col| col == gone))
+                    {
+                        out.push(format!(
+                            "`{}` renames `{}.{gone}` away, but `{}` indexes it (`{}`)",
+                            x.rust_name, x.table, y.rust_name, index.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
