@@ -34,6 +34,46 @@ pub struct Step {
     /// A count query; when it returns more than zero the step is already applied and
     /// is skipped. Makes non-idempotent DDL (e.g. MySQL `ADD COLUMN`) safe to re-run.
     pub skip_if: Option<String>,
+    /// The strongest lock the step takes on its table, where the engine's lock modes are
+    /// documented (PostgreSQL). Shown in the plan; the test suite holds it to `pg_locks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<TableLock>,
+}
+
+/// PostgreSQL table lock modes a step may take, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TableLock {
+    AccessShare,
+    RowExclusive,
+    ShareUpdateExclusive,
+    ShareRowExclusive,
+    AccessExclusive,
+}
+
+impl TableLock {
+    /// As `pg_locks.mode` names it.
+    pub fn pg_mode(self) -> &'static str {
+        match self {
+            TableLock::AccessShare => "AccessShareLock",
+            TableLock::RowExclusive => "RowExclusiveLock",
+            TableLock::ShareUpdateExclusive => "ShareUpdateExclusiveLock",
+            TableLock::ShareRowExclusive => "ShareRowExclusiveLock",
+            TableLock::AccessExclusive => "AccessExclusiveLock",
+        }
+    }
+
+    /// As the documentation names it.
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            TableLock::AccessShare => "ACCESS SHARE (reads and writes go on)",
+            TableLock::RowExclusive => "ROW EXCLUSIVE (reads and writes go on)",
+            TableLock::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE (reads and writes go on)",
+            TableLock::ShareRowExclusive => "SHARE ROW EXCLUSIVE, briefly (writes wait)",
+            TableLock::AccessExclusive => {
+                "ACCESS EXCLUSIVE, briefly (metadata only; bounded by the lock timeout)"
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -186,6 +226,9 @@ impl fmt::Display for Step {
                 "outside a transaction"
             }
         )?;
+        if let Some(lock) = self.lock {
+            writeln!(f, "-- locks the table at most: {}", lock.sql_name())?;
+        }
         if let Some(probe) = &self.skip_if {
             writeln!(f, "-- skipped when this counts more than zero:\n--   {probe}")?;
         }

@@ -815,6 +815,7 @@ mod sha2_shim {
             ddl: false,
             statements: vec![straddle_core::Statement::Execute(text.to_string())],
             skip_if: None,
+            lock: None,
         };
         step.checksum()
     }

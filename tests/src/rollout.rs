@@ -24,6 +24,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use straddle::ir::step::TableLock;
 use straddle::{ApplyOptions, BindFields, Db, Dialect, Direction, Model, Phase};
 
 /// How long DDL may wait for its lock.
@@ -194,6 +195,55 @@ pub struct LockWatch {
     /// running while the session held more than SHARE UPDATE EXCLUSIVE on it.
     pub too_strong: Mutex<Vec<String>>,
     pub samples: AtomicU64,
+    /// The lock each statement's step claims (from the plan), by statement text.
+    pub claims: HashMap<String, (String, TableLock)>,
+    /// Samples taken while a statement of a step that claims its lock was running.
+    pub matched: AtomicU64,
+    /// Locks seen stronger than the running step claims.
+    pub over_claim: Mutex<Vec<String>>,
+}
+
+impl LockWatch {
+    /// A watch holding `steps` to the locks they claim.
+    pub fn claiming(steps: &[straddle::ir::Step]) -> LockWatch {
+        let mut claims: HashMap<String, (String, TableLock)> = HashMap::new();
+        for step in steps {
+            let Some(lock) = step.lock else { continue };
+            let mut texts: Vec<&String> = Vec::new();
+            for st in &step.statements {
+                match st {
+                    straddle::ir::Statement::Execute(sql) => texts.push(sql),
+                    straddle::ir::Statement::Assert { sql, sample, .. } => {
+                        texts.extend(std::iter::once(sql).chain(sample))
+                    }
+                    straddle::ir::Statement::When { probe, sql } => texts.extend([probe, sql]),
+                    straddle::ir::Statement::Backfill(b) => {
+                        texts.extend([
+                            &b.first_upper_key_sql,
+                            &b.upper_key_sql,
+                            &b.first_update_sql,
+                            &b.update_sql,
+                            &b.remaining_sql,
+                        ]);
+                        texts.extend(b.one_statement.iter().flatten());
+                    }
+                    _ => {}
+                }
+            }
+            for text in texts {
+                let entry = claims
+                    .entry(text.trim().to_string())
+                    .or_insert((step.name.clone(), lock));
+                if lock > entry.1 {
+                    *entry = (step.name.clone(), lock);
+                }
+            }
+        }
+        LockWatch {
+            claims,
+            ..LockWatch::default()
+        }
+    }
 }
 
 const MODES: [&str; 8] = [
@@ -237,6 +287,17 @@ pub async fn watch_locks(url: &str, table: &str, pid: i32, watch: &LockWatch, ru
             *longest = (*longest).max(since.elapsed());
         } else {
             exclusive_since = None;
+        }
+        for (mode, query, _) in rows.iter().filter(|r| r.2.as_deref() == Some("active")) {
+            if let Some((step, claim)) = watch.claims.get(query.trim()) {
+                watch.matched.fetch_add(1, Ordering::Relaxed);
+                if strength(mode) > strength(claim.pg_mode()) {
+                    watch.over_claim.lock().unwrap().push(format!(
+                        "{mode} during step {step}, which claims {}",
+                        claim.pg_mode()
+                    ));
+                }
+            }
         }
         for (mode, query, state) in &rows {
             let q = query.trim_start().to_ascii_uppercase();
@@ -365,7 +426,29 @@ where
         AtomicBool::new(true),
         AtomicBool::new(true),
     );
-    let watch = LockWatch::default();
+    let steps: Vec<straddle::ir::Step> = straddle::ir::plan_model(new_model)
+        .iter()
+        .flat_map(|plan| {
+            Phase::ALL.into_iter().flat_map(move |phase| {
+                [Direction::Up, Direction::Down]
+                    .into_iter()
+                    .flat_map(move |direction| {
+                        straddle::ir::render::render_phase(
+                            Dialect::Postgres,
+                            new_model,
+                            plan,
+                            phase,
+                            direction,
+                        )
+                    })
+            })
+        })
+        .collect();
+    let watch = if DB::DIALECT == Dialect::Postgres {
+        LockWatch::claiming(&steps)
+    } else {
+        LockWatch::default()
+    };
     let mut migrator = pool.acquire().await.unwrap();
     let migrator_pid: Option<i32> = if DB::DIALECT == Dialect::Postgres {
         let pid = DB::texts(&mut migrator, "SELECT pg_backend_pid()::text".into())
@@ -570,5 +653,20 @@ where
             too_strong.is_empty(),
             "the migrator scanned or filled the table under a strong lock: {too_strong:#?}"
         );
+        let matched = watch.matched.load(Ordering::Relaxed);
+        println!(
+            "  pg_locks: {matched} samples taken while a planned statement ran, each within its step's claim"
+        );
+        // Metadata-only steps finish between samples; a batched fill or a concurrent index
+        // build on 20,000 rows does not.
+        let scans = steps
+            .iter()
+            .any(|s| s.name == "backfill" || s.name == "create-index");
+        assert!(
+            matched > 0 || !scans,
+            "the watcher never saw a planned statement run"
+        );
+        let over = watch.over_claim.lock().unwrap();
+        assert!(over.is_empty(), "locks stronger than the plan claims: {over:#?}");
     }
 }

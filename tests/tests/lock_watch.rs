@@ -1,5 +1,6 @@
 //! The `pg_locks` watcher of the rollout harness can fail: a session that holds ACCESS
-//! EXCLUSIVE for 800 ms and scans the table under it is caught on both counts.
+//! EXCLUSIVE for 800 ms and scans the table under it is caught on all counts — the long
+//! hold, the scan under a strong lock, and a lock stronger than its step claims.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,13 +18,22 @@ async fn sees_a_long_exclusive_lock_and_a_scan_under_it() {
     let pid: i32 = sqlx::Postgres::text_rows(&mut conn, "SELECT pg_backend_pid()::text".into()).await[0]
         .parse()
         .unwrap();
-    let (watch, running) = (LockWatch::default(), AtomicBool::new(true));
+    let scan = "SELECT count(*) FROM watched, pg_sleep(0.8)";
+    let claimed = straddle::ir::Step {
+        name: "verify-watched".into(),
+        transactional: false,
+        ddl: false,
+        statements: vec![straddle::ir::Statement::Execute(scan.into())],
+        skip_if: None,
+        lock: Some(straddle::ir::step::TableLock::AccessShare),
+    };
+    let (watch, running) = (LockWatch::claiming(&[claimed]), AtomicBool::new(true));
     let offender = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         for sql in [
             "BEGIN",
             "LOCK TABLE watched IN ACCESS EXCLUSIVE MODE",
-            "SELECT count(*) FROM watched, pg_sleep(0.8)",
+            scan,
             "COMMIT",
         ] {
             sqlx::Postgres::exec(&mut conn, sql).await;
@@ -43,5 +53,11 @@ async fn sees_a_long_exclusive_lock_and_a_scan_under_it() {
             .iter()
             .any(|s| s.starts_with("AccessExclusiveLock during SELECT count(*)")),
         "{too_strong:?}"
+    );
+    let over = watch.over_claim.lock().unwrap();
+    assert!(
+        over.iter()
+            .any(|s| s == "AccessExclusiveLock during step verify-watched, which claims AccessShareLock"),
+        "{over:?}"
     );
 }

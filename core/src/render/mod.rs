@@ -227,6 +227,22 @@ pub fn render_phase(
     phase: Phase,
     direction: Direction,
 ) -> Vec<Step> {
+    let mut steps = render_steps(dialect, model, plan, phase, direction);
+    if dialect == Dialect::Postgres {
+        for step in &mut steps {
+            step.lock = Some(postgres::claimed_lock(&step.name));
+        }
+    }
+    steps
+}
+
+fn render_steps(
+    dialect: Dialect,
+    model: &Model,
+    plan: &ChangePlan,
+    phase: Phase,
+    direction: Direction,
+) -> Vec<Step> {
     let ops = match direction {
         Direction::Up => &plan.phase(phase).up,
         Direction::Down => &plan.phase(phase).down,
@@ -716,6 +732,7 @@ pub(crate) fn step(name: &str, transactional: bool, ddl: bool) -> Step {
         ddl,
         statements: Vec::new(),
         skip_if: None,
+        lock: None,
     }
 }
 

@@ -4,7 +4,7 @@ use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::model::{Change, Check, ForeignKey, Model};
 use crate::plan::Op;
-use crate::step::Statement;
+use crate::step::{Statement, TableLock};
 
 pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
     match op {
@@ -373,6 +373,27 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
         step: s,
         combinable: false,
     }]
+}
+
+/// The strongest lock a step (named as rendered here; merged steps join their names
+/// with `+`) takes on its table: what the plan claims and the test suite checks against
+/// `pg_locks` while the step runs.
+pub(super) fn claimed_lock(name: &str) -> TableLock {
+    name.split('+')
+        .map(|part| match part {
+            "backfill" => TableLock::RowExclusive,
+            "unsupported" => TableLock::AccessShare,
+            p if p.starts_with("verify-") => TableLock::AccessShare,
+            // VALIDATE CONSTRAINT, CREATE/DROP INDEX CONCURRENTLY.
+            p if p.starts_with("validate-") => TableLock::ShareUpdateExclusive,
+            "create-index" | "drop-index" => TableLock::ShareUpdateExclusive,
+            "add-foreign-key" => TableLock::ShareRowExclusive,
+            // Every other step is metadata-only DDL (ALTER TABLE, triggers, constraints
+            // NOT VALID, tables), under the lock timeout.
+            _ => TableLock::AccessExclusive,
+        })
+        .max()
+        .unwrap_or(TableLock::AccessExclusive)
 }
 
 /// `ALTER TABLE … ALTER COLUMN … <action>`: metadata only, combinable.
