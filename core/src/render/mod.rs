@@ -472,25 +472,8 @@ pub(crate) fn no_orphans(dialect: Dialect, model: &Model, fk: &ForeignKey) -> St
         q(&model.table),
         q(&fk.parent)
     );
-    let keys = model.primary_key();
-    let text = match dialect {
-        Dialect::MySql => "CHAR",
-        Dialect::Postgres | Dialect::Sqlite => "TEXT",
-    };
-    let shown = keys
-        .iter()
-        .map(|k| format!("CAST(c.{} AS {text})", q(&k.name)))
-        .collect::<Vec<_>>();
-    let shown = if dialect == Dialect::MySql && shown.len() > 1 {
-        format!("CONCAT_WS(', ', {})", shown.join(", "))
-    } else {
-        shown.join(" || ', ' || ")
-    };
-    let order = keys
-        .iter()
-        .map(|k| format!("c.{}", q(&k.name)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let keys = key_columns(dialect, model, "c.");
+    let (shown, order) = (key_text(dialect, &keys), keys.join(", "));
     Statement::Assert {
         sql: format!("SELECT count(*) {orphans}"),
         message: format!(
@@ -632,30 +615,27 @@ pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[
 }
 
 /// The primary key of a row as one text value, for samples of offending rows.
-fn key_text(t: &Target<'_>) -> String {
-    let keys: Vec<&Column> = t.model.primary_key();
-    let text = match t.dialect {
+/// The primary key's columns, quoted, each prefixed (`c.` for an aliased table).
+pub(crate) fn key_columns(dialect: Dialect, model: &Model, prefix: &str) -> Vec<String> {
+    model
+        .primary_key()
+        .iter()
+        .map(|k| format!("{prefix}{}", dialect.quote(&k.name)))
+        .collect()
+}
+
+/// Key columns (see [`key_columns`]) as one text value, for samples of offending rows.
+pub(crate) fn key_text(dialect: Dialect, keys: &[String]) -> String {
+    let text = match dialect {
         Dialect::MySql => "CHAR",
         Dialect::Postgres | Dialect::Sqlite => "TEXT",
     };
-    let casts: Vec<String> = keys
-        .iter()
-        .map(|k| format!("CAST({} AS {text})", t.q(&k.name)))
-        .collect();
-    if t.dialect == Dialect::MySql && keys.len() > 1 {
+    let casts: Vec<String> = keys.iter().map(|k| format!("CAST({k} AS {text})")).collect();
+    if dialect == Dialect::MySql && keys.len() > 1 {
         format!("CONCAT_WS(', ', {})", casts.join(", "))
     } else {
         casts.join(" || ', ' || ")
     }
-}
-
-fn key_order(t: &Target<'_>) -> String {
-    t.model
-        .primary_key()
-        .iter()
-        .map(|k| t.q(&k.name))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The assertion that no row still has the column NULL, with a sample of offending keys.
@@ -672,8 +652,8 @@ pub(crate) fn no_nulls_left(t: &Target<'_>) -> Statement {
         // the cast's argument, and sort the keys as text.
         sample: Some(format!(
             "SELECT {} AS straddle_key FROM {table} WHERE {col} IS NULL ORDER BY {} LIMIT 5",
-            key_text(t),
-            key_order(t)
+            key_text(t.dialect, &key_columns(t.dialect, t.model, "")),
+            key_columns(t.dialect, t.model, "").join(", ")
         )),
     }
 }
@@ -719,8 +699,8 @@ pub(crate) fn columns_equal(t: &Target<'_>) -> Statement {
         ),
         sample: Some(format!(
             "SELECT {} AS straddle_key FROM {table} WHERE {differ} ORDER BY {} LIMIT 5",
-            key_text(t),
-            key_order(t)
+            key_text(t.dialect, &key_columns(t.dialect, t.model, "")),
+            key_columns(t.dialect, t.model, "").join(", ")
         )),
     }
 }

@@ -240,7 +240,7 @@ pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendere
     let d = crate::dialect::Dialect::Postgres;
     let table = d.quote(&model.table);
     let expr = check.expr.render(d, Qualifier::None);
-    let keys: Vec<String> = model.primary_key().iter().map(|k| d.quote(&k.name)).collect();
+    let keys = super::key_columns(d, model, "");
     let verify = Statement::Assert {
         sql: format!("SELECT count(*) FROM {table} WHERE NOT {expr}"),
         message: format!(
@@ -249,10 +249,7 @@ pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendere
         ),
         sample: Some(format!(
             "SELECT {} AS straddle_key FROM {table} WHERE NOT {expr} ORDER BY {} LIMIT 5",
-            keys.iter()
-                .map(|k| format!("CAST({k} AS TEXT)"))
-                .collect::<Vec<_>>()
-                .join(" || ', ' || "),
+            super::key_text(d, &keys),
             keys.join(", ")
         )),
     };
