@@ -279,11 +279,7 @@ fn render_steps(
                         } else {
                             Op::DropIndex
                         };
-                        match dialect {
-                            Dialect::Postgres => postgres::render_index(&it, &op),
-                            Dialect::MySql => mysql::render_index(&it, &op),
-                            Dialect::Sqlite => sqlite::render_index(&it, &op),
-                        }
+                        render_index(&it, &op)
                     }
                     (_, Dialect::Postgres) => postgres::render_foreign_key(model, fk, op),
                     (_, Dialect::MySql) => mysql::render_foreign_key(model, fk, op),
@@ -312,14 +308,7 @@ fn render_steps(
                 index,
                 dialect,
             };
-            let rendered = ops
-                .iter()
-                .flat_map(|op| match dialect {
-                    Dialect::Postgres => postgres::render_index(&t, op),
-                    Dialect::MySql => mysql::render_index(&t, op),
-                    Dialect::Sqlite => sqlite::render_index(&t, op),
-                })
-                .collect();
+            let rendered = ops.iter().flat_map(|op| render_index(&t, op)).collect();
             return merge_combinable(rendered);
         }
     };
@@ -351,6 +340,15 @@ fn render_steps(
         })
         .collect();
     merge_combinable(rendered)
+}
+
+/// An index operation, spelled by the target's dialect.
+fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
+    match t.dialect {
+        Dialect::Postgres => postgres::render_index(t, op),
+        Dialect::MySql => mysql::render_index(t, op),
+        Dialect::Sqlite => sqlite::render_index(t, op),
+    }
 }
 
 /// `CREATE TABLE` for the model's columns (types, NOT NULL for non-`Option` fields,

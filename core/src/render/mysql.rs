@@ -186,7 +186,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         | Op::CreateTable
         | Op::DropTable
         | Op::RetireTable => {
-            unreachable!("index and check operations have their own renderers")
+            unreachable!("index, constraint and table operations have their own renderers")
         }
     }
 }
