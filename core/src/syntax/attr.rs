@@ -227,16 +227,8 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
                 let dropped = meta.path.is_ident("dropped_index");
                 indexes.push((meta.path.span(), parse_index(cx, &meta, dropped)?));
             } else if meta.path.is_ident("created") {
-                needs_parens(&meta, "created")?;
-                let mut phase = Attr::none("phase");
-                meta.parse_nested_meta(|inner| {
-                    if inner.path.is_ident("phase") {
-                        parse_phase(cx, &inner, &mut phase)
-                    } else {
-                        unknown(cx, &inner, "`created`", "`phase`")
-                    }
-                })?;
-                created.set(cx, meta.path.span(), phase.get());
+                let phase = parse_phase_only(cx, &meta, "created")?;
+                created.set(cx, meta.path.span(), phase);
             } else if meta.path.is_ident("retired") {
                 needs_parens(&meta, "retired")?;
                 let mut phase = Attr::none("phase");
@@ -491,16 +483,8 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
                     },
                 );
             } else if meta.path.is_ident("nullable") {
-                needs_parens(&meta, "nullable")?;
-                let mut phase = Attr::none("phase");
-                meta.parse_nested_meta(|inner| {
-                    if inner.path.is_ident("phase") {
-                        parse_phase(cx, &inner, &mut phase)
-                    } else {
-                        unknown(cx, &inner, "`nullable`", "`phase`")
-                    }
-                })?;
-                nullable.set(cx, meta.path.span(), phase.get());
+                let phase = parse_phase_only(cx, &meta, "nullable")?;
+                nullable.set(cx, meta.path.span(), phase);
             } else if meta.path.is_ident("retired") {
                 let value = parse_retired(cx, &meta)?;
                 retired.set(cx, meta.path.span(), value);
@@ -544,6 +528,20 @@ fn parse_phase(cx: &Ctxt, inner: &ParseNestedMeta<'_>, phase: &mut Attr<Option<P
     }
     phase.set(cx, inner.path.span(), parsed);
     Ok(())
+}
+
+/// `what(phase = …)`: an attribute whose only key is the phase.
+fn parse_phase_only(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<Option<PhaseValue>> {
+    needs_parens(meta, what)?;
+    let mut phase = Attr::none("phase");
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)
+        } else {
+            unknown(cx, &inner, &format!("`{what}`"), "`phase`")
+        }
+    })?;
+    Ok(phase.get())
 }
 
 fn needs_parens(meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<()> {
