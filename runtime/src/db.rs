@@ -76,39 +76,21 @@ impl<DB: Backend> Db<DB> {
         self.snapshot.read().expect("snapshot lock poisoned").1.clone()
     }
 
-    /// The shape to query `model` with: from the current snapshot, re-probed first when
-    /// the snapshot is older than allowed and `model` declares a change (even one that
-    /// looks settled: a phase may be reverted). One caller re-probes; the others go on
-    /// with the snapshot they have.
-    async fn current_shape(&self, model: &straddle_core::Model) -> Result<TableShape> {
+    /// The snapshot to query `model` with: the current one, re-probed first when it is
+    /// older than allowed and `model` declares a change (even one that looks settled: a
+    /// phase may be reverted). One caller re-probes; the others go on with the snapshot
+    /// they have.
+    async fn current_snapshot(&self, model: &straddle_core::Model) -> Result<Arc<Snapshot>> {
         let (taken, snapshot) = self.snapshot.read().expect("snapshot lock poisoned").clone();
-        let shape = snapshot.shape(DB::DIALECT, model);
         let stale = self.max_staleness.is_some_and(|max| taken.elapsed() > max);
         if stale
             && model.has_changes()
             && let Ok(_guard) = self.refreshing.try_lock()
         {
             self.refresh().await?;
-            return Ok(self.snapshot().shape(DB::DIALECT, model));
+            return Ok(self.snapshot());
         }
-        Ok(shape)
-    }
-
-    /// Whether `M`'s table exists (by a fresh-enough snapshot). Only a table `created` in
-    /// this rollout may not: its reads then find nothing and its writes are refused.
-    async fn table_exists<M: Model>(&self) -> Result<bool> {
-        let model = crate::definition_for::<M>(DB::DIALECT)?;
-        if model.retired.is_some() {
-            return Err(crate::Error::Usage(format!(
-                "table `{}` is retired in this release (`{}`): the code no longer reads or writes it",
-                model.table, model.rust_name
-            )));
-        }
-        if model.created.is_none() {
-            return Ok(true);
-        }
-        self.current_shape(model).await?;
-        Ok(self.snapshot().has_table(&model.table))
+        Ok(snapshot)
     }
 
     /// How `M`'s table exists right now, per column.
@@ -129,16 +111,16 @@ impl<DB: Backend> Db<DB> {
     where
         M: Model + for<'r> FromRow<'r, DB::Row> + Send + Unpin,
     {
-        if !self.table_exists::<M>().await? {
-            return Ok(Vec::new());
-        }
-        self.retrying::<M, _, _>(|shape, model| {
-            let sql = query::select(DB::DIALECT, model, shape);
-            async move {
-                let mut conn = self.pool.acquire().await?;
-                DB::fetch_all::<M>(&mut conn, sql, DB::Arguments::default()).await
-            }
-        })
+        self.retrying::<M, _, _>(
+            |_| Ok(Vec::new()),
+            |shape, model| {
+                let sql = query::select(DB::DIALECT, model, shape);
+                async move {
+                    let mut conn = self.pool.acquire().await?;
+                    DB::fetch_all::<M>(&mut conn, sql, DB::Arguments::default()).await
+                }
+            },
+        )
         .await
     }
 
@@ -155,19 +137,19 @@ impl<DB: Backend> Db<DB> {
                 model.rust_name
             )));
         }
-        if !self.table_exists::<M>().await? {
-            return Ok(None);
-        }
-        self.retrying::<M, _, _>(|shape, model| {
-            let BoundSql { sql, .. } = query::select_by_key(DB::DIALECT, model, shape);
-            let key = key.clone();
-            async move {
-                let mut args = DB::Arguments::default();
-                args.add(key).map_err(sqlx::Error::Encode)?;
-                let mut conn = self.pool.acquire().await?;
-                Ok(DB::fetch_all::<M>(&mut conn, sql, args).await?.into_iter().next())
-            }
-        })
+        self.retrying::<M, _, _>(
+            |_| Ok(None),
+            |shape, model| {
+                let BoundSql { sql, .. } = query::select_by_key(DB::DIALECT, model, shape);
+                let key = key.clone();
+                async move {
+                    let mut args = DB::Arguments::default();
+                    args.add(key).map_err(sqlx::Error::Encode)?;
+                    let mut conn = self.pool.acquire().await?;
+                    Ok(DB::fetch_all::<M>(&mut conn, sql, args).await?.into_iter().next())
+                }
+            },
+        )
         .await
     }
 
@@ -203,15 +185,14 @@ impl<DB: Backend> Db<DB> {
     where
         M: Model + BindFields<DB> + Sync,
     {
-        if !self.table_exists::<M>().await? {
-            let model = crate::definition_for::<M>(DB::DIALECT)?;
-            return Err(crate::Error::Usage(format!(
+        let not_created = |model: &straddle_core::Model| {
+            Err(crate::Error::Usage(format!(
                 "table `{}` does not exist yet: it is created by the expand phase of its `created` change, which \
                  must run before this release writes to it",
                 model.table
-            )));
-        }
-        self.retrying::<M, _, _>(|shape, model| {
+            )))
+        };
+        self.retrying::<M, _, _>(not_created, |shape, model| {
             let BoundSql { sql, binds } = render(DB::DIALECT, model, shape);
             let args = bind_fields(row, &binds);
             async move {
@@ -225,9 +206,12 @@ impl<DB: Backend> Db<DB> {
 
     /// Run `op` with SQL for the current shape; on an undefined-column error, refresh
     /// the snapshot and run it again with SQL for the new shape — a few times, as two
-    /// changes of one table may land one after the other during a single write.
+    /// changes of one table may land one after the other during a single write. A
+    /// retired table is refused; a table `created` in this rollout that is not there yet
+    /// gets `absent` instead (reads find nothing, writes are refused).
     async fn retrying<M, T, F>(
         &self,
+        absent: impl FnOnce(&straddle_core::Model) -> Result<T>,
         op: impl Fn(&TableShape, &'static straddle_core::Model) -> F,
     ) -> Result<T>
     where
@@ -236,7 +220,17 @@ impl<DB: Backend> Db<DB> {
     {
         const ATTEMPTS: usize = 4;
         let model = crate::definition_for::<M>(DB::DIALECT)?;
-        let mut shape = self.current_shape(model).await?;
+        if model.retired.is_some() {
+            return Err(crate::Error::Usage(format!(
+                "table `{}` is retired in this release (`{}`): the code no longer reads or writes it",
+                model.table, model.rust_name
+            )));
+        }
+        let snapshot = self.current_snapshot(model).await?;
+        if model.created.is_some() && !snapshot.has_table(&model.table) {
+            return absent(model);
+        }
+        let mut shape = snapshot.shape(DB::DIALECT, model);
         for _ in 1..ATTEMPTS {
             match op(&shape, model).await {
                 Err(sqlx::Error::Database(e))
