@@ -287,7 +287,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
          WHERE c.relname = {} AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid",
         t.lit(&t.index.name)
     );
-    let mut s = match op {
+    let s = match op {
         Op::CreateIndex => {
             let mut s = step("create-index", false, true);
             s.statements.extend(t.no_duplicates());
@@ -365,7 +365,6 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
         }
         _ => unreachable!("only index operations act on an index"),
     };
-    s.skip_if = None;
     vec![Rendered {
         step: s,
         combinable: false,

@@ -168,7 +168,7 @@ fn create_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
 /// Indexes: SQLite builds them under the database write lock (there is no concurrent
 /// build); IF [NOT] EXISTS makes them re-runnable.
 pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
-    let mut s = match op {
+    let s = match op {
         Op::CreateIndex => {
             let mut s = step("create-index", true, true);
             s.statements.extend(t.no_duplicates());
@@ -189,7 +189,6 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
         }
         _ => unreachable!("only index operations act on an index"),
     };
-    s.skip_if = None;
     vec![Rendered {
         step: s,
         combinable: false,
