@@ -353,6 +353,8 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column]) -> Vec<Index> {
         used.extend(out.iter().map(|i| i.name.as_str()));
         let name = object_name(cx, *span, what, "index", &attr.name, "", &used);
         let mut ok = true;
+        // The indexed columns by their column names (`on(...)` may name fields).
+        let mut resolved: Vec<String> = Vec::new();
         match &attr.on {
             None => {
                 cx.error_at(
@@ -412,7 +414,7 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column]) -> Vec<Index> {
                             );
                             ok = false;
                         }
-                        Some(_) => {}
+                        Some(c) => resolved.push(c.name.clone()),
                     }
                 }
             }
@@ -429,23 +431,9 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column]) -> Vec<Index> {
         }
         let phase = required_phase(cx, *span, what, attr.phase);
         if let (Some(name), Some(phase), true) = (name, phase, ok) {
-            let cols = attr
-                .on
-                .as_ref()
-                .map(|(_, cols)| cols.as_slice())
-                .unwrap_or_default();
             out.push(Index {
                 name,
-                columns: cols
-                    .iter()
-                    .map(|(_, col)| {
-                        columns
-                            .iter()
-                            .find(|c| c.name == *col || c.field == *col)
-                            .map(|c| c.name.clone())
-                            .unwrap_or_else(|| col.clone())
-                    })
-                    .collect(),
+                columns: resolved,
                 unique: attr.unique,
                 constraint: attr.constraint.is_some(),
                 dropped: attr.dropped,
