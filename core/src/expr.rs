@@ -48,8 +48,66 @@ impl SqlExpr {
         }
     }
 
+    /// The engine's own conversion of column `name` to a type, per dialect: `CAST(… AS
+    /// <type>)` where the engine casts to any column type (PostgreSQL, SQLite), the bare
+    /// value where it converts on assignment and its CAST knows few types (MySQL; strict
+    /// mode refuses a value that does not fit).
+    pub fn conversion<'a>(name: &str, to: impl IntoIterator<Item = (Dialect, &'a str)>) -> SqlExpr {
+        let templates = to
+            .into_iter()
+            .map(|(d, ty)| {
+                let parts = match d {
+                    Dialect::MySql => vec![Part::Column(name.to_string())],
+                    Dialect::Postgres | Dialect::Sqlite => vec![
+                        Part::Sql("CAST(".into()),
+                        Part::Column(name.to_string()),
+                        Part::Sql(format!(" AS {ty})")),
+                    ],
+                };
+                (d, parts)
+            })
+            .collect();
+        SqlExpr {
+            text: format!("the engine's conversion of {name}"),
+            sources: vec![name.to_string()],
+            templates,
+        }
+    }
+
+    /// The same expression reading column `to` where it read `from`.
+    pub fn reading(&self, from: &str, to: &str) -> SqlExpr {
+        let swap = |c: &String| if c == from { to.to_string() } else { c.clone() };
+        SqlExpr {
+            text: self.text.clone(),
+            sources: self.sources.iter().map(swap).collect(),
+            templates: self
+                .templates
+                .iter()
+                .map(|(d, parts)| {
+                    let parts = parts
+                        .iter()
+                        .map(|p| match p {
+                            Part::Column(c) => Part::Column(swap(c)),
+                            sql => sql.clone(),
+                        })
+                        .collect();
+                    (*d, parts)
+                })
+                .collect(),
+        }
+    }
+
     /// Render the expression, parenthesized, for `dialect`.
     pub fn render(&self, dialect: Dialect, qualifier: Qualifier<'_>) -> String {
+        self.render_with(dialect, |c| match qualifier {
+            Qualifier::Row(row) => format!("{row}.{}", dialect.quote(c)),
+            Qualifier::None => dialect.quote(c),
+        })
+    }
+
+    /// Render the expression, parenthesized, with each column reference written by
+    /// `column` (e.g. a bind placeholder standing for the column's value).
+    pub fn render_with(&self, dialect: Dialect, column: impl Fn(&str) -> String) -> String {
         let parts = self
             .templates
             .get(&dialect)
@@ -58,13 +116,7 @@ impl SqlExpr {
         for part in parts {
             match part {
                 Part::Sql(s) => out.push_str(s),
-                Part::Column(c) => {
-                    if let Qualifier::Row(row) = qualifier {
-                        out.push_str(row);
-                        out.push('.');
-                    }
-                    out.push_str(&dialect.quote(c));
-                }
+                Part::Column(c) => out.push_str(&column(c)),
             }
         }
         out.push(')');

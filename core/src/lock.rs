@@ -21,6 +21,12 @@
 //! phase = "expand"
 //! change = "renamed"
 //! from = "email"
+//!
+//! [tables.users.columns.points]
+//! type = "i64"
+//! phase = "expand"
+//! change = "retyped"
+//! from = "i32"             # the previous Rust type
 //! ```
 
 use crate::model::{ChangeKind, Model, Phase};
@@ -102,7 +108,7 @@ pub struct LockedColumn {
     /// before renames and retirements existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<ChangeKind>,
-    /// A rename's previous column name.
+    /// A rename's previous column name; a type change's previous Rust type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
 }
@@ -203,7 +209,7 @@ impl LockedTable {
                             primary_key: c.primary_key,
                             phase: change.map(|ch| ch.phase()),
                             change: change.map(|ch| ch.kind()),
-                            from: change.and_then(|ch| ch.renamed_from()).map(str::to_string),
+                            from: change.and_then(|ch| ch.from_key()).map(str::to_string),
                         },
                     )
                 })

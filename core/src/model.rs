@@ -140,6 +140,36 @@ pub enum Change {
     Retire(RetireColumn),
     Nullable(NullableColumn),
     DefaultChanged(DefaultChange),
+    Retype(RetypeColumn),
+}
+
+/// `#[straddle(retyped(from = "i32", up = "…", down = "…", phase))]`: the column's type
+/// changes. A shadow column of the new type is added beside the old one and kept
+/// converted both ways by a trigger (`up` for the previous release's writes, `down` for
+/// this release's, so that it keeps reading correct values), filled in batches, and at
+/// contract — the previous release gone — the old column is dropped and the shadow takes
+/// its name. Where a dialect stores both types alike (SQLite's INTEGER for `i32` and
+/// `i64`), nothing changes in that database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetypeColumn {
+    pub phase: Phase,
+    /// The column's type in the previous release.
+    pub from: ColumnType,
+    /// Old value → new type, an expression over the column's name (trusted SQL); the
+    /// engine's own conversion when not declared.
+    pub up: SqlExpr,
+    /// New value → old type, an expression over the column's name.
+    pub down: SqlExpr,
+    #[serde(default)]
+    pub throttle: Throttle,
+}
+
+impl RetypeColumn {
+    /// Whether `dialect` stores the old and the new type differently, i.e. whether the
+    /// database changes at all there.
+    pub fn changes_storage(&self, dialect: Dialect, to: &ColumnType) -> bool {
+        !crate::types::same_sql_type(dialect, self.from.sql(dialect), to.sql(dialect))
+    }
 }
 
 /// `#[straddle(default_changed(from = …, to = …, phase))]`: the column's constant
@@ -166,6 +196,8 @@ pub enum ChangeKind {
     /// A column's default changing.
     #[serde(rename = "default_changed")]
     DefaultChanged,
+    /// A column's type changing.
+    Retyped,
 }
 
 impl ChangeKind {
@@ -178,6 +210,7 @@ impl ChangeKind {
             ChangeKind::Dropped => "dropped",
             ChangeKind::Nullable => "nullable",
             ChangeKind::DefaultChanged => "default_changed",
+            ChangeKind::Retyped => "retyped",
         }
     }
 }
@@ -196,6 +229,7 @@ impl Change {
             Change::Retire(r) => r.phase,
             Change::Nullable(n) => n.phase,
             Change::DefaultChanged(d) => d.phase,
+            Change::Retype(r) => r.phase,
         }
     }
 
@@ -206,6 +240,7 @@ impl Change {
             Change::Retire(_) => ChangeKind::Retired,
             Change::Nullable(_) => ChangeKind::Nullable,
             Change::DefaultChanged(_) => ChangeKind::DefaultChanged,
+            Change::Retype(_) => ChangeKind::Retyped,
         }
     }
 
@@ -214,6 +249,7 @@ impl Change {
         match self {
             Change::Add(add) => add.throttle.clone(),
             Change::Rename(r) => r.throttle.clone(),
+            Change::Retype(r) => r.throttle.clone(),
             Change::Retire(_) | Change::Nullable(_) | Change::DefaultChanged(_) => Throttle::default(),
         }
     }
@@ -222,6 +258,16 @@ impl Change {
     pub fn renamed_from(&self) -> Option<&str> {
         match self {
             Change::Rename(r) => Some(&r.from),
+            _ => None,
+        }
+    }
+
+    /// What the change started from, as `straddle.lock` records it: a rename's old
+    /// column, a type change's old Rust type.
+    pub fn from_key(&self) -> Option<&str> {
+        match self {
+            Change::Rename(r) => Some(&r.from),
+            Change::Retype(r) => Some(&r.from.rust),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@
 
 use crate::model::{
     AddColumn, AddKind, Change, Check, Column, DefaultValue, ForeignKey, Index, Literal, Model, Phase,
-    RenameColumn, RetireColumn,
+    RenameColumn, RetireColumn, RetypeColumn,
 };
 
 /// What a change acts on.
@@ -60,12 +60,14 @@ pub struct PhasePlan {
     pub down: Vec<Op>,
 }
 
-/// Which physical column an operation acts on: the declared one, or (for a rename) the
-/// column it is renamed from.
+/// Which physical column an operation acts on: the declared one, the column a rename
+/// started from (for a type change: the column of the old type), or a type change's
+/// shadow — the column of the new type under its temporary name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Col {
     This,
     From,
+    Shadow,
 }
 
 /// A dialect-independent schema operation on the change's column(s).
@@ -98,6 +100,17 @@ pub enum Op {
     /// maximum staleness), so that it writes a column that just came back before a
     /// constraint requires it: needed where triggers run after constraints (SQLite).
     AwaitAppRefresh,
+    /// Wait until every running app instance has re-read the schema, on every engine:
+    /// the next operation gives a column name back with another type, and an instance
+    /// still reading by that name would decode the wrong column.
+    AwaitSchemaRefresh,
+    /// A type change's contract: assert no index or constraint uses the old column
+    /// (dropping it would drop them), drop it, and give the shadow its name — one
+    /// transaction where the engine allows.
+    SwapShadow,
+    /// Undo [`Op::SwapShadow`]'s rename: the column of the new type back to its shadow
+    /// name (the old column is then re-created and refilled).
+    UnswapShadow,
     /// Build the index without blocking writes (an INVALID leftover of an earlier
     /// attempt is dropped first; a unique index is refused, with sample keys, while
     /// duplicates exist).
@@ -291,6 +304,7 @@ fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
     let (summary, [expand, backfill, contract]) = match change {
         Change::Add(add) => plan_add(column, add),
         Change::Rename(rename) => plan_rename(column, rename),
+        Change::Retype(retype) => plan_retype(column, retype),
         Change::Retire(retire) => plan_retire(column, retire),
         Change::DefaultChanged(d) => {
             let set = |v: &Option<Literal>| match v {
@@ -436,6 +450,44 @@ fn plan_rename(column: &Column, rename: &RenameColumn) -> (String, [PhaseOps; 3]
                 vec![Op::DropSyncTrigger, Op::DropColumn(Col::This)],
             ),
             (vec![Op::Backfill(Col::This)], vec![]),
+            (contract_up, contract_down),
+        ],
+    )
+}
+
+/// Type change: a shadow column of the new type beside the old one, a two-way converting
+/// trigger, a batched conversion, and at contract (the previous version is gone) the old
+/// column dropped — once every row is converted — and the shadow renamed into its place.
+/// Going back renames it away again (after every instance has seen that), re-creates the
+/// old column and converts the values back.
+fn plan_retype(column: &Column, retype: &RetypeColumn) -> (String, [PhaseOps; 3]) {
+    let not_null = !column.nullable;
+    let mut contract_up = vec![Op::AssertSynced, Op::DropSyncTrigger, Op::SwapShadow];
+    let mut contract_down = vec![
+        Op::UnswapShadow,
+        Op::AwaitSchemaRefresh,
+        add_nullable(Col::From),
+        Op::CreateSyncTrigger,
+        Op::Backfill(Col::From),
+    ];
+    if not_null {
+        contract_up.push(Op::EnforceNotNull(Col::This));
+        contract_down.insert(0, Op::RelaxNotNull(Col::This));
+        contract_down.push(Op::AwaitAppRefresh);
+        contract_down.push(Op::EnforceNotNull(Col::From));
+    }
+    (
+        format!(
+            "change type from {} (up: {}; down: {})",
+            retype.from.rust, retype.up.text, retype.down.text
+        ),
+        [
+            (
+                vec![add_nullable(Col::Shadow), Op::CreateSyncTrigger],
+                // The old column still holds every value: dropping the shadow loses nothing.
+                vec![Op::DropSyncTrigger, Op::DropColumn(Col::Shadow)],
+            ),
+            (vec![Op::Backfill(Col::Shadow)], vec![]),
             (contract_up, contract_down),
         ],
     )

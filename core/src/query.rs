@@ -2,9 +2,9 @@
 //! for whichever shape the live database has for each changing column.
 
 use crate::dialect::Dialect;
-use crate::expr::Qualifier;
-use crate::model::{AddKind, Change, Column, Model};
-use crate::render::default_sql;
+use crate::expr::{Qualifier, SqlExpr};
+use crate::model::{AddKind, Change, Column, Model, RetypeColumn};
+use crate::render::{default_sql, shadow_column};
 
 /// How a column of the model currently exists in the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -18,6 +18,9 @@ pub enum ColumnShape {
     Present,
     /// Retired: this release neither reads nor writes it, whatever the database has.
     Unused,
+    /// A type change's new column alone, still under its shadow name: between the two
+    /// steps that drop the old column and rename the shadow (or going back).
+    Shadow,
 }
 
 /// The shape of every column of a model, in field order.
@@ -45,6 +48,8 @@ fn fallback(dialect: Dialect, column: &Column) -> Option<String> {
         Some(Change::Rename(r)) => return Some(dialect.quote(&r.from)),
         Some(Change::Retire(_)) => return Some(typed(dialect, "NULL", column)),
         Some(Change::Nullable(_) | Change::DefaultChanged(_)) => return None,
+        // Read through `retyped_read`.
+        Some(Change::Retype(_)) => return None,
         Some(Change::Add(add)) => add,
     };
     let value = match add.kind(column.nullable) {
@@ -57,11 +62,58 @@ fn fallback(dialect: Dialect, column: &Column) -> Option<String> {
 }
 
 /// PostgreSQL types literals and expressions strictly (`0` is INTEGER, not BIGINT) and
-/// sqlx checks the type when decoding: cast to the column's type.
+/// sqlx checks the type when decoding: cast to the column's type. (A type change's
+/// conversion also needs it on MySQL, whose COALESCE of a number and a text is a text.)
 fn typed(dialect: Dialect, value: &str, column: &Column) -> String {
     match dialect {
         Dialect::Postgres => format!("CAST({value} AS {})", column.ty.sql(dialect)),
+        Dialect::MySql if matches!(column.change, Some(Change::Retype(_))) => {
+            match mysql_cast_target(column.ty.sql(dialect)) {
+                Some(target) => format!("CAST({value} AS {target})"),
+                None => value.to_string(),
+            }
+        }
         Dialect::MySql | Dialect::Sqlite => value.to_string(),
+    }
+}
+
+/// What MySQL's CAST, which knows few types, can produce for a column type, so that sqlx
+/// decodes the value as the column's own type.
+fn mysql_cast_target(sql: &str) -> Option<String> {
+    let t = crate::types::canonical_type(Dialect::MySql, sql);
+    let (base, args) = t.split_at(t.find('(').unwrap_or(t.len()));
+    let unsigned = t.ends_with(" unsigned");
+    let target = match base.trim_end_matches(" unsigned") {
+        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" if unsigned => "UNSIGNED".to_string(),
+        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" => "SIGNED".to_string(),
+        "double" => "DOUBLE".to_string(),
+        "float" => "FLOAT".to_string(),
+        "decimal" => format!("DECIMAL{}", args.to_ascii_uppercase()),
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => "CHAR".to_string(),
+        "date" => "DATE".to_string(),
+        "datetime" | "timestamp" => format!("DATETIME{args}"),
+        "binary" | "varbinary" | "blob" | "tinyblob" | "mediumblob" | "longblob" => "BINARY".to_string(),
+        _ => return None,
+    };
+    Some(target)
+}
+
+/// A type change's column, read: converted from the old column before expand, the
+/// shadow where it is filled and converted otherwise, the shadow alone mid-contract.
+fn retyped_read(
+    dialect: Dialect,
+    table: &str,
+    column: &Column,
+    r: &RetypeColumn,
+    shape: ColumnShape,
+) -> String {
+    let shadow = dialect.quote(&shadow_column(dialect, table, &column.name));
+    let converted = || typed(dialect, &r.up.render(dialect, Qualifier::None), column);
+    match shape {
+        ColumnShape::Absent => converted(),
+        ColumnShape::Filling => typed(dialect, &format!("COALESCE({shadow}, {})", converted()), column),
+        ColumnShape::Shadow => shadow,
+        ColumnShape::Present | ColumnShape::Unused => dialect.quote(&column.name),
     }
 }
 
@@ -74,12 +126,9 @@ pub fn select_list(dialect: Dialect, model: &Model, shape: &TableShape) -> Strin
         .map(|(i, c)| {
             let col = dialect.quote(&c.name);
             let alias = dialect.quote(&c.field);
-            let value = match (shape.of(i), fallback(dialect, c)) {
-                (ColumnShape::Absent | ColumnShape::Unused, Some(fb)) => fb,
-                (ColumnShape::Filling, Some(fb)) if fb != "NULL" => {
-                    format!("COALESCE({col}, {fb})")
-                }
-                _ => col,
+            let value = match (shape.of(i), fallback(dialect, c), &c.change) {
+                (shape, _, Some(Change::Retype(r))) => retyped_read(dialect, &model.table, c, r, shape),
+                (shape, fallback, _) => read(shape, fallback, col),
             };
             if value == dialect.quote(&c.field) {
                 value
@@ -89,6 +138,16 @@ pub fn select_list(dialect: Dialect, model: &Model, shape: &TableShape) -> Strin
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// An ordinary or added column, read: its fallback while absent, filled from the fallback
+/// while it fills.
+fn read(shape: ColumnShape, fallback: Option<String>, col: String) -> String {
+    match (shape, fallback) {
+        (ColumnShape::Absent | ColumnShape::Unused, Some(fb)) => fb,
+        (ColumnShape::Filling, Some(fb)) if fb != "NULL" => format!("COALESCE({col}, {fb})"),
+        _ => col,
+    }
 }
 
 /// `SELECT <list> FROM <table>`; append a WHERE clause of your own.
@@ -130,32 +189,83 @@ pub fn select_by_key(dialect: Dialect, model: &Model, shape: &TableShape) -> Bou
     }
 }
 
-/// The columns a write of field `i` goes to: the column if it exists; a rename's old
-/// column while it exists (both while both do); none for a retired column or an added
-/// one not there yet (the sync trigger fills it once it exists).
-fn written<'m>(model: &'m Model, shape: &TableShape, i: usize) -> Vec<&'m str> {
+/// Where a write of field `i` goes: the column if it exists; a rename's old column while
+/// it exists (both while both do); a type change's old column (the value converted back
+/// with `down`) while it exists, its shadow while that exists; none for a retired column
+/// or an added one not there yet (the sync trigger fills it once it exists). Each target
+/// is a column and, where the value is converted on its way, the conversion.
+fn written<'m>(
+    dialect: Dialect,
+    model: &'m Model,
+    shape: &TableShape,
+    i: usize,
+) -> Vec<(String, Option<&'m SqlExpr>)> {
     let c = &model.columns[i];
+    let plain = |name: &str| (name.to_string(), None);
+    if let Some(Change::Retype(r)) = &c.change {
+        let shadow = || plain(&shadow_column(dialect, &model.table, &c.name));
+        let old = || (c.name.clone(), Some(&r.down));
+        return match shape.of(i) {
+            ColumnShape::Absent => vec![old()],
+            ColumnShape::Filling => vec![shadow(), old()],
+            ColumnShape::Shadow => vec![shadow()],
+            ColumnShape::Present | ColumnShape::Unused => vec![plain(&c.name)],
+        };
+    }
     match (shape.of(i), c.change.as_ref().and_then(|ch| ch.renamed_from())) {
         (ColumnShape::Unused, _) => vec![],
-        (ColumnShape::Absent, Some(from)) => vec![from],
-        (ColumnShape::Filling, Some(from)) => vec![&c.name, from],
+        (ColumnShape::Absent, Some(from)) => vec![plain(from)],
+        (ColumnShape::Filling, Some(from)) => vec![plain(&c.name), plain(from)],
         (ColumnShape::Absent, None) => vec![],
-        _ => vec![&c.name],
+        _ => vec![plain(&c.name)],
     }
+}
+
+/// The targets of every field in `fields`, placeholders numbered from 1: (quoted column,
+/// value SQL, field index). A converted value reads the placeholder, typed as the new
+/// column's value (PostgreSQL infers a parameter's type from its context, which a
+/// conversion may leave open), where the conversion reads the column.
+fn targets(
+    dialect: Dialect,
+    model: &Model,
+    shape: &TableShape,
+    fields: impl Iterator<Item = usize>,
+) -> Vec<(String, String, usize)> {
+    fields
+        .flat_map(|i| {
+            written(dialect, model, shape, i)
+                .into_iter()
+                .map(move |(col, conversion)| (col, conversion, i))
+        })
+        .enumerate()
+        .map(|(n, (col, conversion, i))| {
+            let p = dialect.placeholder(n + 1);
+            let value = match conversion {
+                None => p,
+                Some(expr) => {
+                    let typed = match dialect {
+                        Dialect::Postgres => format!("CAST({p} AS {})", model.columns[i].ty.sql(dialect)),
+                        Dialect::MySql | Dialect::Sqlite => p,
+                    };
+                    expr.render_with(dialect, |_| typed.clone())
+                }
+            };
+            (dialect.quote(&col), value, i)
+        })
+        .collect()
 }
 
 /// Insert every field to the columns that exist for it (dual-write).
 pub fn insert(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
-    let (binds, names): (Vec<usize>, Vec<&str>) = (0..model.columns.len())
-        .flat_map(|i| written(model, shape, i).into_iter().map(move |n| (i, n)))
-        .unzip();
-    let cols = names
+    let t = targets(dialect, model, shape, 0..model.columns.len());
+    let cols = t
         .iter()
-        .map(|n| dialect.quote(n))
+        .map(|(c, _, _)| c.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let values = (1..=binds.len())
-        .map(|n| dialect.placeholder(n))
+    let values = t
+        .iter()
+        .map(|(_, v, _)| v.as_str())
         .collect::<Vec<_>>()
         .join(", ");
     BoundSql {
@@ -163,22 +273,20 @@ pub fn insert(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
             "INSERT INTO {} ({cols}) VALUES ({values})",
             dialect.quote(&model.table)
         ),
-        binds,
+        binds: t.iter().map(|(_, _, i)| *i).collect(),
     }
 }
 
 /// Update every non-key field to the columns that exist for it, by primary key.
 pub fn update(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
-    let (mut binds, names): (Vec<usize>, Vec<&str>) = (0..model.columns.len())
-        .filter(|&i| !model.columns[i].primary_key)
-        .flat_map(|i| written(model, shape, i).into_iter().map(move |n| (i, n)))
-        .unzip();
-    let sets = names
+    let fields = (0..model.columns.len()).filter(|&i| !model.columns[i].primary_key);
+    let t = targets(dialect, model, shape, fields);
+    let sets = t
         .iter()
-        .enumerate()
-        .map(|(n, name)| format!("{} = {}", dialect.quote(name), dialect.placeholder(n + 1)))
+        .map(|(c, v, _)| format!("{c} = {v}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let mut binds: Vec<usize> = t.iter().map(|(_, _, i)| *i).collect();
     let (pred, key_binds) = key_predicate(dialect, model, binds.len() + 1);
     binds.extend(key_binds);
     BoundSql {

@@ -81,9 +81,117 @@ pub fn literal_class(rust: &str) -> LiteralClass {
     }
 }
 
+/// A column type as the engine's catalog spells it, so that a type Straddle declared and
+/// the type the catalog reports for the column compare equal: PostgreSQL's
+/// `format_type` names (`bigint`, `character varying(20)`), MySQL's `COLUMN_TYPE`
+/// without integer display widths, SQLite's declared type as written (case aside).
+pub fn canonical_type(dialect: Dialect, sql: &str) -> String {
+    let mut t = sql
+        .trim()
+        .to_ascii_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for (from, to) in [(" (", "("), ("( ", "("), (" )", ")"), (", ", ","), (" ,", ",")] {
+        while t.contains(from) {
+            t = t.replace(from, to);
+        }
+    }
+    let (base, args) = match t.find('(') {
+        Some(i) => (t[..i].to_string(), t[i..].to_string()),
+        None => (t.clone(), String::new()),
+    };
+    // `int(10) unsigned`: the arguments end at `)`; what follows is kept.
+    let (args, rest) = match args.find(')') {
+        Some(i) => (args[..=i].to_string(), args[i + 1..].to_string()),
+        None => (args, String::new()),
+    };
+    match dialect {
+        Dialect::Postgres => {
+            let base = match base.as_str() {
+                "int" | "int4" | "integer" => "integer",
+                "int8" | "bigint" => "bigint",
+                "int2" | "smallint" => "smallint",
+                "float4" | "real" => "real",
+                "float8" | "double precision" => "double precision",
+                "bool" | "boolean" => "boolean",
+                "timestamptz" | "timestamp with time zone" => "timestamp with time zone",
+                "timestamp" | "timestamp without time zone" => "timestamp without time zone",
+                "decimal" | "numeric" => "numeric",
+                "varchar" | "character varying" => "character varying",
+                "char" | "character" | "bpchar" => "character",
+                other => other,
+            };
+            format!("{base}{args}{rest}")
+        }
+        Dialect::MySql => {
+            let integer = matches!(
+                base.as_str(),
+                "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "bool" | "boolean"
+            );
+            let base = match base.as_str() {
+                "integer" => "int",
+                "bool" | "boolean" => "tinyint",
+                "double precision" | "real" => "double",
+                "dec" | "numeric" => "decimal",
+                // MariaDB stores JSON as LONGTEXT (with a check).
+                "json" => "longtext",
+                other => other,
+            };
+            if integer {
+                format!("{base}{rest}")
+            } else {
+                format!("{base}{args}{rest}")
+            }
+        }
+        Dialect::Sqlite => format!("{base}{args}{rest}"),
+    }
+}
+
+/// Whether two column types are stored alike on `dialect` (see [`canonical_type`]).
+pub fn same_sql_type(dialect: Dialect, a: &str, b: &str) -> bool {
+    canonical_type(dialect, a) == canonical_type(dialect, b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catalog_spellings_compare_equal_to_declared_types() {
+        use Dialect::*;
+        for (d, declared, catalog) in [
+            (Postgres, "BIGINT", "bigint"),
+            (Postgres, "INTEGER", "integer"),
+            (Postgres, "DOUBLE PRECISION", "double precision"),
+            (Postgres, "TIMESTAMPTZ", "timestamp with time zone"),
+            (Postgres, "VARCHAR(20)", "character varying(20)"),
+            (Postgres, "NUMERIC(12, 2)", "numeric(12,2)"),
+            (MySql, "INT", "int(11)"),
+            (MySql, "BIGINT", "bigint(20)"),
+            (MySql, "BOOLEAN", "tinyint(1)"),
+            (MySql, "INT UNSIGNED", "int(10) unsigned"),
+            (MySql, "DECIMAL(65, 30)", "decimal(65,30)"),
+            (MySql, "JSON", "longtext"),
+            (MySql, "VARCHAR(255)", "varchar(255)"),
+            (Sqlite, "INTEGER", "integer"),
+        ] {
+            assert!(
+                same_sql_type(d, declared, catalog),
+                "{d}: {declared} vs {catalog}"
+            );
+        }
+        for (d, a, b) in [
+            (Postgres, "INTEGER", "bigint"),
+            (Postgres, "VARCHAR(20)", "character varying(30)"),
+            (MySql, "INT", "bigint(20)"),
+            (MySql, "INT", "int(10) unsigned"),
+            (MySql, "DOUBLE", "float"),
+            (Sqlite, "INTEGER", "REAL"),
+        ] {
+            assert!(!same_sql_type(d, a, b), "{d}: {a} vs {b}");
+        }
+    }
 
     #[test]
     fn unsigned_64_has_no_postgres_or_sqlite_mapping() {

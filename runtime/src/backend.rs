@@ -251,7 +251,7 @@ macro_rules! backend {
 
             fn probe<'a>(conn: &'a mut Self::Connection) -> BoxFuture<'a, Result<Snapshot, sqlx::Error>> {
                 Box::pin(async move {
-                    let columns: Vec<(String, String, bool)> =
+                    let columns: Vec<(String, String, bool, String)> =
                         sqlx::query_as(straddle_core::render::catalog_columns_sql($dialect))
                             .fetch_all(&mut *conn)
                             .await?;

@@ -3,21 +3,34 @@
 use std::collections::{HashMap, HashSet};
 use straddle_core::model::{AddKind, Change};
 use straddle_core::query::{ColumnShape, TableShape};
-use straddle_core::render::sync_trigger_names;
+use straddle_core::render::{shadow_column, sync_trigger_names};
+use straddle_core::types::same_sql_type;
 use straddle_core::{Dialect, Model};
 
-/// Columns (with nullability) per table, and the names of Straddle's triggers.
+/// A column as the catalog reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct LiveColumn {
+    nullable: bool,
+    /// The type as the catalog spells it.
+    ty: String,
+}
+
+/// Columns (with nullability and type) per table, and the names of Straddle's triggers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
-    tables: HashMap<String, HashMap<String, bool>>,
+    tables: HashMap<String, HashMap<String, LiveColumn>>,
     triggers: HashSet<String>,
 }
 
 impl Snapshot {
-    pub fn from_catalog(columns: Vec<(String, String, bool)>, triggers: Vec<String>) -> Snapshot {
-        let mut tables: HashMap<String, HashMap<String, bool>> = HashMap::new();
-        for (table, column, nullable) in columns {
-            tables.entry(table).or_default().insert(column, nullable);
+    /// From catalog rows of (table, column, nullable, type).
+    pub fn from_catalog(columns: Vec<(String, String, bool, String)>, triggers: Vec<String>) -> Snapshot {
+        let mut tables: HashMap<String, HashMap<String, LiveColumn>> = HashMap::new();
+        for (table, column, nullable, ty) in columns {
+            tables
+                .entry(table)
+                .or_default()
+                .insert(column, LiveColumn { nullable, ty });
         }
         Snapshot {
             tables,
@@ -27,7 +40,12 @@ impl Snapshot {
 
     /// `Some(nullable)` when the column exists.
     pub fn column(&self, table: &str, column: &str) -> Option<bool> {
-        self.tables.get(table)?.get(column).copied()
+        Some(self.tables.get(table)?.get(column)?.nullable)
+    }
+
+    /// The column's type as the catalog spells it, when the column exists.
+    pub fn column_type(&self, table: &str, column: &str) -> Option<&str> {
+        Some(&self.tables.get(table)?.get(column)?.ty)
     }
 
     pub fn has_table(&self, table: &str) -> bool {
@@ -57,6 +75,25 @@ impl Snapshot {
                                 (None, _) => ColumnShape::Absent,
                                 (Some(_), Some(_)) => ColumnShape::Filling,
                                 (Some(_), None) => ColumnShape::Present,
+                            };
+                        }
+                        Some(Change::Retype(r)) if !r.changes_storage(dialect, &c.ty) => {
+                            return ColumnShape::Present;
+                        }
+                        Some(Change::Retype(_)) => {
+                            let shadow = shadow_column(dialect, &model.table, &c.name);
+                            return match (
+                                self.column_type(&model.table, &c.name),
+                                self.column(&model.table, &shadow),
+                            ) {
+                                (Some(_), Some(_)) => ColumnShape::Filling,
+                                (None, Some(_)) => ColumnShape::Shadow,
+                                // One column of that name: of the new type once contract ran,
+                                // of the old one before expand.
+                                (Some(ty), None) if same_sql_type(dialect, ty, c.ty.sql(dialect)) => {
+                                    ColumnShape::Present
+                                }
+                                (Some(_) | None, None) => ColumnShape::Absent,
                             };
                         }
                         Some(Change::Add(add)) => add,

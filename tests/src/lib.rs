@@ -287,6 +287,7 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, settled: bool) ->
                 (Some(Change::Retire(r)), false) => (c.name.as_str(), r.default.is_some(), None),
                 (Some(Change::Nullable(_)), false) => (c.name.as_str(), true, None),
                 (Some(Change::Nullable(_)), true) => (c.name.as_str(), false, None),
+                (Some(Change::Retype(_)), _) => (c.name.as_str(), !c.nullable, None),
                 (Some(Change::DefaultChanged(d)), settled) => (
                     c.name.as_str(),
                     !c.nullable,
@@ -295,7 +296,12 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, settled: bool) ->
                         .map(|l| l.render(dialect)),
                 ),
             };
-            let mut d = format!("{} {}", dialect.quote(name), c.ty.sql(dialect));
+            // A type change's column has its previous type before the change.
+            let ty = match (&c.change, settled) {
+                (Some(Change::Retype(r)), false) => r.from.sql(dialect),
+                _ => c.ty.sql(dialect),
+            };
+            let mut d = format!("{} {ty}", dialect.quote(name));
             if not_null {
                 d.push_str(" NOT NULL");
             } else if dialect == Dialect::MySql {

@@ -327,3 +327,80 @@ pub struct SettingDefaulted {
 }
 
 has_id!(Setting, SettingDefaulted);
+
+/// The release before a type change: `balance` a NOT NULL text of digits (a legacy
+/// schema), `points` a nullable `i32`.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "accounts")]
+pub struct Account {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub balance: String,
+    pub points: Option<i32>,
+}
+
+/// Both columns changing type (two changes in flight on one table): `balance` text →
+/// `i64` with a declared conversion (the text may carry spaces), `points` `i32` → `i64`
+/// with the engine's own (on SQLite both are INTEGER: nothing changes there).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "accounts")]
+pub struct AccountRetyped {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(retyped(
+        from = "String",
+        up = "CAST(TRIM(balance) AS DECIMAL(20, 0))",
+        down = "CONCAT('', balance)",
+        phase = contract
+    ))]
+    pub balance: i64,
+    #[straddle(retyped(from = "i32", phase = contract))]
+    pub points: Option<i64>,
+}
+
+has_id!(Account, AccountRetyped);
+
+/// How an account row carries a value under test: `balance` encodes it as a number
+/// (`old-N` → 4N+1, `new-N` → 4N+2, a seeded row 4N+3) and `points` follows from it.
+pub mod account {
+    /// The number `value` is stored as.
+    pub fn encode(value: &str) -> i64 {
+        let (who, n) = value.split_once('-').expect("values are `<who>-<n>`");
+        let n: i64 = n.parse().expect("values end in a number");
+        n * 4 + if who == "old" { 1 } else { 2 }
+    }
+
+    /// The points a row with balance `code` has.
+    pub fn points(code: i64) -> Option<i64> {
+        (code % 3 != 0).then_some(code % 100_000)
+    }
+
+    /// The value a row reads as: its balance decoded when the points match it, otherwise
+    /// a text no write produced.
+    pub fn value(code: i64, points: Option<i64>) -> String {
+        let who = match code % 4 {
+            1 => "old",
+            2 => "new",
+            3 => "seed",
+            _ => "bad",
+        };
+        let value = format!("{who}-{}", code / 4);
+        if points == self::points(code) {
+            value
+        } else {
+            format!("{value} with the wrong points {points:?}")
+        }
+    }
+
+    /// Seed columns for `seed_sql_with`: the balance as text with a leading space, and
+    /// its points.
+    pub const SEED: [(&str, &str); 2] = [
+        ("balance", "CONCAT(' ', n * 4 + 3)"),
+        (
+            "points",
+            "CASE WHEN (n * 4 + 3) % 3 = 0 THEN NULL ELSE (n * 4 + 3) % 100000 END",
+        ),
+    ];
+}

@@ -364,8 +364,12 @@ where
     };
     let rel_before = relfilenode(pool.clone()).await;
 
-    let old_db = Db::new(pool.clone()).await.unwrap();
-    let new_db = Db::new(pool.clone()).await.unwrap();
+    // Each release has its own pool, as its own processes would: a connection's prepared
+    // statements belong to the release that prepared them (the previous release's
+    // `SELECT "balance"` is this one's text too once a type change settles, but not of
+    // the same type).
+    let old_db = Db::new(t.pool::<DB>(5).await).await.unwrap();
+    let new_db = Db::new(t.pool::<DB>(5).await).await.unwrap();
     let shared = Shared {
         rows: Mutex::new(
             old_db

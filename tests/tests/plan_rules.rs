@@ -5,8 +5,8 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable,
-    Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TicketLinked,
+    AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked,
+    MemberNullable, Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TicketLinked,
 };
 
 struct Rendered {
@@ -30,6 +30,7 @@ fn all_plans() -> Vec<Rendered> {
         Note::definition(),
         ArchiveRetired::definition(),
         SettingDefaulted::definition(),
+        AccountRetyped::definition(),
     ];
     let mut out = Vec::new();
     for model in models {
@@ -284,7 +285,12 @@ fn renames_copy_and_drop_the_old_column_only_after_proving_it_equal() {
                 }
                 ir::Statement::Execute(sql) => {
                     let upper = sql.to_uppercase();
-                    assert!(!upper.contains("RENAME COLUMN"), "{}: {sql}", r.where_);
+                    // Only a type change's shadow is ever renamed (into or out of place).
+                    assert!(
+                        !upper.contains("RENAME COLUMN") || upper.contains("STRADDLE_NEW_"),
+                        "{}: {sql}",
+                        r.where_
+                    );
                     let drops_old = r.where_.starts_with("contacts.")
                         && r.where_.ends_with("contract up")
                         && upper.contains(" DROP COLUMN ");
@@ -301,6 +307,81 @@ fn renames_copy_and_drop_the_old_column_only_after_proving_it_equal() {
         renames,
         2 * 3,
         "both renames on the three engines drop their old column at contract"
+    );
+}
+
+/// change-column-type: never `ALTER COLUMN … TYPE` (a rewrite under ACCESS EXCLUSIVE); a
+/// shadow column is converted in batches, and at contract the old column is dropped and
+/// the shadow renamed into its place — one transaction where the engine has transactional
+/// DDL, one statement on MySQL — only after asserting every row converted and no index or
+/// constraint using the old column. Going back, the shadow is renamed away and every app
+/// instance has re-read the schema before the old column's name comes back with the old
+/// type.
+#[test]
+fn type_changes_swap_the_shadow_in_only_after_converting_every_row() {
+    let mut swaps = 0;
+    let mut unswaps = 0;
+    for r in all_plans() {
+        for sql in r.steps.iter().flat_map(executes) {
+            assert!(
+                !(sql.contains(" TYPE ") || sql.contains("MODIFY") && sql.contains("STRADDLE_NEW_")),
+                "{}: {sql}",
+                r.where_
+            );
+        }
+        if !r.where_.starts_with("accounts.") {
+            continue;
+        }
+        let mut converted = false;
+        let mut unused = false;
+        let mut awaited = false;
+        let mut swapped_out = false;
+        for step in &r.steps {
+            for st in &step.statements {
+                match st {
+                    ir::Statement::Assert { sql, .. } if sql.contains(" IS NULL AND ") => converted = true,
+                    ir::Statement::Assert { message, .. }
+                        if message.contains("used by indexes or constraints") =>
+                    {
+                        unused = true
+                    }
+                    ir::Statement::AwaitAppRefresh if swapped_out => awaited = true,
+                    _ => {}
+                }
+            }
+            let sqls: Vec<String> = executes(step).collect();
+            if step.name == "swap-in-retyped-column" {
+                swaps += 1;
+                assert!(converted && unused, "{}: swapped before the assertions", r.where_);
+                assert!(r.where_.ends_with("contract up"), "{}", r.where_);
+                assert!(sqls.iter().any(|s| s.contains(" DROP COLUMN ")), "{}", r.where_);
+                assert!(sqls.iter().any(|s| s.contains("RENAME COLUMN")), "{}", r.where_);
+                assert!(step.skip_if.is_some(), "{}: the swap is not guarded", r.where_);
+                match r.dialect {
+                    Dialect::MySql => assert_eq!(sqls.len(), 1, "{}: one atomic ALTER", r.where_),
+                    _ => assert!(step.transactional, "{}: one transaction", r.where_),
+                }
+            }
+            if step.name == "swap-out-retyped-column" {
+                unswaps += 1;
+                swapped_out = true;
+                assert!(r.where_.ends_with("contract down"), "{}", r.where_);
+            }
+            if step.name == "add-column" && swapped_out {
+                assert!(
+                    awaited,
+                    "{}: old column back before every instance re-read the schema",
+                    r.where_
+                );
+            }
+        }
+    }
+    // `balance` (text → i64) on the three engines; `points` (i32 → i64) on PostgreSQL and
+    // MySQL — SQLite stores both as INTEGER, and its plan is empty.
+    assert_eq!(
+        (swaps, unswaps),
+        (5, 5),
+        "every type change swaps in at contract and out going back"
     );
 }
 

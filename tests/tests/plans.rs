@@ -3,8 +3,8 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked, MemberNullable,
-    Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TicketLinked,
+    AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked,
+    MemberNullable, Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TicketLinked,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -111,4 +111,9 @@ fn checksums_are_stable_and_sensitive() {
         sql.push(' ');
     }
     assert_ne!(steps[0].checksum(), edited.checksum());
+}
+
+#[test]
+fn type_changes() {
+    insta::assert_snapshot!(render_all(AccountRetyped::definition()));
 }

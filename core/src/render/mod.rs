@@ -16,6 +16,7 @@ use crate::step::{Direction, Statement, Step};
 use sha2::{Digest, Sha256};
 
 /// The column an operation applies to, with everything a renderer may need.
+#[derive(Clone, Copy)]
 pub(crate) struct Target<'a> {
     pub model: &'a Model,
     /// The declared column whose change this is.
@@ -33,41 +34,68 @@ impl<'a> Target<'a> {
     pub fn table(&self) -> String {
         self.q(&self.model.table)
     }
+    /// The same change, acting on another of its columns.
+    pub fn at(&self, col: Col) -> Target<'a> {
+        Target { col, ..*self }
+    }
     /// The name of the column the operation acts on.
-    pub fn name(&self) -> &'a str {
-        match self.col {
-            Col::This => &self.column.name,
-            Col::From => self
-                .change
-                .renamed_from()
-                .expect("planner acts on the old column only for a rename"),
+    pub fn name(&self) -> String {
+        self.name_of(self.col)
+    }
+    /// The physical name of `col` for this change.
+    pub fn name_of(&self, col: Col) -> String {
+        match (col, self.change) {
+            (Col::This, _) => self.column.name.clone(),
+            (Col::From, Change::Rename(r)) => r.from.clone(),
+            // A type change keeps the name: the old column is the declared one.
+            (Col::From, Change::Retype(_)) => self.column.name.clone(),
+            (Col::Shadow, Change::Retype(_)) => {
+                shadow_column(self.dialect, &self.model.table, &self.column.name)
+            }
+            (Col::From | Col::Shadow, _) => {
+                unreachable!("the planner acts on another column only for a rename or a type change")
+            }
         }
     }
-    /// The name of the other column of a rename.
-    pub fn other_name(&self) -> &'a str {
-        match self.col {
-            Col::This => self.change.renamed_from().expect("a rename has an old column"),
-            Col::From => &self.column.name,
+    /// The name of the other column of a rename or a type change (the old column for the
+    /// new one, the new one for the old).
+    pub fn other_name(&self) -> String {
+        match (self.col, self.change) {
+            (Col::This, Change::Rename(_)) => self.name_of(Col::From),
+            (Col::From, Change::Rename(_)) => self.name_of(Col::This),
+            (Col::Shadow | Col::This, Change::Retype(_)) => self.name_of(Col::From),
+            (Col::From, Change::Retype(_)) => self.name_of(Col::Shadow),
+            _ => unreachable!("only renames and type changes have two columns"),
         }
     }
     /// The quoted column the operation acts on.
     pub fn col(&self) -> String {
-        self.q(self.name())
+        self.q(&self.name())
     }
+    /// The type of the column the operation acts on (a type change's old column has the
+    /// old type).
     pub fn sql_type(&self) -> &'a str {
-        self.column.ty.sql(self.dialect)
+        match (self.col, self.change) {
+            (Col::From, Change::Retype(r)) => r.from.sql(self.dialect),
+            _ => self.column.ty.sql(self.dialect),
+        }
     }
     /// What a backfill or sync trigger writes into the column: the backfill expression of
-    /// an added column, the other column of a rename.
+    /// an added column, the other column of a rename, the other column converted for a
+    /// type change (`up` into the shadow, `down` back into the old column).
     pub fn fill_expr(&self) -> SqlExpr {
         match self.change {
             Change::Add(add) => add
                 .backfill
                 .clone()
                 .expect("planner emits sync/backfill ops only with an expression"),
-            Change::Rename(_) => SqlExpr::column(self.other_name()),
+            Change::Rename(_) => SqlExpr::column(&self.other_name()),
+            Change::Retype(r) => match self.col {
+                Col::From => r.down.reading(&self.column.name, &self.other_name()),
+                Col::Shadow | Col::This => r.up.clone(),
+            },
             Change::Retire(_) | Change::Nullable(_) | Change::DefaultChanged(_) => {
-                panic!("only added and renamed columns are filled")
+                panic!("only added, renamed and retyped columns are filled")
             }
         }
     }
@@ -91,7 +119,7 @@ impl<'a> Target<'a> {
     /// A name for an object Straddle owns, unique per table, column and purpose, within the
     /// engine's identifier limit.
     pub fn object_name(&self, purpose: &str) -> String {
-        object_name(self.dialect, purpose, &self.model.table, self.name())
+        object_name(self.dialect, purpose, &self.model.table, &self.name())
     }
     /// `WHERE` condition selecting the row a trigger fires for (SQLite's AFTER triggers).
     pub fn this_row(&self) -> String {
@@ -117,6 +145,12 @@ pub(crate) fn object_name(dialect: Dialect, purpose: &str, table: &str, column: 
         cut -= 1;
     }
     format!("{}_{suffix}", &full[..cut])
+}
+
+/// The temporary name of a type change's new column while both exist (`straddle_new_…`,
+/// cut with a hash to the engine's identifier limit).
+pub fn shadow_column(dialect: Dialect, table: &str, column: &str) -> String {
+    object_name(dialect, "new", table, column)
 }
 
 /// Names of the sync triggers Straddle installs for a backfilled column. Their presence
@@ -317,6 +351,12 @@ fn render_steps(
         .change
         .as_ref()
         .expect("plan for a column without a change");
+    if let Change::Retype(r) = change
+        && !r.changes_storage(dialect, &column.ty)
+    {
+        // Both types are stored alike here: nothing to change in this database.
+        return Vec::new();
+    }
     let phase_plan = plan.phase(phase);
     let ops = match direction {
         Direction::Up => &phase_plan.up,
@@ -513,21 +553,24 @@ pub(crate) fn default_sql(dialect: Dialect, default: &DefaultValue) -> String {
 }
 
 /// Catalog probe: every column of every table in the current database/schema, as
-/// rows of (table, column, nullable: bool-ish integer).
+/// rows of (table, column, nullable: bool-ish integer, type as the catalog spells it;
+/// see [`crate::types::canonical_type`]).
 pub fn catalog_columns_sql(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Postgres => {
-            "SELECT c.relname::text, a.attname::text, CAST(NOT a.attnotnull AS BOOLEAN) \
+            "SELECT c.relname::text, a.attname::text, CAST(NOT a.attnotnull AS BOOLEAN), \
+             format_type(a.atttypid, a.atttypmod) \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v') \
              AND a.attnum > 0 AND NOT a.attisdropped"
         }
         Dialect::MySql => {
-            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), IS_NULLABLE = 'YES' \
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), IS_NULLABLE = 'YES', \
+             CAST(COLUMN_TYPE AS CHAR) \
              FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
         }
         Dialect::Sqlite => {
-            "SELECT m.name, p.name, p.\"notnull\" = 0 FROM sqlite_master m \
+            "SELECT m.name, p.name, p.\"notnull\" = 0, p.type FROM sqlite_master m \
              JOIN pragma_table_info(m.name) p WHERE m.type IN ('table', 'view')"
         }
     }
@@ -661,6 +704,11 @@ pub(crate) fn no_nulls_left(t: &Target<'_>) -> Statement {
 pub fn verification(dialect: Dialect, model: &Model, plan: &ChangePlan) -> Option<Statement> {
     let column = model.column(plan.column()?)?;
     let change = column.change.as_ref()?;
+    if let Change::Retype(r) = change
+        && !r.changes_storage(dialect, &column.ty)
+    {
+        return None;
+    }
     let contract = &plan.phase(Phase::Contract).up;
     let target = Target {
         model,
@@ -678,9 +726,14 @@ pub fn verification(dialect: Dialect, model: &Model, plan: &ChangePlan) -> Optio
     }
 }
 
-/// The assertion that a rename's two columns hold the same value in every row.
+/// The assertion that a rename's two columns hold the same value in every row; for a
+/// type change, that every row's value was converted into the shadow (`down(up(x))`
+/// need not give `x` back — a narrowing `down` — so the values are not compared).
 pub(crate) fn columns_equal(t: &Target<'_>) -> Statement {
-    let (table, new, old) = (t.table(), t.q(&t.column.name), t.q(t.other_name()));
+    if let Change::Retype(r) = t.change {
+        return all_converted(t, r);
+    }
+    let (table, new, old) = (t.table(), t.q(&t.column.name), t.q(&t.other_name()));
     let differ = match t.dialect {
         Dialect::Postgres => format!("{new} IS DISTINCT FROM {old}"),
         Dialect::MySql => format!("NOT ({new} <=> {old})"),
@@ -699,6 +752,130 @@ pub(crate) fn columns_equal(t: &Target<'_>) -> Statement {
             "SELECT {} AS straddle_key FROM {table} WHERE {differ} ORDER BY {} LIMIT 5",
             key_text(t.dialect, &key_columns(t.dialect, t.model, "")),
             key_columns(t.dialect, t.model, "").join(", ")
+        )),
+    }
+}
+
+/// The step asserting, before contract drops the old column, that nothing would be lost:
+/// a rename's columns equal; a type change's rows all converted and the old column used
+/// by no index or constraint.
+pub(crate) fn verify_synced(t: &Target<'_>) -> Rendered {
+    let mut s = step("verify-synced", false, false);
+    s.statements.push(columns_equal(t));
+    if let Change::Retype(_) = t.change {
+        s.statements.push(old_column_unused(t));
+    }
+    Rendered {
+        step: s,
+        combinable: false,
+    }
+}
+
+/// A step that waits until every app instance has re-read the schema (twice the
+/// snapshot's maximum staleness).
+pub(crate) fn await_app_refresh() -> Rendered {
+    let mut s = step("await-app-refresh", false, false);
+    s.statements.push(Statement::AwaitAppRefresh);
+    Rendered {
+        step: s,
+        combinable: false,
+    }
+}
+
+/// The probe that counts the table's columns named `name`.
+pub(crate) fn column_count_sql(dialect: Dialect, table: &str, name: &str) -> String {
+    let (tl, cl) = (dialect.string_literal(table), dialect.string_literal(name));
+    match dialect {
+        Dialect::Postgres => format!(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = {}::regclass AND attname = {cl} AND NOT attisdropped \
+             AND attnum > 0",
+            dialect.string_literal(&dialect.quote(table))
+        ),
+        Dialect::MySql => format!(
+            "SELECT count(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {tl} \
+             AND COLUMN_NAME = {cl}"
+        ),
+        Dialect::Sqlite => format!("SELECT count(*) FROM pragma_table_info({tl}) WHERE name = {cl}"),
+    }
+}
+
+/// A type change's contract: the old column dropped and the shadow renamed into its
+/// place (skipped once the shadow is gone); going back, the column renamed to its shadow
+/// name again (skipped while the shadow exists). `swap`: the engine's statements.
+pub(crate) fn swap_step(t: &Target<'_>, op: &Op, transactional: bool, swap: Vec<String>) -> Rendered {
+    let shadow = column_count_sql(t.dialect, &t.model.table, &t.name_of(Col::Shadow));
+    let (name, skip_if) = match op {
+        Op::SwapShadow => ("swap-in-retyped-column", format!("SELECT 1 - ({shadow})")),
+        _ => ("swap-out-retyped-column", shadow),
+    };
+    let mut s = step(name, transactional, true);
+    if *op == Op::SwapShadow {
+        s.statements.push(old_column_unused(t));
+    }
+    s.statements.extend(swap.into_iter().map(Statement::Execute));
+    s.skip_if = Some(skip_if);
+    Rendered {
+        step: s,
+        combinable: false,
+    }
+}
+
+fn all_converted(t: &Target<'_>, r: &crate::model::RetypeColumn) -> Statement {
+    let (table, new, old) = (
+        t.table(),
+        t.q(&t.name_of(Col::Shadow)),
+        t.q(&t.name_of(Col::From)),
+    );
+    let missing = format!("{new} IS NULL AND {old} IS NOT NULL");
+    Statement::Assert {
+        sql: format!("SELECT count(*) FROM {table} WHERE {missing}"),
+        message: format!(
+            "rows of {} have {} not yet converted from {} to {}: run the backfill to completion before contract drops \
+             the old column",
+            t.model.table, t.column.name, r.from.rust, t.column.ty.rust
+        ),
+        sample: Some(format!(
+            "SELECT {} AS straddle_key FROM {table} WHERE {missing} ORDER BY {} LIMIT 5",
+            key_text(t.dialect, &key_columns(t.dialect, t.model, "")),
+            key_columns(t.dialect, t.model, "").join(", ")
+        )),
+    }
+}
+
+/// The assertion, before a type change's contract drops the old column, that no index or
+/// constraint uses it: the engine would drop them with it (PostgreSQL, MySQL) or refuse
+/// (SQLite). Names them.
+pub(crate) fn old_column_unused(t: &Target<'_>) -> Statement {
+    let (table, col) = (&t.model.table, t.name_of(Col::From));
+    let (tl, cl) = (t.lit(table), t.lit(&col));
+    let users = match t.dialect {
+        Dialect::Postgres => format!(
+            "SELECT c.relname::text AS straddle_key FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attname = {cl} \
+             WHERE i.indrelid = {}::regclass AND a.attnum = ANY(i.indkey) \
+             UNION SELECT conname::text FROM pg_constraint o JOIN pg_attribute a ON a.attrelid = o.conrelid AND a.attname = {cl} \
+             WHERE o.conrelid = {}::regclass AND a.attnum = ANY(o.conkey)",
+            t.lit(&t.table()),
+            t.lit(&t.table())
+        ),
+        Dialect::MySql => format!(
+            "SELECT DISTINCT CAST(INDEX_NAME AS CHAR) AS straddle_key FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {tl} AND COLUMN_NAME = {cl}"
+        ),
+        Dialect::Sqlite => format!(
+            "SELECT DISTINCT l.name AS straddle_key FROM pragma_index_list({tl}) l JOIN pragma_index_info(l.name) i \
+             WHERE i.name = {cl}"
+        ),
+    };
+    Statement::Assert {
+        sql: format!("SELECT count(*) FROM ({users}) AS straddle_users"),
+        message: format!(
+            "{table}.{col} of the old type is used by indexes or constraints, which dropping it at contract would drop \
+             too: nothing was changed; build them on {} (the new column, renamed to {col} by this step) first",
+            t.name_of(Col::Shadow)
+        ),
+        sample: Some(format!(
+            "SELECT straddle_key FROM ({users}) AS straddle_users ORDER BY 1 LIMIT 5"
         )),
     }
 }

@@ -5,7 +5,7 @@
 use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::model::{Change, ForeignKey, Model};
-use crate::plan::Op;
+use crate::plan::{Col, Op};
 use crate::step::Statement;
 
 fn column_exists(t: &Target<'_>) -> String {
@@ -13,7 +13,7 @@ fn column_exists(t: &Target<'_>) -> String {
         "SELECT count(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
          AND TABLE_NAME = {} AND COLUMN_NAME = {}",
         t.lit(&t.model.table),
-        t.lit(t.name())
+        t.lit(&t.name())
     )
 }
 
@@ -71,6 +71,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             let [ins, upd] = sync_trigger_names(t);
             let (insert_body, update_body) = match t.change {
                 Change::Rename(_) => rename_sync_bodies(t),
+                Change::Retype(_) => retype_sync_bodies(t),
                 _ => computed_sync_bodies(t),
             };
             vec![
@@ -121,13 +122,19 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         }
         // BEFORE triggers fill a column a stale writer omits before constraints are checked.
         Op::AwaitAppRefresh => vec![],
-        Op::AssertSynced => {
-            let mut s = step("verify-synced", false, false);
-            s.statements.push(super::columns_equal(t));
-            vec![Rendered {
-                step: s,
-                combinable: false,
-            }]
+        Op::AssertSynced => vec![super::verify_synced(t)],
+        Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
+        // INSTANT on MariaDB 10.5+ / MySQL 8.0.29+: metadata only, one atomic statement.
+        Op::SwapShadow | Op::UnswapShadow => {
+            let (col, shadow) = (t.q(&t.name_of(Col::This)), t.q(&t.name_of(Col::Shadow)));
+            let sql = if *op == Op::SwapShadow {
+                format!(
+                    "ALTER TABLE {table} DROP COLUMN {col}, RENAME COLUMN {shadow} TO {col}, ALGORITHM=INSTANT"
+                )
+            } else {
+                format!("ALTER TABLE {table} RENAME COLUMN {col} TO {shadow}, ALGORITHM=INSTANT")
+            };
+            vec![super::swap_step(t, op, false, vec![sql])]
         }
         // Metadata only (INSTANT) on MySQL 8 and MariaDB.
         Op::SetDefault(lit) => vec![one(
@@ -217,12 +224,34 @@ fn computed_sync_bodies(t: &Target<'_>) -> (String, String) {
 /// Trigger bodies (insert, update) of a rename's two-way copy: whichever column a
 /// writer set, the other follows. Assignments run left to right.
 fn rename_sync_bodies(t: &Target<'_>) -> (String, String) {
-    let (new, old) = (t.q(&t.column.name), t.q(t.other_name()));
+    let (new, old) = (t.q(&t.column.name), t.q(&t.other_name()));
     (
         format!("SET NEW.{new} = COALESCE(NEW.{new}, NEW.{old}), NEW.{old} = COALESCE(NEW.{old}, NEW.{new})"),
         format!(
             "SET NEW.{old} = CASE WHEN NOT (NEW.{new} <=> OLD.{new}) THEN NEW.{new} ELSE NEW.{old} END, \
              NEW.{new} = CASE WHEN (NEW.{new} <=> OLD.{new}) AND NOT (NEW.{old} <=> OLD.{old}) THEN NEW.{old} \
+             ELSE NEW.{new} END"
+        ),
+    )
+}
+
+/// Trigger bodies (insert, update) of a type change's two-way conversion: whichever
+/// column a writer set, the other gets it converted. Assignments run left to right.
+fn retype_sync_bodies(t: &Target<'_>) -> (String, String) {
+    let (new, old) = (t.q(&t.name_of(Col::Shadow)), t.q(&t.name_of(Col::From)));
+    let up = t
+        .at(Col::Shadow)
+        .fill_expr()
+        .render(t.dialect, Qualifier::Row("NEW"));
+    let down = t
+        .at(Col::From)
+        .fill_expr()
+        .render(t.dialect, Qualifier::Row("NEW"));
+    (
+        format!("SET NEW.{new} = COALESCE(NEW.{new}, {up}), NEW.{old} = COALESCE(NEW.{old}, {down})"),
+        format!(
+            "SET NEW.{old} = CASE WHEN NOT (NEW.{new} <=> OLD.{new}) THEN {down} ELSE NEW.{old} END, \
+             NEW.{new} = CASE WHEN (NEW.{new} <=> OLD.{new}) AND NOT (NEW.{old} <=> OLD.{old}) THEN {up} \
              ELSE NEW.{new} END"
         ),
     )

@@ -3,7 +3,7 @@
 use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::model::{Change, Check, ForeignKey, Model};
-use crate::plan::Op;
+use crate::plan::{Col, Op};
 use crate::step::{Statement, TableLock};
 
 pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
@@ -45,8 +45,10 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             let name = t.object_name("sync");
             let q_name = t.q(&name);
             let col = t.col();
-            if let Change::Rename(_) = t.change {
-                return vec![sync_trigger(t, &q_name, rename_sync_body(t))];
+            match t.change {
+                Change::Rename(_) => return vec![sync_trigger(t, &q_name, rename_sync_body(t))],
+                Change::Retype(_) => return vec![sync_trigger(t, &q_name, retype_sync_body(t))],
+                _ => {}
             }
             let expr = t.fill_expr();
             let computed = expr.render(t.dialect, Qualifier::Row("NEW"));
@@ -97,13 +99,25 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         }
         // BEFORE triggers fill a column a stale writer omits before constraints are checked.
         Op::AwaitAppRefresh => vec![],
-        Op::AssertSynced => {
-            let mut s = step("verify-synced", false, false);
-            s.statements.push(super::columns_equal(t));
-            vec![Rendered {
-                step: s,
-                combinable: false,
-            }]
+        Op::AssertSynced => vec![super::verify_synced(t)],
+        Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
+        // Metadata only: a brief ACCESS EXCLUSIVE, no rewrite (the shadow already holds
+        // the converted values).
+        Op::SwapShadow | Op::UnswapShadow => {
+            let (table, col, shadow) = (
+                t.table(),
+                t.q(&t.name_of(Col::This)),
+                t.q(&t.name_of(Col::Shadow)),
+            );
+            let sql = if *op == Op::SwapShadow {
+                vec![
+                    format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {col}"),
+                    format!("ALTER TABLE {table} RENAME COLUMN {shadow} TO {col}"),
+                ]
+            } else {
+                vec![format!("ALTER TABLE {table} RENAME COLUMN {col} TO {shadow}")]
+            };
+            vec![super::swap_step(t, op, true, sql)]
         }
         Op::SetDefault(lit) => vec![alter_column(
             t,
@@ -378,7 +392,7 @@ pub(super) fn claimed_lock(name: &str) -> TableLock {
     name.split('+')
         .map(|part| match part {
             "backfill" => TableLock::RowExclusive,
-            "unsupported" => TableLock::AccessShare,
+            "unsupported" | "await-app-refresh" => TableLock::AccessShare,
             p if p.starts_with("verify-") => TableLock::AccessShare,
             // VALIDATE CONSTRAINT, CREATE/DROP INDEX CONCURRENTLY.
             p if p.starts_with("validate-") => TableLock::ShareUpdateExclusive,
@@ -435,7 +449,7 @@ fn sync_trigger(t: &Target<'_>, q_name: &str, body: String) -> Rendered {
 
 /// A rename's two-way copy: whichever column a writer set, the other follows.
 fn rename_sync_body(t: &Target<'_>) -> String {
-    let (new, old) = (t.q(&t.column.name), t.q(t.other_name()));
+    let (new, old) = (t.q(&t.column.name), t.q(&t.other_name()));
     format!(
         "\x20 -- The previous version writes {old}, this one writes both: keep them equal.\n\
          \x20 IF TG_OP = 'INSERT' THEN\n\
@@ -448,6 +462,34 @@ fn rename_sync_body(t: &Target<'_>) -> String {
          \x20   NEW.{old} := NEW.{new};\n\
          \x20 ELSIF NEW.{old} IS DISTINCT FROM OLD.{old} THEN\n\
          \x20   NEW.{new} := NEW.{old};\n\
+         \x20 END IF;\n"
+    )
+}
+
+/// A type change's two-way conversion: whichever column a writer set, the other gets it
+/// converted (`up` into the new type, `down` back into the old).
+fn retype_sync_body(t: &Target<'_>) -> String {
+    let (new, old) = (t.q(&t.name_of(Col::Shadow)), t.q(&t.name_of(Col::From)));
+    let up = t
+        .at(Col::Shadow)
+        .fill_expr()
+        .render(t.dialect, Qualifier::Row("NEW"));
+    let down = t
+        .at(Col::From)
+        .fill_expr()
+        .render(t.dialect, Qualifier::Row("NEW"));
+    format!(
+        "\x20 -- The previous version writes {old}, this one {new} as well: convert whichever was written.\n\
+         \x20 IF TG_OP = 'INSERT' THEN\n\
+         \x20   IF NEW.{new} IS NULL THEN\n\
+         \x20     NEW.{new} := {up};\n\
+         \x20   ELSIF NEW.{old} IS NULL THEN\n\
+         \x20     NEW.{old} := {down};\n\
+         \x20   END IF;\n\
+         \x20 ELSIF NEW.{new} IS DISTINCT FROM OLD.{new} THEN\n\
+         \x20   NEW.{old} := {down};\n\
+         \x20 ELSIF NEW.{old} IS DISTINCT FROM OLD.{old} THEN\n\
+         \x20   NEW.{new} := {up};\n\
          \x20 END IF;\n"
     )
 }

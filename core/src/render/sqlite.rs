@@ -6,14 +6,14 @@
 use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::model::Change;
-use crate::plan::Op;
+use crate::plan::{Col, Op};
 use crate::step::{Statement, TableRebuild};
 
 fn column_count(t: &Target<'_>) -> String {
     format!(
         "SELECT count(*) FROM pragma_table_info({}) WHERE name = {}",
         t.lit(&t.model.table),
-        t.lit(t.name())
+        t.lit(&t.name())
     )
 }
 
@@ -69,24 +69,24 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             }]
         }
         Op::Backfill(_) => vec![super::keyset_backfill(t, "max(k)", None)],
-        Op::AssertSynced => {
-            let mut s = step("verify-synced", false, false);
-            s.statements.push(super::columns_equal(t));
-            vec![Rendered {
-                step: s,
-                combinable: false,
-            }]
+        Op::AssertSynced => vec![super::verify_synced(t)],
+        Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
+        // Under the database write lock; DROP COLUMN rewrites the rows without the column.
+        Op::SwapShadow | Op::UnswapShadow => {
+            let (col, shadow) = (t.q(&t.name_of(Col::This)), t.q(&t.name_of(Col::Shadow)));
+            let sql = if *op == Op::SwapShadow {
+                vec![
+                    format!("ALTER TABLE {table} DROP COLUMN {col}"),
+                    format!("ALTER TABLE {table} RENAME COLUMN {shadow} TO {col}"),
+                ]
+            } else {
+                vec![format!("ALTER TABLE {table} RENAME COLUMN {col} TO {shadow}")]
+            };
+            vec![super::swap_step(t, op, true, sql)]
         }
         // Triggers run after constraints here: a stale writer that omits a column that
         // just came back must have re-read the schema before NOT NULL is enforced on it.
-        Op::AwaitAppRefresh => {
-            let mut s = step("await-app-refresh", false, false);
-            s.statements.push(Statement::AwaitAppRefresh);
-            vec![Rendered {
-                step: s,
-                combinable: false,
-            }]
-        }
+        Op::AwaitAppRefresh => vec![super::await_app_refresh()],
         Op::EnforceNotNull(_) => rebuild(t, Some(true), None),
         Op::RelaxNotNull(_) => rebuild(t, Some(false), None),
         Op::SetDefault(lit) => rebuild(t, None, Some(Some(lit.render(t.dialect)))),
@@ -116,7 +116,7 @@ fn create_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
     let (insert, update) = match t.change {
         Change::Rename(_) => {
             // Two-way copy: whichever column a writer set, the other follows.
-            let (new, old) = (t.q(&t.column.name), t.q(t.other_name()));
+            let (new, old) = (t.q(&t.column.name), t.q(&t.other_name()));
             let set = "CASE WHEN NEW.{new} IS NOT OLD.{new} THEN NEW.{new} ELSE NEW.{old} END"
                 .replace("{new}", &new)
                 .replace("{old}", &old);
@@ -128,6 +128,30 @@ fn create_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
                 format!(
                     "WHEN NEW.{new} IS NOT NEW.{old} BEGIN UPDATE {table} SET {new} = {set}, {old} = {set} \
                      WHERE {this_row}; END"
+                ),
+            )
+        }
+        Change::Retype(_) => {
+            // Two-way conversion: whichever column a writer set, the other gets it converted.
+            let (new, old) = (t.q(&t.name_of(Col::Shadow)), t.q(&t.name_of(Col::From)));
+            let up = t
+                .at(Col::Shadow)
+                .fill_expr()
+                .render(t.dialect, Qualifier::Row("NEW"));
+            let down = t
+                .at(Col::From)
+                .fill_expr()
+                .render(t.dialect, Qualifier::Row("NEW"));
+            let changed = format!("NEW.{new} IS NOT OLD.{new}");
+            (
+                format!(
+                    "WHEN NEW.{new} IS NULL OR NEW.{old} IS NULL BEGIN UPDATE {table} SET {new} = COALESCE(NEW.{new}, {up}), \
+                     {old} = COALESCE(NEW.{old}, {down}) WHERE {this_row}; END"
+                ),
+                format!(
+                    "WHEN {changed} OR NEW.{old} IS NOT OLD.{old} BEGIN UPDATE {table} SET \
+                     {old} = CASE WHEN {changed} THEN {down} ELSE NEW.{old} END, \
+                     {new} = CASE WHEN {changed} THEN NEW.{new} ELSE {up} END WHERE {this_row}; END"
                 ),
             )
         }

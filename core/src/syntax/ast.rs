@@ -78,7 +78,7 @@ pub fn from_input<'a>(cx: &Ctxt, input: &'a syn::DeriveInput) -> Option<Decl<'a>
     })
 }
 
-fn type_shape(ty: &syn::Type) -> Option<TypeShape> {
+pub(super) fn type_shape(ty: &syn::Type) -> Option<TypeShape> {
     let (inner, nullable) = match single_generic(ty, "Option") {
         Some(inner) => (inner, true),
         None => (ty, false),

@@ -20,6 +20,9 @@
 //!             #[straddle(retired(phase = expand))]            (a nullable column)
 //!             #[straddle(retired(phase = expand, default = ""))]  (a NOT NULL one)
 //!             #[straddle(nullable(phase = expand))]
+//!             #[straddle(retyped(from = "i32", phase = expand))]
+//!             #[straddle(retyped(from = "String", up = "CAST(code AS BIGINT)",
+//!                                down = "CAST(code AS TEXT)", phase = expand))]
 //! ```
 
 use super::ctxt::Ctxt;
@@ -115,6 +118,17 @@ pub struct Field {
     /// `nullable(phase = …)`: the phase.
     pub nullable: Option<(Span, Option<PhaseValue>)>,
     pub default_changed: Option<(Span, DefaultChanged)>,
+    pub retyped: Option<(Span, Retyped)>,
+}
+
+/// `retyped(from = "<Rust type>", up = "<sql>", down = "<sql>", phase = …, pacing…)`.
+pub struct Retyped {
+    pub phase: Option<PhaseValue>,
+    /// The previous Rust type, as written (the string's span).
+    pub from: Option<(Span, String)>,
+    pub up: Option<syn::LitStr>,
+    pub down: Option<syn::LitStr>,
+    pub throttle: Vec<(Span, &'static str, u64)>,
 }
 
 /// `default_changed(from = <literal>, to = <literal>, phase = …)` (either may be left
@@ -168,8 +182,8 @@ pub enum LiteralValue {
 const CONTAINER_KEYS: &str =
     "`table`, `dialects`, `lock`, `created`, `retired`, `index`, `dropped_index`, `check`, `foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
-const FIELD_KEYS: &str =
-    "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retired`, `nullable`, `default_changed`";
+const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `default_changed`";
+const RETYPED_KEYS: &str = "`from`, `up`, `down`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
 const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
 const RETIRED_KEYS: &str = "`phase`, `default`";
 const ADDED_KEYS: &str =
@@ -419,6 +433,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
     let mut retired = Attr::none("retired");
     let mut nullable = Attr::none("nullable");
     let mut default_changed = Attr::none("default_changed");
+    let mut retyped = Attr::none("retyped");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("primary_key") {
@@ -457,6 +472,9 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
             } else if meta.path.is_ident("renamed") {
                 let value = parse_renamed(cx, &meta)?;
                 renamed.set(cx, meta.path.span(), value);
+            } else if meta.path.is_ident("retyped") {
+                let value = parse_retyped(cx, &meta)?;
+                retyped.set(cx, meta.path.span(), value);
             } else if meta.path.is_ident("default_changed") {
                 needs_parens(&meta, "default_changed")?;
                 let mut phase = Attr::none("phase");
@@ -506,6 +524,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
         retired: retired.get(),
         nullable: nullable.get(),
         default_changed: default_changed.get(),
+        retyped: retyped.get(),
     }
 }
 
@@ -624,6 +643,37 @@ fn parse_renamed(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Renamed> 
     Ok(Renamed {
         phase: phase.get(),
         from: from.get().map(|(_, v)| v),
+        throttle: throttle_values(throttle),
+    })
+}
+
+fn parse_retyped(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Retyped> {
+    needs_parens(meta, "retyped")?;
+    let mut phase = Attr::none("phase");
+    let mut from = Attr::none("from");
+    let mut up = Attr::none("up");
+    let mut down = Attr::none("down");
+    let mut throttle = new_throttle();
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)?;
+        } else if inner.path.is_ident("from") {
+            let s = lit_str(&inner)?;
+            from.set(cx, inner.path.span(), (s.span(), s.value()));
+        } else if inner.path.is_ident("up") {
+            up.set(cx, inner.path.span(), lit_str(&inner)?);
+        } else if inner.path.is_ident("down") {
+            down.set(cx, inner.path.span(), lit_str(&inner)?);
+        } else if !parse_throttle(cx, &inner, &mut throttle)? {
+            unknown(cx, &inner, "`retyped`", RETYPED_KEYS)?;
+        }
+        Ok(())
+    })?;
+    Ok(Retyped {
+        phase: phase.get(),
+        from: from.get().map(|(_, v)| v),
+        up: up.get().map(|(_, v)| v),
+        down: down.get().map(|(_, v)| v),
         throttle: throttle_values(throttle),
     })
 }

@@ -3,13 +3,13 @@
 //! shows them all.
 
 use super::ast::{Decl, FieldDecl};
-use super::attr::{Added, LiteralValue, Renamed, Retired, SqlTypeOverride};
+use super::attr::{Added, LiteralValue, Renamed, Retired, Retyped, SqlTypeOverride};
 use super::ctxt::Ctxt;
 use super::sql::{self, VOLATILE_FUNCTIONS};
 use crate::dialect::Dialect;
 use crate::model::{
     AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
-    Throttle,
+    RetypeColumn, Throttle,
 };
 use crate::model::{Check, DefaultChange, ForeignKey, Index, NullableColumn};
 use crate::types::{LiteralClass, literal_class, sql_type};
@@ -538,6 +538,7 @@ fn column(
     }
     for (span, what) in [
         (f.attrs.renamed.as_ref().map(|r| r.0), "renamed"),
+        (f.attrs.retyped.as_ref().map(|r| r.0), "retyped"),
         (f.attrs.retired.as_ref().map(|r| r.0), "retired"),
         (f.attrs.nullable.as_ref().map(|r| r.0), "made nullable"),
     ] {
@@ -576,6 +577,7 @@ fn change(
     let declared: Vec<(proc_macro2::Span, &str)> = [
         f.attrs.added.as_ref().map(|a| (a.0, "added")),
         f.attrs.renamed.as_ref().map(|a| (a.0, "renamed")),
+        f.attrs.retyped.as_ref().map(|a| (a.0, "retyped")),
         f.attrs.retired.as_ref().map(|a| (a.0, "retired")),
         f.attrs.nullable.as_ref().map(|a| (a.0, "nullable")),
         f.attrs.default_changed.as_ref().map(|a| (a.0, "default_changed")),
@@ -602,6 +604,9 @@ fn change(
     }
     if let Some((span, renamed)) = &f.attrs.renamed {
         return renamed_column(cx, *span, renamed, name, names).map(Change::Rename);
+    }
+    if let Some((span, retyped)) = &f.attrs.retyped {
+        return retyped_column(cx, decl, f, *span, retyped, names, dialects).map(Change::Retype);
     }
     if let Some((span, retired)) = &f.attrs.retired {
         return retired_column(cx, f, *span, retired).map(Change::Retire);
@@ -939,17 +944,9 @@ fn default_sql(
     ok.then_some(analysis.expr)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn backfill_expr(
-    cx: &Ctxt,
-    decl: &Decl<'_>,
-    span: proc_macro2::Span,
-    text: &syn::LitStr,
-    table: &str,
-    name: &str,
-    names: &[String],
-    dialects: &[Dialect],
-) -> Option<crate::expr::SqlExpr> {
+/// A backfill batches by a single-column integer or text primary key: whether the
+/// table has one (reported at `span` otherwise; `what` names the declaration).
+fn backfill_key(cx: &Ctxt, decl: &Decl<'_>, span: proc_macro2::Span, table: &str, what: &str) -> bool {
     let keys: Vec<&FieldDecl<'_>> = decl
         .fields
         .iter()
@@ -967,7 +964,7 @@ fn backfill_expr(
                 cx.error_at(
                     span,
                     format!(
-                        "backfill batches by primary key, and `{table}`'s key `{}` is neither an integer nor a string",
+                        "{what} batches by primary key, and `{table}`'s key `{}` is neither an integer nor a string",
                         key.ident
                     ),
                 );
@@ -978,7 +975,7 @@ fn backfill_expr(
             cx.error_at(
                 span,
                 format!(
-                    "backfill batches by a single-column primary key, and `{table}`'s key is composite ({}): \
+                    "{what} batches by a single-column primary key, and `{table}`'s key is composite ({}): \
                      not supported yet — add the column nullable (`Option<…>`) and fill it with your own batched job",
                     many.iter().map(|k| k.ident.to_string()).collect::<Vec<_>>().join(", ")
                 ),
@@ -986,6 +983,189 @@ fn backfill_expr(
             ok = false;
         }
     }
+    ok
+}
+
+/// `retyped(from = "<old Rust type>", up, down, phase)`: the previous type must map to a
+/// column on every dialect and differ from the field's; `up`/`down` read only the column
+/// itself (the engine's own conversion when left out); the conversion is batched, so the
+/// table needs a usable key.
+fn retyped_column(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    f: &FieldDecl<'_>,
+    span: proc_macro2::Span,
+    r: &Retyped,
+    names: &[String],
+    dialects: &[Dialect],
+) -> Option<RetypeColumn> {
+    let shape = f.shape.as_ref()?;
+    let name = column_name(f);
+    let table = decl.attrs.table.as_ref().map(|(_, t)| t.as_str()).unwrap_or("?");
+    let phase = required_phase(cx, span, "retyped", r.phase);
+    let new_sql = |d: Dialect| sql_type(d, &shape.key).unwrap_or_default().to_string();
+    let mut ok = true;
+    if let Some((s, _)) = &f.attrs.sql_type {
+        cx.error_at(
+            *s,
+            format!(
+                "`{name}` is retyped between Straddle's own column types: `sql_type` cannot be combined with \
+                 `retyped` yet\nhelp: add a new column with the type you need (`added(backfill = …)`) and retire \
+                 this one"
+            ),
+        );
+        ok = false;
+    }
+    let from = match &r.from {
+        None => {
+            cx.error_at(
+                span,
+                format!(
+                    "`retyped(...)` needs the column's previous Rust type: `retyped(from = \"i32\", …)` (`{}` is the \
+                     new one)",
+                    shape.display
+                ),
+            );
+            None
+        }
+        Some((s, text)) => {
+            let parsed = syn::parse_str::<syn::Type>(text)
+                .ok()
+                .and_then(|ty| super::ast::type_shape(&ty));
+            match parsed {
+                None => {
+                    cx.error_at(*s, format!("`{text}` is not a type Straddle maps to a column"));
+                    None
+                }
+                Some(old) if old.nullable => {
+                    cx.error_at(
+                        *s,
+                        format!(
+                            "`from` is the previous type without `Option`: a retyped column keeps its nullability \
+                             (`from = \"{}\"`)",
+                            old.display
+                        ),
+                    );
+                    None
+                }
+                Some(old) if old.key == shape.key => {
+                    cx.error_at(
+                        *s,
+                        format!("`{name}` is retyped from its own type `{}`", old.display),
+                    );
+                    None
+                }
+                Some(old) => {
+                    let sql: BTreeMap<Dialect, String> = dialects
+                        .iter()
+                        .filter_map(|&d| sql_type(d, &old.key).map(|t| (d, t.to_string())))
+                        .collect();
+                    let missing: Vec<&str> = dialects
+                        .iter()
+                        .filter(|d| !sql.contains_key(d))
+                        .map(|d| d.display_name())
+                        .collect();
+                    if missing.is_empty() {
+                        Some(ColumnType {
+                            rust: old.display,
+                            sql,
+                        })
+                    } else {
+                        cx.error_at(
+                            *s,
+                            format!(
+                                "`{}` has no column type on {}",
+                                old.display,
+                                missing.join(" and ")
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        }
+    };
+    if let (Some(old), Some(lit)) = (&from, r.up.as_ref().or(r.down.as_ref())) {
+        let alike: Vec<&str> = dialects
+            .iter()
+            .filter(|&&d| crate::types::same_sql_type(d, old.sql(d), &new_sql(d)))
+            .map(|d| d.display_name())
+            .collect();
+        if !alike.is_empty() {
+            cx.error_at(
+                lit.span(),
+                format!(
+                    "`{}` and `{}` are the same column type on {}, so `{name}` does not change there and `up`/`down` \
+                     would never run: a conversion must mean the same on every database\nhelp: leave out `up`/`down` \
+                     (the values keep their meaning), or limit the model with `#[straddle(dialects(...))]`",
+                    old.rust,
+                    shape.display,
+                    alike.join(" and ")
+                ),
+            );
+            ok = false;
+        }
+    }
+    ok &= backfill_key(cx, decl, span, table, "converting existing rows");
+    let conversion = |lit: &Option<syn::LitStr>, key: &str, to: &dyn Fn(Dialect) -> Option<String>| {
+        let Some(lit) = lit else {
+            let types: Option<Vec<(Dialect, String)>> =
+                dialects.iter().map(|&d| to(d).map(|t| (d, t))).collect();
+            let types = types?;
+            return Some(crate::expr::SqlExpr::conversion(
+                &name,
+                types.iter().map(|(d, t)| (*d, t.as_str())),
+            ));
+        };
+        let analysis = match sql::analyze(&lit.value(), dialects, names) {
+            Ok(a) => a,
+            Err(errors) => {
+                for e in errors {
+                    cx.error_at(lit.span(), format!("{key}: {e}"));
+                }
+                return None;
+            }
+        };
+        if let Some(other) = analysis.expr.sources.iter().find(|s| **s != name) {
+            cx.error_at(
+                lit.span(),
+                format!(
+                    "`{key}` converts one value of `{name}`: it may read `{name}` only, not `{other}` (the trigger \
+                     converts each write on its own)"
+                ),
+            );
+            return None;
+        }
+        Some(analysis.expr)
+    };
+    let new_type = |d: Dialect| sql_type(d, &shape.key).map(str::to_string);
+    let old_type = |d: Dialect| from.as_ref().map(|t| t.sql(d).to_string());
+    let up = conversion(&r.up, "up", &new_type);
+    let down = conversion(&r.down, "down", &old_type);
+    if !ok {
+        return None;
+    }
+    Some(RetypeColumn {
+        phase: phase?,
+        from: from?,
+        up: up?,
+        down: down?,
+        throttle: throttle_of(&r.throttle),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backfill_expr(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    span: proc_macro2::Span,
+    text: &syn::LitStr,
+    table: &str,
+    name: &str,
+    names: &[String],
+    dialects: &[Dialect],
+) -> Option<crate::expr::SqlExpr> {
+    let mut ok = backfill_key(cx, decl, span, table, "backfill");
     let analysis = match sql::analyze(&text.value(), dialects, names) {
         Ok(a) => a,
         Err(errors) => {

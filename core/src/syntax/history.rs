@@ -30,6 +30,9 @@ fn phase_span(decl: &Decl<'_>, i: usize) -> Option<Span> {
     if let Some((s, x)) = &a.retired {
         return pick(*s, x.phase.as_ref().map(|p| p.0));
     }
+    if let Some((s, x)) = &a.retyped {
+        return pick(*s, x.phase.as_ref().map(|p| p.0));
+    }
     if let Some((s, x)) = &a.nullable {
         return pick(*s, x.as_ref().map(|p| p.0));
     }
@@ -183,19 +186,28 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
             Some(locked) => {
                 // Retiring or making a column nullable turns `T` into `Option<T>`.
                 let loosened = matches!(column.change, Some(Change::Retire(_) | Change::Nullable(_)));
+                // A declared type change: the lock has the previous type until it ships.
+                let declared_retype = match &column.change {
+                    Some(Change::Retype(r)) => {
+                        check_retype_source(cx, model, column, locked, r, at);
+                        true
+                    }
+                    _ => false,
+                };
                 let retyped = shipped_type(column) != locked.rust_type
+                    && !declared_retype
                     && !(loosened && format!("Option<{}>", locked.rust_type) == shipped_type(column));
                 if retyped {
                     cx.error_spanned_by(
                         field.ty,
                         format!(
                             "the type of `{}.{}` changed from `{}` ({lock_name}) to `{}` with no declared conversion: \
-                             the column keeps its type and the running version still uses it\nhelp: keep the type; to \
-                             change it, add a new column and backfill it with a conversion",
+                             the column keeps its type and the running version still uses it\nhelp: {}",
                             model.table,
                             column.name,
                             locked.rust_type,
-                            shipped_type(column)
+                            shipped_type(column),
+                            type_change_help(&locked.rust_type, column)
                         ),
                     );
                 }
@@ -465,6 +477,72 @@ fn check_rename_source(
     }
 }
 
+/// The declared way to get from the shipped type to the field's.
+fn type_change_help(locked: &str, column: &Column) -> String {
+    let inner = |t: &str| {
+        t.strip_prefix("Option<")
+            .and_then(|t| t.strip_suffix('>'))
+            .map(str::to_string)
+            .unwrap_or_else(|| t.to_string())
+    };
+    let was_nullable = locked.starts_with("Option<");
+    match (inner(locked) == column.ty.rust, was_nullable, column.nullable) {
+        (true, false, true) => {
+            "make it nullable in phases with `#[straddle(nullable(phase = expand))]`".to_string()
+        }
+        (true, _, _) => {
+            format!("keep `{locked}`: enforcing NOT NULL on a shipped column is not a declared change yet")
+        }
+        (false, a, b) if a == b => format!(
+            "change it in phases with `#[straddle(retyped(from = \"{}\", phase = expand))]` (add `up`/`down` for \
+             a conversion of your own)",
+            inner(locked)
+        ),
+        (false, _, _) => format!(
+            "change the type first, keeping `{locked}`'s nullability, with `#[straddle(retyped(from = \"{}\", \
+             phase = expand))]`, and the nullability in a later change",
+            inner(locked)
+        ),
+    }
+}
+
+/// A type change: its first release starts from the type the lock has (`from`, with the
+/// column's nullability); later releases find the new type there, with the same `from`.
+fn check_retype_source(
+    cx: &Ctxt,
+    model: &Model,
+    column: &Column,
+    locked: &LockedColumn,
+    r: &crate::model::RetypeColumn,
+    at: Option<Span>,
+) {
+    let lock_name = crate::lock::FILE_NAME;
+    let from = if column.nullable {
+        format!("Option<{}>", r.from.rust)
+    } else {
+        r.from.rust.clone()
+    };
+    let in_flight = matches!(locked.shipped(), Some((ChangeKind::Retyped, p)) if p != Phase::Contract);
+    let expected = if in_flight {
+        shipped_type(column)
+    } else {
+        from.clone()
+    };
+    if locked.rust_type != expected {
+        cx.error_at(
+            at.expect("declared change has a span"),
+            format!(
+                "`{}.{}` is `{}` ({lock_name}), but the declaration retypes it from `{from}` to `{}`: `from` is the \
+                 type that shipped, and a retyped column keeps its nullability",
+                model.table,
+                column.name,
+                locked.rust_type,
+                shipped_type(column)
+            ),
+        );
+    }
+}
+
 /// A retirement's first release: a NOT NULL column needs a default (rows this release
 /// inserts must stay readable by the previous one); a nullable one must not get one.
 fn check_retire_default(
@@ -519,10 +597,13 @@ fn check_phase(
     let id = format!("{}.{}", model.table, column.name);
     let declared = column.change.as_ref().map(|c| (c.kind(), c.phase()));
     let at = || at.expect("declared change has a span");
-    let declared_from = column.change.as_ref().and_then(Change::renamed_from);
-    // The declaration continues the shipped change (same kind, same rename source).
+    let declared_from = column.change.as_ref().and_then(Change::from_key);
+    // The declaration continues the shipped change (same kind, same rename source or
+    // previous type).
     let continues = |lk: ChangeKind, k: ChangeKind| {
-        lk == k && (k != ChangeKind::Renamed || locked.from.as_deref() == declared_from)
+        lk == k
+            && (!matches!(k, ChangeKind::Renamed | ChangeKind::Retyped)
+                || locked.from.as_deref() == declared_from)
     };
     match (locked.shipped(), declared) {
         (None, None) => {}
@@ -538,7 +619,7 @@ fn check_phase(
         (Some((lk, shipped)), Some((k, _))) if shipped != Phase::Contract => {
             let what = if lk == k {
                 format!(
-                    "`{id}` shipped as renamed from `{}` ({lock_name}: {shipped} shipped): `from` cannot change \
+                    "`{id}` shipped as {k} from `{}` ({lock_name}: {shipped} shipped): `from` cannot change \
                      mid-rollout",
                     locked.from.as_deref().unwrap_or("?")
                 )
