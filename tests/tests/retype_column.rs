@@ -78,3 +78,117 @@ async fn sqlite() {
         retype::<sqlx::Sqlite>(&t).await;
     }
 }
+
+/// An index on the old column would be dropped with it at contract: contract refuses,
+/// naming it, and changes nothing; once the index is built on the shadow column (and the
+/// old one dropped), contract goes through and the index follows the renamed column.
+async fn index_on_the_old_column<DB: TestBackend>(t: &TestDb) {
+    use straddle::{ApplyOptions, Dialect, Direction, Model, Phase};
+    let pool = t.pool::<DB>(2).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let model = AccountRetyped::definition();
+    let d = DB::DIALECT;
+    DB::exec(
+        &mut conn,
+        &straddle_tests::base_table_sql(Account::definition(), d),
+    )
+    .await;
+    for sql in seed_sql_with(d, "accounts", 50, &account::SEED) {
+        DB::exec(&mut conn, &sql).await;
+    }
+    // MySQL indexes a TEXT column by a prefix.
+    let on = |col: &str| match d {
+        Dialect::MySql => format!("{}(20)", d.quote(col)),
+        _ => d.quote(col),
+    };
+    let index = |name: &str, col: &str| {
+        format!(
+            "CREATE INDEX {} ON {} ({})",
+            d.quote(name),
+            d.quote("accounts"),
+            on(col)
+        )
+    };
+    DB::exec(&mut conn, &index("accounts_balance_idx", "balance")).await;
+    let options = ApplyOptions::default();
+    for phase in [Phase::Expand, Phase::Backfill] {
+        straddle::apply_phase::<DB>(&mut conn, model, "balance", phase, Direction::Up, &options)
+            .await
+            .unwrap();
+    }
+    let before = DB::catalog(&mut conn, "accounts").await;
+    let contract = async |conn: &mut DB::Connection| {
+        straddle::apply_phase::<DB>(conn, model, "balance", Phase::Contract, Direction::Up, &options).await
+    };
+    match contract(&mut conn).await.unwrap_err() {
+        straddle::Error::Refused { step, sample, .. } => {
+            assert_eq!(step, "verify-synced");
+            assert_eq!(sample, vec!["accounts_balance_idx"]);
+        }
+        other => panic!("expected a refusal naming the index, got {other}"),
+    }
+    assert_eq!(
+        DB::catalog(&mut conn, "accounts").await,
+        before,
+        "nothing changed"
+    );
+
+    let shadow = straddle::ir::render::shadow_column(d, "accounts", "balance");
+    let drop = match d {
+        Dialect::MySql => format!(
+            "DROP INDEX {} ON {}",
+            d.quote("accounts_balance_idx"),
+            d.quote("accounts")
+        ),
+        _ => format!("DROP INDEX {}", d.quote("accounts_balance_idx")),
+    };
+    DB::exec(&mut conn, &drop).await;
+    // The new column is a BIGINT: no prefix.
+    let rebuilt = format!(
+        "CREATE INDEX {} ON {} ({})",
+        d.quote("accounts_balance_idx"),
+        d.quote("accounts"),
+        d.quote(&shadow)
+    );
+    DB::exec(&mut conn, &rebuilt).await;
+    contract(&mut conn).await.unwrap();
+    // The index's columns, as the catalog has them.
+    let indexed = match d {
+        Dialect::Postgres => {
+            "SELECT a.attname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+             WHERE c.relname = 'accounts_balance_idx'"
+        }
+        Dialect::MySql => {
+            "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME = 'accounts_balance_idx'"
+        }
+        Dialect::Sqlite => "SELECT name FROM pragma_index_info('accounts_balance_idx')",
+    };
+    assert_eq!(
+        DB::text_rows(&mut conn, indexed.into()).await,
+        vec!["balance"],
+        "the index follows the renamed column"
+    );
+}
+
+#[tokio::test]
+async fn index_on_the_old_column_postgres() {
+    if let Some(t) = TestDb::postgres("retype_idx").await {
+        index_on_the_old_column::<sqlx::Postgres>(&t).await;
+    }
+}
+
+#[tokio::test]
+async fn index_on_the_old_column_mysql() {
+    if let Some(t) = TestDb::mysql("retype_idx").await {
+        index_on_the_old_column::<sqlx::MySql>(&t).await;
+    }
+}
+
+#[tokio::test]
+async fn index_on_the_old_column_sqlite() {
+    if let Some(t) = TestDb::sqlite("retype_idx").await {
+        index_on_the_old_column::<sqlx::Sqlite>(&t).await;
+    }
+}
