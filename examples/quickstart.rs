@@ -35,7 +35,7 @@ async fn old_app_insert(db: &Db<sqlx::Sqlite>, id: i64, email: &str) -> Result<(
 async fn show(db: &Db<sqlx::Sqlite>, title: &str) -> Result<(), Box<dyn std::error::Error>> {
     db.refresh().await?;
     println!("\n== {title}");
-    println!("   shape:  {:?}", db.shape::<User>()?.0);
+    println!("   shape:  {:?}", db.shape::<User>()?.columns);
     println!("   select: {}", db.select_sql::<User>()?);
     for u in db.fetch_all::<User>().await? {
         println!("   {:>2}  {:<22} {}", u.id, u.email, u.email_normalized);

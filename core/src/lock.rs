@@ -54,6 +54,12 @@ pub struct LockedTable {
     /// The shipped phase of the table's retirement (`retired`), if it is being retired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired: Option<Phase>,
+    /// The shipped phase of the table's rename (`renamed`), if it was renamed; with the
+    /// name it had before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed: Option<Phase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     #[serde(default)]
     pub columns: BTreeMap<String, LockedColumn>,
     /// Indexes added or dropped through Straddle, by name.
@@ -173,6 +179,10 @@ impl LockFile {
         let mut next = self.clone();
         next.version = VERSION;
         for model in models {
+            // A renamed table is recorded under its new name from its first release on.
+            if let Some(r) = &model.renamed {
+                next.tables.remove(&r.from);
+            }
             next.tables
                 .insert(model.table.clone(), LockedTable::of(models, &model.table));
         }
@@ -192,6 +202,10 @@ impl LockedTable {
                 .join(", "),
             created: mapping.iter().find_map(|m| m.created),
             retired: mapping.iter().find_map(|m| m.retired),
+            renamed: mapping.iter().find_map(|m| m.renamed.as_ref().map(|r| r.phase)),
+            renamed_from: mapping
+                .iter()
+                .find_map(|m| m.renamed.as_ref().map(|r| r.from.clone())),
             columns: mapping
                 .iter()
                 .flat_map(|m| &m.columns)
@@ -278,6 +292,7 @@ mod tests {
             indexes: BTreeMap::new(),
             checks: BTreeMap::new(),
             foreign_keys: BTreeMap::new(),
+            ..LockedTable::default()
         };
         t.columns.insert(
             "id".into(),

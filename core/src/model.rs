@@ -34,6 +34,19 @@ pub struct Model {
     /// out (dropped at contract); this release does not use it.
     #[serde(default)]
     pub retired: Option<Phase>,
+    /// `#[straddle(renamed(from = "old", phase = …))]` on the struct: the table is renamed
+    /// from `from` (`table` is the new name).
+    #[serde(default)]
+    pub renamed: Option<TableRename>,
+}
+
+/// A table's rename in flight. Until contract the table keeps its old name (the previous
+/// release uses it untouched) and a view under the new name serves this release's own
+/// SQL; contract renames the table (the view dropped in the same transaction).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableRename {
+    pub from: String,
+    pub phase: Phase,
 }
 
 /// `#[straddle(foreign_key(name = "…", on(a), references = "parent(id)", phase = …))]`:
@@ -446,6 +459,7 @@ impl Model {
         self.changes().next().is_some()
             || self.created.is_some()
             || self.retired.is_some()
+            || self.renamed.is_some()
             || !self.indexes.is_empty()
             || !self.checks.is_empty()
             || !self.foreign_keys.is_empty()
@@ -460,6 +474,18 @@ impl Model {
         self.columns
             .iter()
             .filter_map(|c| c.change.as_ref().map(|ch| (c, ch)))
+    }
+
+    /// The names the table may have during its rollout, in the order the generated code
+    /// prefers them: the name it had before a rename (the real table until contract), then
+    /// its declared name.
+    pub fn table_names(&self) -> Vec<&str> {
+        self.renamed
+            .as_ref()
+            .map(|r| r.from.as_str())
+            .into_iter()
+            .chain([self.table.as_str()])
+            .collect()
     }
 
     /// Parse the JSON the derive embeds.

@@ -134,6 +134,14 @@ pub enum Op {
     DropTable,
     /// Drop the table with its rows (a retirement, confirmed in the declaration).
     RetireTable,
+    /// A rename's window: a view under the table's new name over the table (which keeps
+    /// its previous name for the previous release), updatable, for this release's own SQL.
+    CreateRenameView,
+    DropRenameView,
+    /// A rename's contract: the view dropped and the table renamed, atomically.
+    RenameTable,
+    /// Undo [`Op::RenameTable`]: the table back under its previous name, the view again.
+    UnrenameTable,
     /// Give the column a constant default (metadata only).
     SetDefault(Literal),
     DropDefault,
@@ -174,6 +182,7 @@ pub fn plan_model(model: &Model) -> Vec<ChangePlan> {
         .map(|phase| plan_table(model, phase))
         .into_iter()
         .chain(model.retired.map(|phase| plan_table_retirement(model, phase)))
+        .chain(model.renamed.as_ref().map(|r| plan_table_rename(model, r)))
         .chain(
             model
                 .changes()
@@ -221,6 +230,28 @@ fn plan_table_retirement(model: &Model, phase: Phase) -> ChangePlan {
                 (vec![], vec![]),
                 (vec![], vec![]),
                 (vec![Op::RetireTable], vec![Op::CreateTable]),
+            ])
+            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
+            .collect(),
+    }
+}
+
+/// A renamed table: through the window it keeps its name (the previous release uses it as
+/// ever) and a view under the new name serves this release's own SQL; at contract, the
+/// previous release gone, the view goes and the table takes the new name in one step.
+fn plan_table_rename(model: &Model, rename: &crate::model::TableRename) -> ChangePlan {
+    ChangePlan {
+        id: model.table.clone(),
+        table: model.table.clone(),
+        subject: Subject::Table(model.table.clone()),
+        declared_phase: rename.phase,
+        summary: format!("rename table from {}", rename.from),
+        phases: Phase::ALL
+            .into_iter()
+            .zip([
+                (vec![Op::CreateRenameView], vec![Op::DropRenameView]),
+                (vec![], vec![]),
+                (vec![Op::RenameTable], vec![Op::UnrenameTable]),
             ])
             .map(|(phase, (up, down))| PhasePlan { phase, up, down })
             .collect(),

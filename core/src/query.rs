@@ -23,13 +23,18 @@ pub enum ColumnShape {
     Shadow,
 }
 
-/// The shape of every column of a model, in field order.
+/// How a model's table exists right now: the name it goes by and the shape of every
+/// column, in field order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TableShape(pub Vec<ColumnShape>);
+pub struct TableShape {
+    /// The table's name now: a renamed table keeps its previous name until contract.
+    pub table: String,
+    pub columns: Vec<ColumnShape>,
+}
 
 impl TableShape {
     fn of(&self, index: usize) -> ColumnShape {
-        self.0[index]
+        self.columns[index]
     }
 }
 
@@ -155,7 +160,7 @@ pub fn select(dialect: Dialect, model: &Model, shape: &TableShape) -> String {
     format!(
         "SELECT {} FROM {}",
         select_list(dialect, model, shape),
-        dialect.quote(&model.table)
+        dialect.quote(&shape.table)
     )
 }
 
@@ -271,7 +276,7 @@ pub fn insert(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
     BoundSql {
         sql: format!(
             "INSERT INTO {} ({cols}) VALUES ({values})",
-            dialect.quote(&model.table)
+            dialect.quote(&shape.table)
         ),
         binds: t.iter().map(|(_, _, i)| *i).collect(),
     }
@@ -290,16 +295,16 @@ pub fn update(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
     let (pred, key_binds) = key_predicate(dialect, model, binds.len() + 1);
     binds.extend(key_binds);
     BoundSql {
-        sql: format!("UPDATE {} SET {sets} WHERE {pred}", dialect.quote(&model.table)),
+        sql: format!("UPDATE {} SET {sets} WHERE {pred}", dialect.quote(&shape.table)),
         binds,
     }
 }
 
 /// Delete by primary key.
-pub fn delete(dialect: Dialect, model: &Model) -> BoundSql {
+pub fn delete(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
     let (pred, binds) = key_predicate(dialect, model, 1);
     BoundSql {
-        sql: format!("DELETE FROM {} WHERE {pred}", dialect.quote(&model.table)),
+        sql: format!("DELETE FROM {} WHERE {pred}", dialect.quote(&shape.table)),
         binds,
     }
 }

@@ -174,7 +174,7 @@ impl<DB: Backend> Db<DB> {
     where
         M: Model + BindFields<DB> + Sync,
     {
-        self.write(row, |d, m, _| query::delete(d, m)).await
+        self.write(row, query::delete).await
     }
 
     async fn write<M>(
@@ -204,8 +204,9 @@ impl<DB: Backend> Db<DB> {
         .await
     }
 
-    /// Run `op` with SQL for the current shape; on an undefined-column error, refresh
-    /// the snapshot and run it again with SQL for the new shape — a few times, as two
+    /// Run `op` with SQL for the current shape; on an undefined-column error (or, for a
+    /// renamed table, an undefined-table one), refresh the snapshot and run it again with
+    /// SQL for the new shape — a few times, as two
     /// changes of one table may land one after the other during a single write. A
     /// retired table is refused; a table `created` in this rollout that is not there yet
     /// gets `absent` instead (reads find nothing, writes are refused).
@@ -238,7 +239,12 @@ impl<DB: Backend> Db<DB> {
                         DB::DIALECT,
                         e.code().as_deref(),
                         e.message(),
-                    ) =>
+                    ) || (model.renamed.is_some()
+                        && straddle_core::render::is_undefined_table(
+                            DB::DIALECT,
+                            e.code().as_deref(),
+                            e.message(),
+                        )) =>
                 {
                     tracing::debug!(error = %e, table = %model.table, "schema changed under the snapshot; re-probing");
                     self.refresh().await?;

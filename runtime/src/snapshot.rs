@@ -56,10 +56,23 @@ impl Snapshot {
         self.triggers.contains(name)
     }
 
+    /// The name `model`'s table goes by now: a renamed table's previous name while that
+    /// table exists (its new name is a view until contract), else its declared name.
+    pub fn table_name<'m>(&self, model: &'m Model) -> &'m str {
+        let names = model.table_names();
+        names
+            .iter()
+            .find(|n| self.has_table(n))
+            .copied()
+            .unwrap_or(&model.table)
+    }
+
     /// How each column of `model` exists right now.
     pub fn shape(&self, dialect: Dialect, model: &Model) -> TableShape {
-        TableShape(
-            model
+        let table = self.table_name(model);
+        TableShape {
+            table: table.to_string(),
+            columns: model
                 .columns
                 .iter()
                 .map(|c| {
@@ -68,10 +81,7 @@ impl Snapshot {
                         Some(Change::Retire(_)) => return ColumnShape::Unused,
                         Some(Change::Nullable(_) | Change::DefaultChanged(_)) => return ColumnShape::Present,
                         Some(Change::Rename(r)) => {
-                            return match (
-                                self.column(&model.table, &c.name),
-                                self.column(&model.table, &r.from),
-                            ) {
+                            return match (self.column(table, &c.name), self.column(table, &r.from)) {
                                 (None, _) => ColumnShape::Absent,
                                 (Some(_), Some(_)) => ColumnShape::Filling,
                                 (Some(_), None) => ColumnShape::Present,
@@ -82,10 +92,7 @@ impl Snapshot {
                         }
                         Some(Change::Retype(_)) => {
                             let shadow = shadow_column(dialect, &model.table, &c.name);
-                            return match (
-                                self.column_type(&model.table, &c.name),
-                                self.column(&model.table, &shadow),
-                            ) {
+                            return match (self.column_type(table, &c.name), self.column(table, &shadow)) {
                                 (Some(_), Some(_)) => ColumnShape::Filling,
                                 (None, Some(_)) => ColumnShape::Shadow,
                                 // One column of that name: of the new type once contract ran,
@@ -98,7 +105,7 @@ impl Snapshot {
                         }
                         Some(Change::Add(add)) => add,
                     };
-                    let Some(nullable) = self.column(&model.table, &c.name) else {
+                    let Some(nullable) = self.column(table, &c.name) else {
                         return ColumnShape::Absent;
                     };
                     match add.kind(c.nullable) {
@@ -116,6 +123,6 @@ impl Snapshot {
                     }
                 })
                 .collect(),
-        )
+        }
     }
 }

@@ -404,3 +404,25 @@ pub mod account {
         ),
     ];
 }
+
+/// The release before a table rename: `clients`.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "clients")]
+pub struct Client {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub note: Option<String>,
+}
+
+/// `clients` renamed to `customers`.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "customers", renamed(from = "clients", phase = contract))]
+pub struct Customer {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub note: Option<String>,
+}
+
+has_id!(Client, Customer);

@@ -261,16 +261,23 @@ fn strength(mode: &str) -> usize {
     MODES.iter().position(|m| *m == mode).unwrap_or(MODES.len())
 }
 
-/// Sample `pid`'s granted locks on `table` every few milliseconds until `running` clears.
+/// Sample `pid`'s granted locks on `table` (the relation it names now, followed through
+/// renames) every few milliseconds until `running` clears.
 pub async fn watch_locks(url: &str, table: &str, pid: i32, watch: &LockWatch, running: &AtomicBool) {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url)
         .await
         .expect("lock watcher connects");
+    let oid: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT '{}'::regclass::oid::text",
+        table.replace('\'', "''")
+    )))
+    .fetch_one(&mut conn)
+    .await
+    .expect("the watched table exists");
     let sql = format!(
         "SELECT l.mode, a.query, a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'relation' AND l.relation = '{}'::regclass AND l.granted AND l.pid = {pid}",
-        table.replace('\'', "''")
+         WHERE l.locktype = 'relation' AND l.relation = {oid} AND l.granted AND l.pid = {pid}"
     );
     let mut exclusive_since: Option<Instant> = None;
     while running.load(Ordering::Relaxed) {
@@ -351,18 +358,16 @@ where
     for sql in &seed {
         exec(&pool, sql).await;
     }
-    let relfilenode = |pool: sqlx::Pool<DB>| {
-        let table = table.clone();
-        async move {
-            (DB::DIALECT == Dialect::Postgres).then_some(())?;
-            let sql = format!(
-                "SELECT relfilenode::text FROM pg_class WHERE oid = {}::regclass",
-                DB::DIALECT.string_literal(&DB::DIALECT.quote(&table))
-            );
-            Some(texts(&pool, &sql).await.remove(0))
-        }
+    // A renamed table goes by its previous name until contract.
+    let relfilenode = |pool: sqlx::Pool<DB>, table: String| async move {
+        (DB::DIALECT == Dialect::Postgres).then_some(())?;
+        let sql = format!(
+            "SELECT relfilenode::text FROM pg_class WHERE oid = {}::regclass",
+            DB::DIALECT.string_literal(&DB::DIALECT.quote(&table))
+        );
+        Some(texts(&pool, &sql).await.remove(0))
     };
-    let rel_before = relfilenode(pool.clone()).await;
+    let rel_before = relfilenode(pool.clone(), old_model.table.clone()).await;
 
     // Each release has its own pool, as its own processes would: a connection's prepared
     // statements belong to the release that prepared them (the previous release's
@@ -514,7 +519,7 @@ where
     let seeded = rows;
     let watcher = async {
         if let Some(pid) = migrator_pid {
-            watch_locks(&t.url, &table, pid, &watch, &watching).await;
+            watch_locks(&t.url, &old_model.table, pid, &watch, &watching).await;
         }
     };
     let never_paused = AtomicBool::new(false);
@@ -602,11 +607,18 @@ where
     // of Straddle's left; never rewritten.
     exec(&pool, &final_table_sql(new_model, DB::DIALECT, "reference")).await;
     let mut conn = pool.acquire().await.unwrap();
+    // A renamed table's constraints and indexes keep the names they had (PostgreSQL's
+    // `<old>_pkey`): compared as if named after the table.
+    let renamed_from = new_model.renamed.as_ref().map(|r| r.from.clone());
     // MySQL lists a unique index as a constraint too.
     let is_index = |l: &String| l.starts_with("index ") || l.ends_with(" UNIQUE");
     let (indexes, columns): (Vec<String>, Vec<String>) = DB::catalog(&mut conn, &table)
         .await
         .into_iter()
+        .map(|l| match &renamed_from {
+            Some(from) => l.replace(&format!("{from}_"), "<table>_"),
+            None => l,
+        })
         .partition(is_index);
     let reference: Vec<String> = DB::catalog(&mut conn, "reference")
         .await
@@ -633,7 +645,7 @@ where
         "Straddle objects left behind"
     );
     assert_eq!(
-        relfilenode(pool.clone()).await,
+        relfilenode(pool.clone(), table.clone()).await,
         rel_before,
         "the table was rewritten"
     );

@@ -185,7 +185,7 @@ where
     let rel = relfilenode(&db).await;
 
     // Before expand: the column is absent; reads compute it; writes skip it.
-    assert_eq!(db.shape::<M>().unwrap().0[2], ColumnShape::Absent);
+    assert_eq!(db.shape::<M>().unwrap().columns[2], ColumnShape::Absent);
     let early = M {
         id: ROWS + 1,
         email: "Early@New.App".into(),
@@ -203,7 +203,7 @@ where
 
     // Expand: nullable column + sync trigger.
     round_trip::<DB, M>(&db, col, Phase::Expand).await;
-    assert_eq!(db.shape::<M>().unwrap().0[2], ColumnShape::Filling);
+    assert_eq!(db.shape::<M>().unwrap().columns[2], ColumnShape::Filling);
     assert_rows(&db, &expected).await;
     exec(
         &db,
@@ -283,7 +283,7 @@ where
 
     // Contract: NOT NULL enforced, trigger gone.
     round_trip::<DB, M>(&db, col, Phase::Contract).await;
-    assert_eq!(db.shape::<M>().unwrap().0[2], ColumnShape::Present);
+    assert_eq!(db.shape::<M>().unwrap().columns[2], ColumnShape::Present);
     assert_final_schema::<DB, M>(&db).await;
     assert_rows(&db, &expected).await;
     let mut conn = db.pool().acquire().await.unwrap();
@@ -327,7 +327,7 @@ where
         .collect();
     let rel = relfilenode(&db).await;
 
-    assert_eq!(db.shape::<M>().unwrap().0[2], ColumnShape::Absent);
+    assert_eq!(db.shape::<M>().unwrap().columns[2], ColumnShape::Absent);
     db.insert(&M {
         id: ROWS + 1,
         email: "a@b.c".into(),
@@ -346,7 +346,7 @@ where
     assert_rows(&db, &expected).await;
 
     round_trip::<DB, M>(&db, "nickname", Phase::Expand).await;
-    assert_eq!(db.shape::<M>().unwrap().0[2], ColumnShape::Present);
+    assert_eq!(db.shape::<M>().unwrap().columns[2], ColumnShape::Present);
     exec(
         &db,
         &format!("INSERT INTO users (id, email) VALUES ({}, 'old@app')", ROWS + 2),
@@ -417,7 +417,7 @@ where
     // Two changes on one table, applied independently.
     round_trip::<DB, M>(&db, "login_count", Phase::Expand).await;
     assert_eq!(
-        db.shape::<M>().unwrap().0[2..],
+        db.shape::<M>().unwrap().columns[2..],
         [ColumnShape::Present, ColumnShape::Absent]
     );
     let row = M {
@@ -484,7 +484,7 @@ where
     // Expand runs elsewhere; the app still believes the column is absent. Its writes
     // omit the column and the trigger fills it; its reads compute the expression.
     apply::<DB, M>(&migrator, col, Phase::Expand, Direction::Up).await;
-    assert_eq!(app.shape::<M>().unwrap().0[2], ColumnShape::Absent);
+    assert_eq!(app.shape::<M>().unwrap().columns[2], ColumnShape::Absent);
     app.insert(&M {
         id: ROWS + 1,
         email: "Stale@App.IO".into(),
@@ -506,13 +506,13 @@ where
     // The app catches up, then the column disappears behind its back (expand down):
     // the undefined-column error makes it re-probe and retry.
     app.refresh().await.unwrap();
-    assert_eq!(app.shape::<M>().unwrap().0[2], ColumnShape::Filling);
+    assert_eq!(app.shape::<M>().unwrap().columns[2], ColumnShape::Filling);
     apply::<DB, M>(&migrator, col, Phase::Expand, Direction::Down).await;
     let rows = app.fetch_all::<M>().await.unwrap();
     assert_eq!(rows[0].email_normalized, seeded_email(1).to_lowercase());
     assert_eq!(rows.len() as i64, ROWS + 1);
     assert_eq!(
-        app.shape::<M>().unwrap().0[2],
+        app.shape::<M>().unwrap().columns[2],
         ColumnShape::Absent,
         "re-probed after the error"
     );
@@ -532,10 +532,10 @@ where
 
     // With a staleness bound, the next query after the bound notices the new phase.
     let bounded = app.clone().with_max_staleness(Some(Duration::from_millis(50)));
-    assert_eq!(bounded.shape::<M>().unwrap().0[2], ColumnShape::Absent);
+    assert_eq!(bounded.shape::<M>().unwrap().columns[2], ColumnShape::Absent);
     tokio::time::sleep(Duration::from_millis(60)).await;
     bounded.fetch_all::<M>().await.unwrap();
-    assert_eq!(bounded.shape::<M>().unwrap().0[2], ColumnShape::Filling);
+    assert_eq!(bounded.shape::<M>().unwrap().columns[2], ColumnShape::Filling);
 }
 
 /// Names that need quoting (spaces, quotes, a keyword), a text primary key, a nullable

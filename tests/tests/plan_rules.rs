@@ -5,8 +5,9 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked,
-    MemberNullable, Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TicketLinked,
+    AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer,
+    MemberChecked, MemberNullable, Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted,
+    TicketLinked,
 };
 
 struct Rendered {
@@ -31,6 +32,7 @@ fn all_plans() -> Vec<Rendered> {
         ArchiveRetired::definition(),
         SettingDefaulted::definition(),
         AccountRetyped::definition(),
+        Customer::definition(),
     ];
     let mut out = Vec::new();
     for model in models {
@@ -169,13 +171,16 @@ fn every_ddl_step_runs_under_a_lock_timeout() {
 
 /// idempotent-steps: a step outside a transaction can be re-run: each of its DDL
 /// statements is IF [NOT] EXISTS, idempotent by nature (setting or dropping a column
-/// default twice leaves the same schema), or the step has a skip probe.
+/// default twice leaves the same schema, so does `CREATE OR REPLACE`), or the step has a
+/// skip probe.
 #[test]
 fn non_transactional_ddl_is_guarded() {
     for r in all_plans() {
         for step in r.steps.iter().filter(|s| !s.transactional) {
             for sql in executes(step).filter(|s| is_ddl(s)) {
-                let idempotent = sql.contains(" SET DEFAULT ") || sql.contains(" DROP DEFAULT");
+                let idempotent = sql.contains(" SET DEFAULT ")
+                    || sql.contains(" DROP DEFAULT")
+                    || sql.starts_with("CREATE OR REPLACE ");
                 assert!(
                     step.skip_if.is_some()
                         || idempotent
@@ -383,6 +388,67 @@ fn type_changes_swap_the_shadow_in_only_after_converting_every_row() {
         (5, 5),
         "every type change swaps in at contract and out going back"
     );
+}
+
+/// rename-table: the table keeps its name (the previous release's) until contract; a
+/// view under the new name serves the new release meanwhile; contract drops the view and
+/// renames the table in one step — one transaction, or on MySQL one `RENAME TABLE`
+/// moving the view aside — so neither name is ever missing while a release uses it.
+#[test]
+fn tables_are_renamed_only_at_contract_and_atomically() {
+    let mut renames = 0;
+    for r in all_plans() {
+        for step in &r.steps {
+            let sqls: Vec<String> = executes(step).collect();
+            let renames_table = sqls.iter().any(|s| {
+                s.starts_with("RENAME TABLE") || s.starts_with("ALTER TABLE") && s.contains(" RENAME TO ")
+            });
+            if !renames_table {
+                continue;
+            }
+            assert!(r.where_.starts_with("customers "), "{}: {sqls:?}", r.where_);
+            assert!(
+                r.where_.contains(" contract "),
+                "{}: renamed before contract",
+                r.where_
+            );
+            if r.where_.ends_with(" up") {
+                renames += 1;
+                match r.dialect {
+                    Dialect::MySql => {
+                        assert_eq!(sqls.len(), 1, "{}", r.where_);
+                        assert_eq!(
+                            sqls[0].matches(" TO ").count(),
+                            2,
+                            "{}: view moved aside in the same statement",
+                            r.where_
+                        )
+                    }
+                    _ => {
+                        assert!(step.transactional, "{}", r.where_);
+                        assert!(
+                            sqls[0].starts_with("DROP VIEW IF EXISTS"),
+                            "{}: {sqls:?}",
+                            r.where_
+                        );
+                    }
+                }
+                assert!(step.skip_if.is_some(), "{}: the rename is not guarded", r.where_);
+            }
+        }
+        if r.where_.starts_with("customers ") && r.where_.ends_with("expand up") {
+            let sqls: Vec<String> = r.steps.iter().flat_map(executes).collect();
+            assert!(
+                sqls[0].contains(" VIEW ")
+                    && sqls[0].contains("CUSTOMERS")
+                    && sqls[0].contains("FROM `CLIENTS`")
+                    || sqls[0].contains("FROM \"CLIENTS\""),
+                "{}: {sqls:?}",
+                r.where_
+            );
+        }
+    }
+    assert_eq!(renames, 3, "the rename's contract on the three engines");
 }
 
 /// drop-column: going forward, a column is dropped only at contract (the previous release,

@@ -3,8 +3,9 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, MemberChecked,
-    MemberNullable, Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TicketLinked,
+    AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer,
+    MemberChecked, MemberNullable, Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted,
+    TicketLinked,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -116,4 +117,9 @@ fn checksums_are_stable_and_sensitive() {
 #[test]
 fn type_changes() {
     insta::assert_snapshot!(render_all(AccountRetyped::definition()));
+}
+
+#[test]
+fn renamed_table() {
+    insta::assert_snapshot!(render_all(Customer::definition()));
 }

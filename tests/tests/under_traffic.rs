@@ -74,7 +74,7 @@ async fn raw<DB: TestBackend>(pool: &sqlx::Pool<DB>, sql: String) -> Result<u64,
 
 /// Whether the new code's snapshot has the column, so that a write stores the value.
 fn column_known<DB: TestBackend>(db: &Db<DB>) -> bool {
-    db.shape::<Normalized>().unwrap().0[2] != ColumnShape::Absent
+    db.shape::<Normalized>().unwrap().columns[2] != ColumnShape::Absent
 }
 
 /// The email and the acceptable values a row reads as after new code wrote it: the value

@@ -7,6 +7,7 @@ mod mysql;
 mod postgres;
 mod sqlite;
 pub mod sqlite_rebuild;
+mod table_rename;
 
 use crate::dialect::Dialect;
 use crate::expr::SqlExpr;
@@ -284,7 +285,15 @@ fn render_steps(
     let column_name = match &plan.subject {
         Subject::Column(c) => c,
         Subject::Table(_) => {
-            let rendered = ops.iter().map(|op| render_table(dialect, model, op)).collect();
+            let rendered = ops
+                .iter()
+                .flat_map(|op| match op {
+                    Op::CreateRenameView | Op::DropRenameView | Op::RenameTable | Op::UnrenameTable => {
+                        table_rename::render(dialect, model, op)
+                    }
+                    _ => vec![render_table(dialect, model, op)],
+                })
+                .collect();
             return merge_combinable(rendered);
         }
         Subject::ForeignKey(name) => {
@@ -614,6 +623,16 @@ pub fn is_undefined_column(dialect: Dialect, code: Option<&str>, message: &str) 
         Dialect::Postgres => code == Some("42703"),
         Dialect::MySql => code == Some("42S22") || message.contains("Unknown column"),
         Dialect::Sqlite => message.contains("no such column") || message.contains("has no column named"),
+    }
+}
+
+/// Does an error message from the engine say a table does not exist (a rename's contract
+/// just ran)? Used to refresh a stale schema snapshot.
+pub fn is_undefined_table(dialect: Dialect, code: Option<&str>, message: &str) -> bool {
+    match dialect {
+        Dialect::Postgres => code == Some("42P01"),
+        Dialect::MySql => code == Some("42S02") || message.contains("doesn't exist"),
+        Dialect::Sqlite => message.contains("no such table"),
     }
 }
 

@@ -190,7 +190,11 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         | Op::DropForeignKey
         | Op::CreateTable
         | Op::DropTable
-        | Op::RetireTable => {
+        | Op::RetireTable
+        | Op::CreateRenameView
+        | Op::DropRenameView
+        | Op::RenameTable
+        | Op::UnrenameTable => {
             unreachable!("index, constraint and table operations have their own renderers")
         }
     }
@@ -392,7 +396,10 @@ pub(super) fn claimed_lock(name: &str) -> TableLock {
     name.split('+')
         .map(|part| match part {
             "backfill" => TableLock::RowExclusive,
-            "unsupported" | "await-app-refresh" => TableLock::AccessShare,
+            // A view over the table reads its definition only.
+            "unsupported" | "await-app-refresh" | "create-rename-view" | "drop-rename-view" => {
+                TableLock::AccessShare
+            }
             p if p.starts_with("verify-") => TableLock::AccessShare,
             // VALIDATE CONSTRAINT, CREATE/DROP INDEX CONCURRENTLY.
             p if p.starts_with("validate-") => TableLock::ShareUpdateExclusive,

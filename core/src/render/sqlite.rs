@@ -101,7 +101,11 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         | Op::DropForeignKey
         | Op::CreateTable
         | Op::DropTable
-        | Op::RetireTable => {
+        | Op::RetireTable
+        | Op::CreateRenameView
+        | Op::DropRenameView
+        | Op::RenameTable
+        | Op::UnrenameTable => {
             unreachable!("index, constraint and table operations have their own renderers")
         }
     }

@@ -4,6 +4,7 @@
 //! ```text
 //! container:  #[straddle(table = "users", dialects(postgres, sqlite))]
 //!             #[straddle(created(phase = expand))]          (a table new in this rollout)
+//!             #[straddle(renamed(from = "clients", phase = expand))]  (`table` is the new name)
 //!             #[straddle(index(name = "users_email", on(email), unique, constraint, phase = expand))]
 //!             #[straddle(dropped_index(name = "users_old", on(legacy), phase = expand))]
 //!             #[straddle(check(name = "users_age", expr = "age >= 0", phase = expand))]
@@ -71,8 +72,15 @@ pub struct Container {
     pub foreign_keys: Vec<(Span, ForeignKeyAttr)>,
     /// `created(phase = …)`: the attribute's span and the phase.
     pub created: Option<(Span, Option<PhaseValue>)>,
+    /// `renamed(from = "old", phase = …)` on the struct.
+    pub renamed: Option<(Span, RenamedTable)>,
     /// `retired(phase = …, confirm = "…")` on the struct.
     pub retired: Option<(Span, RetiredTable)>,
+}
+
+pub struct RenamedTable {
+    pub phase: Option<PhaseValue>,
+    pub from: Option<syn::LitStr>,
 }
 
 pub struct RetiredTable {
@@ -179,8 +187,7 @@ pub enum LiteralValue {
     Str(String),
 }
 
-const CONTAINER_KEYS: &str =
-    "`table`, `dialects`, `lock`, `created`, `retired`, `index`, `dropped_index`, `check`, `foreign_key`";
+const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `check`, `foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `default_changed`";
 const RETYPED_KEYS: &str = "`from`, `up`, `down`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
@@ -229,6 +236,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
     let mut foreign_keys = Vec::new();
     let mut created = Attr::none("created");
     let mut retired = Attr::none("retired");
+    let mut renamed = Attr::none("renamed");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
@@ -263,6 +271,28 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
                     RetiredTable {
                         phase: phase.get(),
                         confirm: confirm.get().map(|(_, v)| v),
+                    },
+                );
+            } else if meta.path.is_ident("renamed") {
+                needs_parens(&meta, "renamed")?;
+                let mut phase = Attr::none("phase");
+                let mut from = Attr::none("from");
+                meta.parse_nested_meta(|inner| {
+                    if inner.path.is_ident("phase") {
+                        parse_phase(cx, &inner, &mut phase)
+                    } else if inner.path.is_ident("from") {
+                        from.set(cx, inner.path.span(), lit_str(&inner)?);
+                        Ok(())
+                    } else {
+                        unknown(cx, &inner, "`renamed`", "`from`, `phase`")
+                    }
+                })?;
+                renamed.set(
+                    cx,
+                    meta.path.span(),
+                    RenamedTable {
+                        phase: phase.get(),
+                        from: from.get().map(|(_, v)| v),
                     },
                 );
             } else if meta.path.is_ident("foreign_key") {
@@ -302,6 +332,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
         checks,
         foreign_keys,
         created: created.get(),
+        renamed: renamed.get(),
         retired: retired.get(),
     }
 }

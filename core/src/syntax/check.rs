@@ -109,10 +109,61 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         required_phase(cx, *span, "retired", r.phase)
     });
 
+    let renamed = decl.attrs.renamed.as_ref().and_then(|(span, r)| {
+        for (f, c) in decl.fields.iter().zip(&columns) {
+            if let Some(ch) = &c.change {
+                cx.error_spanned_by(
+                    f.ident,
+                    format!(
+                        "`{}` is {} while its table is renamed: a rename ships alone (until its contract the new name \
+                         is a view over the table) — change the column in a release after the rename's contract",
+                        c.name,
+                        ch.kind()
+                    ),
+                );
+            }
+        }
+        if created.is_some() || retired.is_some() {
+            cx.error_at(*span, "a table cannot be renamed in the release that creates or retires it");
+        }
+        if !indexes.is_empty() || !checks.is_empty() || !foreign_keys.is_empty() {
+            cx.error_at(
+                *span,
+                format!(
+                    "`{table}` is being renamed in this release: indexes and constraints wait for its contract (until \
+                     then the new name is a view over the old table)"
+                ),
+            );
+        }
+        let from = match &r.from {
+            None => {
+                cx.error_at(
+                    *span,
+                    format!(
+                        "`renamed(...)` needs the table's previous name: `renamed(from = \"old_name\", …)` (`{table}` \
+                         is the new one)"
+                    ),
+                );
+                None
+            }
+            Some(l) if l.value() == table => {
+                cx.error_at(l.span(), format!("`{table}` is renamed from itself: `from` is the previous name"));
+                None
+            }
+            Some(l) => Some(l.value()),
+        };
+        let phase = required_phase(cx, *span, "renamed", r.phase);
+        Some(crate::model::TableRename {
+            from: from?,
+            phase: phase?,
+        })
+    });
+
     if cx.has_errors() || columns.len() != decl.fields.len() {
         return None;
     }
     Some(Model {
+        renamed,
         rust_name,
         table,
         dialects,

@@ -43,7 +43,13 @@ fn phase_span(decl: &Decl<'_>, i: usize) -> Option<Span> {
 }
 
 pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
-    let Some(table) = lock.tables.get(&model.table) else {
+    check_renamed(cx, decl, model, lock);
+    // A rename's first release finds the table under its previous name.
+    let shipped = lock.tables.get(&model.table).or_else(|| {
+        let from = &model.renamed.as_ref()?.from;
+        lock.tables.get(from)
+    });
+    let Some(table) = shipped else {
         if let (Some(_), Some((span, r))) = (model.retired, &decl.attrs.retired) {
             cx.error_at(
                 r.phase.as_ref().map(|p| p.0).unwrap_or(*span),
@@ -234,6 +240,73 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                 }
             }
         }
+    }
+}
+
+/// The table's rename: it starts at expand from a table that shipped under `from`, moves
+/// one phase per release with the same `from`, and stays declared until its contract
+/// shipped.
+fn check_renamed(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
+    let lock_name = crate::lock::FILE_NAME;
+    let at = decl
+        .attrs
+        .renamed
+        .as_ref()
+        .map(|(span, r)| r.phase.as_ref().map(|p| p.0).unwrap_or(*span));
+    let under_new = lock.tables.get(&model.table);
+    let shipped = under_new.and_then(|t| Some((t.renamed?, t.renamed_from.clone()?)));
+    match (&model.renamed, shipped) {
+        (None, Some((phase, from))) if phase != Phase::Contract => cx.error_spanned_by(
+            decl.ident,
+            format!(
+                "table `{}` is being renamed from `{from}` ({lock_name}: {phase} shipped): keep `renamed(...)` until \
+                 contract ships",
+                model.table
+            ),
+        ),
+        (Some(r), Some((phase, from))) if phase != Phase::Contract || r.from == from => {
+            if r.from != from {
+                cx.error_at(
+                    at.expect("declared"),
+                    format!(
+                        "table `{}` shipped as renamed from `{from}` ({lock_name}: {phase} shipped): `from` cannot \
+                         change mid-rollout",
+                        model.table
+                    ),
+                );
+            } else {
+                check_progression(cx, &model.table, phase, r.phase, at.expect("declared"));
+            }
+        }
+        (Some(r), _) => {
+            let at = at.expect("declared");
+            if under_new.is_some() {
+                cx.error_at(
+                    at,
+                    format!(
+                        "table `{}` exists in {lock_name} already: it cannot be the new name of `{}`",
+                        model.table, r.from
+                    ),
+                );
+            } else if !lock.tables.contains_key(&r.from) {
+                cx.error_at(
+                    at,
+                    format!(
+                        "table `{}` is not in {lock_name}: `{}` can only be renamed from a table that has shipped",
+                        r.from, model.table
+                    ),
+                );
+            } else if r.phase != Phase::Expand {
+                cx.error_at(
+                    at,
+                    format!(
+                        "renaming `{}` to `{}` starts at `phase = expand`, not `{}`",
+                        r.from, model.table, r.phase
+                    ),
+                );
+            }
+        }
+        _ => {}
     }
 }
 

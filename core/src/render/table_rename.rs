@@ -1,0 +1,156 @@
+//! Renaming a table. Through the window the table keeps its previous name — the previous
+//! release reads and writes it untouched — and a view under the new name, updatable,
+//! serves this release's own SQL (the generated code uses the table under whichever
+//! name it has). At contract, the previous release gone, the view is dropped and the
+//! table renamed in one step: one transaction on PostgreSQL and SQLite, one atomic
+//! `RENAME TABLE` swapping the view out on MySQL, so the new name never goes missing.
+//!
+//! Views: PostgreSQL and MySQL make a single-table `SELECT *` view updatable by
+//! themselves; SQLite views are read-only, so `INSTEAD OF` triggers pass writes on (for
+//! the model's columns; SQLite does not count rows changed through them, which is why
+//! going back waits for every app instance to use the table again before the view
+//! returns).
+
+use super::{Rendered, object_name, step};
+use crate::dialect::Dialect;
+use crate::model::Model;
+use crate::plan::Op;
+use crate::step::Statement;
+
+pub(super) fn render(dialect: Dialect, model: &Model, op: &Op) -> Vec<Rendered> {
+    let rename = model
+        .renamed
+        .as_ref()
+        .expect("the planner renames only a renamed table");
+    let (old, new) = (dialect.quote(&rename.from), dialect.quote(&model.table));
+    // MySQL DDL commits implicitly: each step stands alone there.
+    let transactional = dialect != Dialect::MySql;
+    let old_exists = table_exists(dialect, &rename.from);
+    let one = |name: &str, statements: Vec<String>, skip_if: Option<String>| {
+        let mut s = step(name, transactional, true);
+        s.statements
+            .extend(statements.into_iter().map(Statement::Execute));
+        s.skip_if = skip_if;
+        Rendered {
+            step: s,
+            combinable: false,
+        }
+    };
+    match (op, dialect) {
+        (Op::CreateRenameView, _) => vec![one("create-rename-view", create_view(dialect, model), None)],
+        (Op::DropRenameView, _) => vec![one(
+            "drop-rename-view",
+            vec![format!("DROP VIEW IF EXISTS {new}")],
+            None,
+        )],
+        (Op::RenameTable, Dialect::MySql) => {
+            // The view is renamed out of the way in the same statement: atomic.
+            let parked = dialect.quote(&object_name(dialect, "renamed", &rename.from, &model.table));
+            vec![
+                one(
+                    "rename-table",
+                    vec![format!("RENAME TABLE {new} TO {parked}, {old} TO {new}")],
+                    Some(format!("SELECT 1 - ({old_exists})")),
+                ),
+                one(
+                    "drop-rename-view",
+                    vec![format!("DROP VIEW IF EXISTS {parked}")],
+                    None,
+                ),
+            ]
+        }
+        (Op::RenameTable, _) => vec![one(
+            "rename-table",
+            vec![
+                format!("DROP VIEW IF EXISTS {new}"),
+                format!("ALTER TABLE {old} RENAME TO {new}"),
+            ],
+            Some(format!("SELECT 1 - ({old_exists})")),
+        )],
+        (Op::UnrenameTable, Dialect::MySql) => vec![
+            one(
+                "unrename-table",
+                vec![format!("RENAME TABLE {new} TO {old}")],
+                Some(old_exists),
+            ),
+            one("create-rename-view", create_view(dialect, model), None),
+        ],
+        // Writes through a SQLite view report no row changed: every instance must use the
+        // table under its previous name again before the view is back.
+        (Op::UnrenameTable, Dialect::Sqlite) => vec![
+            one(
+                "unrename-table",
+                vec![format!("ALTER TABLE {new} RENAME TO {old}")],
+                Some(old_exists),
+            ),
+            super::await_app_refresh(),
+            one("create-rename-view", create_view(dialect, model), None),
+        ],
+        (Op::UnrenameTable, _) => {
+            let mut sql = vec![format!("ALTER TABLE {new} RENAME TO {old}")];
+            sql.extend(create_view(dialect, model));
+            vec![one("unrename-table", sql, Some(old_exists))]
+        }
+        _ => unreachable!("only a table rename's operations are rendered here"),
+    }
+}
+
+/// The probe counting base tables named `name`.
+fn table_exists(dialect: Dialect, name: &str) -> String {
+    let lit = dialect.string_literal(name);
+    match dialect {
+        Dialect::Postgres => format!(
+            "SELECT count(*) FROM pg_class WHERE relname = {lit} AND relnamespace = current_schema()::regnamespace \
+             AND relkind IN ('r', 'p')"
+        ),
+        Dialect::MySql => format!(
+            "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {lit} \
+             AND TABLE_TYPE = 'BASE TABLE'"
+        ),
+        Dialect::Sqlite => {
+            format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = {lit}")
+        }
+    }
+}
+
+/// The view under the new name (re-runnable), and on SQLite its `INSTEAD OF` triggers.
+fn create_view(dialect: Dialect, model: &Model) -> Vec<String> {
+    let rename = model.renamed.as_ref().expect("a renamed table");
+    let q = |s: &str| dialect.quote(s);
+    let (old, new) = (q(&rename.from), q(&model.table));
+    match dialect {
+        Dialect::Postgres | Dialect::MySql => {
+            vec![format!("CREATE OR REPLACE VIEW {new} AS SELECT * FROM {old}")]
+        }
+        Dialect::Sqlite => {
+            let cols: Vec<String> = model.columns.iter().map(|c| q(&c.name)).collect();
+            let values: Vec<String> = cols.iter().map(|c| format!("NEW.{c}")).collect();
+            let sets: Vec<String> = cols.iter().map(|c| format!("{c} = NEW.{c}")).collect();
+            let key: Vec<String> = model
+                .primary_key()
+                .iter()
+                .map(|k| format!("{0} = OLD.{0}", q(&k.name)))
+                .collect();
+            let key = key.join(" AND ");
+            let trigger = |what: &str| q(&object_name(dialect, what, &model.table, "view"));
+            vec![
+                format!("CREATE VIEW IF NOT EXISTS {new} AS SELECT * FROM {old}"),
+                format!(
+                    "CREATE TRIGGER IF NOT EXISTS {} INSTEAD OF INSERT ON {new} BEGIN INSERT INTO {old} ({}) VALUES ({}); END",
+                    trigger("ins"),
+                    cols.join(", "),
+                    values.join(", ")
+                ),
+                format!(
+                    "CREATE TRIGGER IF NOT EXISTS {} INSTEAD OF UPDATE ON {new} BEGIN UPDATE {old} SET {} WHERE {key}; END",
+                    trigger("upd"),
+                    sets.join(", ")
+                ),
+                format!(
+                    "CREATE TRIGGER IF NOT EXISTS {} INSTEAD OF DELETE ON {new} BEGIN DELETE FROM {old} WHERE {key}; END",
+                    trigger("del")
+                ),
+            ]
+        }
+    }
+}
