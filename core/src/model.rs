@@ -177,11 +177,36 @@ pub struct RetypeColumn {
     pub throttle: Throttle,
 }
 
+/// How a type change is carried out on one engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetypeMethod {
+    /// Both types are stored alike there (SQLite's INTEGER for `i32` and `i64`): nothing
+    /// changes in the database.
+    Nothing,
+    /// The engine changes the type without rewriting the table or checking a row
+    /// (PostgreSQL: `VARCHAR(n)` → `VARCHAR(m ≥ n)` or `TEXT`, `NUMERIC(p, s)` →
+    /// `NUMERIC(p' ≥ p, s)`): one brief ALTER at expand.
+    InPlace,
+    /// A shadow column, a converting trigger, a batched conversion, a swap at contract.
+    Shadow,
+}
+
 impl RetypeColumn {
-    /// Whether `dialect` stores the old and the new type differently, i.e. whether the
-    /// database changes at all there.
-    pub fn changes_storage(&self, dialect: Dialect, to: &ColumnType) -> bool {
-        !crate::types::same_sql_type(dialect, self.from.sql(dialect), to.sql(dialect))
+    /// How the change to `to` is carried out on `dialect`.
+    pub fn method(&self, dialect: Dialect, to: &ColumnType) -> RetypeMethod {
+        let (from, to) = (self.from.sql(dialect), to.sql(dialect));
+        if crate::types::same_sql_type(dialect, from, to) {
+            RetypeMethod::Nothing
+        } else if crate::types::widens_in_place(dialect, from, to) {
+            RetypeMethod::InPlace
+        } else {
+            RetypeMethod::Shadow
+        }
+    }
+
+    /// Whether the change goes through a shadow column on `dialect`.
+    pub fn uses_shadow(&self, dialect: Dialect, to: &ColumnType) -> bool {
+        self.method(dialect, to) == RetypeMethod::Shadow
     }
 }
 

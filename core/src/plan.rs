@@ -507,11 +507,20 @@ fn plan_retype(column: &Column, retype: &RetypeColumn) -> (String, [PhaseOps; 3]
         contract_down.push(Op::AwaitAppRefresh);
         contract_down.push(Op::EnforceNotNull(Col::From));
     }
+    let what = if retype.from.rust == column.ty.rust {
+        "change column type".to_string()
+    } else {
+        format!("change type from {} to {}", retype.from.rust, column.ty.rust)
+    };
+    let how = if retype.up.text.starts_with("the engine's conversion")
+        && retype.down.text.starts_with("the engine's conversion")
+    {
+        "the engine's conversion both ways".to_string()
+    } else {
+        format!("up: {}; down: {}", retype.up.text, retype.down.text)
+    };
     (
-        format!(
-            "change type from {} (up: {}; down: {})",
-            retype.from.rust, retype.up.text, retype.down.text
-        ),
+        format!("{what} ({how})"),
         [
             (
                 vec![add_nullable(Col::Shadow), Op::CreateSyncTrigger],

@@ -153,9 +153,68 @@ pub fn same_sql_type(dialect: Dialect, a: &str, b: &str) -> bool {
     canonical_type(dialect, a) == canonical_type(dialect, b)
 }
 
+/// Whether changing a column from `from` to `to` is binary-coercible on `dialect`: no
+/// table rewrite and no row checked (RULES.md, PostgreSQL facts). Only PostgreSQL is
+/// trusted with this: MySQL copies the table for most type changes, and its in-place
+/// VARCHAR extension depends on the column's character set; SQLite would rebuild.
+pub fn widens_in_place(dialect: Dialect, from: &str, to: &str) -> bool {
+    if dialect != Dialect::Postgres {
+        return false;
+    }
+    let (from, to) = (canonical_type(dialect, from), canonical_type(dialect, to));
+    let args = |t: &str, base: &str| -> Option<Vec<u32>> {
+        let rest = t.strip_prefix(base)?;
+        if rest.is_empty() {
+            return Some(Vec::new());
+        }
+        rest.strip_prefix('(')?
+            .strip_suffix(')')?
+            .split(',')
+            .map(|n| n.trim().parse().ok())
+            .collect()
+    };
+    let varchar = |t: &str| args(t, "character varying");
+    let numeric = |t: &str| args(t, "numeric");
+    match (varchar(&from), varchar(&to), numeric(&from), numeric(&to)) {
+        // VARCHAR(n) → VARCHAR(m ≥ n), → VARCHAR, → TEXT.
+        (Some(f), Some(t), _, _) => match (f.as_slice(), t.as_slice()) {
+            ([n], [m]) => m >= n,
+            (_, []) => true,
+            _ => false,
+        },
+        (Some(_), None, _, _) => to == "text",
+        // NUMERIC(p, s) → NUMERIC(p' ≥ p, s), → NUMERIC.
+        (_, _, Some(f), Some(t)) => match (f.as_slice(), t.as_slice()) {
+            (_, []) => true,
+            ([p, s], [p2, s2]) => p2 >= p && s2 == s,
+            ([p], [p2]) => p2 >= p,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_coercible_widenings_are_recognized_on_postgres_only() {
+        use Dialect::*;
+        for (from, to, in_place) in [
+            ("VARCHAR(20)", "VARCHAR(80)", true),
+            ("VARCHAR(80)", "VARCHAR(20)", false),
+            ("VARCHAR(20)", "TEXT", true),
+            ("TEXT", "VARCHAR(20)", false),
+            ("NUMERIC(10, 2)", "NUMERIC(12, 2)", true),
+            ("NUMERIC(10, 2)", "NUMERIC(12, 3)", false),
+            ("NUMERIC(10, 2)", "NUMERIC", true),
+            ("INTEGER", "BIGINT", false),
+        ] {
+            assert_eq!(widens_in_place(Postgres, from, to), in_place, "{from} → {to}");
+        }
+        assert!(!widens_in_place(MySql, "VARCHAR(20)", "VARCHAR(80)"));
+    }
 
     #[test]
     fn catalog_spellings_compare_equal_to_declared_types() {

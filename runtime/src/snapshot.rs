@@ -87,7 +87,7 @@ impl Snapshot {
                                 (Some(_), None) => ColumnShape::Present,
                             };
                         }
-                        Some(Change::Retype(r)) if !r.changes_storage(dialect, &c.ty) => {
+                        Some(Change::Retype(r)) if !r.uses_shadow(dialect, &c.ty) => {
                             return ColumnShape::Present;
                         }
                         Some(Change::Retype(_)) => {

@@ -426,3 +426,29 @@ pub struct Customer {
 }
 
 has_id!(Client, Customer);
+
+/// The release before a column is widened: `email` a `VARCHAR(32)` on PostgreSQL.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "tags")]
+pub struct Tag {
+    #[straddle(primary_key)]
+    pub id: i64,
+    #[straddle(sql_type(postgres = "VARCHAR(32)"))]
+    pub email: String,
+    pub note: Option<String>,
+}
+
+/// `email` widened from `VARCHAR(32)` to `VARCHAR(255)` on PostgreSQL — binary-coercible: one brief ALTER at
+/// expand, no shadow column, no rewrite (elsewhere the column is TEXT already: nothing
+/// changes).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "tags")]
+pub struct TagWidened {
+    #[straddle(primary_key)]
+    pub id: i64,
+    #[straddle(sql_type(postgres = "VARCHAR(255)"), retyped(from_sql_type(postgres = "VARCHAR(32)"), phase = contract))]
+    pub email: String,
+    pub note: Option<String>,
+}
+
+has_id!(Tag, TagWidened);

@@ -4,7 +4,7 @@
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer,
-    MemberChecked, MemberNullable, Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted,
+    MemberChecked, MemberNullable, Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TagWidened,
     TicketLinked,
 };
 
@@ -117,6 +117,11 @@ fn checksums_are_stable_and_sensitive() {
 #[test]
 fn type_changes() {
     insta::assert_snapshot!(render_all(AccountRetyped::definition()));
+}
+
+#[test]
+fn widened_in_place() {
+    insta::assert_snapshot!(render_all(TagWidened::definition()));
 }
 
 #[test]

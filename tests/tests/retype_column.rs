@@ -192,3 +192,53 @@ async fn index_on_the_old_column_sqlite() {
         index_on_the_old_column::<sqlx::Sqlite>(&t).await;
     }
 }
+
+/// A binary-coercible widening (`VARCHAR(32)` → `VARCHAR(255)` on PostgreSQL) is one
+/// brief ALTER at expand: the rollout harness holds it to no rewrite (`relfilenode`
+/// unchanged) and a short ACCESS EXCLUSIVE, with both releases running.
+struct Widen;
+
+impl Versions for Widen {
+    type Old = straddle_tests::models::Tag;
+    type New = straddle_tests::models::TagWidened;
+    const NEW_SURVIVES_EXPAND_DOWN: bool = true;
+
+    fn old_row(id: i64, value: &str) -> Self::Old {
+        straddle_tests::models::Tag {
+            id,
+            email: value.to_string(),
+            note: straddle_tests::models::note_for(value),
+        }
+    }
+    fn new_row(id: i64, value: &str) -> Self::New {
+        straddle_tests::models::TagWidened {
+            id,
+            email: value.to_string(),
+            note: straddle_tests::models::note_for(value),
+        }
+    }
+    fn old_value(row: &Self::Old) -> String {
+        straddle_tests::models::contact_value(&row.email, &row.note)
+    }
+    fn new_value(row: &Self::New) -> String {
+        straddle_tests::models::contact_value(&row.email, &row.note)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn widen_in_place_postgres() {
+    if let Some(t) = TestDb::postgres("widen").await {
+        let seed = straddle_tests::seed_sql(straddle::Dialect::Postgres, "tags", ROWS as u64);
+        rollout::run::<sqlx::Postgres, Widen>(&t, ROWS, seed).await;
+        // The settled column is the wide one (the harness compared the whole table).
+        let steps = straddle::ir::render::render_phase(
+            straddle::Dialect::Postgres,
+            <straddle_tests::models::TagWidened as straddle::Model>::definition(),
+            &<straddle_tests::models::TagWidened as straddle::Model>::plan()[0],
+            straddle::Phase::Expand,
+            straddle::Direction::Up,
+        );
+        let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["alter-column-type", "analyze"]);
+    }
+}

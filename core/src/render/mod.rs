@@ -11,7 +11,7 @@ mod table_rename;
 
 use crate::dialect::Dialect;
 use crate::expr::SqlExpr;
-use crate::model::{Change, Column, DefaultValue, ForeignKey, Index, Model, Phase};
+use crate::model::{Change, Column, DefaultValue, ForeignKey, Index, Model, Phase, RetypeMethod};
 use crate::plan::{ChangePlan, Col, Op, Subject};
 use crate::step::{Direction, Statement, Step};
 use sha2::{Digest, Sha256};
@@ -360,11 +360,26 @@ fn render_steps(
         .change
         .as_ref()
         .expect("plan for a column without a change");
-    if let Change::Retype(r) = change
-        && !r.changes_storage(dialect, &column.ty)
-    {
-        // Both types are stored alike here: nothing to change in this database.
-        return Vec::new();
+    if let Change::Retype(r) = change {
+        match r.method(dialect, &column.ty) {
+            // Both types are stored alike here: nothing to change in this database.
+            RetypeMethod::Nothing => return Vec::new(),
+            // One brief ALTER at expand, where the new code may start writing wider values.
+            // Going down leaves the column wide: narrowing would check or rewrite every
+            // row, and the previous release reads the wider column as before.
+            RetypeMethod::InPlace if (phase, direction) == (Phase::Expand, Direction::Up) => {
+                let target = Target {
+                    model,
+                    column,
+                    change,
+                    dialect,
+                    col: Col::This,
+                };
+                return merge_combinable(postgres::alter_type_in_place(&target));
+            }
+            RetypeMethod::InPlace => return Vec::new(),
+            RetypeMethod::Shadow => {}
+        }
     }
     let phase_plan = plan.phase(phase);
     let ops = match direction {
@@ -724,7 +739,7 @@ pub fn verification(dialect: Dialect, model: &Model, plan: &ChangePlan) -> Optio
     let column = model.column(plan.column()?)?;
     let change = column.change.as_ref()?;
     if let Change::Retype(r) = change
-        && !r.changes_storage(dialect, &column.ty)
+        && !r.uses_shadow(dialect, &column.ty)
     {
         return None;
     }

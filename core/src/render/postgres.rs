@@ -403,7 +403,7 @@ pub(super) fn claimed_lock(name: &str) -> TableLock {
             p if p.starts_with("verify-") => TableLock::AccessShare,
             // VALIDATE CONSTRAINT, CREATE/DROP INDEX CONCURRENTLY.
             p if p.starts_with("validate-") => TableLock::ShareUpdateExclusive,
-            "create-index" | "drop-index" => TableLock::ShareUpdateExclusive,
+            "create-index" | "drop-index" | "analyze" => TableLock::ShareUpdateExclusive,
             "add-foreign-key" => TableLock::ShareRowExclusive,
             // Every other step is metadata-only DDL (ALTER TABLE, triggers, constraints
             // NOT VALID, tables), under the lock timeout.
@@ -471,6 +471,29 @@ fn rename_sync_body(t: &Target<'_>) -> String {
          \x20   NEW.{new} := NEW.{old};\n\
          \x20 END IF;\n"
     )
+}
+
+/// A binary-coercible type change (see [`crate::types::widens_in_place`]): one brief
+/// ALTER, no rewrite, then ANALYZE (the column's statistics are reset by the ALTER).
+pub(super) fn alter_type_in_place(t: &Target<'_>) -> Vec<Rendered> {
+    let mut alter = step("alter-column-type", true, true);
+    alter.statements.push(Statement::Execute(format!(
+        "ALTER TABLE {} ALTER COLUMN {} TYPE {}",
+        t.table(),
+        t.col(),
+        t.sql_type()
+    )));
+    let mut analyze = step("analyze", false, false);
+    analyze
+        .statements
+        .push(Statement::Execute(format!("ANALYZE {} ({})", t.table(), t.col())));
+    [alter, analyze]
+        .into_iter()
+        .map(|step| Rendered {
+            step,
+            combinable: false,
+        })
+        .collect()
 }
 
 /// A type change's two-way conversion: whichever column a writer set, the other gets it

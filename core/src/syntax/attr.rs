@@ -24,6 +24,8 @@
 //!             #[straddle(retyped(from = "i32", phase = expand))]
 //!             #[straddle(retyped(from = "String", up = "CAST(code AS BIGINT)",
 //!                                down = "CAST(code AS TEXT)", phase = expand))]
+//!             #[straddle(sql_type = "VARCHAR(80)",
+//!                        retyped(from_sql_type = "VARCHAR(20)", phase = expand))]
 //! ```
 
 use super::ctxt::Ctxt;
@@ -136,6 +138,8 @@ pub struct Retyped {
     pub from: Option<(Span, String)>,
     pub up: Option<syn::LitStr>,
     pub down: Option<syn::LitStr>,
+    /// The previous column type, where it was not the Rust type's mapping.
+    pub from_sql_type: Option<(Span, SqlTypeOverride)>,
     pub throttle: Vec<(Span, &'static str, u64)>,
 }
 
@@ -190,7 +194,8 @@ pub enum LiteralValue {
 const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `check`, `foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `default_changed`";
-const RETYPED_KEYS: &str = "`from`, `up`, `down`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
+const RETYPED_KEYS: &str =
+    "`from`, `from_sql_type`, `up`, `down`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
 const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
 const RETIRED_KEYS: &str = "`phase`, `default`";
 const ADDED_KEYS: &str =
@@ -472,30 +477,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
             } else if meta.path.is_ident("column") {
                 column.set(cx, meta.path.span(), lit_str(&meta)?.value());
             } else if meta.path.is_ident("sql_type") {
-                let value = if meta.input.peek(syn::token::Paren) {
-                    let mut per = BTreeMap::new();
-                    meta.parse_nested_meta(|d| {
-                        match d.path.get_ident().and_then(|i| Dialect::from_key(&i.to_string())) {
-                            Some(dialect) => {
-                                per.insert(dialect, lit_str(&d)?.value());
-                            }
-                            None => {
-                                cx.error_spanned_by(
-                                    &d.path,
-                                    format!(
-                                        "unknown dialect `{}`; expected `postgres`, `mysql` or `sqlite`",
-                                        key(&d)
-                                    ),
-                                );
-                                d.value()?.parse::<syn::Expr>()?;
-                            }
-                        }
-                        Ok(())
-                    })?;
-                    SqlTypeOverride::PerDialect(per)
-                } else {
-                    SqlTypeOverride::All(lit_str(&meta)?.value())
-                };
+                let value = parse_sql_type(cx, &meta)?;
                 sql_type.set(cx, meta.path.span(), value);
             } else if meta.path.is_ident("added") {
                 let value = parse_added(cx, &meta)?;
@@ -678,12 +660,40 @@ fn parse_renamed(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Renamed> 
     })
 }
 
+/// `sql_type = "TYPE"` or `sql_type(postgres = "…", mysql = "…")` (also `from_sql_type`).
+fn parse_sql_type(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<SqlTypeOverride> {
+    if !meta.input.peek(syn::token::Paren) {
+        return Ok(SqlTypeOverride::All(lit_str(meta)?.value()));
+    }
+    let mut per = BTreeMap::new();
+    meta.parse_nested_meta(|d| {
+        match d.path.get_ident().and_then(|i| Dialect::from_key(&i.to_string())) {
+            Some(dialect) => {
+                per.insert(dialect, lit_str(&d)?.value());
+            }
+            None => {
+                cx.error_spanned_by(
+                    &d.path,
+                    format!(
+                        "unknown dialect `{}`; expected `postgres`, `mysql` or `sqlite`",
+                        key(&d)
+                    ),
+                );
+                d.value()?.parse::<syn::Expr>()?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(SqlTypeOverride::PerDialect(per))
+}
+
 fn parse_retyped(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Retyped> {
     needs_parens(meta, "retyped")?;
     let mut phase = Attr::none("phase");
     let mut from = Attr::none("from");
     let mut up = Attr::none("up");
     let mut down = Attr::none("down");
+    let mut from_sql_type = Attr::none("from_sql_type");
     let mut throttle = new_throttle();
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("phase") {
@@ -695,6 +705,9 @@ fn parse_retyped(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Retyped> 
             up.set(cx, inner.path.span(), lit_str(&inner)?);
         } else if inner.path.is_ident("down") {
             down.set(cx, inner.path.span(), lit_str(&inner)?);
+        } else if inner.path.is_ident("from_sql_type") {
+            let value = parse_sql_type(cx, &inner)?;
+            from_sql_type.set(cx, inner.path.span(), value);
         } else if !parse_throttle(cx, &inner, &mut throttle)? {
             unknown(cx, &inner, "`retyped`", RETYPED_KEYS)?;
         }
@@ -705,6 +718,7 @@ fn parse_retyped(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Retyped> 
         from: from.get().map(|(_, v)| v),
         up: up.get().map(|(_, v)| v),
         down: down.get().map(|(_, v)| v),
+        from_sql_type: from_sql_type.get(),
         throttle: throttle_values(throttle),
     })
 }

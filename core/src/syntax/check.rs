@@ -549,25 +549,7 @@ fn column(
         );
         return None;
     };
-    let overrides: BTreeMap<Dialect, String> = match &f.attrs.sql_type {
-        Some((_, SqlTypeOverride::All(t))) => dialects.iter().map(|d| (*d, t.clone())).collect(),
-        Some((_, SqlTypeOverride::PerDialect(m))) => m.clone(),
-        None => BTreeMap::new(),
-    };
-    let mut sql = BTreeMap::new();
-    let mut missing = Vec::new();
-    for &d in dialects {
-        match overrides
-            .get(&d)
-            .cloned()
-            .or_else(|| sql_type(d, &shape.key).map(str::to_string))
-        {
-            Some(t) => {
-                sql.insert(d, t);
-            }
-            None => missing.push(d.display_name()),
-        }
-    }
+    let (sql, missing) = column_types(&shape.key, f.attrs.sql_type.as_ref().map(|s| &s.1), dialects);
     if !missing.is_empty() {
         cx.error_spanned_by(
             f.ty,
@@ -614,6 +596,36 @@ fn column(
         primary_key: f.attrs.primary_key.is_some(),
         change,
     })
+}
+
+/// The column type per dialect of Rust type `key` (the last segment, see
+/// [`crate::types::sql_type`]), `sql_type`-style overrides first; and the dialects with
+/// none.
+fn column_types(
+    key: &str,
+    overrides: Option<&SqlTypeOverride>,
+    dialects: &[Dialect],
+) -> (BTreeMap<Dialect, String>, Vec<&'static str>) {
+    let overrides: BTreeMap<Dialect, String> = match overrides {
+        Some(SqlTypeOverride::All(t)) => dialects.iter().map(|d| (*d, t.clone())).collect(),
+        Some(SqlTypeOverride::PerDialect(m)) => m.clone(),
+        None => BTreeMap::new(),
+    };
+    let mut sql = BTreeMap::new();
+    let mut missing = Vec::new();
+    for &d in dialects {
+        match overrides
+            .get(&d)
+            .cloned()
+            .or_else(|| sql_type(d, key).map(str::to_string))
+        {
+            Some(t) => {
+                sql.insert(d, t);
+            }
+            None => missing.push(d.display_name()),
+        }
+    }
+    (sql, missing)
 }
 
 /// The field's change: one of `added`, `renamed`, `retired` (one per release).
@@ -1054,26 +1066,19 @@ fn retyped_column(
     let name = column_name(f);
     let table = decl.attrs.table.as_ref().map(|(_, t)| t.as_str()).unwrap_or("?");
     let phase = required_phase(cx, span, "retyped", r.phase);
-    let new_sql = |d: Dialect| sql_type(d, &shape.key).unwrap_or_default().to_string();
+    let (new_types, _) = column_types(&shape.key, f.attrs.sql_type.as_ref().map(|s| &s.1), dialects);
+    let new_sql = |d: Dialect| new_types.get(&d).cloned().unwrap_or_default();
     let mut ok = true;
-    if let Some((s, _)) = &f.attrs.sql_type {
-        cx.error_at(
-            *s,
-            format!(
-                "`{name}` is retyped between Straddle's own column types: `sql_type` cannot be combined with \
-                 `retyped` yet\nhelp: add a new column with the type you need (`added(backfill = …)`) and retire \
-                 this one"
-            ),
-        );
-        ok = false;
-    }
-    let from = match &r.from {
+    let from_sql_type = r.from_sql_type.as_ref();
+    // The previous Rust type: `from`, or the field's own when only the column type changed.
+    let old: Option<(String, String)> = match &r.from {
+        None if from_sql_type.is_some() => Some((shape.key.clone(), shape.display.clone())),
         None => {
             cx.error_at(
                 span,
                 format!(
                     "`retyped(...)` needs the column's previous Rust type: `retyped(from = \"i32\", …)` (`{}` is the \
-                     new one)",
+                     new one), or its previous column type: `retyped(from_sql_type = \"VARCHAR(20)\", …)`",
                     shape.display
                 ),
             );
@@ -1099,43 +1104,43 @@ fn retyped_column(
                     );
                     None
                 }
-                Some(old) if old.key == shape.key => {
+                Some(old) if old.key == shape.key && from_sql_type.is_none() => {
                     cx.error_at(
                         *s,
                         format!("`{name}` is retyped from its own type `{}`", old.display),
                     );
                     None
                 }
-                Some(old) => {
-                    let sql: BTreeMap<Dialect, String> = dialects
-                        .iter()
-                        .filter_map(|&d| sql_type(d, &old.key).map(|t| (d, t.to_string())))
-                        .collect();
-                    let missing: Vec<&str> = dialects
-                        .iter()
-                        .filter(|d| !sql.contains_key(d))
-                        .map(|d| d.display_name())
-                        .collect();
-                    if missing.is_empty() {
-                        Some(ColumnType {
-                            rust: old.display,
-                            sql,
-                        })
-                    } else {
-                        cx.error_at(
-                            *s,
-                            format!(
-                                "`{}` has no column type on {}",
-                                old.display,
-                                missing.join(" and ")
-                            ),
-                        );
-                        None
-                    }
-                }
+                Some(old) => Some((old.key, old.display)),
             }
         }
     };
+    let from = old.and_then(|(key, display)| {
+        let (sql, missing) = column_types(&key, from_sql_type.map(|s| &s.1), dialects);
+        let at = from_sql_type
+            .map(|s| s.0)
+            .or(r.from.as_ref().map(|f| f.0))
+            .unwrap_or(span);
+        if !missing.is_empty() {
+            cx.error_at(
+                at,
+                format!("`{display}` has no column type on {}", missing.join(" and ")),
+            );
+            return None;
+        }
+        let unchanged = display == shape.display
+            && dialects
+                .iter()
+                .all(|&d| crate::types::same_sql_type(d, &sql[&d], &new_sql(d)));
+        if unchanged {
+            cx.error_at(
+                at,
+                format!("`retyped` changes nothing: `{name}` has the column type it had on every database"),
+            );
+            return None;
+        }
+        Some(ColumnType { rust: display, sql })
+    });
     if let (Some(old), Some(lit)) = (&from, r.up.as_ref().or(r.down.as_ref())) {
         let alike: Vec<&str> = dialects
             .iter()
@@ -1189,7 +1194,7 @@ fn retyped_column(
         }
         Some(analysis.expr)
     };
-    let new_type = |d: Dialect| sql_type(d, &shape.key).map(str::to_string);
+    let new_type = |d: Dialect| new_types.get(&d).cloned();
     let old_type = |d: Dialect| from.as_ref().map(|t| t.sql(d).to_string());
     let up = conversion(&r.up, "up", &new_type);
     let down = conversion(&r.down, "down", &old_type);

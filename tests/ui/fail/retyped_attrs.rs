@@ -12,8 +12,8 @@ struct User {
     c: Option<i64>,
     #[straddle(retyped(from = "i64", phase = expand))]
     d: i64,
-    #[straddle(retyped(from = "i32", phase = expand), sql_type = "BIGINT")]
-    e: i64,
+    #[straddle(retyped(from_sql_type = "TEXT", phase = expand))]
+    e: String,
     #[straddle(retyped(from = "String", up = "CAST(d AS BIGINT)", phase = expand))]
     f: i64,
     #[straddle(retyped(from = "String", down = "CAST(g AS", phase = expand))]
@@ -28,6 +28,8 @@ struct User {
     k: i64,
     #[straddle(retyped(from = "i32", up = "l * 100", phase = expand))]
     l: i64,
+    #[straddle(sql_type = "VARCHAR(80)", retyped(from_sql_type(oracle = "VARCHAR2(20)"), phase = expand))]
+    m: String,
 }
 
 fn main() {}
