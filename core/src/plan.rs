@@ -197,65 +197,47 @@ pub fn plan_model(model: &Model) -> Vec<ChangePlan> {
 /// A new table: created at expand (before the release that uses it runs); going down it
 /// is dropped only while empty.
 fn plan_table(model: &Model, phase: Phase) -> ChangePlan {
-    ChangePlan {
-        id: model.table.clone(),
-        table: model.table.clone(),
-        subject: Subject::Table(model.table.clone()),
-        declared_phase: phase,
-        summary: "create table".to_string(),
-        phases: Phase::ALL
-            .into_iter()
-            .zip([
-                (vec![Op::CreateTable], vec![Op::DropTable]),
-                (vec![], vec![]),
-                (vec![], vec![]),
-            ])
-            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
-            .collect(),
-    }
+    table_change(
+        model,
+        phase,
+        "create table".to_string(),
+        [
+            (vec![Op::CreateTable], vec![Op::DropTable]),
+            (vec![], vec![]),
+            (vec![], vec![]),
+        ],
+    )
 }
 
 /// A retired table: dropped at contract, once no release uses it; going back re-creates
 /// it empty (its rows are gone, which is what the confirmed retirement declares).
 fn plan_table_retirement(model: &Model, phase: Phase) -> ChangePlan {
-    ChangePlan {
-        id: model.table.clone(),
-        table: model.table.clone(),
-        subject: Subject::Table(model.table.clone()),
-        declared_phase: phase,
-        summary: "retire table (dropped at contract)".to_string(),
-        phases: Phase::ALL
-            .into_iter()
-            .zip([
-                (vec![], vec![]),
-                (vec![], vec![]),
-                (vec![Op::RetireTable], vec![Op::CreateTable]),
-            ])
-            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
-            .collect(),
-    }
+    table_change(
+        model,
+        phase,
+        "retire table (dropped at contract)".to_string(),
+        [
+            (vec![], vec![]),
+            (vec![], vec![]),
+            (vec![Op::RetireTable], vec![Op::CreateTable]),
+        ],
+    )
 }
 
 /// A renamed table: through the window it keeps its name (the previous release uses it as
 /// ever) and a view under the new name serves this release's own SQL; at contract, the
 /// previous release gone, the view goes and the table takes the new name in one step.
 fn plan_table_rename(model: &Model, rename: &crate::model::TableRename) -> ChangePlan {
-    ChangePlan {
-        id: model.table.clone(),
-        table: model.table.clone(),
-        subject: Subject::Table(model.table.clone()),
-        declared_phase: rename.phase,
-        summary: format!("rename table from {}", rename.from),
-        phases: Phase::ALL
-            .into_iter()
-            .zip([
-                (vec![Op::CreateRenameView], vec![Op::DropRenameView]),
-                (vec![], vec![]),
-                (vec![Op::RenameTable], vec![Op::UnrenameTable]),
-            ])
-            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
-            .collect(),
-    }
+    table_change(
+        model,
+        rename.phase,
+        format!("rename table from {}", rename.from),
+        [
+            (vec![Op::CreateRenameView], vec![Op::DropRenameView]),
+            (vec![], vec![]),
+            (vec![Op::RenameTable], vec![Op::UnrenameTable]),
+        ],
+    )
 }
 
 /// A foreign key: its referencing columns indexed at expand (a parent's DELETE would
@@ -268,15 +250,11 @@ fn plan_foreign_key(model: &Model, fk: &ForeignKey) -> ChangePlan {
         subject: Subject::ForeignKey(fk.name.clone()),
         declared_phase: fk.phase,
         summary: format!("add {}", fk.definition()),
-        phases: Phase::ALL
-            .into_iter()
-            .zip([
-                (vec![Op::CreateForeignKeyIndex], vec![Op::DropForeignKeyIndex]),
-                (vec![], vec![]),
-                (vec![Op::AddForeignKey], vec![Op::DropForeignKey]),
-            ])
-            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
-            .collect(),
+        phases: phases([
+            (vec![Op::CreateForeignKeyIndex], vec![Op::DropForeignKeyIndex]),
+            (vec![], vec![]),
+            (vec![Op::AddForeignKey], vec![Op::DropForeignKey]),
+        ]),
     }
 }
 
@@ -290,11 +268,7 @@ fn plan_check(model: &Model, check: &Check) -> ChangePlan {
         subject: Subject::Check(check.name.clone()),
         declared_phase: check.phase,
         summary: format!("add CHECK ({})", check.expr.text),
-        phases: Phase::ALL
-            .into_iter()
-            .zip([none(), none(), (vec![Op::AddCheck], vec![Op::DropCheck])])
-            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
-            .collect(),
+        phases: phases([none(), none(), (vec![Op::AddCheck], vec![Op::DropCheck])]),
     }
 }
 
@@ -304,7 +278,7 @@ fn plan_index(model: &Model, index: &Index) -> ChangePlan {
     let none = || (vec![], vec![]);
     let what = if index.unique { "unique index" } else { "index" };
     let on = index.columns.join(", ");
-    let (summary, phases) = if index.dropped {
+    let (summary, ops) = if index.dropped {
         (
             format!("drop {what} on ({on})"),
             [none(), none(), (vec![Op::DropIndex], vec![Op::CreateIndex])],
@@ -321,15 +295,32 @@ fn plan_index(model: &Model, index: &Index) -> ChangePlan {
         subject: Subject::Index(index.name.clone()),
         declared_phase: index.phase,
         summary,
-        phases: Phase::ALL
-            .into_iter()
-            .zip(phases)
-            .map(|(phase, (up, down))| PhasePlan { phase, up, down })
-            .collect(),
+        phases: phases(ops),
     }
 }
 
 type PhaseOps = (Vec<Op>, Vec<Op>);
+
+/// The three phases' plans from their (up, down) operations, in phase order.
+fn phases(ops: [PhaseOps; 3]) -> Vec<PhasePlan> {
+    Phase::ALL
+        .into_iter()
+        .zip(ops)
+        .map(|(phase, (up, down))| PhasePlan { phase, up, down })
+        .collect()
+}
+
+/// A change of the table itself (`created`, `retired`, `renamed`).
+fn table_change(model: &Model, declared_phase: Phase, summary: String, ops: [PhaseOps; 3]) -> ChangePlan {
+    ChangePlan {
+        id: model.table.clone(),
+        table: model.table.clone(),
+        subject: Subject::Table(model.table.clone()),
+        declared_phase,
+        summary,
+        phases: phases(ops),
+    }
+}
 
 fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
     let (summary, [expand, backfill, contract]) = match change {
@@ -370,11 +361,7 @@ fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
             ],
         ),
     };
-    let phases = Phase::ALL
-        .into_iter()
-        .zip([expand, backfill, contract])
-        .map(|(phase, (up, down))| PhasePlan { phase, up, down })
-        .collect();
+    let phases = phases([expand, backfill, contract]);
     ChangePlan {
         id: format!("{}.{}", model.table, column.name),
         table: model.table.clone(),

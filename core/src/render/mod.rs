@@ -39,6 +39,17 @@ impl<'a> Target<'a> {
     pub fn at(&self, col: Col) -> Target<'a> {
         Target { col, ..*self }
     }
+    /// A type change's columns and conversions for a trigger body, quoted: the shadow, the
+    /// old column, `up` and `down` reading the `row` (`NEW`) values of the other column.
+    pub fn retype_sync(&self, row: &str) -> [String; 4] {
+        let q = crate::expr::Qualifier::Row(row);
+        [
+            self.q(&self.name_of(Col::Shadow)),
+            self.q(&self.name_of(Col::From)),
+            self.at(Col::Shadow).fill_expr().render(self.dialect, q),
+            self.at(Col::From).fill_expr().render(self.dialect, q),
+        ]
+    }
     /// The name of the column the operation acts on.
     pub fn name(&self) -> String {
         self.name_of(self.col)
@@ -834,19 +845,43 @@ pub(crate) fn column_count_sql(dialect: Dialect, table: &str, name: &str) -> Str
 }
 
 /// A type change's contract: the old column dropped and the shadow renamed into its
-/// place (skipped once the shadow is gone); going back, the column renamed to its shadow
-/// name again (skipped while the shadow exists). `swap`: the engine's statements.
-pub(crate) fn swap_step(t: &Target<'_>, op: &Op, transactional: bool, swap: Vec<String>) -> Rendered {
-    let shadow = column_count_sql(t.dialect, &t.model.table, &t.name_of(Col::Shadow));
-    let (name, skip_if) = match op {
-        Op::SwapShadow => ("swap-in-retyped-column", format!("SELECT 1 - ({shadow})")),
-        _ => ("swap-out-retyped-column", shadow),
+/// place (skipped once the shadow is gone) — metadata only: one transaction on
+/// PostgreSQL (brief ACCESS EXCLUSIVE) and SQLite (under the database write lock; its
+/// DROP COLUMN rewrites the rows without the column), one `ALGORITHM=INSTANT` statement
+/// on MySQL 8.0.29+ / MariaDB 10.5+. Going back, the column renamed to its shadow name
+/// again (skipped while the shadow exists).
+pub(crate) fn swap_step(t: &Target<'_>, op: &Op) -> Rendered {
+    let (table, col, shadow) = (
+        t.table(),
+        t.q(&t.name_of(Col::This)),
+        t.q(&t.name_of(Col::Shadow)),
+    );
+    let rename = |from: &str, to: &str| format!("ALTER TABLE {table} RENAME COLUMN {from} TO {to}");
+    let sql = match (op, t.dialect) {
+        (Op::SwapShadow, Dialect::MySql) => vec![format!(
+            "ALTER TABLE {table} DROP COLUMN {col}, RENAME COLUMN {shadow} TO {col}, ALGORITHM=INSTANT"
+        )],
+        (Op::SwapShadow, Dialect::Postgres) => vec![
+            format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {col}"),
+            rename(&shadow, &col),
+        ],
+        (Op::SwapShadow, Dialect::Sqlite) => vec![
+            format!("ALTER TABLE {table} DROP COLUMN {col}"),
+            rename(&shadow, &col),
+        ],
+        (_, Dialect::MySql) => vec![format!("{}, ALGORITHM=INSTANT", rename(&col, &shadow))],
+        _ => vec![rename(&col, &shadow)],
     };
-    let mut s = step(name, transactional, true);
+    let probe = column_count_sql(t.dialect, &t.model.table, &t.name_of(Col::Shadow));
+    let (name, skip_if) = match op {
+        Op::SwapShadow => ("swap-in-retyped-column", format!("SELECT 1 - ({probe})")),
+        _ => ("swap-out-retyped-column", probe),
+    };
+    let mut s = step(name, t.dialect != Dialect::MySql, true);
     if *op == Op::SwapShadow {
         s.statements.push(old_column_unused(t));
     }
-    s.statements.extend(swap.into_iter().map(Statement::Execute));
+    s.statements.extend(sql.into_iter().map(Statement::Execute));
     s.skip_if = Some(skip_if);
     Rendered {
         step: s,

@@ -5,7 +5,7 @@
 use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::model::{Change, ForeignKey, Model};
-use crate::plan::{Col, Op};
+use crate::plan::Op;
 use crate::step::Statement;
 
 fn column_exists(t: &Target<'_>) -> String {
@@ -125,17 +125,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::AssertSynced => vec![super::verify_synced(t)],
         Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
         // INSTANT on MariaDB 10.5+ / MySQL 8.0.29+: metadata only, one atomic statement.
-        Op::SwapShadow | Op::UnswapShadow => {
-            let (col, shadow) = (t.q(&t.name_of(Col::This)), t.q(&t.name_of(Col::Shadow)));
-            let sql = if *op == Op::SwapShadow {
-                format!(
-                    "ALTER TABLE {table} DROP COLUMN {col}, RENAME COLUMN {shadow} TO {col}, ALGORITHM=INSTANT"
-                )
-            } else {
-                format!("ALTER TABLE {table} RENAME COLUMN {col} TO {shadow}, ALGORITHM=INSTANT")
-            };
-            vec![super::swap_step(t, op, false, vec![sql])]
-        }
+        Op::SwapShadow | Op::UnswapShadow => vec![super::swap_step(t, op)],
         // Metadata only (INSTANT) on MySQL 8 and MariaDB.
         Op::SetDefault(lit) => vec![one(
             "set-default",
@@ -242,15 +232,7 @@ fn rename_sync_bodies(t: &Target<'_>) -> (String, String) {
 /// Trigger bodies (insert, update) of a type change's two-way conversion: whichever
 /// column a writer set, the other gets it converted. Assignments run left to right.
 fn retype_sync_bodies(t: &Target<'_>) -> (String, String) {
-    let (new, old) = (t.q(&t.name_of(Col::Shadow)), t.q(&t.name_of(Col::From)));
-    let up = t
-        .at(Col::Shadow)
-        .fill_expr()
-        .render(t.dialect, Qualifier::Row("NEW"));
-    let down = t
-        .at(Col::From)
-        .fill_expr()
-        .render(t.dialect, Qualifier::Row("NEW"));
+    let [new, old, up, down] = t.retype_sync("NEW");
     (
         format!("SET NEW.{new} = COALESCE(NEW.{new}, {up}), NEW.{old} = COALESCE(NEW.{old}, {down})"),
         format!(

@@ -3,7 +3,7 @@
 use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::model::{Change, Check, ForeignKey, Model};
-use crate::plan::{Col, Op};
+use crate::plan::Op;
 use crate::step::{Statement, TableLock};
 
 pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
@@ -103,22 +103,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
         // Metadata only: a brief ACCESS EXCLUSIVE, no rewrite (the shadow already holds
         // the converted values).
-        Op::SwapShadow | Op::UnswapShadow => {
-            let (table, col, shadow) = (
-                t.table(),
-                t.q(&t.name_of(Col::This)),
-                t.q(&t.name_of(Col::Shadow)),
-            );
-            let sql = if *op == Op::SwapShadow {
-                vec![
-                    format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {col}"),
-                    format!("ALTER TABLE {table} RENAME COLUMN {shadow} TO {col}"),
-                ]
-            } else {
-                vec![format!("ALTER TABLE {table} RENAME COLUMN {col} TO {shadow}")]
-            };
-            vec![super::swap_step(t, op, true, sql)]
-        }
+        Op::SwapShadow | Op::UnswapShadow => vec![super::swap_step(t, op)],
         Op::SetDefault(lit) => vec![alter_column(
             t,
             "set-default",
@@ -499,15 +484,7 @@ pub(super) fn alter_type_in_place(t: &Target<'_>) -> Vec<Rendered> {
 /// A type change's two-way conversion: whichever column a writer set, the other gets it
 /// converted (`up` into the new type, `down` back into the old).
 fn retype_sync_body(t: &Target<'_>) -> String {
-    let (new, old) = (t.q(&t.name_of(Col::Shadow)), t.q(&t.name_of(Col::From)));
-    let up = t
-        .at(Col::Shadow)
-        .fill_expr()
-        .render(t.dialect, Qualifier::Row("NEW"));
-    let down = t
-        .at(Col::From)
-        .fill_expr()
-        .render(t.dialect, Qualifier::Row("NEW"));
+    let [new, old, up, down] = t.retype_sync("NEW");
     format!(
         "\x20 -- The previous version writes {old}, this one {new} as well: convert whichever was written.\n\
          \x20 IF TG_OP = 'INSERT' THEN\n\

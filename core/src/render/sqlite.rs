@@ -6,7 +6,7 @@
 use super::{IndexTarget, Rendered, Target, default_sql, step};
 use crate::expr::Qualifier;
 use crate::model::Change;
-use crate::plan::{Col, Op};
+use crate::plan::Op;
 use crate::step::{Statement, TableRebuild};
 
 fn column_count(t: &Target<'_>) -> String {
@@ -72,18 +72,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::AssertSynced => vec![super::verify_synced(t)],
         Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
         // Under the database write lock; DROP COLUMN rewrites the rows without the column.
-        Op::SwapShadow | Op::UnswapShadow => {
-            let (col, shadow) = (t.q(&t.name_of(Col::This)), t.q(&t.name_of(Col::Shadow)));
-            let sql = if *op == Op::SwapShadow {
-                vec![
-                    format!("ALTER TABLE {table} DROP COLUMN {col}"),
-                    format!("ALTER TABLE {table} RENAME COLUMN {shadow} TO {col}"),
-                ]
-            } else {
-                vec![format!("ALTER TABLE {table} RENAME COLUMN {col} TO {shadow}")]
-            };
-            vec![super::swap_step(t, op, true, sql)]
-        }
+        Op::SwapShadow | Op::UnswapShadow => vec![super::swap_step(t, op)],
         // Triggers run after constraints here: a stale writer that omits a column that
         // just came back must have re-read the schema before NOT NULL is enforced on it.
         Op::AwaitAppRefresh => vec![super::await_app_refresh()],
@@ -137,15 +126,7 @@ fn create_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
         }
         Change::Retype(_) => {
             // Two-way conversion: whichever column a writer set, the other gets it converted.
-            let (new, old) = (t.q(&t.name_of(Col::Shadow)), t.q(&t.name_of(Col::From)));
-            let up = t
-                .at(Col::Shadow)
-                .fill_expr()
-                .render(t.dialect, Qualifier::Row("NEW"));
-            let down = t
-                .at(Col::From)
-                .fill_expr()
-                .render(t.dialect, Qualifier::Row("NEW"));
+            let [new, old, up, down] = t.retype_sync("NEW");
             let changed = format!("NEW.{new} IS NOT OLD.{new}");
             (
                 format!(

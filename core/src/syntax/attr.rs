@@ -257,49 +257,11 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
                 let phase = parse_phase_only(cx, &meta, "created")?;
                 created.set(cx, meta.path.span(), phase);
             } else if meta.path.is_ident("retired") {
-                needs_parens(&meta, "retired")?;
-                let mut phase = Attr::none("phase");
-                let mut confirm = Attr::none("confirm");
-                meta.parse_nested_meta(|inner| {
-                    if inner.path.is_ident("phase") {
-                        parse_phase(cx, &inner, &mut phase)
-                    } else if inner.path.is_ident("confirm") {
-                        confirm.set(cx, inner.path.span(), lit_str(&inner)?);
-                        Ok(())
-                    } else {
-                        unknown(cx, &inner, "`retired`", "`phase`, `confirm`")
-                    }
-                })?;
-                retired.set(
-                    cx,
-                    meta.path.span(),
-                    RetiredTable {
-                        phase: phase.get(),
-                        confirm: confirm.get().map(|(_, v)| v),
-                    },
-                );
+                let (phase, confirm) = parse_phase_and(cx, &meta, "retired", "confirm")?;
+                retired.set(cx, meta.path.span(), RetiredTable { phase, confirm });
             } else if meta.path.is_ident("renamed") {
-                needs_parens(&meta, "renamed")?;
-                let mut phase = Attr::none("phase");
-                let mut from = Attr::none("from");
-                meta.parse_nested_meta(|inner| {
-                    if inner.path.is_ident("phase") {
-                        parse_phase(cx, &inner, &mut phase)
-                    } else if inner.path.is_ident("from") {
-                        from.set(cx, inner.path.span(), lit_str(&inner)?);
-                        Ok(())
-                    } else {
-                        unknown(cx, &inner, "`renamed`", "`from`, `phase`")
-                    }
-                })?;
-                renamed.set(
-                    cx,
-                    meta.path.span(),
-                    RenamedTable {
-                        phase: phase.get(),
-                        from: from.get().map(|(_, v)| v),
-                    },
-                );
+                let (phase, from) = parse_phase_and(cx, &meta, "renamed", "from")?;
+                renamed.set(cx, meta.path.span(), RenamedTable { phase, from });
             } else if meta.path.is_ident("foreign_key") {
                 foreign_keys.push((meta.path.span(), parse_foreign_key(cx, &meta)?));
             } else if meta.path.is_ident("check") {
@@ -560,6 +522,29 @@ fn parse_phase(cx: &Ctxt, inner: &ParseNestedMeta<'_>, phase: &mut Attr<Option<P
     }
     phase.set(cx, inner.path.span(), parsed);
     Ok(())
+}
+
+/// `what(phase = …, key = "…")`: a table-level change with one string beside its phase.
+fn parse_phase_and(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    what: &str,
+    key: &'static str,
+) -> syn::Result<(Option<PhaseValue>, Option<syn::LitStr>)> {
+    needs_parens(meta, what)?;
+    let mut phase = Attr::none("phase");
+    let mut value = Attr::none(key);
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)
+        } else if inner.path.is_ident(key) {
+            value.set(cx, inner.path.span(), lit_str(&inner)?);
+            Ok(())
+        } else {
+            unknown(cx, &inner, &format!("`{what}`"), &format!("`phase`, `{key}`"))
+        }
+    })?;
+    Ok((phase.get(), value.get().map(|(_, v)| v)))
 }
 
 /// `what(phase = …)`: an attribute whose only key is the phase.
