@@ -476,11 +476,19 @@ fn plan_rename(column: &Column, rename: &RenameColumn) -> (String, [PhaseOps; 3]
 /// Type change: a shadow column of the new type beside the old one, a two-way converting
 /// trigger, a batched conversion, and at contract (the previous version is gone) the old
 /// column dropped — once every row is converted — and the shadow renamed into its place.
-/// Going back renames it away again (after every instance has seen that), re-creates the
-/// old column and converts the values back.
+/// Both ways, every app instance re-reads the schema before a column name changes type
+/// under it. Going back renames the column away again, re-creates the old column and
+/// converts the values back.
 fn plan_retype(column: &Column, retype: &RetypeColumn) -> (String, [PhaseOps; 3]) {
     let not_null = !column.nullable;
-    let mut contract_up = vec![Op::AssertSynced, Op::DropSyncTrigger, Op::SwapShadow];
+    // Before the swap every instance re-reads the schema: one whose snapshot still
+    // predated expand would read the new column, under the old name, through `up`.
+    let mut contract_up = vec![
+        Op::AssertSynced,
+        Op::DropSyncTrigger,
+        Op::AwaitSchemaRefresh,
+        Op::SwapShadow,
+    ];
     let mut contract_down = vec![
         Op::UnswapShadow,
         Op::AwaitSchemaRefresh,
