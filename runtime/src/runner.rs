@@ -640,12 +640,14 @@ impl<DB: Backend> Runner<DB> {
     }
 
     /// Count the rows that would violate what contract enforces, per selected change
-    /// that has been expanded.
+    /// that has been expanded and not contracted yet (once contracted, the database
+    /// enforces it, and a rename's or a type change's old column is gone).
     pub async fn verify(&mut self, only: Option<&str>) -> Result<Vec<Verification>> {
         let mut out = Vec::new();
         for i in self.selected(only)? {
             let id = self.changes[i].plan.id.clone();
-            if !self.history(&id).await?.applied(Phase::Expand) {
+            let history = self.history(&id).await?;
+            if !history.applied(Phase::Expand) || history.applied(Phase::Contract) {
                 continue;
             }
             let t = &self.changes[i];
@@ -689,11 +691,7 @@ impl<DB: Backend> Runner<DB> {
             DB::bind_key(&mut args, &Key::Text(id.clone())).map_err(sqlx::Error::Encode)?;
             let checkpoint =
                 DB::checkpoint(&mut self.conn, ledger::checkpoint_get_sql(DB::DIALECT), args).await?;
-            let violations = if applied.contains(&Phase::Expand) {
-                self.verify(Some(&id)).await?.first().map(|v| v.violations)
-            } else {
-                None
-            };
+            let violations = self.verify(Some(&id)).await?.first().map(|v| v.violations);
             let t = &self.changes[i];
             let column = t.plan.column().and_then(|c| t.model.column(c));
             let backfills = column.is_some_and(|c| match &c.change {

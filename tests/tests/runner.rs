@@ -4,7 +4,10 @@
 
 use std::time::{Duration, Instant};
 use straddle::{Error, Model, Phase, ProgressMode, Runner, RunnerOptions};
-use straddle_tests::models::{Contact, ContactIndexed, ContactRenamed, Normalized, NormalizedEdited};
+use straddle_tests::models::{
+    Account, AccountRetyped, Client, Contact, ContactIndexed, ContactRenamed, Customer, Normalized,
+    NormalizedEdited, account,
+};
 use straddle_tests::{TestBackend, TestDb, base_table_sql, seed_sql};
 
 const ROWS: u64 = 5000;
@@ -40,6 +43,7 @@ per_dialect!(down_reverts_newest_first);
 per_dialect!(one_runner_at_a_time);
 per_dialect!(killed_backfill_resumes);
 per_dialect!(renames_and_indexes_through_the_runner);
+per_dialect!(type_changes_and_a_table_rename_through_the_runner);
 
 fn options() -> RunnerOptions {
     RunnerOptions {
@@ -699,4 +703,74 @@ async fn sqlite_rebuild_refuses_only_real_clauses() {
         }
         r.close().await.unwrap();
     }
+}
+
+/// Two type changes, then a table rename, through the runner and its ledger: `verify`
+/// before contract, up to the declared contract in one command, every phase down and up
+/// again — this release's generated code reading the same values at every stage — and
+/// `status` afterwards (it used to verify a contracted rename against its dropped old
+/// column).
+async fn type_changes_and_a_table_rename_through_the_runner<DB: TestBackend>(t: &TestDb)
+where
+    AccountRetyped: for<'r> sqlx::FromRow<'r, DB::Row> + straddle::BindFields<DB>,
+    Customer: for<'r> sqlx::FromRow<'r, DB::Row> + straddle::BindFields<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let pool = t.pool::<DB>(2).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let d = DB::DIALECT;
+    DB::exec(&mut conn, &base_table_sql(Account::definition(), d)).await;
+    DB::exec(&mut conn, &base_table_sql(Client::definition(), d)).await;
+    for sql in straddle_tests::seed_sql_with(d, "accounts", 300, &account::SEED)
+        .into_iter()
+        .chain(seed_sql(d, "clients", 300))
+    {
+        DB::exec(&mut conn, &sql).await;
+    }
+    let db = straddle::Db::new(pool.clone()).await.unwrap();
+    let read = async || {
+        let a = db.find::<AccountRetyped, _>(7_i64).await.unwrap().unwrap();
+        let c = db.find::<Customer, _>(7_i64).await.unwrap().unwrap();
+        (a.balance, a.points, c.email)
+    };
+    let expected = (31, account::points(31), straddle_tests::seeded_email(7));
+    assert_eq!(read().await, expected, "before expand");
+    for model in [AccountRetyped::definition(), Customer::definition()] {
+        let mut r = Runner::<DB>::connect(&t.url, &[model], options()).await.unwrap();
+        r.up(Some(Phase::Backfill), None).await.unwrap();
+        let verified = r.verify(None).await.unwrap();
+        // `points` (i32 → i64) changes nothing on SQLite; a table rename has no rows to check.
+        let checked = match (model.table.as_str(), d) {
+            ("customers", _) => 0,
+            (_, straddle::Dialect::Sqlite) => 1,
+            _ => 2,
+        };
+        assert_eq!(verified.len(), checked, "{verified:?}");
+        for v in verified {
+            assert_eq!(v.violations, 0, "{v:?}");
+        }
+        assert_eq!(read().await, expected, "{}: filled", model.table);
+        let runs = r.up(None, None).await.unwrap();
+        assert!(
+            runs.iter()
+                .all(|c| c.outcome == "applied" && c.phase == Phase::Contract),
+            "{runs:?}"
+        );
+        assert_eq!(read().await, expected, "{}: contracted", model.table);
+        for _ in 0..3 {
+            r.down(None, None).await.unwrap();
+            assert_eq!(read().await, expected, "{}: going down", model.table);
+        }
+        r.up(None, None).await.unwrap();
+        assert_eq!(read().await, expected, "{}: up again", model.table);
+        for status in r.status(None).await.unwrap() {
+            assert_eq!(status.applied.last(), Some(&Phase::Contract), "{status:?}");
+        }
+        r.close().await.unwrap();
+    }
+    let catalog = DB::catalog(&mut conn, "customers").await;
+    assert!(
+        catalog.iter().any(|l| l.contains("email")),
+        "the table goes by its new name: {catalog:?}"
+    );
 }
