@@ -1,5 +1,6 @@
 //! Several structs may map one table (a narrow read model beside the full one). During a
-//! rollout they must describe the same physical table: a column one of them renames away
+//! rollout they must describe the same physical table (and none may keep the old name of
+//! a table another renames): a column one of them renames away
 //! from, retires or changes must not be an ordinary column — or a differently changing
 //! one — in another, or the plans would contradict each other (one drops a column the
 //! other still indexes). Checked by the runner before it applies anything and by
@@ -23,6 +24,18 @@ fn describe(c: &Column) -> String {
 /// structs and the column.
 pub fn conflicts(models: &[&Model]) -> Vec<String> {
     let mut out = Vec::new();
+    // A table renamed away by one struct must not be mapped under its old name by another:
+    // that one's queries would fail once contract renames it.
+    for x in models {
+        let Some(r) = &x.renamed else { continue };
+        for y in models.iter().filter(|y| y.table == r.from) {
+            out.push(format!(
+                "`{}` renames table `{}` to `{}`, but `{}` still maps `{}`: its queries would fail after the rename's \
+                 contract — map it to `{}` with its own `renamed(from = \"{}\", …)`",
+                x.rust_name, r.from, x.table, y.rust_name, r.from, x.table, r.from
+            ));
+        }
+    }
     for (i, a) in models.iter().enumerate() {
         for b in models[i + 1..].iter().filter(|b| b.table == a.table) {
             for ca in &a.columns {

@@ -93,6 +93,22 @@ async fn contradicting_models_are_refused() {
     );
 }
 
+/// A struct still mapping a table by the name another struct renames it away from is
+/// refused before anything is applied.
+#[tokio::test]
+async fn a_struct_on_a_renamed_tables_old_name_is_refused() {
+    let t = TestDb::sqlite("renamed_away").await.unwrap();
+    let models = [Customer::definition(), Client::definition()];
+    let err = match Runner::<sqlx::Sqlite>::connect(&t.url, &models, options()).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a struct on the old name was accepted"),
+    };
+    assert!(
+        err.contains("`Customer` renames table `clients` to `customers`, but `Client` still maps `clients`"),
+        "{err}"
+    );
+}
+
 /// Two renames, then two indexes, through the runner and its ledger: up to the declared
 /// contract, every phase down (a rename's contract coming back copies the values into
 /// the old column again; that reverse copy keeps no checkpoint, so the second round fills
