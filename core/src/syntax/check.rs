@@ -1239,6 +1239,7 @@ fn backfill_expr(
             let a = &f.attrs;
             (a.added.as_ref().map(|_| "added"))
                 .or(a.renamed.as_ref().map(|_| "renamed"))
+                .or(a.retyped.as_ref().map(|_| "retyped"))
                 .or(a.retired.as_ref().map(|_| "retired"))
         }) {
             cx.error_at(

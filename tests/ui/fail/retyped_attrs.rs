@@ -30,6 +30,8 @@ struct User {
     l: i64,
     #[straddle(sql_type = "VARCHAR(80)", retyped(from_sql_type(oracle = "VARCHAR2(20)"), phase = expand))]
     m: String,
+    #[straddle(added(phase = expand, backfill = "f + 1"))]
+    n: Option<i64>,
 }
 
 fn main() {}
