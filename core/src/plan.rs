@@ -481,12 +481,14 @@ fn plan_rename(column: &Column, rename: &RenameColumn) -> (String, [PhaseOps; 3]
 /// converts the values back.
 fn plan_retype(column: &Column, retype: &RetypeColumn) -> (String, [PhaseOps; 3]) {
     let not_null = !column.nullable;
-    // Before the swap every instance re-reads the schema: one whose snapshot still
-    // predated expand would read the new column, under the old name, through `up`.
+    // Before the trigger goes, every instance re-reads the schema and so writes both
+    // columns itself: one still writing only the shadow (its snapshot taken while going
+    // back) would leave the old NOT NULL column empty, and one whose snapshot predated
+    // expand would read the new column, under the old name, through `up` after the swap.
     let mut contract_up = vec![
         Op::AssertSynced,
-        Op::DropSyncTrigger,
         Op::AwaitSchemaRefresh,
+        Op::DropSyncTrigger,
         Op::SwapShadow,
     ];
     let mut contract_down = vec![
