@@ -1,7 +1,8 @@
 //! [`Db`]: a plain sqlx pool plus the schema snapshot that the generated query code
 //! adapts to. Reads and writes are correct whichever shape the database has during a
-//! rollout. The snapshot is re-probed on [`Db::refresh`], when the server reports an
-//! undefined column (the statement is then retried once), and — while a model has a
+//! rollout. The snapshot is re-probed on [`Db::refresh`], when an error may come from a
+//! stale snapshot (an undefined column or table, a NOT NULL column a write omitted; the
+//! statement is then retried with SQL for the fresh shape), and — while a model has a
 //! change in flight — when it is older than the allowed staleness.
 
 use crate::backend::Backend;
@@ -204,9 +205,9 @@ impl<DB: Backend> Db<DB> {
         .await
     }
 
-    /// Run `op` with SQL for the current shape; on an undefined-column error (or, for a
-    /// renamed table, an undefined-table one), refresh the snapshot and run it again with
-    /// SQL for the new shape — a few times, as two
+    /// Run `op` with SQL for the current shape; on an error a stale snapshot may cause
+    /// (see [`schema_may_have_moved`]), refresh the snapshot and run it again with SQL for
+    /// the new shape — a few times, as two
     /// changes of one table may land one after the other during a single write. A
     /// retired table is refused; a table `created` in this rollout that is not there yet
     /// gets `absent` instead (reads find nothing, writes are refused).
@@ -234,27 +235,41 @@ impl<DB: Backend> Db<DB> {
         let mut shape = snapshot.shape(DB::DIALECT, model);
         for _ in 1..ATTEMPTS {
             match op(&shape, model).await {
-                Err(sqlx::Error::Database(e))
-                    if straddle_core::render::is_undefined_column(
+                Err(sqlx::Error::Database(e)) if schema_may_have_moved::<DB>(model, e.as_ref()) => {
+                    tracing::debug!(error = %e, table = %model.table, "schema changed under the snapshot; re-probing");
+                    self.refresh().await?;
+                    let fresh = self.snapshot().shape(DB::DIALECT, model);
+                    // A NOT NULL violation under an unchanged shape is the caller's own.
+                    let not_null = straddle_core::render::is_not_null_violation(
                         DB::DIALECT,
                         e.code().as_deref(),
                         e.message(),
-                    ) || (model.renamed.is_some()
-                        && straddle_core::render::is_undefined_table(
-                            DB::DIALECT,
-                            e.code().as_deref(),
-                            e.message(),
-                        )) =>
-                {
-                    tracing::debug!(error = %e, table = %model.table, "schema changed under the snapshot; re-probing");
-                    self.refresh().await?;
-                    shape = self.snapshot().shape(DB::DIALECT, model);
+                    );
+                    if not_null && fresh == shape {
+                        return Err(sqlx::Error::Database(e).into());
+                    }
+                    shape = fresh;
                 }
                 other => return Ok(other?),
             }
         }
         Ok(op(&shape, model).await?)
     }
+}
+
+/// Whether an error may come from a snapshot older than the schema: an undefined column;
+/// for a renamed table, an undefined table; for a model with changes in flight, a NOT
+/// NULL column left empty (a column that just became required again).
+fn schema_may_have_moved<DB: Backend>(
+    model: &straddle_core::Model,
+    e: &dyn sqlx::error::DatabaseError,
+) -> bool {
+    use straddle_core::render::{is_not_null_violation, is_undefined_column, is_undefined_table};
+    let (code, message) = (e.code(), e.message());
+    let code = code.as_deref();
+    is_undefined_column(DB::DIALECT, code, message)
+        || (model.renamed.is_some() && is_undefined_table(DB::DIALECT, code, message))
+        || (model.has_changes() && is_not_null_violation(DB::DIALECT, code, message))
 }
 
 fn bind_fields<DB: Backend, M: BindFields<DB>>(

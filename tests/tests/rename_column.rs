@@ -68,3 +68,64 @@ async fn sqlite() {
         rename::<sqlx::Sqlite>(&t).await;
     }
 }
+
+/// A writer whose snapshot predates a rename's contract going back omits the old column,
+/// which that re-created NOT NULL; SQLite checks NOT NULL before its (AFTER) trigger
+/// could fill it, so the insert fails — and `Db` re-probes on the NOT NULL violation and
+/// writes both columns.
+#[tokio::test]
+async fn a_stale_writer_recovers_from_a_not_null_violation() {
+    use straddle::{ApplyOptions, Db, Direction, Model, Phase};
+    let Some(t) = TestDb::sqlite("stale_not_null").await else {
+        return;
+    };
+    let pool = t.pool::<sqlx::Sqlite>(2).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let d = straddle::Dialect::Sqlite;
+    <sqlx::Sqlite as TestBackend>::exec(
+        &mut conn,
+        &straddle_tests::base_table_sql(Contact::definition(), d),
+    )
+    .await;
+    for sql in seed_sql(d, "contacts", 10) {
+        <sqlx::Sqlite as TestBackend>::exec(&mut conn, &sql).await;
+    }
+    let model = ContactRenamed::definition();
+    let options = ApplyOptions::default();
+    for phase in Phase::ALL {
+        straddle::apply_phase::<sqlx::Sqlite>(
+            &mut conn,
+            model,
+            "email_address",
+            phase,
+            Direction::Up,
+            &options,
+        )
+        .await
+        .unwrap();
+    }
+    // Settled for this writer: it writes `email_address` alone from now on.
+    let db = Db::new(pool.clone()).await.unwrap().with_max_staleness(None);
+    straddle::apply_phase::<sqlx::Sqlite>(
+        &mut conn,
+        model,
+        "email_address",
+        Phase::Contract,
+        Direction::Down,
+        &options,
+    )
+    .await
+    .unwrap();
+    let row = ContactRenamed {
+        id: 500,
+        email_address: "late@example.com".into(),
+        remark: None,
+    };
+    db.insert(&row).await.unwrap();
+    let email = <sqlx::Sqlite as TestBackend>::text_rows(
+        &mut conn,
+        "SELECT `email` FROM `contacts` WHERE `id` = 500".into(),
+    )
+    .await;
+    assert_eq!(email, vec!["late@example.com"], "the old column got the value");
+}

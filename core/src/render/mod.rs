@@ -652,6 +652,19 @@ pub fn is_undefined_column(dialect: Dialect, code: Option<&str>, message: &str) 
     }
 }
 
+/// Does an error from the engine say a NOT NULL column got no value? A writer whose
+/// snapshot is stale may omit a column that just became required (a rename or type
+/// change going back re-creates the old column); re-probing tells whether it was that.
+pub fn is_not_null_violation(dialect: Dialect, code: Option<&str>, message: &str) -> bool {
+    match dialect {
+        Dialect::Postgres => code == Some("23502"),
+        Dialect::MySql => {
+            message.contains("cannot be null") || message.contains("doesn't have a default value")
+        }
+        Dialect::Sqlite => message.contains("NOT NULL constraint failed"),
+    }
+}
+
 /// Does an error message from the engine say a table does not exist (a rename's contract
 /// just ran)? Used to refresh a stale schema snapshot.
 pub fn is_undefined_table(dialect: Dialect, code: Option<&str>, message: &str) -> bool {
