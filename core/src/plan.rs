@@ -442,6 +442,17 @@ fn plan_add(column: &Column, add: &AddColumn) -> (String, [PhaseOps; 3]) {
     }
 }
 
+/// A NOT NULL column replaced at contract (a rename's or a type change's): the column that
+/// stays gets NOT NULL once the old one is gone; going back, it is relaxed first, and the
+/// re-created old column gets NOT NULL again once every instance writes it (SQLite's
+/// triggers run after constraints).
+fn keep_not_null(contract_up: &mut Vec<Op>, contract_down: &mut Vec<Op>) {
+    contract_up.push(Op::EnforceNotNull(Col::This));
+    contract_down.insert(0, Op::RelaxNotNull(Col::This));
+    contract_down.push(Op::AwaitAppRefresh);
+    contract_down.push(Op::EnforceNotNull(Col::From));
+}
+
 /// Rename: the new column beside the old, a two-way trigger, a batched copy, and at
 /// contract (the previous version is gone) the old column dropped once it is proven equal.
 fn plan_rename(column: &Column, rename: &RenameColumn) -> (String, [PhaseOps; 3]) {
@@ -454,10 +465,7 @@ fn plan_rename(column: &Column, rename: &RenameColumn) -> (String, [PhaseOps; 3]
         Op::Backfill(Col::From),
     ];
     if not_null {
-        contract_up.push(Op::EnforceNotNull(Col::This));
-        contract_down.insert(0, Op::RelaxNotNull(Col::This));
-        contract_down.push(Op::AwaitAppRefresh);
-        contract_down.push(Op::EnforceNotNull(Col::From));
+        keep_not_null(&mut contract_up, &mut contract_down);
     }
     (
         format!("rename column from `{}`", rename.from),
@@ -499,10 +507,7 @@ fn plan_retype(column: &Column, retype: &RetypeColumn) -> (String, [PhaseOps; 3]
         Op::Backfill(Col::From),
     ];
     if not_null {
-        contract_up.push(Op::EnforceNotNull(Col::This));
-        contract_down.insert(0, Op::RelaxNotNull(Col::This));
-        contract_down.push(Op::AwaitAppRefresh);
-        contract_down.push(Op::EnforceNotNull(Col::From));
+        keep_not_null(&mut contract_up, &mut contract_down);
     }
     let what = if retype.from.rust == column.ty.rust {
         "change column type".to_string()

@@ -371,6 +371,13 @@ fn render_steps(
         .change
         .as_ref()
         .expect("plan for a column without a change");
+    let target = Target {
+        model,
+        column,
+        change,
+        dialect,
+        col: Col::This,
+    };
     if let Change::Retype(r) = change {
         match r.method(dialect, &column.ty) {
             // Both types are stored alike here: nothing to change in this database.
@@ -379,13 +386,6 @@ fn render_steps(
             // Going down leaves the column wide: narrowing would check or rewrite every
             // row, and the previous release reads the wider column as before.
             RetypeMethod::InPlace if (phase, direction) == (Phase::Expand, Direction::Up) => {
-                let target = Target {
-                    model,
-                    column,
-                    change,
-                    dialect,
-                    col: Col::This,
-                };
                 return merge_combinable(postgres::alter_type_in_place(&target));
             }
             RetypeMethod::InPlace => return Vec::new(),
@@ -400,13 +400,7 @@ fn render_steps(
     let rendered: Vec<Rendered> = ops
         .iter()
         .flat_map(|op| {
-            let target = Target {
-                model,
-                column,
-                change,
-                dialect,
-                col: op.col(),
-            };
+            let target = target.at(op.col());
             match dialect {
                 Dialect::Postgres => postgres::render(&target, op),
                 Dialect::MySql => mysql::render(&target, op),

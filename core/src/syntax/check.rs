@@ -359,14 +359,9 @@ fn checks(
                 cx.error_at(*span, "`check(...)` needs `expr = \"<sql condition>\"`");
                 None
             }
-            Some(text) => match sql::analyze(&text.value(), dialects, &names) {
-                Err(errors) => {
-                    for e in errors {
-                        cx.error_at(text.span(), format!("check: {e}"));
-                    }
-                    None
-                }
-                Ok(a) => {
+            Some(text) => match analyze(cx, text, "check", dialects, &names) {
+                None => None,
+                Some(a) => {
                     let moving: Vec<&String> = a
                         .expr
                         .sources
@@ -949,15 +944,7 @@ fn default_sql(
     names: &[String],
     dialects: &[Dialect],
 ) -> Option<crate::expr::SqlExpr> {
-    let analysis = match sql::analyze(&text.value(), dialects, names) {
-        Ok(a) => a,
-        Err(errors) => {
-            for e in errors {
-                cx.error_at(span, format!("default_sql: {e}"));
-            }
-            return None;
-        }
-    };
+    let analysis = analyze(cx, text, "default_sql", dialects, names)?;
     let mut ok = true;
     if let Some(f) = analysis
         .functions
@@ -1005,6 +992,26 @@ fn default_sql(
         ok = false;
     }
     ok.then_some(analysis.expr)
+}
+
+/// A user SQL expression (`key` names the attribute it is given in), parsed per dialect
+/// and resolved against the model's columns; every problem reported on the string.
+fn analyze(
+    cx: &Ctxt,
+    text: &syn::LitStr,
+    key: &str,
+    dialects: &[Dialect],
+    names: &[String],
+) -> Option<sql::Analysis> {
+    match sql::analyze(&text.value(), dialects, names) {
+        Ok(a) => Some(a),
+        Err(errors) => {
+            for e in errors {
+                cx.error_at(text.span(), format!("{key}: {e}"));
+            }
+            None
+        }
+    }
 }
 
 /// A backfill batches by a single-column integer or text primary key: whether the
@@ -1173,15 +1180,7 @@ fn retyped_column(
                 types.iter().map(|(d, t)| (*d, t.as_str())),
             ));
         };
-        let analysis = match sql::analyze(&lit.value(), dialects, names) {
-            Ok(a) => a,
-            Err(errors) => {
-                for e in errors {
-                    cx.error_at(lit.span(), format!("{key}: {e}"));
-                }
-                return None;
-            }
-        };
+        let analysis = analyze(cx, lit, key, dialects, names)?;
         if let Some(other) = analysis.expr.sources.iter().find(|s| **s != name) {
             cx.error_at(
                 lit.span(),
@@ -1222,15 +1221,7 @@ fn backfill_expr(
     dialects: &[Dialect],
 ) -> Option<crate::expr::SqlExpr> {
     let mut ok = backfill_key(cx, decl, span, table, "backfill");
-    let analysis = match sql::analyze(&text.value(), dialects, names) {
-        Ok(a) => a,
-        Err(errors) => {
-            for e in errors {
-                cx.error_at(span, format!("backfill: {e}"));
-            }
-            return None;
-        }
-    };
+    let analysis = analyze(cx, text, "backfill", dialects, names)?;
     for src in &analysis.expr.sources {
         if src == name {
             cx.error_at(span, format!("backfill of `{name}` reads `{name}` itself"));
