@@ -14,12 +14,14 @@
 //! The IR is plain serde data: the derive validates it at compile time and embeds it in
 //! the binary, so applications plan and render at run time without `syn` or `sqlparser`.
 
+pub mod catalog;
 pub mod consistency;
 pub mod dialect;
 pub mod expr;
 pub mod lock;
 pub mod migrations;
 pub mod model;
+pub mod naming;
 pub mod plan;
 pub mod query;
 pub mod render;

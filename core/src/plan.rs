@@ -104,13 +104,15 @@ pub enum Op {
     /// the next operation gives a column name back with another type, and an instance
     /// still reading by that name would decode the wrong column.
     AwaitSchemaRefresh,
-    /// A type change's contract: assert no index or constraint uses the old column
-    /// (dropping it would drop them), drop it, and give the shadow its name — one
-    /// transaction where the engine allows.
-    SwapShadow,
-    /// Undo [`Op::SwapShadow`]'s rename: the column of the new type back to its shadow
-    /// name (the old column is then re-created and refilled).
-    UnswapShadow,
+    /// The contract of a type change or a rename: the declared column's name goes to the
+    /// column that stays — a type change's shadow (after asserting no index or constraint
+    /// uses the old column, which is dropped), a rename's *original* column (the copy is
+    /// dropped; the original keeps its indexes, constraints, default, collation and
+    /// comment) — one transaction where the engine allows.
+    Swap,
+    /// Undo [`Op::Swap`]'s rename: the column that stayed goes back to its previous name
+    /// (the other column is then re-created and refilled).
+    Unswap,
     /// Build the index without blocking writes (an INVALID leftover of an earlier
     /// attempt is dropped first; a unique index is refused, with sample keys, while
     /// duplicates exist).
@@ -442,7 +444,7 @@ fn plan_add(column: &Column, add: &AddColumn) -> (String, [PhaseOps; 3]) {
     }
 }
 
-/// A NOT NULL column replaced at contract (a rename's or a type change's): the column that
+/// A NOT NULL column replaced at contract by a type change's shadow: the column that
 /// stays gets NOT NULL once the old one is gone; going back, it is relaxed first, and the
 /// re-created old column gets NOT NULL again once every instance writes it (SQLite's
 /// triggers run after constraints).
@@ -453,30 +455,38 @@ fn keep_not_null(contract_up: &mut Vec<Op>, contract_down: &mut Vec<Op>) {
     contract_down.push(Op::EnforceNotNull(Col::From));
 }
 
-/// Rename: the new column beside the old, a two-way trigger, a batched copy, and at
-/// contract (the previous version is gone) the old column dropped once it is proven equal.
-fn plan_rename(column: &Column, rename: &RenameColumn) -> (String, [PhaseOps; 3]) {
-    let not_null = !column.nullable;
-    let mut contract_up = vec![Op::AssertSynced, Op::DropSyncTrigger, Op::DropColumn(Col::From)];
-    // Going back re-creates the old column and copies the values into it.
-    let mut contract_down = vec![
-        add_nullable(Col::From),
-        Op::CreateSyncTrigger,
-        Op::Backfill(Col::From),
-    ];
-    if not_null {
-        keep_not_null(&mut contract_up, &mut contract_down);
-    }
+/// Rename: a copy under the new name beside the original, a two-way trigger, a batched
+/// copy, and at contract (the previous version is gone), once both are proven equal, the
+/// copy dropped and the original renamed into its place — so the column keeps its
+/// indexes, constraints, default, collation, comment and NOT NULL. Before the trigger
+/// goes, every instance re-reads the schema: one whose snapshot predates going back
+/// would write only the copy, which the swap drops.
+fn plan_rename(_column: &Column, rename: &RenameColumn) -> (String, [PhaseOps; 3]) {
     (
         format!("rename column from `{}`", rename.from),
         [
             (
                 vec![add_nullable(Col::This), Op::CreateSyncTrigger],
-                // The old column still holds every value: dropping the copy loses nothing.
+                // The original still holds every value: dropping the copy loses nothing.
                 vec![Op::DropSyncTrigger, Op::DropColumn(Col::This)],
             ),
             (vec![Op::Backfill(Col::This)], vec![]),
-            (contract_up, contract_down),
+            (
+                vec![
+                    Op::AssertSynced,
+                    Op::AwaitSchemaRefresh,
+                    Op::DropSyncTrigger,
+                    Op::Swap,
+                ],
+                // The original back under its previous name, then the copy again.
+                vec![
+                    Op::Unswap,
+                    Op::AwaitSchemaRefresh,
+                    add_nullable(Col::This),
+                    Op::CreateSyncTrigger,
+                    Op::Backfill(Col::This),
+                ],
+            ),
         ],
     )
 }
@@ -497,10 +507,10 @@ fn plan_retype(column: &Column, retype: &RetypeColumn) -> (String, [PhaseOps; 3]
         Op::AssertSynced,
         Op::AwaitSchemaRefresh,
         Op::DropSyncTrigger,
-        Op::SwapShadow,
+        Op::Swap,
     ];
     let mut contract_down = vec![
-        Op::UnswapShadow,
+        Op::Unswap,
         Op::AwaitSchemaRefresh,
         add_nullable(Col::From),
         Op::CreateSyncTrigger,

@@ -1,5 +1,7 @@
 //! Executable steps: what a renderer produces and a runner applies.
 
+use crate::catalog::Expect;
+use crate::naming::comment;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -31,9 +33,13 @@ pub struct Step {
     /// Whether the statements take a lock that the runner must bound with a lock timeout.
     pub ddl: bool,
     pub statements: Vec<Statement>,
-    /// A count query; when it returns more than zero the step is already applied and
-    /// is skipped. Makes non-idempotent DDL (e.g. MySQL `ADD COLUMN`) safe to re-run.
-    pub skip_if: Option<String>,
+    /// Every object the step creates, alters or drops, with its table and what it must
+    /// look like (see [`crate::catalog`]). Before it runs, an object it would create that
+    /// exists as something else refuses the step; when every object is already as the
+    /// step leaves it, the step is skipped as applied (this makes non-idempotent DDL, e.g.
+    /// MySQL `ADD COLUMN`, safe to re-run); after it runs, every object must be so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expects: Vec<Expect>,
     /// The strongest lock the step takes on its table, where the engine's lock modes are
     /// documented (PostgreSQL). Shown in the plan; the test suite holds it to `pg_locks`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +105,23 @@ pub enum Statement {
     /// Rebuild a SQLite table with one column's NOT NULL or default changed, from the
     /// table as it is when the step runs; see [`crate::render::sqlite_rebuild`].
     Rebuild(TableRebuild),
+    /// SQL written when the step runs, from the live definition of a column (what the
+    /// model cannot know: its collation, comment, default as the engine stores it); see
+    /// [`crate::render::live`].
+    Live(LiveSql),
+}
+
+/// A statement built from the live catalog when it runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum LiveSql {
+    /// MySQL `MODIFY COLUMN` with NOT NULL set to `not_null`, restating everything else of
+    /// the column as it is (type, character set, collation, default, `ON UPDATE`,
+    /// comment): MySQL replaces the whole definition.
+    MySqlModify {
+        table: String,
+        column: String,
+        not_null: bool,
+    },
 }
 
 /// What a SQLite table rebuild changes.
@@ -146,9 +169,9 @@ impl Step {
     pub fn checksum(&self) -> String {
         let mut h = Sha256::new();
         h.update(if self.transactional { b"tx\n" } else { b"nt\n" });
-        if let Some(probe) = &self.skip_if {
-            h.update(b"skip_if\n");
-            h.update(probe.as_bytes());
+        for e in &self.expects {
+            h.update(b"expect\n");
+            h.update(serde_json::to_string(e).expect("serializes").as_bytes());
             h.update(b"\n");
         }
         for st in &self.statements {
@@ -164,16 +187,16 @@ impl fmt::Display for Statement {
         match self {
             Statement::Execute(sql) => write!(f, "{sql};"),
             Statement::Assert { sql, message, .. } => {
-                write!(f, "-- assert zero: {message}\n{sql};")
+                write!(f, "{}\n{sql};", comment(&format!("assert zero: {message}")))
             }
             Statement::Backfill(b) => write!(
                 f,
-                "-- backfill {}.{} in batches by {}, repeated until no rows remain:\n\
-                 -- first batch upper key:\n{};\n-- next batch upper key:\n{};\n\
+                "{}\n-- first batch upper key:\n{};\n-- next batch upper key:\n{};\n\
                  -- first batch:\n{};\n-- next batch:\n{};",
-                b.table,
-                b.column,
-                b.key,
+                comment(&format!(
+                    "backfill {}.{} in batches by {}, repeated until no rows remain:",
+                    b.table, b.column, b.key
+                )),
                 b.first_upper_key_sql,
                 b.upper_key_sql,
                 b.first_update_sql,
@@ -182,13 +205,15 @@ impl fmt::Display for Statement {
             Statement::When { probe, sql } => {
                 write!(
                     f,
-                    "-- only when this counts more than zero:\n--   {probe}\n{sql};"
+                    "-- only when this counts more than zero:\n{}\n{sql};",
+                    comment(&format!("  {probe}"))
                 )
             }
             Statement::AwaitAppRefresh => write!(
                 f,
                 "-- wait until every app instance has re-read the schema (twice its maximum snapshot staleness)"
             ),
+            Statement::Live(live) => f.write_str(&crate::render::live::describe(live)),
             Statement::Rebuild(r) => {
                 let change = match (&r.not_null, &r.default) {
                     (Some(true), _) => "NOT NULL".to_string(),
@@ -198,17 +223,17 @@ impl fmt::Display for Statement {
                     (None, None) => "unchanged".to_string(),
                 };
                 let temp = crate::render::sqlite_rebuild::temp_name(&r.table);
-                write!(
-                    f,
-                    "-- rebuild {table} with {column} {change}, from the table as it is when this runs:\n\
-                     -- its columns:\n--   {columns};\n-- its indexes and triggers:\n--   {dependents};\n\
-                     -- then CREATE TABLE {temp} (the same columns, {column} {change}); INSERT INTO {temp} SELECT …;\n\
-                     -- DROP TABLE {table}; ALTER TABLE {temp} RENAME TO {table}; the indexes and triggers again.",
+                let text = format!(
+                    "rebuild {table} with {column} {change}, from the table as it is when this runs:\n\
+                     its columns:\n  {columns};\nits indexes and triggers:\n  {dependents};\n\
+                     then CREATE TABLE {temp} (the same columns, {column} {change}); INSERT INTO {temp} SELECT …;\n\
+                     DROP TABLE {table}; ALTER TABLE {temp} RENAME TO {table}; the indexes and triggers again.",
                     table = r.table,
                     column = r.column,
                     columns = crate::render::sqlite_rebuild::columns_sql(&r.table),
                     dependents = crate::render::sqlite_rebuild::dependents_sql(&r.table),
-                )
+                );
+                f.write_str(&comment(&text))
             }
         }
     }
@@ -229,8 +254,14 @@ impl fmt::Display for Step {
         if let Some(lock) = self.lock {
             writeln!(f, "-- locks the table at most: {}", lock.sql_name())?;
         }
-        if let Some(probe) = &self.skip_if {
-            writeln!(f, "-- skipped when this counts more than zero:\n--   {probe}")?;
+        if !self.expects.is_empty() {
+            writeln!(
+                f,
+                "-- checked against the catalog (skipped when all hold, refused when a name is something else's):"
+            )?;
+            for e in &self.expects {
+                writeln!(f, "{}", comment(&format!("  {e}")))?;
+            }
         }
         for st in &self.statements {
             writeln!(f, "{st}")?;

@@ -9,7 +9,7 @@ use crate::progress::{Progress, ProgressMode};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
 use straddle_core::render::{self, ledger, sqlite_rebuild};
-use straddle_core::step::{Direction, Statement, Step, TableRebuild};
+use straddle_core::step::{Direction, LiveSql, Statement, Step, TableRebuild};
 use straddle_core::{Model, Phase};
 
 /// Options of the direct path.
@@ -99,8 +99,9 @@ pub async fn apply_phase<DB: Backend>(
         progress: Progress::new(ProgressMode::Off),
     };
     let mut report = PhaseReport::default();
+    crate::catalog::precheck::<DB>(conn, &change, phase, &steps.iter().collect::<Vec<_>>()).await?;
     for step in &steps {
-        if already_applied::<DB>(conn, step).await? {
+        if already_applied::<DB>(conn, &change, phase, step).await? {
             report.skipped.push(step.name.clone());
             continue;
         }
@@ -110,17 +111,24 @@ pub async fn apply_phase<DB: Backend>(
     Ok(report)
 }
 
-/// The step's skip probe says it is already applied.
-pub(crate) async fn already_applied<DB: Backend>(conn: &mut DB::Connection, step: &Step) -> Result<bool> {
-    Ok(match &step.skip_if {
-        Some(probe) => {
-            DB::scalar_i64(conn, probe.clone(), Default::default())
-                .await?
-                .unwrap_or(0)
-                > 0
-        }
-        None => false,
-    })
+/// Whether every object the step touches is already as it leaves it (refusing when one
+/// is in the way).
+pub(crate) async fn already_applied<DB: Backend>(
+    conn: &mut DB::Connection,
+    change: &str,
+    phase: Phase,
+    step: &Step,
+) -> Result<bool> {
+    match crate::catalog::step_state::<DB>(conn, step).await? {
+        crate::catalog::StepState::Done => Ok(true),
+        crate::catalog::StepState::Pending => Ok(false),
+        crate::catalog::StepState::Conflict(problems) => Err(Error::Conflict {
+            change: change.to_string(),
+            phase,
+            step: step.name.clone(),
+            problems,
+        }),
+    }
 }
 
 pub(crate) struct StepContext<'a> {
@@ -219,6 +227,9 @@ async fn run_once<DB: Backend>(
             DB::execute(&mut tx, sql, Default::default()).await?;
         }
         let (rows, report) = run_statements::<DB>(&mut tx, step, ctx).await?;
+        // In the transaction: a step that did not do what it claims is rolled back, and
+        // never recorded.
+        crate::catalog::postcheck::<DB>(&mut tx, ctx.change, ctx.phase, step).await?;
         if let Some(entry) = ledger_entry {
             record::<DB>(&mut tx, ctx, step, entry, rows).await?;
         }
@@ -233,6 +244,7 @@ async fn run_once<DB: Backend>(
             DB::execute(conn, sql, Default::default()).await?;
         }
         let (rows, report) = result?;
+        crate::catalog::postcheck::<DB>(conn, ctx.change, ctx.phase, step).await?;
         if let Some(entry) = ledger_entry {
             record::<DB>(conn, ctx, step, entry, rows).await?;
         }
@@ -347,6 +359,11 @@ async fn run_statements<DB: Backend>(
                 }
             }
             Statement::Rebuild(r) => rebuild_table::<DB>(conn, r).await?,
+            Statement::Live(live) => {
+                for sql in live_statements::<DB>(conn, live).await? {
+                    DB::execute(conn, sql, Default::default()).await?;
+                }
+            }
             Statement::When { probe, sql } => {
                 if DB::scalar_i64(conn, probe.clone(), Default::default())
                     .await?
@@ -372,6 +389,22 @@ async fn run_statements<DB: Backend>(
         }
     }
     Ok((rows, report))
+}
+
+/// A statement written from the live definition of its column.
+async fn live_statements<DB: Backend>(conn: &mut DB::Connection, live: &LiveSql) -> Result<Vec<String>> {
+    let (table, column) = render::live::subject(live);
+    let json = DB::texts(conn, render::live::definition_sql(DB::DIALECT, table, column))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Schema(format!("{table} has no column {column}")))?;
+    let def: render::live::ColumnDefinition = serde_json::from_str(&json).map_err(|e| {
+        Error::Schema(format!(
+            "reading the definition of {table}.{column}: {e} ({json})"
+        ))
+    })?;
+    render::live::statements(live, &def).map_err(Error::Schema)
 }
 
 /// SQLite's table rebuild: read the live columns and the indexes' and triggers' SQL, then

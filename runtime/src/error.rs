@@ -22,6 +22,31 @@ pub enum Error {
         sample: Vec<String>,
     },
 
+    /// An object a step creates or drops is in the way, or not what the plan expects:
+    /// refused before the phase changed anything.
+    #[error(
+        "{change} {phase} step `{step}` refused before anything changed: {}",
+        .problems.join("; ")
+    )]
+    Conflict {
+        change: String,
+        phase: Phase,
+        step: String,
+        problems: Vec<String>,
+    },
+
+    /// A step ran but the catalog does not show what it should have done.
+    #[error(
+        "{change} {phase} step `{step}` ran but the catalog does not show what it does: expected it to {}",
+        .problems.join("; ")
+    )]
+    NotAsPlanned {
+        change: String,
+        phase: Phase,
+        step: String,
+        problems: Vec<String>,
+    },
+
     /// An applied step's SQL changed since it ran.
     #[error(
         "{change} {phase} step `{step}` was applied with checksum {recorded} but now renders as {current}: \

@@ -55,6 +55,7 @@
 mod apply;
 mod backend;
 mod backfill;
+mod catalog;
 pub mod cli;
 mod db;
 mod error;

@@ -557,6 +557,11 @@ impl<DB: Backend> Runner<DB> {
         };
         let mut report = PhaseReport::default();
         let started = (now_ms(), Instant::now());
+        // Before anything changes: no object this phase creates is in the way, no object it
+        // drops belongs to another table.
+        let pending: Vec<&straddle_core::Step> =
+            steps.iter().filter(|s| !done.contains_key(&s.name)).collect();
+        crate::catalog::precheck::<DB>(&mut self.conn, &plan.id, phase, &pending).await?;
         for step in &steps {
             if !self.renew_lease().await? {
                 return Err(Error::Busy {
@@ -578,7 +583,7 @@ impl<DB: Backend> Runner<DB> {
                 report.skipped.push(step.name.clone());
                 continue;
             }
-            if apply::already_applied::<DB>(&mut self.conn, step).await? {
+            if apply::already_applied::<DB>(&mut self.conn, &plan.id, phase, step).await? {
                 self.mark(&plan.id, phase, direction, &step.name, &checksum, "skipped")
                     .await?;
                 report.skipped.push(step.name.clone());
@@ -812,7 +817,7 @@ mod sha2_shim {
             transactional: false,
             ddl: false,
             statements: vec![straddle_core::Statement::Execute(text.to_string())],
-            skip_if: None,
+            expects: Vec::new(),
             lock: None,
         };
         step.checksum()

@@ -24,7 +24,7 @@ async fn sees_a_long_exclusive_lock_and_a_scan_under_it() {
         transactional: false,
         ddl: false,
         statements: vec![straddle::ir::Statement::Execute(scan.into())],
-        skip_if: None,
+        expects: Vec::new(),
         lock: Some(straddle::ir::step::TableLock::AccessShare),
     };
     let (watch, running) = (LockWatch::claiming(&[claimed]), AtomicBool::new(true));

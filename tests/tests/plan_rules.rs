@@ -183,7 +183,7 @@ fn non_transactional_ddl_is_guarded() {
                     || sql.contains(" DROP DEFAULT")
                     || sql.starts_with("CREATE OR REPLACE ");
                 assert!(
-                    step.skip_if.is_some()
+                    !step.expects.is_empty()
                         || idempotent
                         || sql.contains(" IF EXISTS")
                         || sql.contains(" IF NOT EXISTS"),
@@ -280,44 +280,66 @@ fn no_table_rewrites() {
     }
 }
 
-/// rename-column: no column is ever renamed in place (the running version would break);
-/// a rename's old column is dropped only at contract, after asserting both columns equal.
+/// rename-column: a column is renamed in place only at a rename's contract (the previous
+/// release gone), after asserting the copy equal to the original in every row and after
+/// every app instance re-read the schema, and atomically with dropping the copy — one
+/// transaction, or one statement on MySQL — so the original keeps its indexes,
+/// constraints, default and comment. (A type change's shadow is renamed likewise, below.)
 #[test]
-fn renames_copy_and_drop_the_old_column_only_after_proving_it_equal() {
+fn renames_swap_the_original_in_only_after_proving_the_copy_equal() {
     let mut renames = 0;
     for r in all_plans() {
-        let mut proven = false;
-        for st in r.steps.iter().flat_map(|s| &s.statements) {
-            match st {
-                ir::Statement::Assert { sql, .. }
-                    if sql.contains("DISTINCT FROM") || sql.contains("<=>") || sql.contains(" IS NOT ") =>
-                {
-                    proven = true
-                }
-                ir::Statement::Execute(sql) => {
-                    let upper = sql.to_uppercase();
-                    // Only a type change's shadow is ever renamed (into or out of place).
-                    assert!(
-                        !upper.contains("RENAME COLUMN") || upper.contains("STRADDLE_NEW_"),
-                        "{}: {sql}",
-                        r.where_
-                    );
-                    let drops_old = r.where_.starts_with("contacts.")
-                        && r.where_.ends_with("contract up")
-                        && upper.contains(" DROP COLUMN ");
-                    if drops_old {
-                        renames += 1;
-                        assert!(proven, "{}: old column dropped before proving it equal", r.where_);
+        let (mut proven, mut awaited) = (false, false);
+        for step in &r.steps {
+            for st in &step.statements {
+                match st {
+                    ir::Statement::Assert { sql, .. }
+                        if sql.contains("DISTINCT FROM")
+                            || sql.contains("<=>")
+                            || sql.contains(" IS NOT ") =>
+                    {
+                        proven = true
                     }
+                    ir::Statement::AwaitAppRefresh => awaited = true,
+                    _ => {}
                 }
-                _ => {}
             }
+            let sqls: Vec<String> = executes(step).collect();
+            let renamed = sqls.iter().any(|s| {
+                s.to_uppercase().contains("RENAME COLUMN") && !s.to_uppercase().contains("STRADDLE_NEW_")
+            });
+            if !renamed {
+                continue;
+            }
+            assert!(r.where_.starts_with("contacts."), "{}: {sqls:?}", r.where_);
+            if r.where_.ends_with("contract down") {
+                assert_eq!(step.name, "swap-out-renamed-column", "{}", r.where_);
+                continue;
+            }
+            assert!(
+                r.where_.ends_with("contract up"),
+                "{}: renamed before contract",
+                r.where_
+            );
+            assert_eq!(step.name, "swap-in-renamed-column", "{}", r.where_);
+            assert!(proven, "{}: renamed before proving the copy equal", r.where_);
+            assert!(
+                awaited,
+                "{}: renamed before every instance re-read the schema",
+                r.where_
+            );
+            assert!(sqls.iter().any(|s| s.contains(" DROP COLUMN ")), "{}", r.where_);
+            match r.dialect {
+                Dialect::MySql => assert_eq!(sqls.len(), 1, "{}: one atomic ALTER", r.where_),
+                _ => assert!(step.transactional, "{}: one transaction", r.where_),
+            }
+            renames += 1;
         }
     }
     assert_eq!(
         renames,
         2 * 3,
-        "both renames on the three engines drop their old column at contract"
+        "both renames on the three engines swap at contract"
     );
 }
 
@@ -398,7 +420,7 @@ fn type_changes_swap_the_shadow_in_only_after_converting_every_row() {
                 assert!(r.where_.ends_with("contract up"), "{}", r.where_);
                 assert!(sqls.iter().any(|s| s.contains(" DROP COLUMN ")), "{}", r.where_);
                 assert!(sqls.iter().any(|s| s.contains("RENAME COLUMN")), "{}", r.where_);
-                assert!(step.skip_if.is_some(), "{}: the swap is not guarded", r.where_);
+                assert!(!step.expects.is_empty(), "{}: the swap is not guarded", r.where_);
                 match r.dialect {
                     Dialect::MySql => assert_eq!(sqls.len(), 1, "{}: one atomic ALTER", r.where_),
                     _ => assert!(step.transactional, "{}: one transaction", r.where_),
@@ -472,7 +494,11 @@ fn tables_are_renamed_only_at_contract_and_atomically() {
                         );
                     }
                 }
-                assert!(step.skip_if.is_some(), "{}: the rename is not guarded", r.where_);
+                assert!(
+                    !step.expects.is_empty(),
+                    "{}: the rename is not guarded",
+                    r.where_
+                );
             }
         }
         if r.where_.starts_with("customers ") && r.where_.ends_with("expand up") {

@@ -3,18 +3,19 @@
 //! helpers here; identifiers always go through [`Dialect::quote`].
 
 pub mod ledger;
+pub mod live;
 mod mysql;
 mod postgres;
 mod sqlite;
 pub mod sqlite_rebuild;
 mod table_rename;
 
+use crate::catalog::{Effect, Expect, Object, State};
 use crate::dialect::Dialect;
 use crate::expr::SqlExpr;
 use crate::model::{Change, Column, DefaultValue, ForeignKey, Index, Model, Phase, RetypeMethod};
 use crate::plan::{ChangePlan, Col, Op, Subject};
 use crate::step::{Direction, Statement, Step};
-use sha2::{Digest, Sha256};
 
 /// The column an operation applies to, with everything a renderer may need.
 #[derive(Clone, Copy)]
@@ -128,10 +129,10 @@ impl<'a> Target<'a> {
     pub fn lit(&self, s: &str) -> String {
         self.dialect.string_literal(s)
     }
-    /// A name for an object Straddle owns, unique per table, column and purpose, within the
-    /// engine's identifier limit.
+    /// A name for an object Straddle owns, unique per table, column and purpose, within
+    /// every engine's identifier limit (see [`crate::naming`]).
     pub fn object_name(&self, purpose: &str) -> String {
-        object_name(self.dialect, purpose, &self.model.table, &self.name())
+        crate::naming::object_name(purpose, &[&self.model.table, &self.name()])
     }
     /// `WHERE` condition selecting the row a trigger fires for (SQLite's AFTER triggers).
     pub fn this_row(&self) -> String {
@@ -142,38 +143,56 @@ impl<'a> Target<'a> {
             .collect::<Vec<_>>()
             .join(" AND ")
     }
+    /// The catalog object of the column the operation acts on.
+    pub fn column_object(&self) -> Object {
+        Object::Column {
+            table: self.model.table.clone(),
+            column: self.name(),
+        }
+    }
+    /// The column the operation acts on, as the step leaves it.
+    pub fn column_state(&self, nullable: bool) -> State {
+        State::Column {
+            sql_type: self.sql_type().to_string(),
+            nullable: Some(nullable),
+            default: None,
+        }
+    }
 }
 
-pub(crate) fn object_name(dialect: Dialect, purpose: &str, table: &str, column: &str) -> String {
-    let full = format!("straddle_{purpose}_{table}_{column}");
-    let max = dialect.max_identifier_len();
-    if full.len() <= max {
-        return full;
-    }
-    let digest = Sha256::digest(full.as_bytes());
-    let suffix: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    let mut cut = max - suffix.len() - 1;
-    while !full.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}_{suffix}", &full[..cut])
-}
-
-/// The temporary name of a type change's new column while both exist (`straddle_new_…`,
-/// cut with a hash to the engine's identifier limit).
-pub fn shadow_column(dialect: Dialect, table: &str, column: &str) -> String {
-    object_name(dialect, "new", table, column)
+/// The temporary name of a type change's new column while both exist (`straddle_new_…`).
+pub fn shadow_column(_dialect: Dialect, table: &str, column: &str) -> String {
+    crate::naming::object_name("new", &[table, column])
 }
 
 /// Names of the sync triggers Straddle installs for a backfilled column. Their presence
 /// in the catalog is how the runtime knows a change is between expand and contract.
 pub fn sync_trigger_names(dialect: Dialect, table: &str, column: &str) -> Vec<String> {
+    let name = |purpose: &str| crate::naming::object_name(purpose, &[table, column]);
     match dialect {
-        Dialect::Postgres => vec![object_name(dialect, "sync", table, column)],
-        Dialect::MySql | Dialect::Sqlite => vec![
-            object_name(dialect, "sync_ins", table, column),
-            object_name(dialect, "sync_upd", table, column),
-        ],
+        Dialect::Postgres => vec![name("sync")],
+        Dialect::MySql | Dialect::Sqlite => vec![name("sync_ins"), name("sync_upd")],
+    }
+}
+
+pub(crate) fn create(object: Object, state: State) -> Expect {
+    Expect {
+        object,
+        effect: Effect::Create(state),
+    }
+}
+
+pub(crate) fn alter(object: Object, state: State) -> Expect {
+    Expect {
+        object,
+        effect: Effect::Alter(state),
+    }
+}
+
+pub(crate) fn drop(object: Object) -> Expect {
+    Expect {
+        object,
+        effect: Effect::Drop,
     }
 }
 
@@ -212,6 +231,20 @@ impl IndexTarget<'_> {
     }
     pub fn unique(&self) -> &'static str {
         if self.index.unique { "UNIQUE " } else { "" }
+    }
+    /// The index in the catalog.
+    pub fn object(&self) -> Object {
+        Object::Index {
+            table: self.model.table.clone(),
+            name: self.index.name.clone(),
+        }
+    }
+    /// The index as built.
+    pub fn state(&self) -> State {
+        State::Index {
+            columns: self.index.columns.clone(),
+            unique: self.index.unique,
+        }
     }
 
     /// For a unique index: the assertion that no two rows share the indexed values, with
@@ -420,14 +453,28 @@ fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
     }
 }
 
+/// The table as the model declares it, for the catalog: its columns (name, type,
+/// nullable).
+pub(crate) fn table_state(dialect: Dialect, model: &Model) -> State {
+    State::Table {
+        columns: model
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.ty.sql(dialect).to_string(), c.nullable))
+            .collect(),
+    }
+}
+
 /// `CREATE TABLE` for the model's columns (types, NOT NULL for non-`Option` fields,
 /// primary key), or the guarded drop.
 fn render_table(dialect: Dialect, model: &Model, op: &Op) -> Rendered {
     let table = dialect.quote(&model.table);
-    let lit = dialect.string_literal(&model.table);
+    let object = Object::Table {
+        name: model.table.clone(),
+    };
     // MySQL DDL commits implicitly: each step stands alone there.
     let transactional = dialect != Dialect::MySql;
-    match op {
+    let s = match op {
         Op::CreateTable => {
             let mut defs: Vec<String> = model
                 .columns
@@ -452,26 +499,11 @@ fn render_table(dialect: Dialect, model: &Model, op: &Op) -> Rendered {
                 "CREATE TABLE IF NOT EXISTS {table} ({})",
                 defs.join(", ")
             )));
-            Rendered {
-                step: s,
-                combinable: false,
-            }
+            s.expects.push(create(object, table_state(dialect, model)));
+            s
         }
         Op::DropTable => {
-            let exists = match dialect {
-                Dialect::Postgres => format!(
-                    "SELECT count(*) FROM pg_class WHERE relname = {lit} AND relnamespace = current_schema()::regnamespace \
-                     AND relkind = 'r'"
-                ),
-                Dialect::MySql => format!(
-                    "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {lit}"
-                ),
-                Dialect::Sqlite => {
-                    format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = {lit}")
-                }
-            };
             let mut s = step("drop-table", transactional, true);
-            s.skip_if = Some(format!("SELECT 1 - ({exists})"));
             s.statements.push(Statement::Assert {
                 sql: format!("SELECT count(*) FROM {table}"),
                 message: format!(
@@ -483,21 +515,21 @@ fn render_table(dialect: Dialect, model: &Model, op: &Op) -> Rendered {
             });
             s.statements
                 .push(Statement::Execute(format!("DROP TABLE IF EXISTS {table}")));
-            Rendered {
-                step: s,
-                combinable: false,
-            }
+            s.expects.push(drop(object));
+            s
         }
         Op::RetireTable => {
             let mut s = step("drop-table", transactional, true);
             s.statements
                 .push(Statement::Execute(format!("DROP TABLE IF EXISTS {table}")));
-            Rendered {
-                step: s,
-                combinable: false,
-            }
+            s.expects.push(drop(object));
+            s
         }
         _ => unreachable!("only table operations act on a table"),
+    };
+    Rendered {
+        step: s,
+        combinable: false,
     }
 }
 
@@ -561,11 +593,10 @@ fn merge_combinable(rendered: Vec<Rendered>) -> Vec<Step> {
         if let Some((last, last_combinable)) = out.last_mut()
             && *last_combinable
             && r.combinable
-            && last.skip_if.is_none()
-            && r.step.skip_if.is_none()
         {
             last.name = format!("{}+{}", last.name, r.step.name);
             last.statements.extend(r.step.statements);
+            last.expects.extend(r.step.expects);
             continue;
         }
         out.push((r.step, r.combinable));
@@ -834,62 +865,49 @@ pub(crate) fn await_app_refresh() -> Rendered {
     }
 }
 
-/// The probe that counts the table's columns named `name`.
-pub(crate) fn column_count_sql(dialect: Dialect, table: &str, name: &str) -> String {
-    let (tl, cl) = (dialect.string_literal(table), dialect.string_literal(name));
-    match dialect {
-        Dialect::Postgres => format!(
-            "SELECT count(*) FROM pg_attribute WHERE attrelid = {}::regclass AND attname = {cl} AND NOT attisdropped \
-             AND attnum > 0",
-            dialect.string_literal(&dialect.quote(table))
-        ),
-        Dialect::MySql => format!(
-            "SELECT count(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {tl} \
-             AND COLUMN_NAME = {cl}"
-        ),
-        Dialect::Sqlite => format!("SELECT count(*) FROM pragma_table_info({tl}) WHERE name = {cl}"),
-    }
-}
-
-/// A type change's contract: the old column dropped and the shadow renamed into its
-/// place (skipped once the shadow is gone) — metadata only: one transaction on
-/// PostgreSQL (brief ACCESS EXCLUSIVE) and SQLite (under the database write lock; its
-/// DROP COLUMN rewrites the rows without the column), one `ALGORITHM=INSTANT` statement
-/// on MySQL 8.0.29+ / MariaDB 10.5+. Going back, the column renamed to its shadow name
-/// again (skipped while the shadow exists).
+/// The contract swap of a type change or a rename (see [`Op::Swap`]): the declared
+/// column dropped and the column that stays — a type change's shadow, a rename's original
+/// — renamed into its place; metadata only: one transaction on PostgreSQL (brief ACCESS
+/// EXCLUSIVE) and SQLite (under the database write lock; its DROP COLUMN rewrites the rows
+/// without the column), one `ALGORITHM=INSTANT` statement on MySQL 8.0.29+ / MariaDB
+/// 10.5+. Going back ([`Op::Unswap`]), the column that stayed takes its previous name
+/// again.
 pub(crate) fn swap_step(t: &Target<'_>, op: &Op) -> Rendered {
-    let (table, col, shadow) = (
-        t.table(),
-        t.q(&t.name_of(Col::This)),
-        t.q(&t.name_of(Col::Shadow)),
-    );
+    let retype = matches!(t.change, Change::Retype(_));
+    let source = if retype { Col::Shadow } else { Col::From };
+    let (table, col, other) = (t.table(), t.q(&t.name_of(Col::This)), t.q(&t.name_of(source)));
     let rename = |from: &str, to: &str| format!("ALTER TABLE {table} RENAME COLUMN {from} TO {to}");
     let sql = match (op, t.dialect) {
-        (Op::SwapShadow, Dialect::MySql) => vec![format!(
-            "ALTER TABLE {table} DROP COLUMN {col}, RENAME COLUMN {shadow} TO {col}, ALGORITHM=INSTANT"
+        (Op::Swap, Dialect::MySql) => vec![format!(
+            "ALTER TABLE {table} DROP COLUMN {col}, RENAME COLUMN {other} TO {col}, ALGORITHM=INSTANT"
         )],
-        (Op::SwapShadow, Dialect::Postgres) => vec![
-            format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {col}"),
-            rename(&shadow, &col),
-        ],
-        (Op::SwapShadow, Dialect::Sqlite) => vec![
+        (Op::Swap, _) => vec![
             format!("ALTER TABLE {table} DROP COLUMN {col}"),
-            rename(&shadow, &col),
+            rename(&other, &col),
         ],
-        (_, Dialect::MySql) => vec![format!("{}, ALGORITHM=INSTANT", rename(&col, &shadow))],
-        _ => vec![rename(&col, &shadow)],
+        (_, Dialect::MySql) => vec![format!("{}, ALGORITHM=INSTANT", rename(&col, &other))],
+        _ => vec![rename(&col, &other)],
     };
-    let probe = column_count_sql(t.dialect, &t.model.table, &t.name_of(Col::Shadow));
-    let (name, skip_if) = match op {
-        Op::SwapShadow => ("swap-in-retyped-column", format!("SELECT 1 - ({probe})")),
-        _ => ("swap-out-retyped-column", probe),
+    // The column that stays: a type change's shadow of the new type, added nullable; a
+    // rename's original, with the column's own nullability.
+    let stays = State::Column {
+        sql_type: t.column.ty.sql(t.dialect).to_string(),
+        nullable: Some(retype || t.column.nullable),
+        default: None,
+    };
+    let (this, gone) = (t.at(Col::This).column_object(), t.at(source).column_object());
+    let (name, expects) = match (op, retype) {
+        (Op::Swap, true) => ("swap-in-retyped-column", vec![alter(this, stays), drop(gone)]),
+        (Op::Swap, false) => ("swap-in-renamed-column", vec![alter(this, stays), drop(gone)]),
+        (_, true) => ("swap-out-retyped-column", vec![create(gone, stays), drop(this)]),
+        (_, false) => ("swap-out-renamed-column", vec![create(gone, stays), drop(this)]),
     };
     let mut s = step(name, t.dialect != Dialect::MySql, true);
-    if *op == Op::SwapShadow {
+    if *op == Op::Swap && retype {
         s.statements.push(old_column_unused(t));
     }
     s.statements.extend(sql.into_iter().map(Statement::Execute));
-    s.skip_if = Some(skip_if);
+    s.expects = expects;
     Rendered {
         step: s,
         combinable: false,
@@ -962,7 +980,7 @@ pub(crate) fn step(name: &str, transactional: bool, ddl: bool) -> Step {
         transactional,
         ddl,
         statements: Vec::new(),
-        skip_if: None,
+        expects: Vec::new(),
         lock: None,
     }
 }
@@ -1000,20 +1018,5 @@ pub fn lock_timeout_sql(
         ),
         // SQLite has one database lock; its wait is the connection's busy timeout.
         Dialect::Sqlite => (vec![], vec![]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_object_names_are_cut_with_a_hash_and_stay_distinct() {
-        let t = "t".repeat(40);
-        let a = object_name(Dialect::Postgres, "sync", &t, &"a".repeat(40));
-        let b = object_name(Dialect::Postgres, "sync", &t, &format!("{}b", "a".repeat(39)));
-        assert_eq!(a.len(), 63);
-        assert_eq!(b.len(), 63);
-        assert_ne!(a, b);
     }
 }

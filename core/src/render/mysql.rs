@@ -1,45 +1,23 @@
 //! MySQL 8 / MariaDB 10.11 (InnoDB): DDL is not transactional, so every step is one
-//! statement guarded by a catalog probe, and every ALTER states its algorithm so the
-//! server refuses instead of silently copying the table.
+//! statement whose objects are checked against the catalog (a step whose objects are
+//! already as it leaves them is skipped), and every ALTER states its algorithm so the
+//! server refuses instead of silently copying the table. `MODIFY` must restate the whole
+//! column, so it is built when it runs from the column's live definition.
 
-use super::{IndexTarget, Rendered, Target, default_sql, step};
+use super::{IndexTarget, Rendered, Target, alter, create, default_sql, drop, step};
+use crate::catalog::{ColumnDefault, ConstraintKind, Object, State};
 use crate::expr::Qualifier;
 use crate::model::{Change, ForeignKey, Model};
 use crate::plan::Op;
-use crate::step::Statement;
-
-fn column_exists(t: &Target<'_>) -> String {
-    format!(
-        "SELECT count(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
-         AND TABLE_NAME = {} AND COLUMN_NAME = {}",
-        t.lit(&t.model.table),
-        t.lit(&t.name())
-    )
-}
-
-fn trigger_exists(t: &Target<'_>, name: &str) -> String {
-    format!(
-        "SELECT count(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() \
-         AND TRIGGER_NAME = {}",
-        t.lit(name)
-    )
-}
-
-fn column_is_nullable(t: &Target<'_>, nullable: bool) -> String {
-    format!(
-        "{} AND IS_NULLABLE = '{}'",
-        column_exists(t),
-        if nullable { "YES" } else { "NO" }
-    )
-}
+use crate::step::{LiveSql, Statement};
 
 pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
     let table = t.table();
     let col = t.col();
-    let one = |name: &str, sql: String, skip_if: Option<String>, ddl: bool| {
+    let one = |name: &str, sql: String, expects: Vec<crate::catalog::Expect>, ddl: bool| {
         let mut s = step(name, false, ddl);
         s.statements.push(Statement::Execute(sql));
-        s.skip_if = skip_if;
+        s.expects = expects;
         Rendered {
             step: s,
             combinable: false,
@@ -57,14 +35,21 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             vec![one(
                 "add-column",
                 format!("ALTER TABLE {table} ADD COLUMN {def}, ALGORITHM=INSTANT"),
-                Some(column_exists(t)),
+                vec![create(
+                    t.column_object(),
+                    State::Column {
+                        sql_type: t.sql_type().to_string(),
+                        nullable: Some(*nullable),
+                        default: Some(ColumnDefault::of(default.as_ref(), t.dialect)),
+                    },
+                )],
                 true,
             )]
         }
         Op::DropColumn(_) => vec![one(
             "drop-column",
             format!("ALTER TABLE {table} DROP COLUMN {col}, ALGORITHM=INSTANT"),
-            Some(format!("SELECT 1 - LEAST(1, ({}))", column_exists(t))),
+            vec![drop(t.column_object())],
             true,
         )],
         Op::CreateSyncTrigger => {
@@ -74,6 +59,14 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 Change::Retype(_) => retype_sync_bodies(t),
                 _ => computed_sync_bodies(t),
             };
+            let trigger = |name: &str, body: &str| {
+                create(
+                    trigger_object(t, name),
+                    State::Trigger {
+                        definition: body.to_string(),
+                    },
+                )
+            };
             vec![
                 one(
                     "create-sync-trigger-insert",
@@ -81,7 +74,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                         "CREATE TRIGGER {} BEFORE INSERT ON {table} FOR EACH ROW {insert_body}",
                         t.q(&ins)
                     ),
-                    Some(trigger_exists(t, &ins)),
+                    vec![trigger(&ins, &insert_body)],
                     true,
                 ),
                 one(
@@ -90,24 +83,26 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                         "CREATE TRIGGER {} BEFORE UPDATE ON {table} FOR EACH ROW {update_body}",
                         t.q(&upd)
                     ),
-                    Some(trigger_exists(t, &upd)),
+                    vec![trigger(&upd, &update_body)],
                     true,
                 ),
             ]
         }
         Op::DropSyncTrigger => {
             let [ins, upd] = sync_trigger_names(t);
+            // Trigger names are the schema's: one of that name on another table is not
+            // ours, and the step refuses rather than drop it.
             vec![
                 one(
                     "drop-sync-trigger-insert",
                     format!("DROP TRIGGER IF EXISTS {}", t.q(&ins)),
-                    None,
+                    vec![drop(trigger_object(t, &ins))],
                     true,
                 ),
                 one(
                     "drop-sync-trigger-update",
                     format!("DROP TRIGGER IF EXISTS {}", t.q(&upd)),
-                    None,
+                    vec![drop(trigger_object(t, &upd))],
                     true,
                 ),
             ]
@@ -125,7 +120,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::AssertSynced => vec![super::verify_synced(t)],
         Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
         // INSTANT on MariaDB 10.5+ / MySQL 8.0.29+: metadata only, one atomic statement.
-        Op::SwapShadow | Op::UnswapShadow => vec![super::swap_step(t, op)],
+        Op::Swap | Op::Unswap => vec![super::swap_step(t, op)],
         // Metadata only (INSTANT) on MySQL 8 and MariaDB.
         Op::SetDefault(lit) => vec![one(
             "set-default",
@@ -133,13 +128,13 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 "ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT {}, ALGORITHM=INSTANT",
                 lit.render(t.dialect)
             ),
-            None,
+            vec![],
             true,
         )],
         Op::DropDefault => vec![one(
             "drop-default",
             format!("ALTER TABLE {table} ALTER COLUMN {col} DROP DEFAULT, ALGORITHM=INSTANT"),
-            None,
+            vec![],
             true,
         )],
         Op::EnforceNotNull(_) => {
@@ -152,26 +147,10 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                     step: verify,
                     combinable: false,
                 },
-                one(
-                    "set-not-null",
-                    format!(
-                        "ALTER TABLE {table} MODIFY COLUMN {col} {} NOT NULL, ALGORITHM=INPLACE, LOCK=NONE",
-                        t.sql_type()
-                    ),
-                    Some(column_is_nullable(t, false)),
-                    true,
-                ),
+                modify(t, "set-not-null", true),
             ]
         }
-        Op::RelaxNotNull(_) => vec![one(
-            "drop-not-null",
-            format!(
-                "ALTER TABLE {table} MODIFY COLUMN {col} {} NULL, ALGORITHM=INPLACE, LOCK=NONE",
-                t.sql_type()
-            ),
-            Some(column_is_nullable(t, true)),
-            true,
-        )],
+        Op::RelaxNotNull(_) => vec![modify(t, "drop-not-null", false)],
         Op::CreateIndex
         | Op::DropIndex
         | Op::AddCheck
@@ -192,6 +171,46 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
     }
 }
 
+/// `MODIFY COLUMN` changing NOT NULL, in place (`ALGORITHM=INPLACE, LOCK=NONE`): MySQL
+/// replaces the whole column definition, so the statement restates the column's live type,
+/// character set, collation, default, `ON UPDATE` and comment, read from the catalog when
+/// it runs (or refuses, for what it cannot restate).
+fn modify(t: &Target<'_>, name: &str, not_null: bool) -> Rendered {
+    let mut s = step(name, false, true);
+    s.statements.push(Statement::Live(LiveSql::MySqlModify {
+        table: t.model.table.clone(),
+        column: t.name(),
+        not_null,
+    }));
+    s.expects
+        .push(alter(t.column_object(), t.column_state(!not_null)));
+    Rendered {
+        step: s,
+        combinable: false,
+    }
+}
+
+fn trigger_object(t: &Target<'_>, name: &str) -> Object {
+    Object::Trigger {
+        table: t.model.table.clone(),
+        name: name.to_string(),
+    }
+}
+
+/// A trigger body running `statements` in order, each on its own so that a data error in
+/// one (a division by zero, a value that does not convert) sets its column to NULL
+/// instead of failing the write: the previous release's writes must never start failing
+/// because of a rollout. Each is `(column, statement)`.
+fn guarded_body(statements: &[(String, String)]) -> String {
+    let blocks: Vec<String> = statements
+        .iter()
+        .map(|(col, st)| {
+            format!("BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION SET NEW.{col} = NULL; {st}; END;")
+        })
+        .collect();
+    format!("BEGIN {} END", blocks.join(" "))
+}
+
 /// Trigger bodies (insert, update) filling an added column from its expression.
 fn computed_sync_bodies(t: &Target<'_>) -> (String, String) {
     let col = t.col();
@@ -207,11 +226,17 @@ fn computed_sync_bodies(t: &Target<'_>) -> (String, String) {
             .join(" OR ")
     };
     (
-        format!("SET NEW.{col} = COALESCE(NEW.{col}, {computed})"),
-        format!(
-            "SET NEW.{col} = CASE WHEN NEW.{col} IS NULL OR (NEW.{col} <=> OLD.{col} AND ({sources_changed})) \
-             THEN {computed} ELSE NEW.{col} END"
-        ),
+        guarded_body(&[(
+            col.clone(),
+            format!("IF NEW.{col} IS NULL THEN SET NEW.{col} = {computed}; END IF"),
+        )]),
+        guarded_body(&[(
+            col.clone(),
+            format!(
+                "IF NEW.{col} IS NULL OR (NEW.{col} <=> OLD.{col} AND ({sources_changed})) THEN \
+                 SET NEW.{col} = {computed}; END IF"
+            ),
+        )]),
     )
 }
 
@@ -234,12 +259,28 @@ fn rename_sync_bodies(t: &Target<'_>) -> (String, String) {
 fn retype_sync_bodies(t: &Target<'_>) -> (String, String) {
     let [new, old, up, down] = t.retype_sync("NEW");
     (
-        format!("SET NEW.{new} = COALESCE(NEW.{new}, {up}), NEW.{old} = COALESCE(NEW.{old}, {down})"),
-        format!(
-            "SET NEW.{old} = CASE WHEN NOT (NEW.{new} <=> OLD.{new}) THEN {down} ELSE NEW.{old} END, \
-             NEW.{new} = CASE WHEN (NEW.{new} <=> OLD.{new}) AND NOT (NEW.{old} <=> OLD.{old}) THEN {up} \
-             ELSE NEW.{new} END"
-        ),
+        guarded_body(&[
+            (
+                new.clone(),
+                format!("IF NEW.{new} IS NULL THEN SET NEW.{new} = {up}; END IF"),
+            ),
+            (
+                old.clone(),
+                format!("IF NEW.{old} IS NULL THEN SET NEW.{old} = {down}; END IF"),
+            ),
+        ]),
+        guarded_body(&[
+            (
+                old.clone(),
+                format!("IF NOT (NEW.{new} <=> OLD.{new}) THEN SET NEW.{old} = {down}; END IF"),
+            ),
+            (
+                new.clone(),
+                format!(
+                    "IF (NEW.{new} <=> OLD.{new}) AND NOT (NEW.{old} <=> OLD.{old}) THEN SET NEW.{new} = {up}; END IF"
+                ),
+            ),
+        ]),
     )
 }
 
@@ -250,12 +291,10 @@ pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec
     let d = crate::dialect::Dialect::MySql;
     let (table, name) = (d.quote(&model.table), d.quote(&fk.name));
     let list = |cols: &[String]| cols.iter().map(|c| d.quote(c)).collect::<Vec<_>>().join(", ");
-    let exists = format!(
-        "SELECT count(*) FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() \
-         AND TABLE_NAME = {} AND CONSTRAINT_NAME = {} AND CONSTRAINT_TYPE = 'FOREIGN KEY'",
-        d.string_literal(&model.table),
-        d.string_literal(&fk.name)
-    );
+    let object = Object::Constraint {
+        table: model.table.clone(),
+        name: fk.name.clone(),
+    };
     let steps = match op {
         Op::AddForeignKey => {
             let mut verify = step("verify-foreign-key", false, false);
@@ -272,7 +311,13 @@ pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec
                 )),
                 Statement::Execute("SET SESSION foreign_key_checks = 1".into()),
             ]);
-            add.skip_if = Some(exists);
+            add.expects.push(create(
+                object,
+                State::Constraint {
+                    kind: ConstraintKind::ForeignKey,
+                    validated: None,
+                },
+            ));
             vec![verify, add]
         }
         Op::DropForeignKey => {
@@ -280,7 +325,7 @@ pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec
             s.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {table} DROP FOREIGN KEY {name}, ALGORITHM=INPLACE, LOCK=NONE"
             )));
-            s.skip_if = Some(format!("SELECT 1 - LEAST(1, ({exists}))"));
+            s.expects.push(drop(object));
             vec![s]
         }
         _ => unreachable!("only foreign-key operations act on a foreign key"),
@@ -294,15 +339,10 @@ pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec
         .collect()
 }
 
-/// Indexes: `ALGORITHM=INPLACE, LOCK=NONE` (reads and writes go on), guarded by a probe.
+/// Indexes: `ALGORITHM=INPLACE, LOCK=NONE` (reads and writes go on); index names are
+/// the table's.
 pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
-    let exists = format!(
-        "SELECT count(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
-         AND TABLE_NAME = {} AND INDEX_NAME = {}",
-        t.lit(&t.model.table),
-        t.lit(&t.index.name)
-    );
-    let (mut s, sql, skip_if) = match op {
+    let (mut s, sql, expect) = match op {
         Op::CreateIndex => {
             let mut s = step("create-index", false, true);
             s.statements.extend(t.no_duplicates());
@@ -315,7 +355,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                     t.name(),
                     t.columns()
                 ),
-                exists,
+                create(t.object(), t.state()),
             )
         }
         Op::DropIndex => (
@@ -325,12 +365,12 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                 t.table(),
                 t.name()
             ),
-            format!("SELECT 1 - LEAST(1, ({exists}))"),
+            drop(t.object()),
         ),
         _ => unreachable!("only index operations act on an index"),
     };
     s.statements.push(Statement::Execute(sql));
-    s.skip_if = Some(skip_if);
+    s.expects.push(expect);
     vec![Rendered {
         step: s,
         combinable: false,

@@ -1,6 +1,7 @@
 //! PostgreSQL 12+: transactional DDL, `NOT VALID` constraints, plpgsql triggers.
 
-use super::{IndexTarget, Rendered, Target, default_sql, step};
+use super::{IndexTarget, Rendered, Target, alter, create, default_sql, drop, step};
+use crate::catalog::{ColumnDefault, ConstraintKind, Object, State};
 use crate::expr::Qualifier;
 use crate::model::{Change, Check, ForeignKey, Model};
 use crate::plan::Op;
@@ -24,6 +25,14 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {def}",
                 t.table()
             )));
+            s.expects.push(create(
+                t.column_object(),
+                State::Column {
+                    sql_type: t.sql_type().to_string(),
+                    nullable: Some(*nullable),
+                    default: Some(ColumnDefault::of(default.as_ref(), t.dialect)),
+                },
+            ));
             vec![Rendered {
                 step: s,
                 combinable: true,
@@ -36,18 +45,17 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 t.table(),
                 t.col()
             )));
+            s.expects.push(drop(t.column_object()));
             vec![Rendered {
                 step: s,
                 combinable: true,
             }]
         }
         Op::CreateSyncTrigger => {
-            let name = t.object_name("sync");
-            let q_name = t.q(&name);
             let col = t.col();
             match t.change {
-                Change::Rename(_) => return vec![sync_trigger(t, &q_name, rename_sync_body(t))],
-                Change::Retype(_) => return vec![sync_trigger(t, &q_name, retype_sync_body(t))],
+                Change::Rename(_) => return vec![sync_trigger(t, rename_sync_body(t))],
+                Change::Retype(_) => return vec![sync_trigger(t, retype_sync_body(t))],
                 _ => {}
             }
             let expr = t.fill_expr();
@@ -61,17 +69,23 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                     .collect::<Vec<_>>()
                     .join(" OR ")
             };
+            // Rows written by code that does not know the column get it computed; rows whose
+            // sources change while it is left as it was get it recomputed.
             let body = format!(
-                "\x20 -- Rows written by code that does not know {col} get it computed; rows whose\n\
-                 \x20 -- sources change while {col} is left as it was get it recomputed.\n\
-                 \x20 IF NEW.{col} IS NULL OR (TG_OP = 'UPDATE' AND NEW.{col} IS NOT DISTINCT FROM OLD.{col} AND ({sources_changed})) THEN\n\
-                 \x20   NEW.{col} := {computed};\n\
-                 \x20 END IF;\n"
+                "\x20 IF NEW.{col} IS NULL OR (TG_OP = 'UPDATE' AND NEW.{col} IS NOT DISTINCT FROM OLD.{col} AND ({sources_changed})) THEN\n\
+                 {}\
+                 \x20 END IF;\n",
+                guarded(
+                    &format!("NEW.{col} := {computed};"),
+                    &format!("NEW.{col} := NULL;"),
+                    4
+                )
             );
-            vec![sync_trigger(t, &q_name, body)]
+            vec![sync_trigger(t, body)]
         }
         Op::DropSyncTrigger => {
-            let q_name = t.q(&t.object_name("sync"));
+            let name = t.object_name("sync");
+            let q_name = t.q(&name);
             // Trigger first, then the function: `DROP FUNCTION … CASCADE` would take the
             // table's ACCESS EXCLUSIVE lock implicitly.
             let mut s = step("drop-sync-trigger", true, true);
@@ -81,6 +95,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             )));
             s.statements
                 .push(Statement::Execute(format!("DROP FUNCTION IF EXISTS {q_name}()")));
+            s.expects = vec![drop(trigger_object(t, &name)), drop(function_object(t, &name))];
             vec![Rendered {
                 step: s,
                 combinable: true,
@@ -103,7 +118,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
         // Metadata only: a brief ACCESS EXCLUSIVE, no rewrite (the shadow already holds
         // the converted values).
-        Op::SwapShadow | Op::UnswapShadow => vec![super::swap_step(t, op)],
+        Op::Swap | Op::Unswap => vec![super::swap_step(t, op)],
         Op::SetDefault(lit) => vec![alter_column(
             t,
             "set-default",
@@ -115,6 +130,14 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             let col = t.col();
             let check = t.object_name("nn");
             let q_check = t.q(&check);
+            let constraint = Object::Constraint {
+                table: t.model.table.clone(),
+                name: check.clone(),
+            };
+            let check_state = |validated| State::Constraint {
+                kind: ConstraintKind::Check,
+                validated,
+            };
             let mut verify = step("verify-no-nulls", false, false);
             verify.statements.push(super::no_nulls_left(t));
             // NOT VALID: brief ACCESS EXCLUSIVE, no scan; checks new writes from now on.
@@ -122,25 +145,28 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             add_check.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {table} ADD CONSTRAINT {q_check} CHECK ({col} IS NOT NULL) NOT VALID"
             )));
-            add_check.skip_if = Some(format!(
-                "SELECT count(*) FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}",
-                t.lit(&table),
-                t.lit(&check)
-            ));
+            add_check
+                .expects
+                .push(create(constraint.clone(), check_state(None)));
             // Own transaction: the scan runs under SHARE UPDATE EXCLUSIVE, DML continues.
             let mut validate = step("validate-not-null-check", true, true);
             validate.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {table} VALIDATE CONSTRAINT {q_check}"
             )));
+            validate
+                .expects
+                .push(alter(constraint.clone(), check_state(Some(true))));
             // PostgreSQL 12+ skips the scan given the validated check.
             let mut set = step("set-not-null", true, true);
             set.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL"
             )));
+            set.expects.push(alter(t.column_object(), t.column_state(false)));
             let mut drop_check = step("drop-not-null-check", true, true);
             drop_check.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {q_check}"
             )));
+            drop_check.expects.push(drop(constraint));
             vec![
                 Rendered {
                     step: verify,
@@ -164,7 +190,13 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 },
             ]
         }
-        Op::RelaxNotNull(_) => vec![alter_column(t, "drop-not-null", "DROP NOT NULL")],
+        Op::RelaxNotNull(_) => {
+            let mut r = alter_column(t, "drop-not-null", "DROP NOT NULL");
+            r.step
+                .expects
+                .push(alter(t.column_object(), t.column_state(true)));
+            vec![r]
+        }
         Op::CreateIndex
         | Op::DropIndex
         | Op::AddCheck
@@ -199,33 +231,45 @@ fn not_valid_constraint(
 ) -> Vec<Rendered> {
     let d = crate::dialect::Dialect::Postgres;
     let (table, q_name) = (d.quote(&model.table), d.quote(name));
-    let one = |n: String, sql: String| {
+    let object = Object::Constraint {
+        table: model.table.clone(),
+        name: name.to_string(),
+    };
+    let constraint_kind = if kind == "check" {
+        ConstraintKind::Check
+    } else {
+        ConstraintKind::ForeignKey
+    };
+    let state = |validated| State::Constraint {
+        kind: constraint_kind,
+        validated,
+    };
+    let one = |n: String, sql: String, expect| {
         let mut s = step(&n, true, true);
         s.statements.push(Statement::Execute(sql));
+        s.expects.push(expect);
         s
     };
     let steps = match op {
         Op::AddCheck | Op::AddForeignKey => {
             let mut verify_step = step(&format!("verify-{kind}"), false, false);
             verify_step.statements.push(verify);
-            let mut add = one(
+            let add = one(
                 format!("add-{kind}"),
                 format!("ALTER TABLE {table} ADD CONSTRAINT {q_name} {definition} NOT VALID"),
+                create(object.clone(), state(None)),
             );
-            add.skip_if = Some(format!(
-                "SELECT count(*) FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}",
-                d.string_literal(&table),
-                d.string_literal(name)
-            ));
             let validate = one(
                 format!("validate-{kind}"),
                 format!("ALTER TABLE {table} VALIDATE CONSTRAINT {q_name}"),
+                alter(object, state(Some(true))),
             );
             vec![verify_step, add, validate]
         }
         Op::DropCheck | Op::DropForeignKey => vec![one(
             format!("drop-{kind}"),
             format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {q_name}"),
+            drop(object),
         )],
         _ => unreachable!("only constraint operations act on a constraint"),
     };
@@ -274,28 +318,32 @@ pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec
     not_valid_constraint(model, &fk.name, "foreign-key", &definition, verify, op)
 }
 
-fn constraint_exists(t: &IndexTarget<'_>) -> String {
-    format!(
-        "SELECT count(*) FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}",
-        t.lit(&t.table()),
-        t.lit(&t.index.name)
-    )
-}
-
 /// Indexes: built and dropped CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go
-/// on), outside a transaction, which the engine requires.
+/// on), outside a transaction, which the engine requires. Index names are the schema's:
+/// one of another table, or a table or view of that name, refuses the step (see
+/// [`crate::catalog`]) — it is never counted as built nor dropped.
 pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
     let invalid = format!(
         "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-         WHERE c.relname = {} AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid",
-        t.lit(&t.index.name)
+         WHERE c.relname = {} AND c.relnamespace = current_schema()::regnamespace \
+         AND i.indrelid = {}::regclass AND NOT i.indisvalid",
+        t.lit(&t.index.name),
+        t.lit(&t.table())
     );
+    let constraint = Object::Constraint {
+        table: t.model.table.clone(),
+        name: t.index.name.clone(),
+    };
+    let unique_constraint = State::Constraint {
+        kind: ConstraintKind::Unique,
+        validated: None,
+    };
     let s = match op {
         Op::CreateIndex => {
             let mut s = step("create-index", false, true);
             s.statements.extend(t.no_duplicates());
-            // An interrupted or failed build leaves an INVALID index that IF NOT EXISTS
-            // would keep: drop it first, and only then.
+            // An interrupted or failed build of this index leaves it INVALID, which IF NOT
+            // EXISTS would keep: drop it first, and only then.
             s.statements.push(Statement::When {
                 probe: invalid.clone(),
                 sql: format!("DROP INDEX CONCURRENTLY IF EXISTS {}", t.name()),
@@ -316,6 +364,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                 ),
                 sample: None,
             });
+            s.expects.push(create(t.object(), t.state()));
             if t.index.constraint {
                 // The built index becomes the constraint: a brief lock, no second build.
                 let mut c = step("add-unique-constraint", true, true);
@@ -325,7 +374,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                     t.name(),
                     t.name()
                 )));
-                c.skip_if = Some(constraint_exists(t));
+                c.expects.push(create(constraint, unique_constraint));
                 return vec![
                     Rendered {
                         step: s,
@@ -345,6 +394,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                 "DROP INDEX CONCURRENTLY IF EXISTS {}",
                 t.name()
             )));
+            s.expects.push(drop(t.object()));
             if t.index.constraint {
                 // The constraint owns the index: dropping it drops the index (brief lock).
                 let mut c = step("drop-unique-constraint", true, true);
@@ -353,6 +403,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                     t.table(),
                     t.name()
                 )));
+                c.expects.push(drop(constraint));
                 return vec![
                     Rendered {
                         step: c,
@@ -412,16 +463,43 @@ fn alter_column(t: &Target<'_>, name: &str, action: &str) -> Rendered {
     }
 }
 
+/// The trigger of a change's sync trigger function (the same name).
+fn trigger_object(t: &Target<'_>, name: &str) -> Object {
+    Object::Trigger {
+        table: t.model.table.clone(),
+        name: name.to_string(),
+    }
+}
+
+/// A change's sync trigger function.
+fn function_object(t: &Target<'_>, name: &str) -> Object {
+    Object::Function {
+        table: t.model.table.clone(),
+        name: name.to_string(),
+    }
+}
+
+/// `statement` run so that a data error in it (division by zero, a value that does not
+/// convert) runs `otherwise` instead of failing the write: the previous release's writes
+/// must never start failing because of a rollout. The row is left for `verify` and
+/// contract to report. Indented by `indent` spaces.
+fn guarded(statement: &str, otherwise: &str, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    format!(
+        "{pad}BEGIN\n{pad}  {statement}\n{pad}EXCEPTION WHEN data_exception THEN\n{pad}  {otherwise}\n{pad}END;\n"
+    )
+}
+
 /// The trigger function with `body` (plpgsql statements run before `RETURN NEW`), and
-/// the BEFORE INSERT OR UPDATE trigger running it.
-fn sync_trigger(t: &Target<'_>, q_name: &str, body: String) -> Rendered {
+/// the BEFORE INSERT OR UPDATE trigger running it. The body is dollar-quoted with a tag
+/// that does not occur in it, so no identifier or expression can end it.
+fn sync_trigger(t: &Target<'_>, body: String) -> Rendered {
+    let name = t.object_name("sync");
+    let q_name = t.q(&name);
+    let source = format!("\nBEGIN\n{body}  RETURN NEW;\nEND\n");
+    let tag = crate::naming::dollar_tag(&source);
     let function = format!(
-        "CREATE OR REPLACE FUNCTION {q_name}() RETURNS trigger LANGUAGE plpgsql AS $straddle$\n\
-         BEGIN\n\
-         {body}\
-         \x20 RETURN NEW;\n\
-         END\n\
-         $straddle$"
+        "CREATE OR REPLACE FUNCTION {q_name}() RETURNS trigger LANGUAGE plpgsql AS {tag}{source}{tag}"
     );
     let mut s = step("create-sync-trigger", true, true);
     s.statements.push(Statement::Execute(function));
@@ -433,6 +511,15 @@ fn sync_trigger(t: &Target<'_>, q_name: &str, body: String) -> Rendered {
         "CREATE TRIGGER {q_name} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {q_name}()",
         t.table()
     )));
+    s.expects = vec![
+        create(function_object(t, &name), State::Function { body: source }),
+        create(
+            trigger_object(t, &name),
+            State::Trigger {
+                definition: name.clone(),
+            },
+        ),
+    ];
     Rendered {
         step: s,
         combinable: true,
@@ -442,9 +529,9 @@ fn sync_trigger(t: &Target<'_>, q_name: &str, body: String) -> Rendered {
 /// A rename's two-way copy: whichever column a writer set, the other follows.
 fn rename_sync_body(t: &Target<'_>) -> String {
     let (new, old) = (t.q(&t.column.name), t.q(&t.other_name()));
+    // The previous version writes the old column, this one writes both: keep them equal.
     format!(
-        "\x20 -- The previous version writes {old}, this one writes both: keep them equal.\n\
-         \x20 IF TG_OP = 'INSERT' THEN\n\
+        "\x20 IF TG_OP = 'INSERT' THEN\n\
          \x20   IF NEW.{new} IS NULL THEN\n\
          \x20     NEW.{new} := NEW.{old};\n\
          \x20   ELSIF NEW.{old} IS NULL THEN\n\
@@ -485,19 +572,29 @@ pub(super) fn alter_type_in_place(t: &Target<'_>) -> Vec<Rendered> {
 /// converted (`up` into the new type, `down` back into the old).
 fn retype_sync_body(t: &Target<'_>) -> String {
     let [new, old, up, down] = t.retype_sync("NEW");
+    // The previous version writes the old column, this one the new as well: convert
+    // whichever was written (a value that does not convert leaves the other NULL, for
+    // `verify` and contract to report).
+    let to_new = guarded(&format!("NEW.{new} := {up};"), &format!("NEW.{new} := NULL;"), 6);
+    let to_old = guarded(
+        &format!("NEW.{old} := {down};"),
+        &format!("NEW.{old} := NULL;"),
+        6,
+    );
     format!(
-        "\x20 -- The previous version writes {old}, this one {new} as well: convert whichever was written.\n\
-         \x20 IF TG_OP = 'INSERT' THEN\n\
-         \x20   IF NEW.{new} IS NULL THEN\n\
-         \x20     NEW.{new} := {up};\n\
-         \x20   ELSIF NEW.{old} IS NULL THEN\n\
-         \x20     NEW.{old} := {down};\n\
+        "\x20 IF TG_OP = 'INSERT' THEN\n\
+         \x20   IF NEW.{new} IS NULL THEN\n{to_new}\
+         \x20   ELSIF NEW.{old} IS NULL THEN\n{to_old}\
          \x20   END IF;\n\
-         \x20 ELSIF NEW.{new} IS DISTINCT FROM OLD.{new} THEN\n\
-         \x20   NEW.{old} := {down};\n\
-         \x20 ELSIF NEW.{old} IS DISTINCT FROM OLD.{old} THEN\n\
-         \x20   NEW.{new} := {up};\n\
-         \x20 END IF;\n"
+         \x20 ELSIF NEW.{new} IS DISTINCT FROM OLD.{new} THEN\n{}\
+         \x20 ELSIF NEW.{old} IS DISTINCT FROM OLD.{old} THEN\n{}\
+         \x20 END IF;\n",
+        guarded(
+            &format!("NEW.{old} := {down};"),
+            &format!("NEW.{old} := NULL;"),
+            4
+        ),
+        guarded(&format!("NEW.{new} := {up};"), &format!("NEW.{new} := NULL;"), 4),
     )
 }
 

@@ -3,19 +3,12 @@
 //! ([`super::sqlite_rebuild`]), which runs in one transaction under the database write
 //! lock and refuses (losing nothing) when the table has clauses it cannot carry over.
 
-use super::{IndexTarget, Rendered, Target, default_sql, step};
+use super::{IndexTarget, Rendered, Target, alter, create, default_sql, drop, step};
+use crate::catalog::{ColumnDefault, Object, State};
 use crate::expr::Qualifier;
 use crate::model::Change;
 use crate::plan::Op;
 use crate::step::{Statement, TableRebuild};
-
-fn column_count(t: &Target<'_>) -> String {
-    format!(
-        "SELECT count(*) FROM pragma_table_info({}) WHERE name = {}",
-        t.lit(&t.model.table),
-        t.lit(&t.name())
-    )
-}
 
 pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
     let table = t.table();
@@ -35,7 +28,14 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             s.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {table} ADD COLUMN {def}"
             )));
-            s.skip_if = Some(column_count(t));
+            s.expects.push(create(
+                t.column_object(),
+                State::Column {
+                    sql_type: t.sql_type().to_string(),
+                    nullable: Some(*nullable),
+                    default: Some(ColumnDefault::of(default.as_ref(), t.dialect)),
+                },
+            ));
             vec![Rendered {
                 step: s,
                 combinable: false,
@@ -46,7 +46,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             s.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {table} DROP COLUMN {col}"
             )));
-            s.skip_if = Some(format!("SELECT 1 - min(1, ({}))", column_count(t)));
+            s.expects.push(drop(t.column_object()));
             vec![Rendered {
                 step: s,
                 combinable: false,
@@ -54,7 +54,16 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         }
         Op::CreateSyncTrigger => {
             let mut s = step("create-sync-trigger", true, true);
-            s.statements.extend(create_sync_triggers(t));
+            for (name, body) in sync_triggers(t) {
+                s.statements
+                    .push(Statement::Execute(trigger_sql(t, &name, &body, true)));
+                s.expects.push(create(
+                    trigger_object(t, &name),
+                    State::Trigger {
+                        definition: trigger_sql(t, &name, &body, false),
+                    },
+                ));
+            }
             vec![Rendered {
                 step: s,
                 combinable: true,
@@ -62,7 +71,13 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         }
         Op::DropSyncTrigger => {
             let mut s = step("drop-sync-trigger", true, true);
-            s.statements.extend(drop_sync_triggers(t));
+            for name in super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name) {
+                s.statements.push(Statement::Execute(format!(
+                    "DROP TRIGGER IF EXISTS {}",
+                    t.q(&name)
+                )));
+                s.expects.push(drop(trigger_object(t, &name)));
+            }
             vec![Rendered {
                 step: s,
                 combinable: true,
@@ -72,7 +87,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::AssertSynced => vec![super::verify_synced(t)],
         Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
         // Under the database write lock; DROP COLUMN rewrites the rows without the column.
-        Op::SwapShadow | Op::UnswapShadow => vec![super::swap_step(t, op)],
+        Op::Swap | Op::Unswap => vec![super::swap_step(t, op)],
         // Triggers run after constraints here: a stale writer that omits a column that
         // just came back must have re-read the schema before NOT NULL is enforced on it.
         Op::AwaitAppRefresh => vec![super::await_app_refresh()],
@@ -100,9 +115,27 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
     }
 }
 
-/// SQLite triggers cannot assign NEW: they fix the row right after it is written
-/// (recursive triggers are off, so the fix does not fire them again).
-fn create_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
+fn trigger_object(t: &Target<'_>, name: &str) -> Object {
+    Object::Trigger {
+        table: t.model.table.clone(),
+        name: name.to_string(),
+    }
+}
+
+/// `CREATE TRIGGER` for one of [`sync_triggers`]; without `IF NOT EXISTS`, it is the text
+/// SQLite stores (and the catalog check compares).
+fn trigger_sql(t: &Target<'_>, name: &str, body: &str, if_not_exists: bool) -> String {
+    format!(
+        "CREATE TRIGGER {}{} {body}",
+        if if_not_exists { "IF NOT EXISTS " } else { "" },
+        t.q(name)
+    )
+}
+
+/// The sync triggers (name, what follows the name). SQLite triggers cannot assign NEW:
+/// they fix the row right after it is written (recursive triggers are off, so the fix
+/// does not fire them again).
+fn sync_triggers(t: &Target<'_>) -> Vec<(String, String)> {
     let table = t.table();
     let names = super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name);
     let this_row = t.this_row();
@@ -163,14 +196,14 @@ fn create_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
         }
     };
     vec![
-        Statement::Execute(format!(
-            "CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {table} FOR EACH ROW {insert}",
-            t.q(&names[0])
-        )),
-        Statement::Execute(format!(
-            "CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE ON {table} FOR EACH ROW {update}",
-            t.q(&names[1])
-        )),
+        (
+            names[0].clone(),
+            format!("AFTER INSERT ON {table} FOR EACH ROW {insert}"),
+        ),
+        (
+            names[1].clone(),
+            format!("AFTER UPDATE ON {table} FOR EACH ROW {update}"),
+        ),
     ]
 }
 
@@ -188,12 +221,14 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                 t.table(),
                 t.columns()
             )));
+            s.expects.push(create(t.object(), t.state()));
             s
         }
         Op::DropIndex => {
             let mut s = step("drop-index", true, true);
             s.statements
                 .push(Statement::Execute(format!("DROP INDEX IF EXISTS {}", t.name())));
+            s.expects.push(drop(t.object()));
             s
         }
         _ => unreachable!("only index operations act on an index"),
@@ -202,13 +237,6 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
         step: s,
         combinable: false,
     }]
-}
-
-fn drop_sync_triggers(t: &Target<'_>) -> Vec<Statement> {
-    super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name)
-        .iter()
-        .map(|n| Statement::Execute(format!("DROP TRIGGER IF EXISTS {}", t.q(n))))
-        .collect()
 }
 
 /// Table clauses the model cannot describe, which a rebuild from the model would lose.
@@ -229,14 +257,25 @@ const CLAUSES: [&str; 9] = [
 /// which reads the live table (see [`super::sqlite_rebuild`]).
 fn rebuild(t: &Target<'_>, not_null: Option<bool>, default: Option<Option<String>>) -> Vec<Rendered> {
     let name_lit = t.lit(&t.model.table);
-    let (name, skip) = match (&not_null, &default) {
-        (Some(true), _) => ("set-not-null-rebuild", "\"notnull\" = 1".to_string()),
-        (Some(false), _) => ("drop-not-null-rebuild", "\"notnull\" = 0".to_string()),
-        (None, Some(Some(d))) => ("set-default-rebuild", format!("dflt_value = {}", t.lit(d))),
-        (None, _) => ("drop-default-rebuild", "dflt_value IS NULL".to_string()),
+    let name = match (&not_null, &default) {
+        (Some(true), _) => "set-not-null-rebuild",
+        (Some(false), _) => "drop-not-null-rebuild",
+        (None, Some(Some(_))) => "set-default-rebuild",
+        (None, _) => "drop-default-rebuild",
     };
     let mut s = step(name, true, true);
-    s.skip_if = Some(format!("{} AND {skip}", column_count(t)));
+    // The column as the rebuild leaves it (skipped when it is so already).
+    s.expects.push(alter(
+        t.column_object(),
+        State::Column {
+            sql_type: t.sql_type().to_string(),
+            nullable: not_null.map(|n| !n),
+            default: default.clone().map(|d| match d {
+                Some(v) => ColumnDefault::Literal(v),
+                None => ColumnDefault::None,
+            }),
+        },
+    ));
     if not_null == Some(true) {
         s.statements.push(super::no_nulls_left(t));
     }

@@ -46,9 +46,11 @@ pub fn dependents_sql(table: &str) -> String {
     )
 }
 
-/// The rebuild's name for the new table while it is filled.
+/// The rebuild's name for the new table while it is filled (the rebuild is one
+/// transaction: no earlier attempt can have left it, so one that exists is someone
+/// else's, and the rebuild fails rather than drop it).
 pub fn temp_name(table: &str) -> String {
-    format!("_straddle_rebuild_{table}")
+    crate::naming::object_name("rebuild", &[table])
 }
 
 /// The statements of the rebuild, given the live columns and dependents' SQL. Errors
@@ -106,7 +108,6 @@ pub fn statements(
         .collect::<Vec<_>>()
         .join(", ");
     let mut out = vec![
-        format!("DROP TABLE IF EXISTS {temp}"),
         format!("CREATE TABLE {temp} ({})", defs.join(", ")),
         format!("INSERT INTO {temp} ({cols}) SELECT {cols} FROM {table}"),
         format!("DROP TABLE {table}"),
@@ -146,9 +147,11 @@ mod tests {
         };
         let sql = statements(&r, &live, &["CREATE INDEX i ON t (y)".into()]).unwrap();
         assert_eq!(
-            sql[1],
-            "CREATE TABLE `_straddle_rebuild_t` (`b` TEXT, `a` INTEGER NOT NULL, `x` TEXT NOT NULL, `y`, \
-             PRIMARY KEY (`a`, `b`))"
+            sql[0],
+            format!(
+                "CREATE TABLE `{}` (`b` TEXT, `a` INTEGER NOT NULL, `x` TEXT NOT NULL, `y`, PRIMARY KEY (`a`, `b`))",
+                temp_name("t")
+            )
         );
         assert_eq!(sql.last().unwrap(), "CREATE INDEX i ON t (y)");
         let missing = TableRebuild {

@@ -11,9 +11,11 @@
 //! going back waits for every app instance to use the table again before the view
 //! returns).
 
-use super::{Rendered, object_name, step};
+use super::{Rendered, alter, create, drop, step, table_state};
+use crate::catalog::{Expect, Object, State};
 use crate::dialect::Dialect;
 use crate::model::Model;
+use crate::naming::object_name;
 use crate::plan::Op;
 use crate::step::Statement;
 
@@ -25,37 +27,56 @@ pub(super) fn render(dialect: Dialect, model: &Model, op: &Op) -> Vec<Rendered> 
     let (old, new) = (dialect.quote(&rename.from), dialect.quote(&model.table));
     // MySQL DDL commits implicitly: each step stands alone there.
     let transactional = dialect != Dialect::MySql;
-    let old_exists = table_exists(dialect, &rename.from);
-    let one = |name: &str, statements: Vec<String>, skip_if: Option<String>| {
+    let table = |name: &str| Object::Table {
+        name: name.to_string(),
+    };
+    let view = |name: &str| Object::View {
+        name: name.to_string(),
+    };
+    let columns = table_state(dialect, model);
+    let one = |name: &str, statements: Vec<String>, expects: Vec<Expect>| {
         let mut s = step(name, transactional, true);
         s.statements
             .extend(statements.into_iter().map(Statement::Execute));
-        s.skip_if = skip_if;
+        s.expects = expects;
         Rendered {
             step: s,
             combinable: false,
         }
     };
+    // At expand the new name must be free (`create`); going back from contract it is the
+    // name the table just gave up (`alter`: it becomes the view again).
+    let view_step = |expect: fn(Object, State) -> Expect| {
+        one(
+            "create-rename-view",
+            create_view(dialect, model),
+            vec![expect(view(&model.table), State::View)],
+        )
+    };
     match (op, dialect) {
-        (Op::CreateRenameView, _) => vec![one("create-rename-view", create_view(dialect, model), None)],
+        (Op::CreateRenameView, _) => vec![view_step(create)],
         (Op::DropRenameView, _) => vec![one(
             "drop-rename-view",
             vec![format!("DROP VIEW IF EXISTS {new}")],
-            None,
+            vec![drop(view(&model.table))],
         )],
         (Op::RenameTable, Dialect::MySql) => {
             // The view is renamed out of the way in the same statement: atomic.
-            let parked = dialect.quote(&object_name(dialect, "renamed", &rename.from, &model.table));
+            let parked_name = object_name("renamed", &[&rename.from, &model.table]);
+            let parked = dialect.quote(&parked_name);
             vec![
                 one(
                     "rename-table",
                     vec![format!("RENAME TABLE {new} TO {parked}, {old} TO {new}")],
-                    Some(format!("SELECT 1 - ({old_exists})")),
+                    vec![
+                        drop(table(&rename.from)),
+                        alter(table(&model.table), columns.clone()),
+                    ],
                 ),
                 one(
                     "drop-rename-view",
                     vec![format!("DROP VIEW IF EXISTS {parked}")],
-                    None,
+                    vec![drop(view(&parked_name))],
                 ),
             ]
         }
@@ -65,15 +86,15 @@ pub(super) fn render(dialect: Dialect, model: &Model, op: &Op) -> Vec<Rendered> 
                 format!("DROP VIEW IF EXISTS {new}"),
                 format!("ALTER TABLE {old} RENAME TO {new}"),
             ],
-            Some(format!("SELECT 1 - ({old_exists})")),
+            vec![drop(table(&rename.from)), alter(table(&model.table), columns)],
         )],
         (Op::UnrenameTable, Dialect::MySql) => vec![
             one(
                 "unrename-table",
                 vec![format!("RENAME TABLE {new} TO {old}")],
-                Some(old_exists),
+                vec![alter(table(&rename.from), columns)],
             ),
-            one("create-rename-view", create_view(dialect, model), None),
+            view_step(alter),
         ],
         // Writes through a SQLite view report no row changed: every instance must use the
         // table under its previous name again before the view is back.
@@ -81,35 +102,24 @@ pub(super) fn render(dialect: Dialect, model: &Model, op: &Op) -> Vec<Rendered> 
             one(
                 "unrename-table",
                 vec![format!("ALTER TABLE {new} RENAME TO {old}")],
-                Some(old_exists),
+                vec![alter(table(&rename.from), columns)],
             ),
             super::await_app_refresh(),
-            one("create-rename-view", create_view(dialect, model), None),
+            view_step(alter),
         ],
         (Op::UnrenameTable, _) => {
             let mut sql = vec![format!("ALTER TABLE {new} RENAME TO {old}")];
             sql.extend(create_view(dialect, model));
-            vec![one("unrename-table", sql, Some(old_exists))]
+            vec![one(
+                "unrename-table",
+                sql,
+                vec![
+                    alter(table(&rename.from), columns),
+                    alter(view(&model.table), State::View),
+                ],
+            )]
         }
         _ => unreachable!("only a table rename's operations are rendered here"),
-    }
-}
-
-/// The probe counting base tables named `name`.
-fn table_exists(dialect: Dialect, name: &str) -> String {
-    let lit = dialect.string_literal(name);
-    match dialect {
-        Dialect::Postgres => format!(
-            "SELECT count(*) FROM pg_class WHERE relname = {lit} AND relnamespace = current_schema()::regnamespace \
-             AND relkind IN ('r', 'p')"
-        ),
-        Dialect::MySql => format!(
-            "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {lit} \
-             AND TABLE_TYPE = 'BASE TABLE'"
-        ),
-        Dialect::Sqlite => {
-            format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = {lit}")
-        }
     }
 }
 
@@ -132,23 +142,23 @@ fn create_view(dialect: Dialect, model: &Model) -> Vec<String> {
                 .map(|k| format!("{0} = OLD.{0}", q(&k.name)))
                 .collect();
             let key = key.join(" AND ");
-            let trigger = |what: &str| q(&object_name(dialect, what, &model.table, "view"));
+            let trigger = |what: &str| q(&object_name(what, &[&model.table]));
             vec![
                 format!("CREATE VIEW IF NOT EXISTS {new} AS SELECT * FROM {old}"),
                 format!(
                     "CREATE TRIGGER IF NOT EXISTS {} INSTEAD OF INSERT ON {new} BEGIN INSERT INTO {old} ({}) VALUES ({}); END",
-                    trigger("ins"),
+                    trigger("view_ins"),
                     cols.join(", "),
                     values.join(", ")
                 ),
                 format!(
                     "CREATE TRIGGER IF NOT EXISTS {} INSTEAD OF UPDATE ON {new} BEGIN UPDATE {old} SET {} WHERE {key}; END",
-                    trigger("upd"),
+                    trigger("view_upd"),
                     sets.join(", ")
                 ),
                 format!(
                     "CREATE TRIGGER IF NOT EXISTS {} INSTEAD OF DELETE ON {new} BEGIN DELETE FROM {old} WHERE {key}; END",
-                    trigger("del")
+                    trigger("view_del")
                 ),
             ]
         }
