@@ -164,6 +164,8 @@ pub enum Effect {
     Alter(State),
     /// Removes it: beforehand, if present, it must be this table's.
     Drop,
+    /// Needs it, exactly so, and leaves it as it is (the column a rename copies from).
+    Requires(State),
 }
 
 /// One object and what a step does to it.
@@ -179,6 +181,7 @@ impl fmt::Display for Expect {
             Effect::Create(s) => write!(f, "creates {} ({})", self.object, describe(s)),
             Effect::Alter(s) => write!(f, "makes {} {}", self.object, describe(s)),
             Effect::Drop => write!(f, "drops {}", self.object),
+            Effect::Requires(s) => write!(f, "needs {} ({})", self.object, describe(s)),
         }
     }
 }
@@ -321,6 +324,13 @@ pub fn judge(dialect: Dialect, expect: &Expect, found: &[Found]) -> Verdict {
                 // Ours, half-built (an INVALID index, a NOT VALID constraint): redo.
                 None => Verdict::Pending,
             },
+        },
+        Effect::Requires(state) => match mine.first() {
+            Some(f) => match difference(dialect, state, f, true) {
+                None => Verdict::Done,
+                Some(diff) => Verdict::Conflict(format!("{object} {diff}: the declaration says otherwise")),
+            },
+            None => Verdict::Conflict(format!("{object} does not exist")),
         },
         // The step makes it so (a view may give way to the table it renames, a column
         // change its type in a swap): done when it is, to do otherwise; what it leaves is

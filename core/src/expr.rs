@@ -18,6 +18,9 @@ pub struct SqlExpr {
     /// The expression split around column references, per dialect (tokenization differs,
     /// e.g. `"…"` is an identifier on PostgreSQL and a string on MySQL).
     pub templates: BTreeMap<Dialect, Vec<Part>>,
+    /// Functions the expression calls, lower-cased, as written (`pg_catalog.now`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +48,7 @@ impl SqlExpr {
                 .into_iter()
                 .map(|d| (d, vec![Part::Column(name.to_string())]))
                 .collect(),
+            functions: Vec::new(),
         }
     }
 
@@ -71,6 +75,7 @@ impl SqlExpr {
             text: format!("the engine's conversion of {name}"),
             sources: vec![name.to_string()],
             templates,
+            functions: Vec::new(),
         }
     }
 
@@ -94,6 +99,7 @@ impl SqlExpr {
                     (*d, parts)
                 })
                 .collect(),
+            functions: self.functions.clone(),
         }
     }
 

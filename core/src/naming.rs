@@ -188,4 +188,60 @@ mod tests {
         assert_eq!(dollar_tag("x $straddle$ y"), "$straddle_1$");
         assert_eq!(dollar_tag("$straddle$ $straddle_1$"), "$straddle_2$");
     }
+
+    use proptest::prelude::*;
+
+    /// Names built from the characters that end quotes, comments and dollar quotes, and
+    /// from letters, at any length up to PostgreSQL's limit.
+    fn identifier() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                proptest::char::range('a', 'z'),
+                Just('_'),
+                Just('"'),
+                Just('`'),
+                Just('\''),
+                Just('$'),
+                Just('\\'),
+                Just('-'),
+                Just(' '),
+                Just('é'),
+                Just('日'),
+            ],
+            1..40,
+        )
+        .prop_map(|cs| cs.into_iter().collect::<String>())
+        .prop_filter("a valid identifier", |s| {
+            Dialect::ALL.iter().all(|d| identifier_problem(*d, s).is_none())
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn generated_names_never_collide_and_fit(
+            t1 in identifier(), c1 in identifier(), t2 in identifier(), c2 in identifier(),
+            purpose in prop_oneof![Just("sync"), Just("sync_ins"), Just("nn"), Just("new")],
+        ) {
+            let a = object_name(purpose, &[&t1, &c1]);
+            let b = object_name(purpose, &[&t2, &c2]);
+            prop_assert!(a.len() <= MAX_GENERATED && b.len() <= MAX_GENERATED);
+            prop_assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            if (t1.as_str(), c1.as_str()) != (t2.as_str(), c2.as_str()) {
+                prop_assert_ne!(a, b);
+            } else {
+                prop_assert_eq!(a, b);
+            }
+        }
+
+        #[test]
+        fn joined_names_that_read_alike_still_differ(base in "[a-z]{1,20}", split in 1usize..20) {
+            // `order` + `item_total` against `order_item` + `total`: the same plain join.
+            let whole = format!("{base}_x{base}");
+            let cut = split.min(whole.len() - 1);
+            let (t, c) = whole.split_at(cut);
+            let (t2, c2) = (format!("{t}_"), c.trim_start_matches('_').to_string());
+            prop_assume!(t != t2 || c != c2);
+            prop_assert_ne!(object_name("sync", &[t, c]), object_name("sync", &[&t2, &c2]));
+        }
+    }
 }

@@ -95,7 +95,7 @@ pub enum Statement {
         sample: Option<String>,
     },
     /// Fill a column in keyset-ordered batches; see [`Backfill`].
-    Backfill(Backfill),
+    Backfill(Box<Backfill>),
     /// Run `sql` only when the count query `probe` returns more than zero (e.g. drop an
     /// INVALID index left by an interrupted build, and only then).
     When { probe: String, sql: String },
@@ -105,10 +105,24 @@ pub enum Statement {
     /// Rebuild a SQLite table with one column's NOT NULL or default changed, from the
     /// table as it is when the step runs; see [`crate::render::sqlite_rebuild`].
     Rebuild(TableRebuild),
+    /// Read the table's whole definition from the catalog (see
+    /// [`crate::render::table_definition`]) and keep it in the ledger, under the change.
+    Capture { table: String },
+    /// Re-create a table from the definition kept by [`Statement::Capture`] under the
+    /// change; from `fallback` (the model's) when none was kept.
+    Restore(TableRestore),
     /// SQL written when the step runs, from the live definition of a column (what the
     /// model cannot know: its collation, comment, default as the engine stores it); see
     /// [`crate::render::live`].
     Live(LiveSql),
+}
+
+/// A table re-created as it was captured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableRestore {
+    pub table: String,
+    /// The statements used when no definition was captured.
+    pub fallback: Vec<String>,
 }
 
 /// A statement built from the live catalog when it runs.
@@ -154,6 +168,13 @@ pub struct Backfill {
     pub update_sql: String,
     /// Rows still to fill.
     pub remaining_sql: String,
+    /// After the last batch: rows the backfill should have filled and did not (the
+    /// column NULL where its value is not), counted — none may be left — and sampled by
+    /// key.
+    #[serde(default)]
+    pub missed_sql: String,
+    #[serde(default)]
+    pub missed_sample_sql: String,
     /// Where the engine can do a whole batch in one statement — upper key, ranged UPDATE
     /// and checkpoint upsert, atomically (PostgreSQL, data-modifying CTEs) — the first-
     /// and next-batch forms. Binds: [last key (next only)], batch size, change id, rows
@@ -192,7 +213,8 @@ impl fmt::Display for Statement {
             Statement::Backfill(b) => write!(
                 f,
                 "{}\n-- first batch upper key:\n{};\n-- next batch upper key:\n{};\n\
-                 -- first batch:\n{};\n-- next batch:\n{};",
+                 -- first batch:\n{};\n-- next batch:\n{};\n\
+                 -- then, asserted zero (rows left behind):\n{};",
                 comment(&format!(
                     "backfill {}.{} in batches by {}, repeated until no rows remain:",
                     b.table, b.column, b.key
@@ -200,7 +222,8 @@ impl fmt::Display for Statement {
                 b.first_upper_key_sql,
                 b.upper_key_sql,
                 b.first_update_sql,
-                b.update_sql
+                b.update_sql,
+                b.missed_sql
             ),
             Statement::When { probe, sql } => {
                 write!(
@@ -214,6 +237,24 @@ impl fmt::Display for Statement {
                 "-- wait until every app instance has re-read the schema (twice its maximum snapshot staleness)"
             ),
             Statement::Live(live) => f.write_str(&crate::render::live::describe(live)),
+            Statement::Capture { table } => f.write_str(&comment(&format!(
+                "keep the definition of {table} (columns, defaults and their sequences, constraints, indexes, \
+                 comments, triggers) in {}, to re-create it as it is if this is reverted",
+                crate::render::ledger::DEFINITIONS
+            ))),
+            Statement::Restore(r) => {
+                writeln!(
+                    f,
+                    "{}",
+                    comment(&format!(
+                        "re-create {} as it was kept in {} when it was dropped; if nothing was kept:",
+                        r.table,
+                        crate::render::ledger::DEFINITIONS
+                    ))
+                )?;
+                let fallback: Vec<String> = r.fallback.iter().map(|s| format!("{s};")).collect();
+                f.write_str(&fallback.join("\n"))
+            }
             Statement::Rebuild(r) => {
                 let change = match (&r.not_null, &r.default) {
                     (Some(true), _) => "NOT NULL".to_string(),

@@ -19,6 +19,9 @@ pub struct ApplyOptions {
     pub lock_timeout: Duration,
     /// Rows per backfill batch (fixed).
     pub batch_size: u64,
+    /// How long a step that needs every app instance to have re-read the schema waits
+    /// (twice [`crate::DEFAULT_MAX_STALENESS`] by default; zero when no instance runs).
+    pub app_refresh: Duration,
 }
 
 impl Default for ApplyOptions {
@@ -26,6 +29,7 @@ impl Default for ApplyOptions {
         ApplyOptions {
             lock_timeout: Duration::from_secs(2),
             batch_size: 1000,
+            app_refresh: 2 * crate::db::DEFAULT_MAX_STALENESS,
         }
     }
 }
@@ -97,6 +101,7 @@ pub async fn apply_phase<DB: Backend>(
         pacing: Pacing::new(&run, &throttle.unwrap_or_default(), options.lock_timeout),
         checkpoint: None,
         progress: Progress::new(ProgressMode::Off),
+        app_refresh: options.app_refresh,
     };
     let mut report = PhaseReport::default();
     crate::catalog::precheck::<DB>(conn, &change, phase, &steps.iter().collect::<Vec<_>>()).await?;
@@ -140,6 +145,8 @@ pub(crate) struct StepContext<'a> {
     pub pacing: Pacing,
     pub checkpoint: Option<&'a str>,
     pub progress: Progress,
+    /// How long to wait for every app instance to re-read the schema.
+    pub app_refresh: Duration,
 }
 
 /// The ledger row to write for a step, in its transaction when it has one.
@@ -223,18 +230,21 @@ async fn run_once<DB: Backend>(
             Some(begin) => conn.begin_with(begin).await?,
             None => conn.begin().await?,
         };
-        for sql in set {
-            DB::execute(&mut tx, sql, Default::default()).await?;
+        let result = async {
+            for sql in set {
+                DB::execute(&mut tx, sql, Default::default()).await?;
+            }
+            let (rows, report) = run_statements::<DB>(&mut tx, step, ctx).await?;
+            // In the transaction: a step that did not do what it claims is rolled back, and
+            // never recorded.
+            crate::catalog::postcheck::<DB>(&mut tx, ctx.change, ctx.phase, step).await?;
+            if let Some(entry) = ledger_entry {
+                record::<DB>(&mut tx, ctx, step, entry, rows).await?;
+            }
+            Ok::<_, Error>((rows, report))
         }
-        let (rows, report) = run_statements::<DB>(&mut tx, step, ctx).await?;
-        // In the transaction: a step that did not do what it claims is rolled back, and
-        // never recorded.
-        crate::catalog::postcheck::<DB>(&mut tx, ctx.change, ctx.phase, step).await?;
-        if let Some(entry) = ledger_entry {
-            record::<DB>(&mut tx, ctx, step, entry, rows).await?;
-        }
-        tx.commit().await?;
-        Ok((rows, report))
+        .await;
+        finish::<DB, _>(tx, result).await
     } else {
         for sql in set {
             DB::execute(conn, sql, Default::default()).await?;
@@ -249,6 +259,22 @@ async fn run_once<DB: Backend>(
             record::<DB>(conn, ctx, step, entry, rows).await?;
         }
         Ok((rows, report))
+    }
+}
+
+/// Commit on success; on failure roll back now — sqlx only queues a dropped
+/// transaction's rollback until the connection is used again, and the locks the failed
+/// statements took would be held until then.
+pub(crate) async fn finish<DB: Backend, T>(tx: sqlx::Transaction<'_, DB>, result: Result<T>) -> Result<T> {
+    match result {
+        Ok(v) => {
+            tx.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
     }
 }
 
@@ -364,6 +390,12 @@ async fn run_statements<DB: Backend>(
                     DB::execute(conn, sql, Default::default()).await?;
                 }
             }
+            Statement::Capture { table } => capture_table::<DB>(conn, ctx.change, table).await?,
+            Statement::Restore(r) => {
+                for sql in restore_table::<DB>(conn, ctx.change, r).await? {
+                    DB::execute(conn, sql, Default::default()).await?;
+                }
+            }
             Statement::When { probe, sql } => {
                 if DB::scalar_i64(conn, probe.clone(), Default::default())
                     .await?
@@ -373,7 +405,7 @@ async fn run_statements<DB: Backend>(
                     DB::execute(conn, sql.clone(), Default::default()).await?;
                 }
             }
-            Statement::AwaitAppRefresh => tokio::time::sleep(2 * crate::db::DEFAULT_MAX_STALENESS).await,
+            Statement::AwaitAppRefresh => tokio::time::sleep(ctx.app_refresh).await,
             Statement::Backfill(b) => {
                 let r = backfill::run::<DB>(
                     conn,
@@ -389,6 +421,85 @@ async fn run_statements<DB: Backend>(
         }
     }
     Ok((rows, report))
+}
+
+/// Keep `table`'s definition (see `render::table_definition`) under `change`.
+async fn capture_table<DB: Backend>(conn: &mut DB::Connection, change: &str, table: &str) -> Result<()> {
+    use render::table_definition::{Capture, capture, mysql_show_trigger};
+    let statements = match capture(DB::DIALECT, table) {
+        Capture::Statements(sql) => {
+            let mut out = DB::texts(conn, sql).await?;
+            let counters = render::table_definition::SQLITE_HAS_SEQUENCES;
+            if DB::DIALECT == straddle_core::Dialect::Sqlite
+                && !out.is_empty()
+                && DB::scalar_i64(conn, counters.into(), Default::default()).await? == Some(1)
+            {
+                out.extend(DB::texts(conn, render::table_definition::sqlite_sequence(table)).await?);
+            }
+            out
+        }
+        Capture::MySql { show_table, triggers } => {
+            let mut out = Vec::new();
+            match DB::column_text(conn, show_table, 1).await {
+                Ok(Some(create)) => out.push(create),
+                // Already dropped (a run that died after the drop): nothing to keep.
+                Ok(None) => return Ok(()),
+                Err(sqlx::Error::Database(e))
+                    if render::is_undefined_table(DB::DIALECT, e.code().as_deref(), e.message()) =>
+                {
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+            for trigger in DB::texts(conn, triggers).await? {
+                if let Some(sql) = DB::column_text(conn, mysql_show_trigger(&trigger), 2).await? {
+                    out.push(sql);
+                }
+            }
+            out
+        }
+    };
+    if statements.is_empty() {
+        return Ok(()); // gone already
+    }
+    DB::execute(
+        conn,
+        ledger::definitions_create_sql(DB::DIALECT),
+        Default::default(),
+    )
+    .await?;
+    let mut args = DB::Arguments::default();
+    DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
+    DB::bind_key(
+        &mut args,
+        &Key::Text(serde_json::to_string(&statements).expect("serializes")),
+    )
+    .map_err(sqlx::Error::Encode)?;
+    DB::bind_i64(&mut args, backfill::now_ms()).map_err(sqlx::Error::Encode)?;
+    DB::execute(conn, ledger::definition_put_sql(DB::DIALECT), args).await?;
+    Ok(())
+}
+
+/// The statements re-creating a table: as kept under `change`, else the model's.
+async fn restore_table<DB: Backend>(
+    conn: &mut DB::Connection,
+    change: &str,
+    r: &straddle_core::step::TableRestore,
+) -> Result<Vec<String>> {
+    DB::execute(
+        conn,
+        ledger::definitions_create_sql(DB::DIALECT),
+        Default::default(),
+    )
+    .await?;
+    let mut args = DB::Arguments::default();
+    DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
+    let kept = DB::scalar_text(conn, ledger::definition_get_sql(DB::DIALECT), args).await?;
+    match kept {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| Error::Schema(format!("the definition kept for {} is unreadable: {e}", r.table))),
+        None => Ok(r.fallback.clone()),
+    }
 }
 
 /// A statement written from the live definition of its column.

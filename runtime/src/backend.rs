@@ -98,6 +98,13 @@ pub trait Backend: Database + Sized {
         sql: String,
     ) -> BoxFuture<'a, Result<Vec<String>, sqlx::Error>>;
 
+    /// Column `index` of the first row, as text (`SHOW CREATE …`).
+    fn column_text<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+        index: usize,
+    ) -> BoxFuture<'a, Result<Option<String>, sqlx::Error>>;
+
     fn bind_key(args: &mut Self::Arguments, key: &Key) -> Result<(), sqlx::error::BoxDynError>;
 
     fn bind_i64(args: &mut Self::Arguments, value: i64) -> Result<(), sqlx::error::BoxDynError>;
@@ -225,6 +232,20 @@ macro_rules! backend {
                     sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                         .fetch_all(&mut *conn)
                         .await
+                })
+            }
+
+            fn column_text<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+                index: usize,
+            ) -> BoxFuture<'a, Result<Option<String>, sqlx::Error>> {
+                Box::pin(async move {
+                    use sqlx::Row as _;
+                    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    row.map(|r| r.try_get::<String, usize>(index)).transpose()
                 })
             }
 

@@ -136,7 +136,7 @@ pub async fn run<DB: Backend>(
     for sql in setup {
         DB::execute(conn, sql, Default::default()).await?;
     }
-    let result = batches::<DB>(
+    let mut result = batches::<DB>(
         conn,
         b,
         pacing,
@@ -148,13 +148,59 @@ pub async fn run<DB: Backend>(
         done,
     )
     .await;
+    // Nothing may be left behind. A row can be only where the run did not look: before a
+    // checkpoint that was not this column's. One more pass from the first key fills it.
+    if let Ok(done) = result
+        && missed::<DB>(conn, b).await? > 0
+    {
+        tracing::warn!(
+            table = b.table,
+            column = b.column,
+            "rows left unfilled; scanning again from the first key"
+        );
+        result = batches::<DB>(
+            conn,
+            b,
+            pacing,
+            checkpoint.0,
+            one_statement,
+            progress,
+            &mut report,
+            None,
+            done,
+        )
+        .await;
+    }
     for sql in reset {
         DB::execute(conn, sql, Default::default()).await?;
     }
     let done = result?;
+    let left = missed::<DB>(conn, b).await?;
+    if left > 0 {
+        let sample = DB::texts(conn, b.missed_sample_sql.clone())
+            .await
+            .unwrap_or_default();
+        return Err(Error::Schema(format!(
+            "the backfill of {}.{} finished but {left} rows still have it NULL where it has a value (e.g. keys {}): \
+             something else writes NULL into it",
+            b.table,
+            b.column,
+            sample.join(", ")
+        )));
+    }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     progress.finish(done);
     Ok(report)
+}
+
+/// Rows the backfill should have filled and did not.
+async fn missed<DB: Backend>(conn: &mut DB::Connection, b: &Backfill) -> Result<i64> {
+    if b.missed_sql.is_empty() {
+        return Ok(0);
+    }
+    Ok(DB::scalar_i64(conn, b.missed_sql.clone(), Default::default())
+        .await?
+        .unwrap_or(0))
 }
 
 /// The batch loop; returns the rows done in all (this run and resumed ones).
@@ -193,6 +239,39 @@ async fn batches<DB: Backend>(
             };
             match result {
                 Ok(step) => break step,
+                // A statement that fails for a row of the batch (the expression divides by
+                // zero, a value does not convert): find that row and name its key.
+                Err(Error::Sql(sqlx::Error::Database(e)))
+                    if !render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message())
+                        && e.code().as_deref() != Some("57014") =>
+                {
+                    let cause = e.message().to_string();
+                    match row_by_row::<DB>(
+                        conn,
+                        b,
+                        pacing,
+                        checkpoint,
+                        one_statement,
+                        last.clone(),
+                        batch,
+                        done,
+                    )
+                    .await?
+                    {
+                        RowByRow::Failed(key) => {
+                            return Err(Error::BackfillRow {
+                                table: b.table.clone(),
+                                column: b.column.clone(),
+                                key: key_text(&key),
+                                cause,
+                            });
+                        }
+                        // Every row went through one by one: the batch failed for another
+                        // reason, which has passed; go on after them.
+                        RowByRow::Passed(Some((upper, rows))) => break Some((upper, rows)),
+                        RowByRow::Passed(None) => break None,
+                    }
+                }
                 Err(Error::Sql(sqlx::Error::Database(e)))
                     if attempt < BATCH_ATTEMPTS
                         && (render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message())
@@ -231,6 +310,52 @@ async fn batches<DB: Backend>(
         }
     }
     Ok(done)
+}
+
+enum RowByRow {
+    /// The row that fails, by key.
+    Failed(Key),
+    /// No row failed: the last key filled and the rows filled (`None`: no row left).
+    Passed(Option<(Key, u64)>),
+}
+
+/// After a batch failed: the same keys one row at a time (each with its checkpoint), up
+/// to the batch's size, to find the row that fails.
+#[allow(clippy::too_many_arguments)]
+async fn row_by_row<DB: Backend>(
+    conn: &mut DB::Connection,
+    b: &Backfill,
+    pacing: &Pacing,
+    checkpoint: Option<&str>,
+    one_statement: Option<(&[String; 2], &str)>,
+    mut last: Option<Key>,
+    batch: u64,
+    mut done: u64,
+) -> Result<RowByRow> {
+    let mut filled = 0;
+    let mut upper_seen = None;
+    for _ in 0..batch {
+        let Some(upper) = upper_key::<DB>(conn, b, last.as_ref(), 1).await? else {
+            break;
+        };
+        let result = match one_statement {
+            Some((sql, change)) => batch_in_one_statement::<DB>(conn, b, sql, change, last.as_ref(), 1, done)
+                .await
+                .map(|r| r.map(|(_, rows)| rows).unwrap_or(0)),
+            None => fill_batch::<DB>(conn, b, pacing, last.as_ref(), &upper, checkpoint, done).await,
+        };
+        match result {
+            Ok(rows) => {
+                done += rows;
+                filled += rows;
+                last = Some(upper.clone());
+                upper_seen = Some(upper);
+            }
+            Err(Error::Sql(sqlx::Error::Database(_))) => return Ok(RowByRow::Failed(upper)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(RowByRow::Passed(upper_seen.map(|k| (k, filled))))
 }
 
 /// One batch, one autocommitted statement (upper key, UPDATE, checkpoint).
@@ -321,33 +446,36 @@ async fn fill_batch<DB: Backend>(
     done: u64,
 ) -> Result<u64> {
     let mut tx = conn.begin().await?;
-    for sql in ledger::batch_timeouts_sql(
-        DB::DIALECT,
-        pacing.lock_timeout.as_millis() as u64,
-        pacing.statement_timeout.as_millis() as u64,
-    ) {
-        DB::execute(&mut tx, sql, Default::default()).await?;
-    }
-    let mut args = DB::Arguments::default();
-    let sql = match last {
-        None => b.first_update_sql.clone(),
-        Some(k) => {
-            DB::bind_key(&mut args, k).map_err(sqlx::Error::Encode)?;
-            b.update_sql.clone()
+    let result = async {
+        for sql in ledger::batch_timeouts_sql(
+            DB::DIALECT,
+            pacing.lock_timeout.as_millis() as u64,
+            pacing.statement_timeout.as_millis() as u64,
+        ) {
+            DB::execute(&mut tx, sql, Default::default()).await?;
         }
-    };
-    DB::bind_key(&mut args, upper).map_err(sqlx::Error::Encode)?;
-    let rows = DB::execute(&mut tx, sql, args).await?;
-    if let Some(change) = checkpoint {
         let mut args = DB::Arguments::default();
-        DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
-        DB::bind_key(&mut args, &Key::Text(key_text(upper))).map_err(sqlx::Error::Encode)?;
-        DB::bind_i64(&mut args, (done + rows) as i64).map_err(sqlx::Error::Encode)?;
-        DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
-        DB::execute(&mut tx, ledger::checkpoint_put_sql(DB::DIALECT), args).await?;
+        let sql = match last {
+            None => b.first_update_sql.clone(),
+            Some(k) => {
+                DB::bind_key(&mut args, k).map_err(sqlx::Error::Encode)?;
+                b.update_sql.clone()
+            }
+        };
+        DB::bind_key(&mut args, upper).map_err(sqlx::Error::Encode)?;
+        let rows = DB::execute(&mut tx, sql, args).await?;
+        if let Some(change) = checkpoint {
+            let mut args = DB::Arguments::default();
+            DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
+            DB::bind_key(&mut args, &Key::Text(key_text(upper))).map_err(sqlx::Error::Encode)?;
+            DB::bind_i64(&mut args, (done + rows) as i64).map_err(sqlx::Error::Encode)?;
+            DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
+            DB::execute(&mut tx, ledger::checkpoint_put_sql(DB::DIALECT), args).await?;
+        }
+        Ok::<_, Error>(rows)
     }
-    tx.commit().await?;
-    Ok(rows)
+    .await;
+    crate::apply::finish::<DB, _>(tx, result).await
 }
 
 #[cfg(test)]

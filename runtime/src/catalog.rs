@@ -93,6 +93,24 @@ pub(crate) async fn precheck<DB: Backend>(
     Ok(())
 }
 
+/// What differs between the catalog and `expects` (each as it should be), as messages.
+pub(crate) async fn differences<DB: Backend>(
+    conn: &mut DB::Connection,
+    expects: &[Expect],
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for expect in expects {
+        match judge(DB::DIALECT, expect, &found::<DB>(conn, expect).await?) {
+            Verdict::Done => {}
+            Verdict::Pending => out.push(format!(
+                "a step that {expect} is recorded, but the catalog does not show it"
+            )),
+            Verdict::Conflict(why) => out.push(why),
+        }
+    }
+    Ok(out)
+}
+
 /// After a step ran: every object it touches must be as it leaves it.
 pub(crate) async fn postcheck<DB: Backend>(
     conn: &mut DB::Connection,

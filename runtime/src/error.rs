@@ -12,7 +12,11 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
 
     /// A plan's assertion found rows it must not (e.g. NULLs left before contract).
-    #[error("{change} {phase} step `{step}` refused: {message} ({count} offending{})", sample_text(.sample))]
+    #[error(
+        "{change} {phase} step `{step}` refused: {message} ({count} offending {}{})",
+        if *.count == 1 { "row" } else { "rows" },
+        sample_text(.sample)
+    )]
     Refused {
         change: String,
         phase: Phase,
@@ -20,6 +24,19 @@ pub enum Error {
         message: String,
         count: i64,
         sample: Vec<String>,
+    },
+
+    /// A backfill's expression failed for one row (found by narrowing the failing batch
+    /// down to it). The rows before it are filled; the run resumes there.
+    #[error(
+        "the backfill of {table}.{column} stops at the row with key {key}: {cause} — the rows before it are \
+         filled; fix that row (or the expression) and run again to resume"
+    )]
+    BackfillRow {
+        table: String,
+        column: String,
+        key: String,
+        cause: String,
     },
 
     /// An object a step creates or drops is in the way, or not what the plan expects:
@@ -44,6 +61,18 @@ pub enum Error {
         change: String,
         phase: Phase,
         step: String,
+        problems: Vec<String>,
+    },
+
+    /// The ledger says a phase is applied, but its rows or the catalog say otherwise.
+    #[error(
+        "the ledger says {change} is applied through {phase}, but {}: refused — the ledger and the database \
+         disagree (inspect with `straddle ledger {change}`)",
+        .problems.join("; ")
+    )]
+    LedgerDisagrees {
+        change: String,
+        phase: Phase,
         problems: Vec<String>,
     },
 
@@ -95,10 +124,10 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn sample_text(sample: &[String]) -> String {
-    if sample.is_empty() {
-        " rows".to_string()
-    } else {
-        format!(" rows, e.g. keys {}", sample.join("; "))
+    match sample {
+        [] => String::new(),
+        [one] => format!(": {one}"),
+        many => format!(", e.g. {}", many.join("; ")),
     }
 }
 

@@ -341,14 +341,32 @@ impl<DB: Backend> Runner<DB> {
     }
 
     /// Refuse when a step of an applied phase renders differently from what was applied.
+    /// Refuse, too, a phase marked applied whose completion row does not match its steps
+    /// (a row copied from elsewhere) or whose run does not record every one of them.
     fn check_checksums(&self, t: &Tracked, history: &History) -> Result<()> {
         for phase in Phase::ALL.into_iter().filter(|p| history.applied(*p)) {
+            let steps = render::render_phase(DB::DIALECT, t.model, &t.plan, phase, Direction::Up);
             let current: HashMap<String, String> =
-                render::render_phase(DB::DIALECT, t.model, &t.plan, phase, Direction::Up)
-                    .iter()
-                    .map(|s| (s.name.clone(), s.checksum()))
-                    .collect();
-            for (step, recorded) in history.applying_run(phase) {
+                steps.iter().map(|s| (s.name.clone(), s.checksum())).collect();
+            let run = history.applying_run(phase);
+            let tampered = |problem: String| Error::LedgerDisagrees {
+                change: t.plan.id.clone(),
+                phase,
+                problems: vec![problem],
+            };
+            if let Some(missing) = steps.iter().find(|s| !run.iter().any(|(n, _)| *n == s.name)) {
+                return Err(tampered(format!(
+                    "no step `{}` was recorded in the run that completed it",
+                    missing.name
+                )));
+            }
+            let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
+            if history.completion(phase).map(|r| r.checksum.as_str()) != Some(checksum_of(&all).as_str()) {
+                return Err(tampered(
+                    "its completion row's checksum is not that of its steps (a row written by something else)".into(),
+                ));
+            }
+            for (step, recorded) in run {
                 let now = current
                     .get(&step)
                     .cloned()
@@ -367,6 +385,39 @@ impl<DB: Backend> Runner<DB> {
         Ok(())
     }
 
+    /// Refuse when the catalog is not as the phases the ledger says are applied leave it:
+    /// every object their steps create or alter there as planned, every object they drop
+    /// gone (a ledger row without the change it records — copied, forged, or of a database
+    /// restored from an older backup — must not make `up` answer "already applied").
+    async fn check_applied_state(&mut self, i: usize, history: &History) -> Result<()> {
+        let t = &self.changes[i];
+        let applied: Vec<Phase> = Phase::ALL.into_iter().filter(|p| history.applied(*p)).collect();
+        let Some(&newest) = applied.last() else {
+            return Ok(());
+        };
+        // The net effect on each object, in the order the phases applied them.
+        let mut net: Vec<straddle_core::catalog::Expect> = Vec::new();
+        for phase in &applied {
+            for step in render::render_phase(DB::DIALECT, t.model, &t.plan, *phase, Direction::Up) {
+                for e in step.expects {
+                    net.retain(|n| n.object != e.object);
+                    net.push(e);
+                }
+            }
+        }
+        let id = t.plan.id.clone();
+        let problems = crate::catalog::differences::<DB>(&mut self.conn, &net).await?;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::LedgerDisagrees {
+                change: id,
+                phase: newest,
+                problems,
+            })
+        }
+    }
+
     /// Apply every phase up to `target` (default: the phase the code declares) of each
     /// selected change.
     pub async fn up(&mut self, target: Option<Phase>, only: Option<&str>) -> Result<Vec<ChangeRun>> {
@@ -375,6 +426,7 @@ impl<DB: Backend> Runner<DB> {
             let id = self.changes[i].plan.id.clone();
             let history = self.history(&id).await?;
             self.check_checksums(&self.changes[i], &history)?;
+            self.check_applied_state(i, &history).await?;
             let goal = target.unwrap_or(self.changes[i].plan.declared_phase);
             for phase in goal.through() {
                 if history.applied(phase) {
@@ -406,10 +458,12 @@ impl<DB: Backend> Runner<DB> {
     /// must be that phase).
     pub async fn down(&mut self, phase: Option<Phase>, only: Option<&str>) -> Result<Vec<ChangeRun>> {
         let mut runs = Vec::new();
-        for i in self.selected(only)? {
+        // Newest first: a table's indexes and columns before the table itself.
+        for i in self.selected(only)?.into_iter().rev() {
             let id = self.changes[i].plan.id.clone();
             let history = self.history(&id).await?;
             self.check_checksums(&self.changes[i], &history)?;
+            self.check_applied_state(i, &history).await?;
             let Some(newest) = Phase::ALL.into_iter().rev().find(|p| history.applied(*p)) else {
                 runs.push(ChangeRun {
                     change: id,
@@ -429,9 +483,11 @@ impl<DB: Backend> Runner<DB> {
                 self.guard_data_loss(i).await?;
             }
             let report = self.run_phase_resuming(i, newest, Direction::Down).await?;
-            if newest == Phase::Backfill {
+            if matches!(newest, Phase::Expand | Phase::Backfill) {
+                // The column the checkpoints counted rows of is gone or to be refilled
+                // (keys carry the incarnation, so a stale one would be ignored anyway).
                 let mut args = DB::Arguments::default();
-                DB::bind_key(&mut args, &Key::Text(id.clone())).map_err(sqlx::Error::Encode)?;
+                DB::bind_key(&mut args, &Key::Text(format!("{id}#"))).map_err(sqlx::Error::Encode)?;
                 DB::execute(&mut self.conn, ledger::checkpoint_clear_sql(DB::DIALECT), args).await?;
             }
             runs.push(ChangeRun {
@@ -540,6 +596,7 @@ impl<DB: Backend> Runner<DB> {
             .and_then(|c| c.change.as_ref())
             .map(Change::throttle)
             .unwrap_or_default();
+        let checkpoint = history.checkpoint_key(&plan.id);
         let mut ctx = StepContext {
             change: &plan.id,
             phase,
@@ -548,8 +605,9 @@ impl<DB: Backend> Runner<DB> {
             pacing: Pacing::new(&self.options.backfill, &throttle, self.options.lock_timeout),
             // Only the forward backfill checkpoints: a reverse copy (a rename's contract
             // going down) touches only rows still NULL, so it resumes by re-scanning keys.
-            checkpoint: (direction == Direction::Up).then_some(plan.id.as_str()),
+            checkpoint: (direction == Direction::Up).then_some(checkpoint.as_str()),
             progress: Progress::new(self.options.progress),
+            app_refresh: 2 * crate::db::DEFAULT_MAX_STALENESS,
         };
         let entry = LedgerEntry {
             direction,
@@ -684,16 +742,20 @@ impl<DB: Backend> Runner<DB> {
         for i in self.selected(only)? {
             let id = self.changes[i].plan.id.clone();
             let history = self.history(&id).await?;
-            let problem = self
-                .check_checksums(&self.changes[i], &history)
-                .err()
-                .map(|e| e.to_string());
+            let problem = match self.check_checksums(&self.changes[i], &history) {
+                Err(e) => Some(e.to_string()),
+                Ok(()) => self
+                    .check_applied_state(i, &history)
+                    .await
+                    .err()
+                    .map(|e| e.to_string()),
+            };
             let applied: Vec<Phase> = Phase::ALL.into_iter().filter(|p| history.applied(*p)).collect();
             let interrupted = Phase::ALL
                 .into_iter()
                 .find(|p| !history.applied(*p) && history.started_since_marker(*p));
             let mut args = DB::Arguments::default();
-            DB::bind_key(&mut args, &Key::Text(id.clone())).map_err(sqlx::Error::Encode)?;
+            DB::bind_key(&mut args, &Key::Text(history.checkpoint_key(&id))).map_err(sqlx::Error::Encode)?;
             let checkpoint =
                 DB::checkpoint(&mut self.conn, ledger::checkpoint_get_sql(DB::DIALECT), args).await?;
             let violations = self.verify(Some(&id)).await?.first().map(|v| v.violations);
@@ -771,12 +833,31 @@ impl History {
             .collect()
     }
 
+    /// Where a backfill of this change keeps its checkpoint: the change and the incarnation
+    /// of its column — the ledger row of the newest expand that created it. A checkpoint
+    /// belongs to one incarnation: once expand is reverted and applied again, the column is
+    /// new and empty, and a checkpoint of the old one would skip its rows.
+    fn checkpoint_key(&self, change: &str) -> String {
+        let incarnation = self
+            .markers(Phase::Expand)
+            .filter(|r| r.direction == "up")
+            .last()
+            .map(|r| r.id)
+            .unwrap_or(0);
+        format!("{change}#{incarnation}")
+    }
+
     /// Some step of `phase` began (up) since its last completion marker.
     fn started_since_marker(&self, phase: Phase) -> bool {
         let after = self.markers(phase).last().map(|r| r.id).unwrap_or(i64::MIN);
         self.0
             .iter()
             .any(|r| r.id > after && r.phase == phase.key() && r.direction == "up" && !r.step.is_empty())
+    }
+
+    /// The row that marks `phase` applied (the newest completion, when it was up).
+    fn completion(&self, phase: Phase) -> Option<&LedgerRow> {
+        self.markers(phase).last().filter(|r| r.direction == "up")
     }
 
     /// For an applied phase: the steps (and checksums) of the run that applied it.

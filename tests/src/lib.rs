@@ -239,6 +239,29 @@ pub trait TestBackend: Backend {
         Box::pin(async move { Self::text_rows(conn, catalog::leftovers(Self::DIALECT).to_string()).await })
     }
 
+    /// Whether a base table of that name exists.
+    fn has_table<'a>(conn: &'a mut Self::Connection, table: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let lit = Self::DIALECT.string_literal(table);
+            let sql = match Self::DIALECT {
+                Dialect::Postgres => format!(
+                    "SELECT count(*)::text FROM pg_class WHERE relname = {lit} AND relkind IN ('r', 'p') \
+                     AND relnamespace = current_schema()::regnamespace"
+                ),
+                Dialect::MySql => format!(
+                    "SELECT CAST(count(*) AS CHAR) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+                     AND TABLE_NAME = {lit} AND TABLE_TYPE = 'BASE TABLE'"
+                ),
+                Dialect::Sqlite => {
+                    format!(
+                        "SELECT CAST(count(*) AS TEXT) FROM sqlite_master WHERE type = 'table' AND name = {lit}"
+                    )
+                }
+            };
+            Self::text_rows(conn, sql).await[0] == "1"
+        })
+    }
+
     fn exec<'a>(conn: &'a mut Self::Connection, sql: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             Self::execute(conn, sql.to_string(), Default::default())

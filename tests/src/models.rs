@@ -452,3 +452,105 @@ pub struct TagWidened {
 }
 
 has_id!(Tag, TagWidened);
+
+/// Issue 10, defect 1: `order.item_total` and `order_item.total` used to share every
+/// generated name (`straddle_sync_order_item_total`). `order` is a reserved word too.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "order")]
+pub struct OrderV1 {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "order")]
+pub struct OrderV2 {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(added(phase = backfill, backfill = "lower(email)"))]
+    pub item_total: String,
+}
+
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "order_item")]
+pub struct OrderItemV1 {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "order_item")]
+pub struct OrderItemV2 {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(added(phase = backfill, backfill = "upper(email)"))]
+    pub total: String,
+}
+
+has_id!(OrderV1, OrderV2, OrderItemV1, OrderItemV2);
+
+/// Issue 10, defect 2: names that end comments, dollar quotes and string literals if
+/// they reach SQL anywhere but through quoting.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "tab\"le's $straddle$")]
+pub struct HostileV1 {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "tab\"le's $straddle$")]
+pub struct HostileV2 {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(
+        column = "n`orm $straddle$ -- */ 'x' \"y\" \\ é",
+        added(phase = backfill, backfill = "lower(email)")
+    )]
+    pub norm: String,
+}
+
+has_id!(HostileV1, HostileV2);
+
+/// Issue 10, defect 13: an expression that fails for some rows (`b = 0`).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "ratios", dialects(postgres, mysql))]
+pub struct Ratio {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub a: i64,
+    pub b: i64,
+    #[straddle(added(phase = backfill, backfill = "a / b"))]
+    pub ratio: Option<i64>,
+}
+
+/// Issue 10, defect 8: a default whose functions are known non-volatile at compile time —
+/// the server is asked again before the column is added.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "flags", dialects(postgres))]
+pub struct Flagged {
+    #[straddle(primary_key)]
+    pub id: i64,
+    #[straddle(added(phase = expand, default_sql = "upper('on')"))]
+    pub state: Option<String>,
+}
+
+/// Issue 10, defect 12: a table created with an index in the same rollout.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(
+    table = "labels",
+    created(phase = contract),
+    index(name = "labels_tag_idx", on(tag), phase = contract)
+)]
+pub struct Label {
+    #[straddle(primary_key)]
+    pub id: i64,
+    #[straddle(sql_type(mysql = "VARCHAR(255)"))]
+    pub tag: Option<String>,
+}

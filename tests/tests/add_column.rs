@@ -17,6 +17,7 @@ fn options() -> ApplyOptions {
     ApplyOptions {
         batch_size: 97,
         lock_timeout: Duration::from_secs(5),
+        ..Default::default()
     }
 }
 

@@ -6,6 +6,9 @@ use crate::dialect::Dialect;
 pub const LEDGER: &str = "_straddle_migrations";
 pub const CHECKPOINTS: &str = "_straddle_backfill";
 pub const LEASE: &str = "_straddle_lock";
+/// Definitions of dropped tables, kept to re-create them (see
+/// [`super::table_definition`]).
+pub const DEFINITIONS: &str = "_straddle_definitions";
 
 /// `CREATE TABLE IF NOT EXISTS` statements for the runner's own tables.
 pub fn create_sql(dialect: Dialect) -> Vec<String> {
@@ -53,7 +56,60 @@ pub fn create_sql(dialect: Dialect) -> Vec<String> {
             q("holder"),
             q("expires_at_ms"),
         ),
+        definitions_create_sql(dialect),
     ]
+}
+
+/// `CREATE TABLE IF NOT EXISTS` for the kept definitions of dropped tables.
+pub fn definitions_create_sql(dialect: Dialect) -> String {
+    let q = |s: &str| dialect.quote(s);
+    let (key_text, text) = match dialect {
+        Dialect::MySql => ("VARCHAR(255)", "LONGTEXT"),
+        Dialect::Postgres | Dialect::Sqlite => ("TEXT", "TEXT"),
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({} {key_text} NOT NULL PRIMARY KEY, {} {text} NOT NULL, {} BIGINT NOT NULL)",
+        q(DEFINITIONS),
+        q("change_id"),
+        q("statements"),
+        q("captured_at_ms"),
+    )
+}
+
+/// Keep a definition (a JSON array of statements); binds: change_id, statements,
+/// captured_at_ms.
+pub fn definition_put_sql(dialect: Dialect) -> String {
+    let q = |s: &str| dialect.quote(s);
+    let p = |n| dialect.placeholder(n);
+    let cols = format!("{}, {}, {}", q("change_id"), q("statements"), q("captured_at_ms"));
+    let values = format!("{}, {}, {}", p(1), p(2), p(3));
+    match dialect {
+        Dialect::Postgres | Dialect::Sqlite => format!(
+            "INSERT INTO {} ({cols}) VALUES ({values}) ON CONFLICT ({}) DO UPDATE SET {s} = excluded.{s}, \
+             {c} = excluded.{c}",
+            q(DEFINITIONS),
+            q("change_id"),
+            s = q("statements"),
+            c = q("captured_at_ms"),
+        ),
+        Dialect::MySql => format!(
+            "INSERT INTO {} ({cols}) VALUES ({values}) ON DUPLICATE KEY UPDATE {s} = VALUES({s}), {c} = VALUES({c})",
+            q(DEFINITIONS),
+            s = q("statements"),
+            c = q("captured_at_ms"),
+        ),
+    }
+}
+
+/// A kept definition; binds: change_id.
+pub fn definition_get_sql(dialect: Dialect) -> String {
+    format!(
+        "SELECT {} FROM {} WHERE {} = {}",
+        dialect.quote("statements"),
+        dialect.quote(DEFINITIONS),
+        dialect.quote("change_id"),
+        dialect.placeholder(1)
+    )
 }
 
 /// Insert one ledger row; binds, in order: change_id, phase, direction, step, checksum,
@@ -158,14 +214,17 @@ pub fn checkpoint_put_sql(dialect: Dialect) -> String {
     }
 }
 
-/// Forget a checkpoint (when the backfill phase is reverted); binds: change_id.
+/// Forget every checkpoint whose key starts with a prefix (a change's, `table.column#`:
+/// every incarnation of its column); binds: the prefix. Compared by prefix, not `LIKE`,
+/// so that `_` and `%` in names match only themselves.
 pub fn checkpoint_clear_sql(dialect: Dialect) -> String {
-    format!(
-        "DELETE FROM {} WHERE {} = {}",
-        dialect.quote(CHECKPOINTS),
-        dialect.quote("change_id"),
-        dialect.placeholder(1)
-    )
+    let c = dialect.quote("change_id");
+    let starts = match dialect {
+        Dialect::Postgres => format!("strpos({c}, $1) = 1"),
+        Dialect::MySql => format!("LOCATE(BINARY ?, {c}) = 1"),
+        Dialect::Sqlite => format!("instr({c}, ?1) = 1"),
+    };
+    format!("DELETE FROM {} WHERE {starts}", dialect.quote(CHECKPOINTS))
 }
 
 /// Take the SQLite lease if free or expired; binds: name, holder, expires_at_ms, now_ms.

@@ -8,6 +8,7 @@ mod mysql;
 mod postgres;
 mod sqlite;
 pub mod sqlite_rebuild;
+pub mod table_definition;
 mod table_rename;
 
 use crate::catalog::{Effect, Expect, Object, State};
@@ -149,6 +150,24 @@ impl<'a> Target<'a> {
             table: self.model.table.clone(),
             column: self.name(),
         }
+    }
+    /// What adding the column needs to find: the column a rename copies from, or a type
+    /// change converts from, as the previous release declared it (a rename keeps that
+    /// column at contract: of another type, the column would not be what the model says).
+    pub fn requires(&self) -> Option<Expect> {
+        let (type_of_from, col) = match (self.change, self.col) {
+            (Change::Rename(_), Col::This) => (self.column.ty.sql(self.dialect), Col::From),
+            (Change::Retype(r), Col::Shadow) => (r.from.sql(self.dialect), Col::From),
+            _ => return None,
+        };
+        Some(Expect {
+            object: self.at(col).column_object(),
+            effect: Effect::Requires(State::Column {
+                sql_type: type_of_from.to_string(),
+                nullable: Some(self.column.nullable),
+                default: None,
+            }),
+        })
     }
     /// The column the operation acts on, as the step leaves it.
     pub fn column_state(&self, nullable: bool) -> State {
@@ -309,7 +328,7 @@ pub fn render_phase(
     let mut steps = render_steps(dialect, model, plan, phase, direction);
     if dialect == Dialect::Postgres {
         for step in &mut steps {
-            step.lock = Some(postgres::claimed_lock(&step.name));
+            step.lock = Some(postgres::claimed_lock(step));
         }
     }
     steps
@@ -495,11 +514,24 @@ fn render_table(dialect: Dialect, model: &Model, op: &Op) -> Rendered {
                 .collect();
             defs.push(format!("PRIMARY KEY ({})", keys.join(", ")));
             let mut s = step("create-table", transactional, true);
-            s.statements.push(Statement::Execute(format!(
-                "CREATE TABLE IF NOT EXISTS {table} ({})",
-                defs.join(", ")
-            )));
-            s.expects.push(create(object, table_state(dialect, model)));
+            let create_table = format!("CREATE TABLE IF NOT EXISTS {table} ({})", defs.join(", "));
+            s.statements.push(if model.retired.is_some() {
+                // A retirement reverted: the table as it was when it was dropped.
+                Statement::Restore(crate::step::TableRestore {
+                    table: model.table.clone(),
+                    fallback: vec![create_table],
+                })
+            } else {
+                Statement::Execute(create_table)
+            });
+            // A retirement reverted brings back the table as it was kept, whatever the model
+            // says of it.
+            let state = if model.retired.is_some() {
+                State::Table { columns: Vec::new() }
+            } else {
+                table_state(dialect, model)
+            };
+            s.expects.push(create(object, state));
             s
         }
         Op::DropTable => {
@@ -520,6 +552,10 @@ fn render_table(dialect: Dialect, model: &Model, op: &Op) -> Rendered {
         }
         Op::RetireTable => {
             let mut s = step("drop-table", transactional, true);
+            // Kept to re-create it exactly if the retirement is reverted.
+            s.statements.push(Statement::Capture {
+                table: model.table.clone(),
+            });
             s.statements
                 .push(Statement::Execute(format!("DROP TABLE IF EXISTS {table}")));
             s.expects.push(drop(object));
@@ -709,7 +745,7 @@ pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[
     let expr = t.fill_expr().render(t.dialect, crate::expr::Qualifier::None);
     let p = |n| t.dialect.placeholder(n);
     let mut s = step("backfill", false, false);
-    s.statements.push(Statement::Backfill(crate::step::Backfill {
+    s.statements.push(Statement::Backfill(Box::new(crate::step::Backfill {
         table: t.model.table.clone(),
         column: t.name().to_string(),
         key: t.key().name.clone(),
@@ -730,8 +766,13 @@ pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[
             p(2)
         ),
         remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
+        missed_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL AND {expr} IS NOT NULL"),
+        missed_sample_sql: format!(
+            "SELECT {} AS straddle_key FROM {table} WHERE {col} IS NULL AND {expr} IS NOT NULL ORDER BY {key} LIMIT 5",
+            key_text(t.dialect, std::slice::from_ref(&key))
+        ),
         one_statement,
-    }));
+    })));
     Rendered {
         step: s,
         combinable: false,

@@ -32,17 +32,18 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             if let Some(d) = default {
                 def.push_str(&format!(" DEFAULT {}", default_sql(t.dialect, d)));
             }
+            let column = create(
+                t.column_object(),
+                State::Column {
+                    sql_type: t.sql_type().to_string(),
+                    nullable: Some(*nullable),
+                    default: Some(ColumnDefault::of(default.as_ref(), t.dialect)),
+                },
+            );
             vec![one(
                 "add-column",
                 format!("ALTER TABLE {table} ADD COLUMN {def}, ALGORITHM=INSTANT"),
-                vec![create(
-                    t.column_object(),
-                    State::Column {
-                        sql_type: t.sql_type().to_string(),
-                        nullable: Some(*nullable),
-                        default: Some(ColumnDefault::of(default.as_ref(), t.dialect)),
-                    },
-                )],
+                std::iter::once(column).chain(t.requires()).collect(),
                 true,
             )]
         }

@@ -3,7 +3,7 @@
 use super::{IndexTarget, Rendered, Target, alter, create, default_sql, drop, step};
 use crate::catalog::{ColumnDefault, ConstraintKind, Object, State};
 use crate::expr::Qualifier;
-use crate::model::{Change, Check, ForeignKey, Model};
+use crate::model::{Change, Check, DefaultValue, ForeignKey, Model};
 use crate::plan::Op;
 use crate::step::{Statement, TableLock};
 
@@ -21,6 +21,9 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             }
             // A constant or stable default and no NOT NULL-without-default: metadata only.
             let mut s = step("add-column", true, true);
+            if let Some(DefaultValue::Sql(expr)) = default {
+                s.statements.extend(not_volatile(expr, &t.column.name));
+            }
             s.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {def}",
                 t.table()
@@ -33,6 +36,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                     default: Some(ColumnDefault::of(default.as_ref(), t.dialect)),
                 },
             ));
+            s.expects.extend(t.requires());
             vec![Rendered {
                 step: s,
                 combinable: true,
@@ -215,6 +219,38 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             unreachable!("index, constraint and table operations have their own renderers")
         }
     }
+}
+
+/// The assertion, before a column is added with an expression default, that no function
+/// the expression calls is volatile on this server (a volatile default rewrites the table
+/// under ACCESS EXCLUSIVE): checked at compile time against the functions Straddle knows,
+/// and here against the server's own catalog — a function of that name anywhere on the
+/// search path counts.
+fn not_volatile(expr: &crate::expr::SqlExpr, column: &str) -> Option<Statement> {
+    if expr.functions.is_empty() {
+        return None;
+    }
+    let d = crate::dialect::Dialect::Postgres;
+    let names = expr
+        .functions
+        .iter()
+        .map(|f| d.string_literal(f.rsplit('.').next().unwrap_or(f)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let volatile = format!(
+        "FROM pg_proc p WHERE p.provolatile = 'v' AND p.proname IN ({names}) \
+         AND p.pronamespace::regnamespace::text = ANY (current_schemas(true)::text[])"
+    );
+    Some(Statement::Assert {
+        sql: format!("SELECT count(*) {volatile}"),
+        message: format!(
+            "the default of {column} calls a volatile function: adding the column would rewrite the table under \
+             ACCESS EXCLUSIVE — nothing was changed; fill it with a backfill instead"
+        ),
+        sample: Some(format!(
+            "SELECT DISTINCT p.pronamespace::regnamespace::text || '.' || p.proname {volatile} ORDER BY 1"
+        )),
+    })
 }
 
 /// A constraint added the PostgreSQL way (`kind`: `check`, `foreign-key`): the rows
@@ -425,28 +461,55 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
     }]
 }
 
-/// The strongest lock a step (named as rendered here; merged steps join their names
-/// with `+`) takes on its table: what the plan claims and the test suite checks against
-/// `pg_locks` while the step runs.
-pub(super) fn claimed_lock(name: &str) -> TableLock {
-    name.split('+')
-        .map(|part| match part {
-            "backfill" => TableLock::RowExclusive,
-            // A view over the table reads its definition only.
-            "unsupported" | "await-app-refresh" | "create-rename-view" | "drop-rename-view" => {
-                TableLock::AccessShare
-            }
-            p if p.starts_with("verify-") => TableLock::AccessShare,
-            // VALIDATE CONSTRAINT, CREATE/DROP INDEX CONCURRENTLY.
-            p if p.starts_with("validate-") => TableLock::ShareUpdateExclusive,
-            "create-index" | "drop-index" | "analyze" => TableLock::ShareUpdateExclusive,
-            "add-foreign-key" => TableLock::ShareRowExclusive,
-            // Every other step is metadata-only DDL (ALTER TABLE, triggers, constraints
-            // NOT VALID, tables), under the lock timeout.
-            _ => TableLock::AccessExclusive,
+/// The strongest lock a step takes on its table, read from the statements it emits (what
+/// the plan claims, and what the test suite holds the step to in `pg_locks` while it
+/// runs): DDL that only changes the catalog takes ACCESS EXCLUSIVE for a moment (under
+/// the lock timeout); `VALIDATE`, `ANALYZE` and concurrent index builds SHARE UPDATE
+/// EXCLUSIVE; a foreign key added `NOT VALID` or a trigger created SHARE ROW EXCLUSIVE;
+/// batched writes ROW EXCLUSIVE; reads and views ACCESS SHARE.
+pub(super) fn claimed_lock(step: &crate::step::Step) -> TableLock {
+    let of_sql = |sql: &str| -> TableLock {
+        let upper = sql.trim_start().to_ascii_uppercase();
+        let starts = |p: &str| upper.starts_with(p);
+        if starts("SELECT") {
+            TableLock::AccessShare
+        } else if starts("UPDATE") || starts("WITH") || starts("INSERT") || starts("DELETE") {
+            TableLock::RowExclusive
+        } else if starts("CREATE INDEX CONCURRENTLY")
+            || starts("CREATE UNIQUE INDEX CONCURRENTLY")
+            || starts("DROP INDEX CONCURRENTLY")
+            || starts("ANALYZE")
+            || (starts("ALTER TABLE") && upper.contains(" VALIDATE CONSTRAINT "))
+        {
+            TableLock::ShareUpdateExclusive
+        } else if starts("CREATE TRIGGER") || (starts("ALTER TABLE") && upper.contains(" FOREIGN KEY ")) {
+            TableLock::ShareRowExclusive
+        } else if starts("CREATE OR REPLACE FUNCTION")
+            || starts("DROP FUNCTION")
+            || starts("CREATE OR REPLACE VIEW")
+            || starts("CREATE VIEW")
+            || starts("DROP VIEW")
+            || starts("SET ")
+            || starts("RESET ")
+        {
+            // No lock on the table itself: a function, or a view over it.
+            TableLock::AccessShare
+        } else {
+            // ALTER TABLE, DROP TRIGGER, CREATE/DROP TABLE: catalog changes, briefly.
+            TableLock::AccessExclusive
+        }
+    };
+    step.statements
+        .iter()
+        .map(|st| match st {
+            Statement::Execute(sql) | Statement::When { sql, .. } => of_sql(sql),
+            Statement::Backfill(_) => TableLock::RowExclusive,
+            Statement::Assert { .. } | Statement::AwaitAppRefresh => TableLock::AccessShare,
+            Statement::Capture { .. } => TableLock::AccessShare,
+            Statement::Rebuild(_) | Statement::Live(_) | Statement::Restore(_) => TableLock::AccessExclusive,
         })
         .max()
-        .unwrap_or(TableLock::AccessExclusive)
+        .unwrap_or(TableLock::AccessShare)
 }
 
 /// `ALTER TABLE … ALTER COLUMN … <action>`: metadata only, combinable.

@@ -36,6 +36,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                     default: Some(ColumnDefault::of(default.as_ref(), t.dialect)),
                 },
             ));
+            s.expects.extend(t.requires());
             vec![Rendered {
                 step: s,
                 combinable: false,

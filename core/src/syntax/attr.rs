@@ -246,7 +246,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
                 let s = lit_str(&meta)?;
-                table.set(cx, meta.path.span(), s.value());
+                table.set(cx, s.span(), s.value());
             } else if meta.path.is_ident("lock") {
                 let s = lit_str(&meta)?;
                 lock.set(cx, meta.path.span(), s.value());
@@ -437,7 +437,8 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
             if meta.path.is_ident("primary_key") {
                 primary_key.set(cx, meta.path.span(), ());
             } else if meta.path.is_ident("column") {
-                column.set(cx, meta.path.span(), lit_str(&meta)?.value());
+                let s = lit_str(&meta)?;
+                column.set(cx, s.span(), s.value());
             } else if meta.path.is_ident("sql_type") {
                 let value = parse_sql_type(cx, &meta)?;
                 sql_type.set(cx, meta.path.span(), value);

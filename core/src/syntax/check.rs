@@ -5,7 +5,7 @@
 use super::ast::{Decl, FieldDecl};
 use super::attr::{Added, LiteralValue, Renamed, Retired, Retyped, SqlTypeOverride};
 use super::ctxt::Ctxt;
-use super::sql::{self, VOLATILE_FUNCTIONS};
+use super::sql::{self, NON_VOLATILE_FUNCTIONS, VOLATILE_FUNCTIONS};
 use crate::dialect::Dialect;
 use crate::model::{
     AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
@@ -17,8 +17,12 @@ use std::collections::BTreeMap;
 
 pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
     let rust_name = decl.ident.to_string();
+    let dialects = dialects(cx, decl, enabled);
     let table = match &decl.attrs.table {
-        Some((_, t)) => t.clone(),
+        Some((span, t)) => {
+            identifier(cx, *span, "table", t, &dialects);
+            t.clone()
+        }
         None => {
             cx.error_spanned_by(
                 decl.ident,
@@ -27,7 +31,6 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
             String::new()
         }
     };
-    let dialects = dialects(cx, decl, enabled);
 
     let names: Vec<String> = decl.fields.iter().map(column_name).collect();
     let mut columns = Vec::new();
@@ -60,7 +63,7 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         }
     }
 
-    let indexes = indexes(cx, decl, &columns);
+    let indexes = indexes(cx, decl, &columns, &dialects);
     let index_names: Vec<String> = indexes.iter().map(|i| i.name.clone()).collect();
     let checks = checks(cx, decl, &columns, &dialects, &index_names);
     let mut taken = index_names.clone();
@@ -150,6 +153,7 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
                 cx.error_at(l.span(), format!("`{table}` is renamed from itself: `from` is the previous name"));
                 None
             }
+            Some(l) if !identifier(cx, l.span(), "table", &l.value(), &dialects) => None,
             Some(l) => Some(l.value()),
         };
         let phase = required_phase(cx, *span, "renamed", r.phase);
@@ -176,10 +180,47 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
     })
 }
 
+/// Report `name` (a `what`: table, column, index, …) where an engine the model is compiled
+/// for would refuse it, truncate it, or could be tricked by it (see
+/// [`crate::naming::identifier_problem`]); whether it is fine.
+pub(super) fn identifier(
+    cx: &Ctxt,
+    span: proc_macro2::Span,
+    what: &str,
+    name: &str,
+    dialects: &[Dialect],
+) -> bool {
+    let mut problems: Vec<(String, Vec<&str>)> = Vec::new();
+    for d in dialects {
+        if let Some(p) = crate::naming::identifier_problem(*d, name) {
+            match problems.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, ds)) => ds.push(d.display_name()),
+                None => problems.push((p, vec![d.display_name()])),
+            }
+        }
+    }
+    for (p, ds) in &problems {
+        let on = if ds.len() == dialects.len() {
+            String::new()
+        } else {
+            format!(" (on {})", ds.join(" and "))
+        };
+        cx.error_at(
+            span,
+            format!(
+                "the {what} name `{}` is refused{on}: it has {p}",
+                name.escape_debug()
+            ),
+        );
+    }
+    problems.is_empty()
+}
+
 /// The name of a table-level object (`what`: index, check, foreign key; declared by
 /// `attr`): given, short
 /// enough for every engine once `suffix` is appended (a foreign key's `_idx`), and not
 /// the name of a column or of another object of the model (`taken`).
+#[allow(clippy::too_many_arguments)]
 fn object_name(
     cx: &Ctxt,
     span: proc_macro2::Span,
@@ -188,6 +229,7 @@ fn object_name(
     given: &Option<(proc_macro2::Span, String)>,
     suffix: &str,
     taken: &[&str],
+    dialects: &[Dialect],
 ) -> Option<String> {
     match given {
         None => {
@@ -197,11 +239,18 @@ fn object_name(
             );
             None
         }
-        Some((s, n)) if n.is_empty() || n.len() + suffix.len() > MAX_INDEX_NAME => {
-            cx.error_at(
-                *s,
-                format!("a {what} name has 1 to {} bytes", MAX_INDEX_NAME - suffix.len()),
-            );
+        Some((s, n)) if !identifier(cx, *s, what, n, dialects) => None,
+        // A foreign key's index is named after it.
+        Some((s, n))
+            if !suffix.is_empty()
+                && !identifier(
+                    cx,
+                    *s,
+                    &format!("{what}'s index"),
+                    &format!("{n}{suffix}"),
+                    dialects,
+                ) =>
+        {
             None
         }
         Some((s, n)) if taken.contains(&n.as_str()) || taken.contains(&format!("{n}{suffix}").as_str()) => {
@@ -239,7 +288,16 @@ fn foreign_keys(
         let mut used: Vec<&str> = taken.iter().map(String::as_str).collect();
         used.extend(columns.iter().map(|c| c.name.as_str()));
         used.extend(out.iter().map(|f| f.name.as_str()));
-        let name = object_name(cx, *span, "foreign_key", "foreign key", &attr.name, "_idx", &used);
+        let name = object_name(
+            cx,
+            *span,
+            "foreign_key",
+            "foreign key",
+            &attr.name,
+            "_idx",
+            &used,
+            dialects,
+        );
         let mut ok = true;
         let cols: Vec<String> = match &attr.on {
             None => {
@@ -282,7 +340,11 @@ fn foreign_keys(
             }
             Some(text) => match parse_reference(&text.value()) {
                 Some((parent, pcols)) if attr.on.as_ref().is_some_and(|(_, c)| c.len() == pcols.len()) => {
-                    Some((parent, pcols))
+                    let named = identifier(cx, text.span(), "referenced table", &parent, dialects)
+                        & pcols
+                            .iter()
+                            .all(|c| identifier(cx, text.span(), "referenced column", c, dialects));
+                    named.then_some((parent, pcols))
                 }
                 Some(_) => {
                     cx.error_at(text.span(), "`references` must name as many columns as `on(...)`");
@@ -340,7 +402,7 @@ fn checks(
         let mut used: Vec<&str> = taken.iter().map(String::as_str).collect();
         used.extend(names.iter().map(String::as_str));
         used.extend(out.iter().map(|c| c.name.as_str()));
-        let name = object_name(cx, *span, "check", "check", &attr.name, "", &used);
+        let name = object_name(cx, *span, "check", "check", &attr.name, "", &used, dialects);
         for d in dialects.iter().filter(|d| **d != Dialect::Postgres) {
             let why = match d {
                 Dialect::MySql => {
@@ -388,16 +450,13 @@ fn checks(
     out
 }
 
-/// The longest index name every engine accepts (PostgreSQL: 63 bytes).
-const MAX_INDEX_NAME: usize = 63;
-
-fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column]) -> Vec<Index> {
+fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect]) -> Vec<Index> {
     let mut out: Vec<Index> = Vec::new();
     for (span, attr) in &decl.attrs.indexes {
         let what = if attr.dropped { "dropped_index" } else { "index" };
         let mut used: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         used.extend(out.iter().map(|i| i.name.as_str()));
-        let name = object_name(cx, *span, what, "index", &attr.name, "", &used);
+        let name = object_name(cx, *span, what, "index", &attr.name, "", &used, dialects);
         let mut ok = true;
         // The indexed columns by their column names (`on(...)` may name fields).
         let mut resolved: Vec<String> = Vec::new();
@@ -536,6 +595,10 @@ fn column(
     dialects: &[Dialect],
 ) -> Option<Column> {
     let name = column_name(f);
+    let named = match &f.attrs.column {
+        Some((span, n)) => identifier(cx, *span, "column", n, dialects),
+        None => identifier(cx, f.ident.span(), "column", &name, dialects),
+    };
     let Some(shape) = &f.shape else {
         cx.error_spanned_by(
             f.ty,
@@ -544,6 +607,11 @@ fn column(
         );
         return None;
     };
+    let types_ok = f
+        .attrs
+        .sql_type
+        .as_ref()
+        .is_none_or(|(span, o)| sql_types_ok(cx, *span, o, dialects));
     let (sql, missing) = column_types(&shape.key, f.attrs.sql_type.as_ref().map(|s| &s.1), dialects);
     if !missing.is_empty() {
         cx.error_spanned_by(
@@ -580,6 +648,9 @@ fn column(
             );
         }
     }
+    if !named || !types_ok {
+        return None;
+    }
     Some(Column {
         field: f.ident.to_string().trim_start_matches("r#").to_string(),
         name,
@@ -591,6 +662,25 @@ fn column(
         primary_key: f.attrs.primary_key.is_some(),
         change,
     })
+}
+
+/// Report every `sql_type` (or `from_sql_type`) text that is not a plain data type on
+/// the dialect it is given for; whether all are.
+fn sql_types_ok(cx: &Ctxt, span: proc_macro2::Span, o: &SqlTypeOverride, dialects: &[Dialect]) -> bool {
+    let given: Vec<(Dialect, &String)> = match o {
+        SqlTypeOverride::All(t) => dialects.iter().map(|d| (*d, t)).collect(),
+        SqlTypeOverride::PerDialect(m) => m.iter().map(|(d, t)| (*d, t)).collect(),
+    };
+    let mut reported: Vec<String> = Vec::new();
+    for (d, t) in given {
+        if let Some(p) = sql::data_type_problem(t, d)
+            && !reported.contains(&p)
+        {
+            cx.error_at(span, &p);
+            reported.push(p);
+        }
+    }
+    reported.is_empty()
 }
 
 /// The column type per dialect of Rust type `key` (the last segment, see
@@ -661,7 +751,7 @@ fn change(
         return added_column(cx, decl, f, *span, added, name, names, dialects).map(Change::Add);
     }
     if let Some((span, renamed)) = &f.attrs.renamed {
-        return renamed_column(cx, *span, renamed, name, names).map(Change::Rename);
+        return renamed_column(cx, *span, renamed, name, names, dialects).map(Change::Rename);
     }
     if let Some((span, retyped)) = &f.attrs.retyped {
         return retyped_column(cx, decl, f, *span, retyped, names, dialects).map(Change::Retype);
@@ -757,6 +847,7 @@ fn renamed_column(
     renamed: &Renamed,
     name: &str,
     names: &[String],
+    dialects: &[Dialect],
 ) -> Option<RenameColumn> {
     let phase = required_phase(cx, span, "renamed", renamed.phase);
     let from = match &renamed.from {
@@ -785,6 +876,7 @@ fn renamed_column(
             );
             None
         }
+        Some((s, from)) if !identifier(cx, *s, "column", from, dialects) => None,
         Some((_, from)) => Some(from.clone()),
     };
     Some(RenameColumn {
@@ -946,7 +1038,32 @@ fn default_sql(
 ) -> Option<crate::expr::SqlExpr> {
     let analysis = analyze(cx, text, "default_sql", dialects, names)?;
     let mut ok = true;
-    if let Some(f) = analysis
+    // Known non-volatile functions only, unqualified or in pg_catalog.
+    let known = |f: &str| {
+        let (schema, name) = f.rsplit_once('.').unwrap_or(("pg_catalog", f));
+        schema == "pg_catalog" && NON_VOLATILE_FUNCTIONS.contains(&name)
+    };
+    let unknown: Vec<&String> = analysis
+        .functions
+        .iter()
+        .filter(|f| !VOLATILE_FUNCTIONS.contains(&f.as_str()) && !known(f))
+        .collect();
+    if !unknown.is_empty() {
+        cx.error_at(
+            span,
+            format!(
+                "{} not {} Straddle knows to be non-volatile: if {} volatile, adding `{name}` to `{table}` with \
+                 this default rewrites the whole table under an ACCESS EXCLUSIVE lock\n\
+                 help: use `backfill = \"{}\"` instead: the column is added nullable, a trigger fills new rows and \
+                 existing rows are filled in batches",
+                unknown.iter().map(|f| format!("`{f}()`")).collect::<Vec<_>>().join(", "),
+                if unknown.len() == 1 { "is a function" } else { "are functions" },
+                if unknown.len() == 1 { "it is" } else { "one is" },
+                text.value()
+            ),
+        );
+        ok = false;
+    } else if let Some(f) = analysis
         .functions
         .iter()
         .find(|f| VOLATILE_FUNCTIONS.contains(&f.as_str()))
@@ -1077,6 +1194,11 @@ fn retyped_column(
     let new_sql = |d: Dialect| new_types.get(&d).cloned().unwrap_or_default();
     let mut ok = true;
     let from_sql_type = r.from_sql_type.as_ref();
+    if let Some((s, o)) = from_sql_type
+        && !sql_types_ok(cx, *s, o, dialects)
+    {
+        return None;
+    }
     // The previous Rust type: `from`, or the field's own when only the column type changed.
     let old: Option<(String, String)> = match &r.from {
         None if from_sql_type.is_some() => Some((shape.key.clone(), shape.display.clone())),

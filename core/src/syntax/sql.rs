@@ -33,6 +33,169 @@ pub const VOLATILE_FUNCTIONS: &[&str] = &[
     "randomblob",
 ];
 
+/// Functions a PostgreSQL column default may call and still be added without a table
+/// rewrite: immutable or stable ones (the default is then evaluated once, when the
+/// column is added, and stored in the catalog). Anything else — a user function, a
+/// volatile one, one Straddle does not know — is refused at compile time; the runner
+/// also asks the server (`pg_proc.provolatile`) before the column is added.
+pub const NON_VOLATILE_FUNCTIONS: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtime",
+    "localtimestamp",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "current_user",
+    "session_user",
+    "current_schema",
+    "current_database",
+    "lower",
+    "upper",
+    "length",
+    "char_length",
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "concat",
+    "concat_ws",
+    "substr",
+    "substring",
+    "trim",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "replace",
+    "left",
+    "right",
+    "lpad",
+    "rpad",
+    "repeat",
+    "split_part",
+    "md5",
+    "sha256",
+    "encode",
+    "decode",
+    "to_hex",
+    "format",
+    "abs",
+    "round",
+    "trunc",
+    "floor",
+    "ceil",
+    "ceiling",
+    "to_char",
+    "to_date",
+    "to_timestamp",
+    "date_trunc",
+    "date_part",
+    "extract",
+    "make_date",
+    "make_time",
+    "make_timestamp",
+    "make_timestamptz",
+    "make_interval",
+    "json_build_object",
+    "jsonb_build_object",
+    "json_build_array",
+    "jsonb_build_array",
+    "to_json",
+    "to_jsonb",
+];
+
+/// Why a `sql_type` text is not a plain data type on `dialect`, if it is not: it must
+/// parse as a type and nothing more. A column option spliced into `ADD COLUMN` would do
+/// what Straddle's phased declarations do safely — unsafely (a default or identity that
+/// rewrites the table, a UNIQUE that builds its index under lock, a CHECK or REFERENCES
+/// validated at once) — so each is refused naming that declaration.
+pub fn data_type_problem(text: &str, dialect: Dialect) -> Option<String> {
+    let parser_dialect: Box<dyn sqlparser::dialect::Dialect> = match dialect {
+        Dialect::Postgres => Box::new(PostgreSqlDialect {}),
+        Dialect::MySql => Box::new(MySqlDialect {}),
+        Dialect::Sqlite => Box::new(SQLiteDialect {}),
+    };
+    let mut parser = match Parser::new(parser_dialect.as_ref()).try_with_sql(text) {
+        Ok(p) => p,
+        Err(e) => return Some(format!("`{text}` is not a column type: {e}")),
+    };
+    let ty = match parser.parse_data_type() {
+        Ok(ty) => ty,
+        Err(e) => return Some(format!("`{text}` is not a column type: {e}")),
+    };
+    let shown = ty.to_string().to_ascii_uppercase();
+    let base = shown.split(['(', ' ']).next().unwrap_or_default().to_string();
+    if [
+        "SERIAL",
+        "BIGSERIAL",
+        "SMALLSERIAL",
+        "SERIAL2",
+        "SERIAL4",
+        "SERIAL8",
+    ]
+    .contains(&base.as_str())
+    {
+        return Some(format!(
+            "`{text}` is a serial: its default (nextval) is volatile, so adding it rewrites the table under an \
+             exclusive lock\nhelp: declare the integer type, and give new rows their values in code or with a \
+             default set in a later change"
+        ));
+    }
+    if matches!(
+        ty,
+        sqlparser::ast::DataType::Enum(..) | sqlparser::ast::DataType::Set(_)
+    ) {
+        return Some(format!(
+            "`{text}` is an enumeration: changing its values later copies the table on MySQL\nhelp: store the \
+             value as a string and check it in code"
+        ));
+    }
+    let next = parser.peek_token();
+    if next.token == Token::EOF {
+        return None;
+    }
+    let at = offset(text, next.span.start).unwrap_or(0);
+    let rest = text[at..].trim().to_ascii_uppercase();
+    let next = next.token;
+    let word = |w: &str| {
+        rest.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .any(|x| x == w)
+    };
+    let why = if word("GENERATED") && word("IDENTITY")
+        || word("IDENTITY")
+        || word("AUTO_INCREMENT")
+        || word("AUTOINCREMENT")
+    {
+        "a database-generated key: adding one fills every row, rewriting the table under an exclusive lock"
+    } else if word("GENERATED") || word("AS") {
+        "a generated column: a stored one is computed for every row under an exclusive lock\nhelp: use \
+         `added(backfill = \"<expr>\", …)`: a plain column, kept filled by a trigger and backfilled in batches"
+    } else if word("DEFAULT") {
+        "a default: declare it with `added(default = …)` (or `default_sql`), or change it with `default_changed(…)`"
+    } else if word("UNIQUE") || word("PRIMARY") {
+        "a unique or primary key: its index would be built under an exclusive lock\nhelp: \
+         `#[straddle(index(name = \"…\", on(col), unique, phase = expand))]` builds it without blocking writes"
+    } else if word("CHECK") {
+        "a CHECK constraint, validated at once under lock\nhelp: `#[straddle(check(name = \"…\", expr = \"…\", \
+         phase = expand))]` validates it without blocking writes"
+    } else if word("REFERENCES") {
+        "a foreign key, validated at once under lock\nhelp: `#[straddle(foreign_key(name = \"…\", on(col), \
+         references = \"parent(id)\", phase = expand))]` validates it without blocking writes"
+    } else if word("NULL") || word("NOT") {
+        "nullability: it comes from the field's type (`Option<T>` is a nullable column)"
+    } else if word("COLLATE") || word("CHARACTER") || word("CHARSET") {
+        "a collation or character set: it is not part of the type Straddle compares and casts to\nhelp: set it \
+         on the column in the database; Straddle keeps it through renames and NOT NULL changes"
+    } else {
+        return Some(format!(
+            "`{text}` is not just a column type: `{}` follows the type",
+            next
+        ));
+    };
+    Some(format!("`{text}` is not just a column type, it declares {why}"))
+}
+
 #[derive(Debug)]
 pub struct Analysis {
     pub expr: SqlExpr,
@@ -79,6 +242,7 @@ pub fn analyze(text: &str, dialects: &[Dialect], columns: &[String]) -> Result<A
                 text: text.to_string(),
                 sources,
                 templates,
+                functions: functions.clone(),
             },
             functions,
         });
@@ -260,6 +424,53 @@ mod tests {
         assert!(e[0].starts_with("invalid SQL expression"), "{e:?}");
         let e = analyze("email email", &[Dialect::Postgres], &cols()).unwrap_err();
         assert!(e[0].contains("after the expression"), "{e:?}");
+    }
+
+    #[test]
+    fn sql_types_are_types_and_nothing_more() {
+        for (d, ok) in [
+            (Dialect::Postgres, "VARCHAR(80)"),
+            (Dialect::Postgres, "NUMERIC(12, 2)"),
+            (Dialect::Postgres, "TEXT[]"),
+            (Dialect::Postgres, "CITEXT"),
+            (Dialect::Postgres, "TIMESTAMP(3) WITH TIME ZONE"),
+            (Dialect::Postgres, "DOUBLE PRECISION"),
+            (Dialect::MySql, "INT UNSIGNED"),
+            (Dialect::MySql, "VARCHAR(255)"),
+            (Dialect::MySql, "DECIMAL(65, 30)"),
+            (Dialect::Sqlite, "INTEGER"),
+        ] {
+            assert_eq!(data_type_problem(ok, d), None, "{d}: {ok}");
+        }
+        for (d, bad, says) in [
+            (Dialect::Postgres, "BIGSERIAL", "serial"),
+            (
+                Dialect::Postgres,
+                "BIGINT GENERATED ALWAYS AS IDENTITY",
+                "database-generated key",
+            ),
+            (
+                Dialect::Postgres,
+                "TEXT GENERATED ALWAYS AS (lower(x)) STORED",
+                "generated column",
+            ),
+            (Dialect::Postgres, "TEXT UNIQUE", "unique"),
+            (Dialect::Postgres, "INTEGER CHECK (x > 0)", "CHECK"),
+            (Dialect::Postgres, "BIGINT REFERENCES orgs(id)", "foreign key"),
+            (Dialect::Postgres, "TEXT DEFAULT 'x'", "a default"),
+            (Dialect::Postgres, "TEXT NOT NULL", "nullability"),
+            (Dialect::Postgres, "TEXT COLLATE \"C\"", "collation"),
+            (Dialect::MySql, "BIGINT AUTO_INCREMENT", "database-generated key"),
+            (Dialect::MySql, "ENUM('a', 'b')", "enumeration"),
+            (
+                Dialect::Postgres,
+                "TEXT; DROP TABLE users",
+                "not just a column type",
+            ),
+        ] {
+            let got = data_type_problem(bad, d).unwrap_or_else(|| panic!("{d}: {bad} accepted"));
+            assert!(got.contains(says), "{d}: {bad}: {got}");
+        }
     }
 
     #[test]
