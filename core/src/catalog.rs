@@ -52,6 +52,15 @@ pub enum Object {
 }
 
 impl Object {
+    /// What identifies the object where names are shared: a table and a view of one name
+    /// are one relation (a renamed table takes the name its view had).
+    pub fn key(&self) -> Object {
+        match self {
+            Object::View { name } => Object::Table { name: name.clone() },
+            other => other.clone(),
+        }
+    }
+
     /// The table the object belongs to, where it belongs to one.
     pub fn table(&self) -> Option<&str> {
         match self {

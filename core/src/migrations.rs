@@ -13,9 +13,26 @@ use crate::render;
 use crate::step::Direction;
 use std::path::PathBuf;
 
+/// The folder of a change's files: the change id where it is a plain file name (letters,
+/// digits, `.`, `_`, `-`), else its plain characters and a hash of the whole — a name
+/// with `/`, `..` or anything a file system treats specially never leaves `migrations/`,
+/// and two changes never share a folder.
+pub fn change_folder(change: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if !change.is_empty() && change.chars().all(plain) && !change.starts_with('.') {
+        return change.to_string();
+    }
+    let kept: String = change
+        .chars()
+        .filter(|c| plain(*c) && *c != '.')
+        .take(40)
+        .collect();
+    format!("{kept}-{}", crate::naming::short_hash("change", &[change]))
+}
+
 /// The relative path of one migration file.
 pub fn file_path(change: &str, phase: Phase, dialect: Dialect, direction: Direction) -> PathBuf {
-    PathBuf::from(change)
+    PathBuf::from(change_folder(change))
         .join(format!("{}-{}", phase as usize + 1, phase.key()))
         .join(dialect.key())
         .join(format!("{}.sql", direction.key()))
@@ -102,4 +119,30 @@ pub fn pending(models: &[&Model], lock: &LockFile) -> Vec<(String, Phase)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_folders_stay_inside_and_apart() {
+        assert_eq!(change_folder("users.email_normalized"), "users.email_normalized");
+        for hostile in [
+            "users.../../etc",
+            "users./x",
+            "..",
+            "users.a\\b",
+            "t.é",
+            "users.a b",
+        ] {
+            let f = change_folder(hostile);
+            assert!(
+                !f.contains('/') && !f.contains('\\') && !f.starts_with('.') && f != "..",
+                "{hostile} → {f}"
+            );
+        }
+        assert_ne!(change_folder("t.a b"), change_folder("t.a_b"));
+        assert_ne!(change_folder("t.a/b"), change_folder("t.ab"));
+    }
 }

@@ -22,17 +22,7 @@ const HASH_HEX: usize = 10;
 /// names it belongs to (table, column, …): unique for its inputs, at most
 /// [`MAX_GENERATED`] bytes of ASCII.
 pub fn object_name(purpose: &str, parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in std::iter::once(purpose).chain(parts.iter().copied()) {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p.as_bytes());
-    }
-    let hash: String = h
-        .finalize()
-        .iter()
-        .take(HASH_HEX / 2)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = short_hash(purpose, parts);
     let readable: String = parts
         .iter()
         .map(|p| {
@@ -52,6 +42,21 @@ pub fn object_name(purpose: &str, parts: &[&str]) -> String {
     } else {
         format!("{prefix}{readable}_{hash}")
     }
+}
+
+/// A short hash (10 hex digits) of `purpose` and `parts`, each length-prefixed: no two
+/// distinct inputs give the same text to hash.
+pub fn short_hash(purpose: &str, parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in std::iter::once(purpose).chain(parts.iter().copied()) {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize()
+        .iter()
+        .take(HASH_HEX / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Why `name` cannot be an identifier on `dialect`, if it cannot: empty, a control

@@ -113,6 +113,10 @@ pub enum Op {
     /// Undo [`Op::Swap`]'s rename: the column that stayed goes back to its previous name
     /// (the other column is then re-created and refilled).
     Unswap,
+    /// Give the column (of a type change: the shadow at contract, the re-created old column
+    /// going back) the default and comment the other column has, converted to its type —
+    /// what the column had must not be lost with the column that goes.
+    CarryDefault(Col),
     /// Build the index without blocking writes (an INVALID leftover of an earlier
     /// attempt is dropped first; a unique index is refused, with sample keys, while
     /// duplicates exist).
@@ -157,7 +161,8 @@ impl Op {
             | Op::DropColumn(col)
             | Op::Backfill(col)
             | Op::EnforceNotNull(col)
-            | Op::RelaxNotNull(col) => *col,
+            | Op::RelaxNotNull(col)
+            | Op::CarryDefault(col) => *col,
             _ => Col::This,
         }
     }
@@ -507,12 +512,14 @@ fn plan_retype(column: &Column, retype: &RetypeColumn) -> (String, [PhaseOps; 3]
         Op::AssertSynced,
         Op::AwaitSchemaRefresh,
         Op::DropSyncTrigger,
+        Op::CarryDefault(Col::Shadow),
         Op::Swap,
     ];
     let mut contract_down = vec![
         Op::Unswap,
         Op::AwaitSchemaRefresh,
         add_nullable(Col::From),
+        Op::CarryDefault(Col::From),
         Op::CreateSyncTrigger,
         Op::Backfill(Col::From),
     ];

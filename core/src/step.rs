@@ -136,6 +136,24 @@ pub enum LiveSql {
         column: String,
         not_null: bool,
     },
+    /// Give `to` the default `from` has, converted by `convert` (an expression over the
+    /// column's name; `from`'s default takes its place), and on PostgreSQL its comment.
+    /// On SQLite, where a default changes only by rebuilding the table, the rebuild runs
+    /// only when `from` has a default.
+    CarryDefault {
+        dialect: crate::dialect::Dialect,
+        table: String,
+        from: String,
+        to: String,
+        convert: crate::expr::SqlExpr,
+    },
+    /// PostgreSQL: `ALTER COLUMN … TYPE` keeping the column's collation (left out, the
+    /// new type's default collation would replace it).
+    AlterType {
+        table: String,
+        column: String,
+        sql_type: String,
+    },
 }
 
 /// What a SQLite table rebuild changes.

@@ -504,6 +504,7 @@ async fn restore_table<DB: Backend>(
 
 /// A statement written from the live definition of its column.
 async fn live_statements<DB: Backend>(conn: &mut DB::Connection, live: &LiveSql) -> Result<Vec<String>> {
+    use render::live::{CarriedDefault, carried_default, converted, mysql_set_default, mysql_value_sql};
     let (table, column) = render::live::subject(live);
     let json = DB::texts(conn, render::live::definition_sql(DB::DIALECT, table, column))
         .await?
@@ -515,12 +516,80 @@ async fn live_statements<DB: Backend>(conn: &mut DB::Connection, live: &LiveSql)
             "reading the definition of {table}.{column}: {e} ({json})"
         ))
     })?;
-    render::live::statements(live, &def).map_err(Error::Schema)
+    match live {
+        LiveSql::CarryDefault {
+            dialect: straddle_core::Dialect::MySql,
+            table,
+            from,
+            to,
+            convert,
+        } => Ok(match carried_default(DB::DIALECT, &def) {
+            CarriedDefault::None => Vec::new(),
+            // The engine converts the value, as it converts every value the trigger copies.
+            CarriedDefault::Constant(v) => {
+                match DB::scalar_text(conn, mysql_value_sql(convert, &v), Default::default()).await? {
+                    Some(value) => vec![mysql_set_default(table, to, &DB::DIALECT.string_literal(&value))],
+                    None => Vec::new(),
+                }
+            }
+            CarriedDefault::Expression(e) if convert.text.starts_with("the engine's conversion") => {
+                vec![mysql_set_default(table, to, &e)]
+            }
+            CarriedDefault::Expression(e) => {
+                return Err(Error::Schema(format!(
+                    "{table}.{from} has the expression default {e}, which Straddle cannot convert with `{}`: set the \
+                     default of {to} by hand, then run again",
+                    convert.text
+                )));
+            }
+        }),
+        LiveSql::CarryDefault {
+            dialect: straddle_core::Dialect::Sqlite,
+            table,
+            to,
+            convert,
+            ..
+        } => {
+            let (CarriedDefault::Constant(v) | CarriedDefault::Expression(v)) =
+                carried_default(DB::DIALECT, &def)
+            else {
+                return Ok(Vec::new());
+            };
+            let create = DB::texts(conn, sqlite_rebuild::create_table_sql(table))
+                .await?
+                .join(" ");
+            let clauses = sqlite_rebuild::unreproducible_clauses(&create);
+            if !clauses.is_empty() {
+                return Err(Error::Schema(format!(
+                    "SQLite can give {table}.{to} the default of the column it replaces only by rebuilding the \
+                     table, and its definition has clauses a rebuild would lose ({}): set the default by hand, then \
+                     run again",
+                    clauses.join(", ")
+                )));
+            }
+            let r = TableRebuild {
+                table: table.clone(),
+                column: to.clone(),
+                not_null: None,
+                default: Some(Some(format!("({})", converted(DB::DIALECT, convert, &v)))),
+            };
+            rebuild_statements::<DB>(conn, &r).await
+        }
+        _ => render::live::statements(live, &def).map_err(Error::Schema),
+    }
 }
 
 /// SQLite's table rebuild: read the live columns and the indexes' and triggers' SQL, then
 /// run the statements rebuilt from them (inside the step's transaction).
 async fn rebuild_table<DB: Backend>(conn: &mut DB::Connection, r: &TableRebuild) -> Result<()> {
+    for sql in rebuild_statements::<DB>(conn, r).await? {
+        DB::execute(conn, sql, Default::default()).await?;
+    }
+    Ok(())
+}
+
+/// The statements of a SQLite rebuild, from the table as it is now.
+async fn rebuild_statements<DB: Backend>(conn: &mut DB::Connection, r: &TableRebuild) -> Result<Vec<String>> {
     let live = DB::texts(conn, sqlite_rebuild::columns_sql(&r.table))
         .await?
         .iter()
@@ -528,9 +597,5 @@ async fn rebuild_table<DB: Backend>(conn: &mut DB::Connection, r: &TableRebuild)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Schema(format!("reading the columns of {}: {e}", r.table)))?;
     let dependents = DB::texts(conn, sqlite_rebuild::dependents_sql(&r.table)).await?;
-    let statements = sqlite_rebuild::statements(r, &live, &dependents).map_err(Error::Schema)?;
-    for sql in statements {
-        DB::execute(conn, sql, Default::default()).await?;
-    }
-    Ok(())
+    sqlite_rebuild::statements(r, &live, &dependents).map_err(Error::Schema)
 }

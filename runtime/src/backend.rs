@@ -98,6 +98,16 @@ pub trait Backend: Database + Sized {
         sql: String,
     ) -> BoxFuture<'a, Result<Vec<String>, sqlx::Error>>;
 
+    /// Forget the connection's prepared statements.
+    fn forget_statements<'a>(conn: &'a mut Self::Connection) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+    /// Rows of (text, integer).
+    fn texts_pairs<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+        args: Self::Arguments,
+    ) -> BoxFuture<'a, Result<Vec<(String, i64)>, sqlx::Error>>;
+
     /// Column `index` of the first row, as text (`SHOW CREATE …`).
     fn column_text<'a>(
         conn: &'a mut Self::Connection,
@@ -230,6 +240,27 @@ macro_rules! backend {
             ) -> BoxFuture<'a, Result<Vec<String>, sqlx::Error>> {
                 Box::pin(async move {
                     sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .fetch_all(&mut *conn)
+                        .await
+                })
+            }
+
+            fn forget_statements<'a>(
+                conn: &'a mut Self::Connection,
+            ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+                Box::pin(async move {
+                    use sqlx::Connection as _;
+                    conn.clear_cached_statements().await
+                })
+            }
+
+            fn texts_pairs<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+                args: Self::Arguments,
+            ) -> BoxFuture<'a, Result<Vec<(String, i64)>, sqlx::Error>> {
+                Box::pin(async move {
+                    sqlx::query_as_with(sqlx::AssertSqlSafe(sql), args)
                         .fetch_all(&mut *conn)
                         .await
                 })

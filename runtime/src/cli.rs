@@ -63,6 +63,10 @@ struct Cli {
     /// How long to wait for another runner to finish, in seconds.
     #[arg(long, global = true, default_value_t = 60)]
     wait_for_runner_secs: u64,
+    /// How long to wait for the database to accept connections again when the connection
+    /// breaks mid-run (a server restarting), in seconds.
+    #[arg(long, global = true, default_value_t = 60)]
+    reconnect_within_secs: u64,
     /// No progress bar or progress lines.
     #[arg(long, global = true)]
     quiet: bool,
@@ -417,6 +421,12 @@ fn options(cli: &Cli, pacing: Option<&PacingArgs>, allow_data_loss: bool) -> Run
             ProgressMode::Auto
         },
         migrations: None,
+        // Looking never waits for a running migration, nor needs to write.
+        read_only: matches!(
+            cli.command,
+            Command::Status { .. } | Command::Ledger { .. } | Command::Verify { .. }
+        ),
+        reconnect_within: Duration::from_secs(cli.reconnect_within_secs),
     }
 }
 

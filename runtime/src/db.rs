@@ -116,10 +116,7 @@ impl<DB: Backend> Db<DB> {
             |_| Ok(Vec::new()),
             |shape, model| {
                 let sql = query::select(DB::DIALECT, model, shape);
-                async move {
-                    let mut conn = self.pool.acquire().await?;
-                    DB::fetch_all::<M>(&mut conn, sql, DB::Arguments::default()).await
-                }
+                async move { self.fetch::<M>(sql, || Ok(DB::Arguments::default())).await }
             },
         )
         .await
@@ -144,10 +141,12 @@ impl<DB: Backend> Db<DB> {
                 let BoundSql { sql, .. } = query::select_by_key(DB::DIALECT, model, shape);
                 let key = key.clone();
                 async move {
-                    let mut args = DB::Arguments::default();
-                    args.add(key).map_err(sqlx::Error::Encode)?;
-                    let mut conn = self.pool.acquire().await?;
-                    Ok(DB::fetch_all::<M>(&mut conn, sql, args).await?.into_iter().next())
+                    let args = || {
+                        let mut args = DB::Arguments::default();
+                        args.add(key.clone()).map_err(sqlx::Error::Encode)?;
+                        Ok(args)
+                    };
+                    Ok(self.fetch::<M>(sql, args).await?.into_iter().next())
                 }
             },
         )
@@ -195,14 +194,48 @@ impl<DB: Backend> Db<DB> {
         };
         self.retrying::<M, _, _>(not_created, |shape, model| {
             let BoundSql { sql, binds } = render(DB::DIALECT, model, shape);
-            let args = bind_fields(row, &binds);
-            async move {
-                let args = args?;
-                let mut conn = self.pool.acquire().await?;
-                DB::execute(&mut conn, sql, args).await
-            }
+            async move { self.execute(sql, || bind_fields(row, &binds)).await }
         })
         .await
+    }
+
+    /// `sql` on a pooled connection, its rows decoded as `M` (see [`Db::execute`]).
+    async fn fetch<M>(
+        &self,
+        sql: String,
+        args: impl Fn() -> Result<DB::Arguments, sqlx::Error>,
+    ) -> Result<Vec<M>, sqlx::Error>
+    where
+        M: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        let mut conn = self.pool.acquire().await?;
+        match DB::fetch_all::<M>(&mut conn, sql.clone(), args()?).await {
+            Err(sqlx::Error::Database(e)) if is_stale_plan(e.as_ref()) => {
+                DB::forget_statements(&mut conn).await?;
+                DB::fetch_all::<M>(&mut conn, sql, args()?).await
+            }
+            other => other,
+        }
+    }
+
+    /// `sql` run on a pooled connection; rows affected. PostgreSQL refuses a prepared
+    /// statement whose result columns changed type since it was prepared ("cached plan
+    /// must not change result type": a column widened in place), and sqlx would reuse it
+    /// on that connection for ever: the connection's statements are forgotten and the
+    /// statement runs once more, prepared anew, on the same connection.
+    async fn execute(
+        &self,
+        sql: String,
+        args: impl Fn() -> Result<DB::Arguments, sqlx::Error>,
+    ) -> Result<u64, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        match DB::execute(&mut conn, sql.clone(), args()?).await {
+            Err(sqlx::Error::Database(e)) if is_stale_plan(e.as_ref()) => {
+                DB::forget_statements(&mut conn).await?;
+                DB::execute(&mut conn, sql, args()?).await
+            }
+            other => other,
+        }
     }
 
     /// Run `op` with SQL for the current shape; on an error a stale snapshot may cause
@@ -257,6 +290,11 @@ impl<DB: Backend> Db<DB> {
     }
 }
 
+/// "cached plan must not change result type" (PostgreSQL, SQLSTATE 0A000).
+fn is_stale_plan(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.code().as_deref() == Some("0A000") && e.message().contains("cached plan must not change result type")
+}
+
 /// Whether an error may come from a snapshot older than the schema: an undefined column;
 /// for a renamed table, an undefined table; for a model with changes in flight, a NOT
 /// NULL column left empty (a column that just became required again).
@@ -268,6 +306,7 @@ fn schema_may_have_moved<DB: Backend>(
     let (code, message) = (e.code(), e.message());
     let code = code.as_deref();
     is_undefined_column(DB::DIALECT, code, message)
+        || is_stale_plan(e)
         || (model.renamed.is_some() && is_undefined_table(DB::DIALECT, code, message))
         || (model.has_changes() && is_not_null_violation(DB::DIALECT, code, message))
 }

@@ -100,12 +100,20 @@ pub enum Error {
 
     /// Another runner holds the lock.
     #[error(
-        "another straddle runner is applying migrations on {url} (waited {waited:?}); try again when it is done"
+        "another straddle runner is applying migrations on {url}{} (waited {} s); try again when it is done",
+        .holder.as_ref().map(|h| format!(": {h}")).unwrap_or_default(),
+        .waited.as_secs_f64().round()
     )]
     Busy {
         url: String,
         waited: std::time::Duration,
+        /// Who holds it and since when, where recorded.
+        holder: Option<String>,
     },
+
+    /// The database user lacks a privilege Straddle needs.
+    #[error("{0}")]
+    Privilege(String),
 
     #[error("model `{model}` is not compiled for {dialect}: enable the `{}` feature or add it to `dialects(...)`", dialect.key())]
     DialectNotCompiled { model: String, dialect: Dialect },
@@ -131,33 +139,134 @@ fn sample_text(sample: &[String]) -> String {
     }
 }
 
-/// `scheme://user:****@host/db`: a URL safe to print.
+/// Query parameters and DSN keys that carry a secret.
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "sslpassword",
+    "secret",
+    "token",
+    "auth_token",
+    "sslkey",
+];
+
+fn is_secret(key: &str) -> bool {
+    SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
+}
+
+/// A database URL safe to print: the password of `scheme://user:secret@host/db` and every
+/// secret query parameter (`?password=…`, `sslpassword`, `token`, …) replaced by `****`;
+/// a libpq key-value DSN (`host=db password=secret`) likewise. Parsed with the `url`
+/// crate, not by cutting strings: `@`, `:` and `/` in a password cannot confuse it.
 pub fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (auth, host) = match rest.rsplit_once('@') {
-        Some((auth, host)) => (Some(auth), host),
-        None => (None, rest),
-    };
-    match auth {
-        Some(auth) => match auth.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
-            None => format!("{scheme}://{auth}@{host}"),
-        },
-        None => url.to_string(),
+    if let Ok(mut parsed) = url::Url::parse(url)
+        && url.contains("://")
+    {
+        if parsed.password().is_some() {
+            let _ = parsed.set_password(Some("****"));
+        }
+        if parsed.query().is_some() {
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if is_secret(&k) {
+                        "****".to_string()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        return parsed.to_string().replace("%2A%2A%2A%2A", "****");
     }
+    if url.contains('=') && !url.contains("://") {
+        return mask_key_values(url);
+    }
+    url.to_string()
+}
+
+/// `host=db password='a b' user=x` → `host=db password=**** user=x`.
+fn mask_key_values(dsn: &str) -> String {
+    let mut out = String::new();
+    let mut rest = dsn;
+    while let Some(eq) = rest.find('=') {
+        let (key_part, after) = rest.split_at(eq);
+        let key = key_part.rsplit(char::is_whitespace).next().unwrap_or_default();
+        out.push_str(key_part);
+        out.push('=');
+        let after = &after[1..];
+        // The value: quoted (with \' escapes) or up to the next whitespace.
+        let end = if let Some(quoted) = after.strip_prefix('\'') {
+            let mut i = 0;
+            let bytes = quoted.as_bytes();
+            while i < bytes.len() && bytes[i] != b'\'' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            (i + 2).min(after.len())
+        } else {
+            after.find(char::is_whitespace).unwrap_or(after.len())
+        };
+        if is_secret(key) {
+            out.push_str("****");
+        } else {
+            out.push_str(&after[..end]);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
+    use super::mask_url;
+
     #[test]
     fn passwords_are_masked() {
         assert_eq!(
-            super::mask_url("postgres://u:secret@h:5432/db"),
+            mask_url("postgres://u:secret@h:5432/db"),
             "postgres://u:****@h:5432/db"
         );
-        assert_eq!(super::mask_url("mysql://root@h/db"), "mysql://root@h/db");
-        assert_eq!(super::mask_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(mask_url("mysql://root@h/db"), "mysql://root@h/db");
+        assert_eq!(mask_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(
+            mask_url("sqlite:///tmp/x.db?mode=rwc"),
+            "sqlite:///tmp/x.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn secrets_anywhere_in_the_url_are_masked() {
+        for (url, secret) in [
+            ("postgres://u@h/db?password=hunter2&sslmode=require", "hunter2"),
+            ("postgres://u@h/db?sslmode=require&SSLPASSWORD=hunter2", "hunter2"),
+            ("mysql://root:p%40ss%3Aw0rd@h:3306/db", "p%40ss"),
+            ("mysql://root:p%40ss@h/db?password=other", "other"),
+            ("postgres://u:a@b@h/db", "a@b"),
+        ] {
+            let masked = mask_url(url);
+            assert!(!masked.contains(secret), "{url} → {masked}");
+            assert!(masked.contains("****"), "{url} → {masked}");
+        }
+        assert_eq!(
+            mask_url("postgres://u@h/db?password=x&sslmode=require"),
+            "postgres://u@h/db?password=****&sslmode=require"
+        );
+    }
+
+    #[test]
+    fn key_value_dsns_are_masked() {
+        assert_eq!(
+            mask_url("host=db port=5432 password=hunter2 user=app"),
+            "host=db port=5432 password=**** user=app"
+        );
+        assert_eq!(
+            mask_url("host=db password='it\\'s secret' dbname=x"),
+            "host=db password=**** dbname=x"
+        );
     }
 }

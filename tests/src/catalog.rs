@@ -57,23 +57,23 @@ pub fn queries(dialect: Dialect, table: &str) -> Vec<String> {
     }
 }
 
-/// One query listing Straddle-owned objects left anywhere in the database.
+/// One query listing Straddle-owned objects left anywhere in the database: triggers,
+/// functions, constraints, tables of a rebuild — not the runner's own bookkeeping
+/// (`_straddle_migrations` and its siblings, which stay).
 pub fn leftovers(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Postgres => {
             "SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgname LIKE 'straddle%' \
              UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE proname LIKE 'straddle%' \
              UNION ALL SELECT 'constraint ' || conname FROM pg_constraint WHERE conname LIKE 'straddle%' \
-             UNION ALL SELECT 'table ' || relname FROM pg_class WHERE relname LIKE '\\_straddle%'"
+             UNION ALL SELECT 'table ' || relname FROM pg_class WHERE relname LIKE 'straddle%'"
         }
         Dialect::MySql => {
             "SELECT CAST(CONCAT('trigger ', TRIGGER_NAME) AS CHAR) FROM information_schema.TRIGGERS \
              WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'straddle%' \
              UNION ALL SELECT CAST(CONCAT('table ', TABLE_NAME) AS CHAR) FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_straddle%'"
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'straddle%'"
         }
-        Dialect::Sqlite => {
-            "SELECT type || ' ' || name FROM sqlite_master WHERE name LIKE 'straddle%' OR name LIKE '\\_straddle%' ESCAPE '\\'"
-        }
+        Dialect::Sqlite => "SELECT type || ' ' || name FROM sqlite_master WHERE name LIKE 'straddle%'",
     }
 }

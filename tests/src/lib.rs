@@ -13,7 +13,46 @@ use sqlx::{Connection, Pool};
 use std::time::Duration;
 use straddle::{Backend, Dialect, ir};
 
+/// A test module `$scenario` with one test per engine (`postgres`, `mysql`, `sqlite`, or
+/// those listed), each running `$scenario::<DB>(&TestDb)` on a database of its own.
+#[macro_export]
+macro_rules! per_dialect {
+    ($scenario:ident) => {
+        $crate::per_dialect!($scenario: postgres, mysql, sqlite);
+    };
+    ($scenario:ident: $($engine:ident),+) => {
+        mod $scenario {
+            $($crate::per_dialect!(@one $scenario $engine);)+
+        }
+    };
+    (@one $scenario:ident postgres) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn postgres() {
+            if let Some(t) = $crate::TestDb::postgres(stringify!($scenario)).await {
+                super::$scenario::<sqlx::Postgres>(&t).await
+            }
+        }
+    };
+    (@one $scenario:ident mysql) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn mysql() {
+            if let Some(t) = $crate::TestDb::mysql(stringify!($scenario)).await {
+                super::$scenario::<sqlx::MySql>(&t).await
+            }
+        }
+    };
+    (@one $scenario:ident sqlite) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sqlite() {
+            if let Some(t) = $crate::TestDb::sqlite(stringify!($scenario)).await {
+                super::$scenario::<sqlx::Sqlite>(&t).await
+            }
+        }
+    };
+}
+
 pub mod catalog;
+pub mod cluster;
 pub mod models;
 pub mod rollout;
 
@@ -57,7 +96,14 @@ fn unique_name(tag: &str) -> String {
 }
 
 fn unreachable(what: &str, url: &str, err: &dyn std::fmt::Display) -> Option<TestDb> {
-    let url = straddle::mask_url(url);
+    not_run(what, &straddle::mask_url(url), err);
+    None
+}
+
+/// A test cannot run because `what` (at `at`) is not there: a failure under `CI=true`;
+/// elsewhere a loud notice that its assertions did not run.
+pub fn not_run(what: &str, at: &str, err: &dyn std::fmt::Display) {
+    let url = at;
     if under_ci() {
         panic!("{what} at {url} is unreachable under CI=true: {err}");
     }
@@ -70,7 +116,6 @@ fn unreachable(what: &str, url: &str, err: &dyn std::fmt::Display) -> Option<Tes
          ********************************************************************\n"
     );
     let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
-    None
 }
 
 fn replace_database(url: &str, name: &str) -> String {

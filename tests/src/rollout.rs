@@ -279,6 +279,7 @@ pub async fn watch_locks(url: &str, table: &str, pid: i32, watch: &LockWatch, ru
         "SELECT l.mode, a.query, a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
          WHERE l.locktype = 'relation' AND l.relation = {oid} AND l.granted AND l.pid = {pid}"
     );
+    let quoted_table = Dialect::Postgres.quote(table);
     let mut exclusive_since: Option<Instant> = None;
     while running.load(Ordering::Relaxed) {
         // An error means the table is briefly missing (a rebuild swapping it): no sample.
@@ -308,10 +309,14 @@ pub async fn watch_locks(url: &str, table: &str, pid: i32, watch: &LockWatch, ru
         }
         for (mode, query, state) in &rows {
             let q = query.trim_start().to_ascii_uppercase();
-            let scanning = q.starts_with("UPDATE")
+            // A statement that reads or fills the table names it as an identifier; the
+            // runner's catalog checks name it only as a string (they read pg_catalog).
+            let touches_table = query.contains(&quoted_table);
+            let scanning = (q.starts_with("UPDATE")
                 || q.starts_with("WITH")
                 || q.starts_with("SELECT")
-                || q.contains("VALIDATE");
+                || q.contains("VALIDATE"))
+                && touches_table;
             if state.as_deref() == Some("active")
                 && scanning
                 && strength(mode) > strength("ShareUpdateExclusiveLock")

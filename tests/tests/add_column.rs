@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use straddle::{ApplyOptions, BindFields, ColumnShape, Db, Direction, Model, Phase};
 use straddle_tests::models::{Awkward, Counted, HasId, Nickname, Normalized};
-use straddle_tests::{TestBackend, TestDb, base_table_sql, final_table_sql, seed_sql, seeded_email};
+use straddle_tests::{
+    TestBackend, TestDb, base_table_sql, final_table_sql, per_dialect, seed_sql, seeded_email,
+};
 
 const ROWS: i64 = 1000;
 
@@ -19,31 +21,6 @@ fn options() -> ApplyOptions {
         lock_timeout: Duration::from_secs(5),
         ..Default::default()
     }
-}
-
-macro_rules! per_dialect {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(t) = straddle_tests::TestDb::postgres(stringify!($scenario)).await {
-                    super::$scenario::<sqlx::Postgres>(&t).await
-                }
-            }
-            #[tokio::test]
-            async fn mysql() {
-                if let Some(t) = straddle_tests::TestDb::mysql(stringify!($scenario)).await {
-                    super::$scenario::<sqlx::MySql>(&t).await
-                }
-            }
-            #[tokio::test]
-            async fn sqlite() {
-                if let Some(t) = straddle_tests::TestDb::sqlite(stringify!($scenario)).await {
-                    super::$scenario::<sqlx::Sqlite>(&t).await
-                }
-            }
-        }
-    };
 }
 
 per_dialect!(backfilled_not_null);

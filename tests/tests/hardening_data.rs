@@ -14,8 +14,9 @@
 use straddle::{Error, Model, Phase, ProgressMode, Runner, RunnerOptions};
 use straddle_tests::models::{
     Account, AccountRetyped, ArchiveRetired, ContactRenamed, Flagged, Label, MemberNullable, Ratio,
+    TagWidened,
 };
-use straddle_tests::{TestBackend, TestDb, base_table_sql};
+use straddle_tests::{TestBackend, TestDb, base_table_sql, per_dialect};
 
 fn options() -> RunnerOptions {
     RunnerOptions {
@@ -100,19 +101,7 @@ async fn expression_errors<DB: TestBackend>(t: &TestDb) {
     runner.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expression_errors_postgres() {
-    if let Some(t) = TestDb::postgres("expr_errors").await {
-        expression_errors::<sqlx::Postgres>(&t).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expression_errors_mysql() {
-    if let Some(t) = TestDb::mysql("expr_errors").await {
-        expression_errors::<sqlx::MySql>(&t).await;
-    }
-}
+per_dialect!(expression_errors: postgres, mysql);
 
 /// A type change's conversion fails for a value the previous release writes (`'n/a'` is
 /// no number): its write succeeds, and contract refuses naming the row.
@@ -148,19 +137,7 @@ async fn conversion_errors<DB: TestBackend>(t: &TestDb) {
     runner.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conversion_errors_postgres() {
-    if let Some(t) = TestDb::postgres("conv_errors").await {
-        conversion_errors::<sqlx::Postgres>(&t).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conversion_errors_mysql() {
-    if let Some(t) = TestDb::mysql("conv_errors").await {
-        conversion_errors::<sqlx::MySql>(&t).await;
-    }
-}
+per_dialect!(conversion_errors: postgres, mysql);
 
 /// `upper` is a function Straddle knows to be immutable — but on this server a volatile
 /// `public.upper(text)` is on the search path: adding the column would rewrite the table.
@@ -277,26 +254,7 @@ async fn rename_keeps_what_the_column_carries<DB: TestBackend>(t: &TestDb) {
     runner.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rename_keeps_what_the_column_carries_postgres() {
-    if let Some(t) = TestDb::postgres("rename_keeps").await {
-        rename_keeps_what_the_column_carries::<sqlx::Postgres>(&t).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rename_keeps_what_the_column_carries_mysql() {
-    if let Some(t) = TestDb::mysql("rename_keeps").await {
-        rename_keeps_what_the_column_carries::<sqlx::MySql>(&t).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rename_keeps_what_the_column_carries_sqlite() {
-    if let Some(t) = TestDb::sqlite("rename_keeps").await {
-        rename_keeps_what_the_column_carries::<sqlx::Sqlite>(&t).await;
-    }
-}
+per_dialect!(rename_keeps_what_the_column_carries);
 
 /// MySQL's `MODIFY` replaces the whole column: making `nickname` nullable must restate its
 /// collation, default and comment (they were lost: `text DEFAULT NULL`).
@@ -352,26 +310,7 @@ async fn created_table_with_an_index_goes_down<DB: TestBackend>(t: &TestDb) {
     runner.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn created_table_with_an_index_goes_down_postgres() {
-    if let Some(t) = TestDb::postgres("created_ix").await {
-        created_table_with_an_index_goes_down::<sqlx::Postgres>(&t).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn created_table_with_an_index_goes_down_mysql() {
-    if let Some(t) = TestDb::mysql("created_ix").await {
-        created_table_with_an_index_goes_down::<sqlx::MySql>(&t).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn created_table_with_an_index_goes_down_sqlite() {
-    if let Some(t) = TestDb::sqlite("created_ix").await {
-        created_table_with_an_index_goes_down::<sqlx::Sqlite>(&t).await;
-    }
-}
+per_dialect!(created_table_with_an_index_goes_down);
 
 /// A retired table, dropped at contract, comes back as it was when contract is reverted:
 /// its generated key continues where it was, its default, UNIQUE, comment and index.
@@ -438,23 +377,126 @@ async fn retired_table_comes_back_whole<DB: TestBackend>(t: &TestDb) {
     runner.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retired_table_comes_back_whole_postgres() {
-    if let Some(t) = TestDb::postgres("retired_whole").await {
-        retired_table_comes_back_whole::<sqlx::Postgres>(&t).await;
+per_dialect!(retired_table_comes_back_whole);
+
+/// A type change's column keeps its default — converted to the new type — and (on
+/// PostgreSQL) its comment; going back, the re-created old column gets its default again.
+async fn retype_keeps_the_default<DB: TestBackend>(t: &TestDb) {
+    use straddle::Dialect::*;
+    let d = DB::DIALECT;
+    let pool = t.pool::<DB>(1).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let create = match d {
+        Postgres => vec![
+            "CREATE TABLE accounts (id BIGINT PRIMARY KEY, email TEXT NOT NULL, balance TEXT NOT NULL DEFAULT ' 40', \
+             points INTEGER DEFAULT 7)",
+            "COMMENT ON COLUMN accounts.balance IS 'in cents'",
+        ],
+        MySql => vec![
+            "CREATE TABLE accounts (id BIGINT PRIMARY KEY, email TEXT NOT NULL, balance TEXT NOT NULL \
+             DEFAULT ' 40', points INT DEFAULT 7)",
+        ],
+        Sqlite => vec![
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT NOT NULL, balance TEXT NOT NULL DEFAULT ' 40', \
+             points INTEGER DEFAULT 7)",
+        ],
+    };
+    for sql in create {
+        DB::exec(&mut conn, sql).await;
     }
+    DB::exec(
+        &mut conn,
+        "INSERT INTO accounts (id, email, balance, points) VALUES (1, 'a@b', ' 12', 3)",
+    )
+    .await;
+    let mut runner = Runner::<DB>::connect(&t.url, &[AccountRetyped::definition()], options())
+        .await
+        .unwrap();
+    runner.up(Some(Phase::Contract), None).await.unwrap();
+    DB::exec(&mut conn, "INSERT INTO accounts (id, email) VALUES (2, 'c@d')").await;
+    let row =
+        "SELECT CAST(balance AS CHAR(20)) || '/' || CAST(points AS CHAR(20)) FROM accounts WHERE id = 2";
+    let row = if d == MySql {
+        "SELECT CONCAT(balance, '/', points) FROM accounts WHERE id = 2"
+    } else {
+        row
+    };
+    assert_eq!(one::<DB>(&mut conn, row).await, "40/7", "the defaults, converted");
+    if d == Postgres {
+        let comment = "SELECT col_description('accounts'::regclass, attnum) FROM pg_attribute \
+                       WHERE attrelid = 'accounts'::regclass AND attname = 'balance'";
+        assert_eq!(one::<DB>(&mut conn, comment).await, "in cents");
+    }
+    // Back to the old type: the old column has its default again.
+    runner.down(Some(Phase::Contract), None).await.unwrap();
+    DB::exec(&mut conn, "INSERT INTO accounts (id, email) VALUES (3, 'e@f')").await;
+    let back = if d == MySql {
+        "SELECT CONCAT(balance, '/', points) FROM accounts WHERE id = 3"
+    } else {
+        "SELECT CAST(balance AS CHAR(20)) || '/' || CAST(points AS CHAR(20)) FROM accounts WHERE id = 3"
+    };
+    assert_eq!(one::<DB>(&mut conn, back).await, "40/7");
+    runner.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retired_table_comes_back_whole_mysql() {
-    if let Some(t) = TestDb::mysql("retired_whole").await {
-        retired_table_comes_back_whole::<sqlx::MySql>(&t).await;
-    }
+per_dialect!(retype_keeps_the_default);
+
+/// PostgreSQL's in-place widening keeps a collation the column was given (left out of
+/// `ALTER COLUMN … TYPE`, the new type's default collation would replace it).
+#[tokio::test]
+async fn widening_keeps_the_collation_postgres() {
+    let Some(t) = TestDb::postgres("widen_collation").await else {
+        return;
+    };
+    let pool = t.pool::<sqlx::Postgres>(1).await;
+    let mut conn = pool.acquire().await.unwrap();
+    <sqlx::Postgres as TestBackend>::exec(
+        &mut conn,
+        "CREATE TABLE tags (id BIGINT PRIMARY KEY, email VARCHAR(32) COLLATE \"C\" NOT NULL, note TEXT)",
+    )
+    .await;
+    let mut runner = Runner::<sqlx::Postgres>::connect(&t.url, &[TagWidened::definition()], options())
+        .await
+        .unwrap();
+    runner.up(Some(Phase::Contract), None).await.unwrap();
+    let described = "SELECT format_type(atttypid, atttypmod) || ' ' || collname FROM pg_attribute a \
+                     JOIN pg_collation c ON c.oid = a.attcollation WHERE attrelid = 'tags'::regclass AND attname = 'email'";
+    assert_eq!(
+        one::<sqlx::Postgres>(&mut conn, described).await,
+        "character varying(255) C"
+    );
+    runner.close().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retired_table_comes_back_whole_sqlite() {
-    if let Some(t) = TestDb::sqlite("retired_whole").await {
-        retired_table_comes_back_whole::<sqlx::Sqlite>(&t).await;
+/// A column widened in place under a running release: its prepared statements now return
+/// another type ("cached plan must not change result type"), and sqlx would reuse them on
+/// their connection for ever. The generated code prepares them anew — reads and writes
+/// go on.
+#[tokio::test]
+async fn prepared_statements_survive_a_widening_postgres() {
+    use straddle::{BindFields, Db};
+    use straddle_tests::models::Tag;
+    let Some(t) = TestDb::postgres("stale_plans").await else {
+        return;
+    };
+    let pool = t.pool::<sqlx::Postgres>(1).await;
+    let mut conn = pool.acquire().await.unwrap();
+    <sqlx::Postgres as TestBackend>::exec(
+        &mut conn,
+        &base_table_sql(Tag::definition(), straddle::Dialect::Postgres),
+    )
+    .await;
+    <sqlx::Postgres as TestBackend>::exec(&mut conn, "INSERT INTO tags (id, email) VALUES (1, 'a@b')").await;
+    // The previous release's pool: one connection, its statements prepared.
+    let db = Db::new(t.pool::<sqlx::Postgres>(1).await).await.unwrap();
+    let row = db.find::<Tag, _>(1_i64).await.unwrap().unwrap();
+    db.update(&row).await.unwrap();
+    <sqlx::Postgres as TestBackend>::exec(&mut conn, "ALTER TABLE tags ALTER COLUMN email TYPE VARCHAR(255)")
+        .await;
+    for _ in 0..3 {
+        assert_eq!(db.find::<Tag, _>(1_i64).await.unwrap(), Some(row.clone()));
+        assert_eq!(db.fetch_all::<Tag>().await.unwrap().len(), 1);
+        db.update(&row).await.unwrap();
     }
+    let _ = <Tag as BindFields<sqlx::Postgres>>::bind_field;
 }

@@ -16,34 +16,9 @@ use straddle_tests::models::{
     TicketLinked,
 };
 use straddle_tests::rollout::{self, Versions};
-use straddle_tests::{TestBackend, TestDb, base_table_sql, seed_sql};
+use straddle_tests::{TestBackend, TestDb, base_table_sql, per_dialect, seed_sql};
 
 const ROWS: i64 = 5_000;
-
-macro_rules! per_dialect {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(t) = straddle_tests::TestDb::postgres(stringify!($scenario)).await {
-                    super::$scenario::<sqlx::Postgres>(&t).await
-                }
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                if let Some(t) = straddle_tests::TestDb::mysql(stringify!($scenario)).await {
-                    super::$scenario::<sqlx::MySql>(&t).await
-                }
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                if let Some(t) = straddle_tests::TestDb::sqlite(stringify!($scenario)).await {
-                    super::$scenario::<sqlx::Sqlite>(&t).await
-                }
-            }
-        }
-    };
-}
 
 per_dialect!(order_rollout_beside_an_expanded_order_item);
 per_dialect!(order_item_rollout_beside_an_expanded_order);

@@ -18,7 +18,8 @@ async fn sees_a_long_exclusive_lock_and_a_scan_under_it() {
     let pid: i32 = sqlx::Postgres::text_rows(&mut conn, "SELECT pg_backend_pid()::text".into()).await[0]
         .parse()
         .unwrap();
-    let scan = "SELECT count(*) FROM watched, pg_sleep(0.8)";
+    // As Straddle writes it: the table quoted.
+    let scan = "SELECT count(*) FROM \"watched\", pg_sleep(0.8)";
     let claimed = straddle::ir::Step {
         name: "verify-watched".into(),
         transactional: false,

@@ -8,34 +8,9 @@ use straddle_tests::models::{
     Account, AccountRetyped, Client, Contact, ContactIndexed, ContactRenamed, Customer, Normalized,
     NormalizedEdited, account,
 };
-use straddle_tests::{TestBackend, TestDb, base_table_sql, seed_sql};
+use straddle_tests::{TestBackend, TestDb, base_table_sql, per_dialect, seed_sql};
 
 const ROWS: u64 = 5000;
-
-macro_rules! per_dialect {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(t) = straddle_tests::TestDb::postgres(stringify!($scenario)).await {
-                    super::$scenario::<sqlx::Postgres>(&t).await
-                }
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                if let Some(t) = straddle_tests::TestDb::mysql(stringify!($scenario)).await {
-                    super::$scenario::<sqlx::MySql>(&t).await
-                }
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                if let Some(t) = straddle_tests::TestDb::sqlite(stringify!($scenario)).await {
-                    super::$scenario::<sqlx::Sqlite>(&t).await
-                }
-            }
-        }
-    };
-}
 
 per_dialect!(ledger_and_idempotence);
 per_dialect!(contract_refuses_until_backfilled);
@@ -251,16 +226,33 @@ async fn contract_refuses_until_backfilled<DB: TestBackend>(t: &TestDb) {
     assert_eq!(verify[0].sample, vec!["1", "2", "3", "4", "5"]);
 
     // Phases go in order, so contract always follows a backfill; make NULLs appear
-    // behind the runner's back after it (triggers gone, values erased).
+    // behind the runner's back after it (its triggers out of the way for a moment and put
+    // back as they were — the runner checks they are there — and values erased).
     r.up(Some(Phase::Backfill), None).await.unwrap();
     {
         let mut conn = pool.acquire().await.unwrap();
+        let mut recreate = Vec::new();
         for name in straddle::ir::render::sync_trigger_names(DB::DIALECT, "users", "email_normalized") {
-            let on = if DB::DIALECT == straddle::Dialect::Postgres {
-                " ON users"
-            } else {
-                ""
+            let lit = DB::DIALECT.string_literal(&name);
+            let (definition, on) = match DB::DIALECT {
+                straddle::Dialect::Postgres => (
+                    format!("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname = {lit}"),
+                    " ON users",
+                ),
+                straddle::Dialect::MySql => (
+                    format!(
+                        "SELECT CONCAT('CREATE TRIGGER `', TRIGGER_NAME, '` ', ACTION_TIMING, ' ', EVENT_MANIPULATION, \
+                         ' ON `', EVENT_OBJECT_TABLE, '` FOR EACH ROW ', ACTION_STATEMENT) \
+                         FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = {lit}"
+                    ),
+                    "",
+                ),
+                straddle::Dialect::Sqlite => (
+                    format!("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = {lit}"),
+                    "",
+                ),
             };
+            recreate.extend(DB::text_rows(&mut conn, definition).await);
             DB::exec(
                 &mut conn,
                 &format!("DROP TRIGGER {}{on}", DB::DIALECT.quote(&name)),
@@ -272,6 +264,9 @@ async fn contract_refuses_until_backfilled<DB: TestBackend>(t: &TestDb) {
             "UPDATE users SET email_normalized = NULL WHERE id IN (7, 3)",
         )
         .await;
+        for sql in &recreate {
+            DB::exec(&mut conn, sql).await;
+        }
     }
     let err = r.up(Some(Phase::Contract), None).await.unwrap_err();
     match &err {
@@ -284,7 +279,7 @@ async fn contract_refuses_until_backfilled<DB: TestBackend>(t: &TestDb) {
         }
         other => panic!("expected a refusal, got {other}"),
     }
-    assert!(err.to_string().contains("e.g. keys 3; 7"), "{err}");
+    assert!(err.to_string().contains("(2 offending rows, e.g. 3; 7)"), "{err}");
     let status = r.status(None).await.unwrap();
     assert!(!status[0].applied.contains(&Phase::Contract));
     assert_eq!(status[0].violations, Some(2));

@@ -116,21 +116,7 @@ pub fn definition_get_sql(dialect: Dialect) -> String {
 /// status, started_at_ms, finished_at_ms, duration_ms, rows_touched, attempts,
 /// applied_by, error.
 pub fn insert_sql(dialect: Dialect) -> String {
-    let cols = [
-        "change_id",
-        "phase",
-        "direction",
-        "step",
-        "checksum",
-        "status",
-        "started_at_ms",
-        "finished_at_ms",
-        "duration_ms",
-        "rows_touched",
-        "attempts",
-        "applied_by",
-        "error",
-    ];
+    let cols = &LEDGER_COLUMNS[1..];
     format!(
         "INSERT INTO {} ({}) VALUES ({})",
         dialect.quote(LEDGER),
@@ -242,56 +228,117 @@ pub fn lease_take_sql() -> String {
     )
 }
 
-/// The current SQLite lease holder (`host:pid:nonce`); binds: name.
-pub fn lease_holder_sql() -> String {
-    let d = Dialect::Sqlite;
+/// Record who holds the runner lock (PostgreSQL, MySQL: the lock itself is the server's;
+/// this row only names its holder to a runner that has to wait); binds: name, holder,
+/// expires_at_ms.
+pub fn holder_put_sql(dialect: Dialect) -> String {
+    let q = |s: &str| dialect.quote(s);
+    let p = |n| dialect.placeholder(n);
+    let (t, n, h, e) = (q(LEASE), q("name"), q("holder"), q("expires_at_ms"));
+    match dialect {
+        Dialect::MySql => format!(
+            "INSERT INTO {t} ({n}, {h}, {e}) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE {h} = VALUES({h}), {e} = VALUES({e})"
+        ),
+        Dialect::Postgres | Dialect::Sqlite => format!(
+            "INSERT INTO {t} ({n}, {h}, {e}) VALUES ({}, {}, {}) ON CONFLICT ({n}) DO UPDATE SET {h} = excluded.{h}, \
+             {e} = excluded.{e}",
+            p(1),
+            p(2),
+            p(3)
+        ),
+    }
+}
+
+/// The recorded lock holder (`host:pid:nonce`) and its lease's expiry; binds: name.
+pub fn lease_holder_sql(dialect: Dialect) -> String {
     format!(
-        "SELECT {} FROM {} WHERE {} = ?1",
-        d.quote("holder"),
-        d.quote(LEASE),
-        d.quote("name")
+        "SELECT {}, {} FROM {} WHERE {} = {}",
+        dialect.quote("holder"),
+        dialect.quote("expires_at_ms"),
+        dialect.quote(LEASE),
+        dialect.quote("name"),
+        dialect.placeholder(1)
     )
 }
 
 /// Release the SQLite lease; binds: name, holder.
-pub fn lease_release_sql() -> String {
-    let d = Dialect::Sqlite;
+pub fn lease_release_sql(dialect: Dialect) -> String {
     format!(
-        "DELETE FROM {} WHERE {} = ?1 AND {} = ?2",
-        d.quote(LEASE),
-        d.quote("name"),
-        d.quote("holder")
+        "DELETE FROM {} WHERE {} = {} AND {} = {}",
+        dialect.quote(LEASE),
+        dialect.quote("name"),
+        dialect.placeholder(1),
+        dialect.quote("holder"),
+        dialect.placeholder(2)
     )
+}
+
+/// The runner lock's key: one per database (MySQL's `GET_LOCK` names are the server's)
+/// and per schema (PostgreSQL's advisory locks are the database's), so that migrators of
+/// unrelated databases or schemas never wait for each other.
+fn lock_key(dialect: Dialect, name: &str) -> String {
+    let lit = dialect.string_literal(name);
+    match dialect {
+        Dialect::Postgres => format!("hashtextextended({lit} || ':' || current_schema(), 0)"),
+        // At most 64 characters: the name, then a digest of the database's.
+        Dialect::MySql => format!("CONCAT({lit}, ':', SHA1(DATABASE()))"),
+        Dialect::Sqlite => lit,
+    }
 }
 
 /// Acquire the runner lock without waiting (one attempt); returns 1 when acquired.
 pub fn try_lock_sql(dialect: Dialect, name: &str) -> Option<String> {
+    let key = lock_key(dialect, name);
     match dialect {
-        // A stable 64-bit key derived from the name.
         Dialect::Postgres => Some(format!(
-            "SELECT CAST(CASE WHEN pg_try_advisory_lock(hashtextextended({}, 0)) THEN 1 ELSE 0 END AS BIGINT)",
-            dialect.string_literal(name)
+            "SELECT CAST(CASE WHEN pg_try_advisory_lock({key}) THEN 1 ELSE 0 END AS BIGINT)"
         )),
-        Dialect::MySql => Some(format!(
-            "SELECT COALESCE(GET_LOCK({}, 0), 0)",
-            dialect.string_literal(name)
-        )),
+        Dialect::MySql => Some(format!("SELECT COALESCE(GET_LOCK({key}, 0), 0)")),
         Dialect::Sqlite => None,
     }
 }
 
 pub fn unlock_sql(dialect: Dialect, name: &str) -> Option<String> {
+    let key = lock_key(dialect, name);
     match dialect {
         Dialect::Postgres => Some(format!(
-            "SELECT CAST(CASE WHEN pg_advisory_unlock(hashtextextended({}, 0)) THEN 1 ELSE 0 END AS BIGINT)",
-            dialect.string_literal(name)
+            "SELECT CAST(CASE WHEN pg_advisory_unlock({key}) THEN 1 ELSE 0 END AS BIGINT)"
         )),
-        Dialect::MySql => Some(format!(
-            "SELECT COALESCE(RELEASE_LOCK({}), 0)",
-            dialect.string_literal(name)
-        )),
+        Dialect::MySql => Some(format!("SELECT COALESCE(RELEASE_LOCK({key}), 0)")),
         Dialect::Sqlite => None,
     }
+}
+
+/// The ledger's columns, in order (`id` generated).
+const LEDGER_COLUMNS: [&str; 14] = [
+    "id",
+    "change_id",
+    "phase",
+    "direction",
+    "step",
+    "checksum",
+    "status",
+    "started_at_ms",
+    "finished_at_ms",
+    "duration_ms",
+    "rows_touched",
+    "attempts",
+    "applied_by",
+    "error",
+];
+
+/// The columns each of the runner's own tables must have (a table of that name with
+/// others is not Straddle's).
+pub fn expected_columns() -> [(&'static str, &'static [&'static str]); 4] {
+    [
+        (LEDGER, &LEDGER_COLUMNS),
+        (
+            CHECKPOINTS,
+            &["change_id", "last_key", "rows_done", "updated_at_ms"],
+        ),
+        (LEASE, &["name", "holder", "expires_at_ms"]),
+        (DEFINITIONS, &["change_id", "statements", "captured_at_ms"]),
+    ]
 }
 
 /// Statements bounding one backfill batch's transaction.

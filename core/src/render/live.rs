@@ -66,12 +66,76 @@ pub fn definition_sql(dialect: Dialect, table: &str, column: &str) -> String {
 /// The table and column whose definition `live` needs.
 pub fn subject(live: &LiveSql) -> (&str, &str) {
     match live {
-        LiveSql::MySqlModify { table, column, .. } => (table, column),
+        LiveSql::MySqlModify { table, column, .. } | LiveSql::AlterType { table, column, .. } => {
+            (table, column)
+        }
+        LiveSql::CarryDefault { table, from, .. } => (table, from),
     }
 }
 
-/// The SQL of `live`, given the column's definition; an error (naming why) when it
-/// cannot be written without losing something of the column.
+/// What a carried default is, as the catalog spells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CarriedDefault {
+    /// None to carry.
+    None,
+    /// A constant: carried as its value converted (evaluated by the engine when it runs).
+    Constant(String),
+    /// An expression (`nextval(…)`, `now()`): carried as the expression, converted.
+    Expression(String),
+}
+
+/// The default of a column as `def` spells it, classified (it matters on MySQL, where a
+/// constant is converted by evaluating it, and an expression only carried as it is).
+pub fn carried_default(dialect: Dialect, def: &ColumnDefinition) -> CarriedDefault {
+    let Some(d) = def.default.as_deref().map(str::trim) else {
+        return CarriedDefault::None;
+    };
+    if d.eq_ignore_ascii_case("NULL") {
+        return CarriedDefault::None;
+    }
+    let mariadb = def.server.as_deref().is_some_and(|v| v.contains("MariaDB"));
+    let generated = def
+        .extra
+        .as_deref()
+        .is_some_and(|e| e.contains("DEFAULT_GENERATED"));
+    let constant = d.starts_with('\'') || d.parse::<f64>().is_ok();
+    match dialect {
+        // MySQL 8 spells a constant default raw, without quotes.
+        Dialect::MySql if !mariadb && !generated => {
+            CarriedDefault::Constant(Dialect::MySql.string_literal(d))
+        }
+        Dialect::MySql if constant => CarriedDefault::Constant(d.to_string()),
+        Dialect::Postgres | Dialect::MySql | Dialect::Sqlite => CarriedDefault::Expression(d.to_string()),
+    }
+}
+
+/// The converted default: `convert` (an expression over the column's name) with the
+/// default in the column's place.
+pub fn converted(dialect: Dialect, convert: &crate::expr::SqlExpr, default: &str) -> String {
+    convert.render_with(dialect, |_| format!("({default})"))
+}
+
+/// MySQL: the query computing a constant default's converted value, as text.
+pub fn mysql_value_sql(convert: &crate::expr::SqlExpr, default: &str) -> String {
+    format!(
+        "SELECT CAST({} AS CHAR)",
+        converted(Dialect::MySql, convert, default)
+    )
+}
+
+/// MySQL: the default set on `to`, in place (metadata only).
+pub fn mysql_set_default(table: &str, to: &str, value_sql: &str) -> String {
+    let d = Dialect::MySql;
+    format!(
+        "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {value_sql}, ALGORITHM=INSTANT",
+        d.quote(table),
+        d.quote(to)
+    )
+}
+
+/// The SQL of `live`, given the column's definition, where it follows from it alone
+/// (PostgreSQL's carried default and comment, MySQL's `MODIFY`, an in-place type change);
+/// an error (naming why) when it cannot be written without losing something.
 pub fn statements(live: &LiveSql, def: &ColumnDefinition) -> Result<Vec<String>, String> {
     match live {
         LiveSql::MySqlModify {
@@ -79,6 +143,54 @@ pub fn statements(live: &LiveSql, def: &ColumnDefinition) -> Result<Vec<String>,
             column,
             not_null,
         } => Ok(vec![mysql_modify(table, column, *not_null, def)?]),
+        LiveSql::AlterType {
+            table,
+            column,
+            sql_type,
+        } => {
+            let d = Dialect::Postgres;
+            let collate = def
+                .collation
+                .as_ref()
+                .map(|c| format!(" COLLATE {c}"))
+                .unwrap_or_default();
+            Ok(vec![format!(
+                "ALTER TABLE {} ALTER COLUMN {} TYPE {sql_type}{collate}",
+                d.quote(table),
+                d.quote(column)
+            )])
+        }
+        LiveSql::CarryDefault {
+            dialect: Dialect::Postgres,
+            table,
+            to,
+            convert,
+            ..
+        } => {
+            let d = Dialect::Postgres;
+            let mut out = Vec::new();
+            match carried_default(d, def) {
+                CarriedDefault::None => {}
+                CarriedDefault::Constant(v) | CarriedDefault::Expression(v) => out.push(format!(
+                    "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}",
+                    d.quote(table),
+                    d.quote(to),
+                    converted(d, convert, &v)
+                )),
+            }
+            if let Some(c) = def.comment.as_deref().filter(|c| !c.is_empty()) {
+                out.push(format!(
+                    "COMMENT ON COLUMN {}.{} IS {}",
+                    d.quote(table),
+                    d.quote(to),
+                    d.string_literal(c)
+                ));
+            }
+            Ok(out)
+        }
+        LiveSql::CarryDefault { dialect, .. } => {
+            unreachable!("a default is carried on {dialect} with the engine's help (see the runtime)")
+        }
     }
 }
 
@@ -144,9 +256,81 @@ fn mysql_modify(table: &str, column: &str, not_null: bool, def: &ColumnDefinitio
     Ok(sql)
 }
 
+/// The shape of the statements `live` writes, with `…` for what the catalog supplies:
+/// for the plan rules, which check every DDL Straddle can emit.
+pub fn shape(live: &LiveSql) -> Vec<String> {
+    let q = |d: Dialect, s: &str| d.quote(s);
+    match live {
+        LiveSql::MySqlModify {
+            table,
+            column,
+            not_null,
+        } => vec![format!(
+            "ALTER TABLE {} MODIFY COLUMN {} … {} …, ALGORITHM=INPLACE, LOCK=NONE",
+            q(Dialect::MySql, table),
+            q(Dialect::MySql, column),
+            if *not_null { "NOT NULL" } else { "NULL" }
+        )],
+        LiveSql::AlterType {
+            table,
+            column,
+            sql_type,
+        } => vec![format!(
+            "ALTER TABLE {} ALTER COLUMN {} TYPE {sql_type} …",
+            q(Dialect::Postgres, table),
+            q(Dialect::Postgres, column)
+        )],
+        LiveSql::CarryDefault {
+            dialect, table, to, ..
+        } => match dialect {
+            Dialect::Postgres => vec![
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT …",
+                    q(*dialect, table),
+                    q(*dialect, to)
+                ),
+                format!(
+                    "COMMENT ON COLUMN {}.{} IS …",
+                    q(*dialect, table),
+                    q(*dialect, to)
+                ),
+            ],
+            Dialect::MySql => vec![mysql_set_default(table, to, "…")],
+            // The table rebuild (see `sqlite_rebuild`).
+            Dialect::Sqlite => vec![],
+        },
+    }
+}
+
 /// The statement as a migration file shows it: what it does and what it reads.
 pub fn describe(live: &LiveSql) -> String {
     match live {
+        LiveSql::AlterType {
+            table,
+            column,
+            sql_type,
+        } => comment(&format!(
+            "written when it runs, keeping the column's collation (left out, the new type's default would replace \
+             it):\n  ALTER TABLE {table} ALTER COLUMN {column} TYPE {sql_type} [COLLATE <its collation>];\n  read \
+             with: {}",
+            definition_sql(Dialect::Postgres, table, column)
+        )),
+        LiveSql::CarryDefault {
+            dialect,
+            table,
+            from,
+            to,
+            convert,
+        } => comment(&format!(
+            "written when it runs: {to} gets the default {from} has, converted ({}){}:\n  read with: {}",
+            convert.text,
+            match dialect {
+                Dialect::Postgres => ", and its comment",
+                Dialect::MySql => "",
+                Dialect::Sqlite => " — SQLite rebuilds the table for it, only when there is a default",
+            },
+            definition_sql(*dialect, table, from)
+        )),
         LiveSql::MySqlModify {
             table,
             column,

@@ -169,6 +169,20 @@ impl<'a> Target<'a> {
             }),
         })
     }
+    /// What adding the column (as declared by `nullable` and `default`) expects of the
+    /// catalog: the column created so — or found so, left by an interrupted run — and
+    /// what it needs to find (see [`Target::requires`]).
+    pub fn added_column(&self, nullable: bool, default: Option<&DefaultValue>) -> Vec<Expect> {
+        let column = create(
+            self.column_object(),
+            State::Column {
+                sql_type: self.sql_type().to_string(),
+                nullable: Some(nullable),
+                default: Some(crate::catalog::ColumnDefault::of(default, self.dialect)),
+            },
+        );
+        std::iter::once(column).chain(self.requires()).collect()
+    }
     /// The column the operation acts on, as the step leaves it.
     pub fn column_state(&self, nullable: bool) -> State {
         State::Column {
@@ -889,6 +903,32 @@ pub(crate) fn verify_synced(t: &Target<'_>) -> Rendered {
     if let Change::Retype(_) = t.change {
         s.statements.push(old_column_unused(t));
     }
+    Rendered {
+        step: s,
+        combinable: false,
+    }
+}
+
+/// A type change's default (and comment) carried to the column that receives it (see
+/// [`Op::CarryDefault`]): from the old column to the shadow at contract (converted with
+/// `up`), back to the re-created old column going down (with `down`).
+pub(crate) fn carry_default(t: &Target<'_>) -> Rendered {
+    let Change::Retype(r) = t.change else {
+        unreachable!("only a type change carries a default");
+    };
+    let (from, convert) = match t.col {
+        Col::Shadow => (Col::From, r.up.clone()),
+        _ => (Col::Shadow, r.down.clone()),
+    };
+    let mut s = step("carry-default", t.dialect != Dialect::MySql, true);
+    s.statements
+        .push(Statement::Live(crate::step::LiveSql::CarryDefault {
+            dialect: t.dialect,
+            table: t.model.table.clone(),
+            from: t.name_of(from),
+            to: t.name(),
+            convert,
+        }));
     Rendered {
         step: s,
         combinable: false,

@@ -5,7 +5,7 @@
 //! column, so it is built when it runs from the column's live definition.
 
 use super::{IndexTarget, Rendered, Target, alter, create, default_sql, drop, step};
-use crate::catalog::{ColumnDefault, ConstraintKind, Object, State};
+use crate::catalog::{ConstraintKind, Object, State};
 use crate::expr::Qualifier;
 use crate::model::{Change, ForeignKey, Model};
 use crate::plan::Op;
@@ -32,18 +32,10 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             if let Some(d) = default {
                 def.push_str(&format!(" DEFAULT {}", default_sql(t.dialect, d)));
             }
-            let column = create(
-                t.column_object(),
-                State::Column {
-                    sql_type: t.sql_type().to_string(),
-                    nullable: Some(*nullable),
-                    default: Some(ColumnDefault::of(default.as_ref(), t.dialect)),
-                },
-            );
             vec![one(
                 "add-column",
                 format!("ALTER TABLE {table} ADD COLUMN {def}, ALGORITHM=INSTANT"),
-                std::iter::once(column).chain(t.requires()).collect(),
+                t.added_column(*nullable, default.as_ref()),
                 true,
             )]
         }
@@ -122,6 +114,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
         // INSTANT on MariaDB 10.5+ / MySQL 8.0.29+: metadata only, one atomic statement.
         Op::Swap | Op::Unswap => vec![super::swap_step(t, op)],
+        Op::CarryDefault(_) => vec![super::carry_default(t)],
         // Metadata only (INSTANT) on MySQL 8 and MariaDB.
         Op::SetDefault(lit) => vec![one(
             "set-default",

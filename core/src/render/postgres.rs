@@ -1,7 +1,7 @@
 //! PostgreSQL 12+: transactional DDL, `NOT VALID` constraints, plpgsql triggers.
 
 use super::{IndexTarget, Rendered, Target, alter, create, default_sql, drop, step};
-use crate::catalog::{ColumnDefault, ConstraintKind, Object, State};
+use crate::catalog::{ConstraintKind, Object, State};
 use crate::expr::Qualifier;
 use crate::model::{Change, Check, DefaultValue, ForeignKey, Model};
 use crate::plan::Op;
@@ -28,15 +28,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {def}",
                 t.table()
             )));
-            s.expects.push(create(
-                t.column_object(),
-                State::Column {
-                    sql_type: t.sql_type().to_string(),
-                    nullable: Some(*nullable),
-                    default: Some(ColumnDefault::of(default.as_ref(), t.dialect)),
-                },
-            ));
-            s.expects.extend(t.requires());
+            s.expects = t.added_column(*nullable, default.as_ref());
             vec![Rendered {
                 step: s,
                 combinable: true,
@@ -123,6 +115,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         // Metadata only: a brief ACCESS EXCLUSIVE, no rewrite (the shadow already holds
         // the converted values).
         Op::Swap | Op::Unswap => vec![super::swap_step(t, op)],
+        Op::CarryDefault(_) => vec![super::carry_default(t)],
         Op::SetDefault(lit) => vec![alter_column(
             t,
             "set-default",
@@ -612,12 +605,14 @@ fn rename_sync_body(t: &Target<'_>) -> String {
 /// ALTER, no rewrite, then ANALYZE (the column's statistics are reset by the ALTER).
 pub(super) fn alter_type_in_place(t: &Target<'_>) -> Vec<Rendered> {
     let mut alter = step("alter-column-type", true, true);
-    alter.statements.push(Statement::Execute(format!(
-        "ALTER TABLE {} ALTER COLUMN {} TYPE {}",
-        t.table(),
-        t.col(),
-        t.sql_type()
-    )));
+    alter
+        .statements
+        .push(Statement::Live(crate::step::LiveSql::AlterType {
+            table: t.model.table.clone(),
+            column: t.name(),
+            sql_type: t.sql_type().to_string(),
+        }));
+    alter.expects.push(alter_expect(t));
     let mut analyze = step("analyze", false, false);
     analyze
         .statements
@@ -629,6 +624,11 @@ pub(super) fn alter_type_in_place(t: &Target<'_>) -> Vec<Rendered> {
             combinable: false,
         })
         .collect()
+}
+
+/// The column after an in-place type change.
+fn alter_expect(t: &Target<'_>) -> crate::catalog::Expect {
+    alter(t.column_object(), t.column_state(t.column.nullable))
 }
 
 /// A type change's two-way conversion: whichever column a writer set, the other gets it

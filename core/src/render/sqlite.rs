@@ -28,15 +28,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             s.statements.push(Statement::Execute(format!(
                 "ALTER TABLE {table} ADD COLUMN {def}"
             )));
-            s.expects.push(create(
-                t.column_object(),
-                State::Column {
-                    sql_type: t.sql_type().to_string(),
-                    nullable: Some(*nullable),
-                    default: Some(ColumnDefault::of(default.as_ref(), t.dialect)),
-                },
-            ));
-            s.expects.extend(t.requires());
+            s.expects = t.added_column(*nullable, default.as_ref());
             vec![Rendered {
                 step: s,
                 combinable: false,
@@ -89,6 +81,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
         // Under the database write lock; DROP COLUMN rewrites the rows without the column.
         Op::Swap | Op::Unswap => vec![super::swap_step(t, op)],
+        // A default changes only by rebuilding the table (when there is one to carry).
+        Op::CarryDefault(_) => around_rebuild(super::carry_default(t)),
         // Triggers run after constraints here: a stale writer that omits a column that
         // just came back must have re-read the schema before NOT NULL is enforced on it.
         Op::AwaitAppRefresh => vec![super::await_app_refresh()],
@@ -240,18 +234,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
     }]
 }
 
-/// Table clauses the model cannot describe, which a rebuild from the model would lose.
-const CLAUSES: [&str; 9] = [
-    "CHECK",
-    "REFERENCES",
-    "COLLATE",
-    "UNIQUE",
-    "AUTOINCREMENT",
-    "GENERATED",
-    "ROWID",
-    "STRICT",
-    "CONSTRAINT",
-];
+use super::sqlite_rebuild::CLAUSES;
 
 /// Rebuild the table with the target column's NOT NULL (`not_null`) or default
 /// (`default`) changed: assertions that nothing would be lost, then the rebuild itself,
@@ -322,27 +305,27 @@ fn rebuild(t: &Target<'_>, not_null: Option<bool>, default: Option<Option<String
         )),
         message: format!("rebuilding {} would break foreign keys", t.model.table),
     });
+    around_rebuild(Rendered {
+        step: s,
+        combinable: false,
+    })
+}
 
-    // Dropping a table with foreign keys enforced would run its ON DELETE actions; the
-    // pragma is a no-op inside a transaction, hence its own steps around the rebuild.
-    let mut off = step("foreign-keys-off", false, false);
-    off.statements
-        .push(Statement::Execute("PRAGMA foreign_keys = OFF".into()));
-    let mut on = step("foreign-keys-on", false, false);
-    on.statements
-        .push(Statement::Execute("PRAGMA foreign_keys = ON".into()));
-    vec![
-        Rendered {
-            step: off,
-            combinable: false,
-        },
+/// A rebuilding step between foreign keys turned off and on again: dropping a table with
+/// foreign keys enforced would run its ON DELETE actions, and the pragma is a no-op inside
+/// a transaction, hence steps of their own.
+fn around_rebuild(rebuild: Rendered) -> Vec<Rendered> {
+    let pragma = |name: &str, sql: &str| {
+        let mut s = step(name, false, false);
+        s.statements.push(Statement::Execute(sql.into()));
         Rendered {
             step: s,
             combinable: false,
-        },
-        Rendered {
-            step: on,
-            combinable: false,
-        },
+        }
+    };
+    vec![
+        pragma("foreign-keys-off", "PRAGMA foreign_keys = OFF"),
+        rebuild,
+        pragma("foreign-keys-on", "PRAGMA foreign_keys = ON"),
     ]
 }

@@ -15,6 +15,42 @@ use crate::dialect::Dialect;
 use crate::step::TableRebuild;
 use serde::Deserialize;
 
+/// Table clauses the catalog cannot describe, which a rebuild from the catalog would lose.
+pub const CLAUSES: [&str; 9] = [
+    "CHECK",
+    "REFERENCES",
+    "COLLATE",
+    "UNIQUE",
+    "AUTOINCREMENT",
+    "GENERATED",
+    "ROWID",
+    "STRICT",
+    "CONSTRAINT",
+];
+
+/// The [`CLAUSES`] a table's stored `CREATE TABLE` text has, as whole words (a column
+/// named `checked_at` is no CHECK).
+pub fn unreproducible_clauses(create_table: &str) -> Vec<&'static str> {
+    let words: Vec<String> = create_table
+        .to_ascii_uppercase()
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map(str::to_string)
+        .collect();
+    CLAUSES
+        .iter()
+        .copied()
+        .filter(|k| words.iter().any(|w| w == k))
+        .collect()
+}
+
+/// The stored `CREATE TABLE` of a table; binds nothing.
+pub fn create_table_sql(table: &str) -> String {
+    format!(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = {}",
+        Dialect::Sqlite.string_literal(table)
+    )
+}
+
 /// A column of the live table, as the query of [`columns_sql`] returns it (one JSON
 /// object per row).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -86,8 +122,10 @@ pub fn statements(
             if not_null {
                 def.push_str(" NOT NULL");
             }
+            // Parenthesized: SQLite reports `DEFAULT (lower('X'))` as `lower('X')`, which is
+            // no valid default without them (a literal is the same with or without).
             if let Some(v) = default {
-                def.push_str(&format!(" DEFAULT {v}"));
+                def.push_str(&format!(" DEFAULT ({v})"));
             }
             def
         })
@@ -154,6 +192,20 @@ mod tests {
             )
         );
         assert_eq!(sql.last().unwrap(), "CREATE INDEX i ON t (y)");
+        // An expression default, as SQLite reports it (without its parentheses), is
+        // written back parenthesized.
+        let with_expression = [
+            col("k", "INTEGER", 1, None, 1),
+            col("d", "TEXT", 0, Some("lower('X')"), 0),
+        ];
+        let r2 = TableRebuild {
+            table: "t".into(),
+            column: "k".into(),
+            not_null: Some(true),
+            default: None,
+        };
+        let sql = statements(&r2, &with_expression, &[]).unwrap();
+        assert!(sql[0].contains("`d` TEXT DEFAULT (lower('X'))"), "{}", sql[0]);
         let missing = TableRebuild {
             column: "z".into(),
             ..r

@@ -47,11 +47,17 @@ pub(super) fn render(dialect: Dialect, model: &Model, op: &Op) -> Vec<Rendered> 
     // At expand the new name must be free (`create`); going back from contract it is the
     // name the table just gave up (`alter`: it becomes the view again).
     let view_step = |expect: fn(Object, State) -> Expect| {
-        one(
-            "create-rename-view",
-            create_view(dialect, model),
-            vec![expect(view(&model.table), State::View)],
-        )
+        let mut expects = vec![expect(view(&model.table), State::View)];
+        expects.extend(view_triggers(dialect, model).into_iter().map(|(name, sql)| {
+            create(
+                Object::Trigger {
+                    table: model.table.clone(),
+                    name,
+                },
+                State::Trigger { definition: sql },
+            )
+        }));
+        one("create-rename-view", create_view(dialect, model), expects)
     };
     match (op, dialect) {
         (Op::CreateRenameView, _) => vec![view_step(create)],
@@ -80,14 +86,24 @@ pub(super) fn render(dialect: Dialect, model: &Model, op: &Op) -> Vec<Rendered> 
                 ),
             ]
         }
-        (Op::RenameTable, _) => vec![one(
-            "rename-table",
-            vec![
-                format!("DROP VIEW IF EXISTS {new}"),
-                format!("ALTER TABLE {old} RENAME TO {new}"),
-            ],
-            vec![drop(table(&rename.from)), alter(table(&model.table), columns)],
-        )],
+        (Op::RenameTable, _) => {
+            // The view goes, and on SQLite its INSTEAD OF triggers with it.
+            let mut expects = vec![drop(table(&rename.from)), alter(table(&model.table), columns)];
+            expects.extend(view_triggers(dialect, model).into_iter().map(|(name, _)| {
+                drop(Object::Trigger {
+                    table: model.table.clone(),
+                    name,
+                })
+            }));
+            vec![one(
+                "rename-table",
+                vec![
+                    format!("DROP VIEW IF EXISTS {new}"),
+                    format!("ALTER TABLE {old} RENAME TO {new}"),
+                ],
+                expects,
+            )]
+        }
         (Op::UnrenameTable, Dialect::MySql) => vec![
             one(
                 "unrename-table",
@@ -132,35 +148,59 @@ fn create_view(dialect: Dialect, model: &Model) -> Vec<String> {
         Dialect::Postgres | Dialect::MySql => {
             vec![format!("CREATE OR REPLACE VIEW {new} AS SELECT * FROM {old}")]
         }
-        Dialect::Sqlite => {
-            let cols: Vec<String> = model.columns.iter().map(|c| q(&c.name)).collect();
-            let values: Vec<String> = cols.iter().map(|c| format!("NEW.{c}")).collect();
-            let sets: Vec<String> = cols.iter().map(|c| format!("{c} = NEW.{c}")).collect();
-            let key: Vec<String> = model
-                .primary_key()
-                .iter()
-                .map(|k| format!("{0} = OLD.{0}", q(&k.name)))
-                .collect();
-            let key = key.join(" AND ");
-            let trigger = |what: &str| q(&object_name(what, &[&model.table]));
-            vec![
-                format!("CREATE VIEW IF NOT EXISTS {new} AS SELECT * FROM {old}"),
-                format!(
-                    "CREATE TRIGGER IF NOT EXISTS {} INSTEAD OF INSERT ON {new} BEGIN INSERT INTO {old} ({}) VALUES ({}); END",
-                    trigger("view_ins"),
-                    cols.join(", "),
-                    values.join(", ")
-                ),
-                format!(
-                    "CREATE TRIGGER IF NOT EXISTS {} INSTEAD OF UPDATE ON {new} BEGIN UPDATE {old} SET {} WHERE {key}; END",
-                    trigger("view_upd"),
-                    sets.join(", ")
-                ),
-                format!(
-                    "CREATE TRIGGER IF NOT EXISTS {} INSTEAD OF DELETE ON {new} BEGIN DELETE FROM {old} WHERE {key}; END",
-                    trigger("view_del")
-                ),
-            ]
-        }
+        Dialect::Sqlite => std::iter::once(format!("CREATE VIEW IF NOT EXISTS {new} AS SELECT * FROM {old}"))
+            .chain(
+                view_triggers(dialect, model)
+                    .into_iter()
+                    .map(|(_, sql)| sql.replacen("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS ", 1)),
+            )
+            .collect(),
     }
+}
+
+/// SQLite: the view's `INSTEAD OF` triggers (name, `CREATE TRIGGER` as SQLite stores it),
+/// passing writes through the view on to the table; none elsewhere.
+fn view_triggers(dialect: Dialect, model: &Model) -> Vec<(String, String)> {
+    if dialect != Dialect::Sqlite {
+        return Vec::new();
+    }
+    let rename = model.renamed.as_ref().expect("a renamed table");
+    let q = |s: &str| dialect.quote(s);
+    let (old, new) = (q(&rename.from), q(&model.table));
+    let cols: Vec<String> = model.columns.iter().map(|c| q(&c.name)).collect();
+    let values: Vec<String> = cols.iter().map(|c| format!("NEW.{c}")).collect();
+    let sets: Vec<String> = cols.iter().map(|c| format!("{c} = NEW.{c}")).collect();
+    let key: Vec<String> = model
+        .primary_key()
+        .iter()
+        .map(|k| format!("{0} = OLD.{0}", q(&k.name)))
+        .collect();
+    let key = key.join(" AND ");
+    let name = |what: &str| object_name(what, &[&model.table]);
+    vec![
+        (
+            name("view_ins"),
+            format!(
+                "CREATE TRIGGER {} INSTEAD OF INSERT ON {new} BEGIN INSERT INTO {old} ({}) VALUES ({}); END",
+                q(&name("view_ins")),
+                cols.join(", "),
+                values.join(", ")
+            ),
+        ),
+        (
+            name("view_upd"),
+            format!(
+                "CREATE TRIGGER {} INSTEAD OF UPDATE ON {new} BEGIN UPDATE {old} SET {} WHERE {key}; END",
+                q(&name("view_upd")),
+                sets.join(", ")
+            ),
+        ),
+        (
+            name("view_del"),
+            format!(
+                "CREATE TRIGGER {} INSTEAD OF DELETE ON {new} BEGIN DELETE FROM {old} WHERE {key}; END",
+                q(&name("view_del"))
+            ),
+        ),
+    ]
 }

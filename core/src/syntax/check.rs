@@ -20,7 +20,15 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
     let dialects = dialects(cx, decl, enabled);
     let table = match &decl.attrs.table {
         Some((span, t)) => {
-            identifier(cx, *span, "table", t, &dialects);
+            if identifier(cx, *span, "table", t, &dialects) && t.contains('.') {
+                cx.error_at(
+                    *span,
+                    format!(
+                        "the table name `{t}` has a `.`: it would read as schema-qualified, and Straddle names a \
+                         change `table.column` — name the table without one"
+                    ),
+                );
+            }
             t.clone()
         }
         None => {
@@ -154,6 +162,10 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
                 None
             }
             Some(l) if !identifier(cx, l.span(), "table", &l.value(), &dialects) => None,
+            Some(l) if l.value().contains('.') => {
+                cx.error_at(l.span(), "a table name with a `.` would read as schema-qualified");
+                None
+            }
             Some(l) => Some(l.value()),
         };
         let phase = required_phase(cx, *span, "renamed", r.phase);

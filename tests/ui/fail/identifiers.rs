@@ -24,4 +24,13 @@ struct Tabbed {
     id: i64,
 }
 
+
+// A dot reads as schema-qualified, and would make `table.column` change ids ambiguous.
+#[derive(straddle::Model)]
+#[straddle(table = "app.users", dialects(sqlite))]
+struct Dotted {
+    #[straddle(primary_key)]
+    id: i64,
+}
+
 fn main() {}

@@ -13,18 +13,25 @@
 //! - `down` reverts the newest applied phase, refusing to drop a column that holds data
 //!   unless told to.
 
+mod connection;
+mod history;
+mod ledger;
+mod lock;
+
 use crate::apply::{self, LedgerEntry, LedgerRecord, PhaseReport, StepContext};
 use crate::backend::{Backend, Key, LedgerRow};
 use crate::backfill::{BackfillOptions, Pacing, now_ms};
 use crate::error::{Error, Result, mask_url};
 use crate::progress::{Progress, ProgressMode};
-use sha2_shim::checksum_of;
+use connection::is_connection_lost;
+use history::{History, checksum_of};
+use lock::RunnerLock;
 use sqlx::Connection;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use straddle_core::model::{AddKind, Change};
 use straddle_core::plan::ChangePlan;
-use straddle_core::render::{self, ledger};
+use straddle_core::render::{self, ledger as ledger_sql};
 use straddle_core::step::Direction;
 use straddle_core::{Model, Phase};
 
@@ -44,6 +51,12 @@ pub struct RunnerOptions {
     /// The reviewed migrations embedded in the binary: when given, a phase is applied
     /// only if its file is there and matches what would run.
     pub migrations: Option<crate::Migrations>,
+    /// Only look (status, ledger, verify): no runner lock taken — a running migration is
+    /// never waited for — no table created, nothing applied.
+    pub read_only: bool,
+    /// How long to wait for the database to accept connections again when the
+    /// connection breaks mid-run (a server restarting), before giving up (default 60 s).
+    pub reconnect_within: Duration,
 }
 
 impl Default for RunnerOptions {
@@ -56,6 +69,8 @@ impl Default for RunnerOptions {
             allow_data_loss: false,
             progress: ProgressMode::Auto,
             migrations: None,
+            read_only: false,
+            reconnect_within: Duration::from_secs(60),
         }
     }
 }
@@ -113,15 +128,15 @@ pub struct Runner<DB: Backend> {
     conn: DB::Connection,
     changes: Vec<Tracked>,
     options: RunnerOptions,
-    holder: String,
+    lock: RunnerLock,
+    /// Whether the ledger tables exist (a read-only runner does not create them).
+    ledger: ledger::Ledger,
 }
-
-const LOCK_NAME: &str = "straddle_runner";
-const LEASE_TTL: Duration = Duration::from_secs(60);
 
 impl<DB: Backend> Runner<DB> {
     /// Connect, take the runner lock (waiting up to `wait_for_runner` for another runner),
-    /// and make sure the ledger tables exist.
+    /// and make sure the ledger tables exist and are Straddle's. Read-only: no lock, no
+    /// table created.
     pub async fn connect(url: &str, models: &[&'static Model], options: RunnerOptions) -> Result<Self> {
         let conflicts = straddle_core::consistency::conflicts(models);
         if !conflicts.is_empty() {
@@ -130,12 +145,8 @@ impl<DB: Backend> Runner<DB> {
                 conflicts.join("\n  ")
             )));
         }
-        let conn = DB::Connection::connect(url)
-            .await
-            .map_err(|source| Error::Connect {
-                url: mask_url(url),
-                source,
-            })?;
+        let masked = mask_url(url);
+        let conn = connection::open::<DB>(url, &masked).await?;
         let changes = models
             .iter()
             .filter(|m| m.supports(DB::DIALECT))
@@ -145,37 +156,37 @@ impl<DB: Backend> Runner<DB> {
                     .map(move |plan| Tracked { model: m, plan })
             })
             .collect();
-        let holder = format!(
-            "{}:{}:{:08x}",
-            hostname(),
-            std::process::id(),
-            rand::random::<u32>()
-        );
         let mut runner = Runner {
-            url: mask_url(url),
+            url: masked,
             connect_url: url.to_string(),
             conn,
             changes,
             options,
-            holder,
+            lock: RunnerLock::new(),
+            ledger: ledger::Ledger::Absent,
         };
-        runner.lock().await?;
-        for sql in ledger::create_sql(DB::DIALECT) {
-            DB::execute(&mut runner.conn, sql, Default::default()).await?;
+        if !runner.options.read_only {
+            runner
+                .lock
+                .acquire::<DB>(&mut runner.conn, &runner.url, runner.options.wait_for_runner)
+                .await?;
+        }
+        runner.ledger = ledger::prepare::<DB>(&mut runner.conn, runner.options.read_only).await?;
+        if !runner.options.read_only {
+            runner.lock.record::<DB>(&mut runner.conn).await;
         }
         Ok(runner)
     }
 
-    /// After the connection broke: connect again, take the runner lock again (another
-    /// runner may have started meanwhile: then wait for it), and carry on.
+    /// After the connection broke: connect again (waiting, within `reconnect_within`, for a
+    /// server that is restarting), take the runner lock again (another runner may have
+    /// started meanwhile: then wait for it), and carry on.
     async fn reconnect(&mut self) -> Result<()> {
-        self.conn = DB::Connection::connect(&self.connect_url)
+        self.conn =
+            connection::reopen::<DB>(&self.connect_url, &self.url, self.options.reconnect_within).await?;
+        self.lock
+            .acquire::<DB>(&mut self.conn, &self.url, self.options.wait_for_runner)
             .await
-            .map_err(|source| Error::Connect {
-                url: self.url.clone(),
-                source,
-            })?;
-        self.lock().await
     }
 
     /// Run a phase; when the connection breaks, reconnect and resume it from the ledger
@@ -187,6 +198,7 @@ impl<DB: Backend> Runner<DB> {
         phase: Phase,
         direction: Direction,
     ) -> Result<PhaseReport> {
+        // Each attempt reconnects within `reconnect_within`: a bound on restarts, not time.
         const ATTEMPTS: u32 = 4;
         let mut attempt = 0;
         loop {
@@ -223,99 +235,22 @@ impl<DB: Backend> Runner<DB> {
         self.changes.iter().map(|c| c.plan.id.clone()).collect()
     }
 
-    async fn lock(&mut self) -> Result<()> {
-        let started = Instant::now();
-        let mut told = false;
-        loop {
-            if self.try_lock().await? {
-                return Ok(());
-            }
-            if started.elapsed() >= self.options.wait_for_runner {
-                return Err(Error::Busy {
-                    url: self.url.clone(),
-                    waited: started.elapsed(),
-                });
-            }
-            if !told {
-                eprintln!("  waiting for another straddle runner on {} to finish…", self.url);
-                told = true;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+    /// Release the runner lock and close the connection.
+    pub async fn close(mut self) -> Result<()> {
+        if !self.options.read_only {
+            self.lock.release::<DB>(&mut self.conn).await?;
         }
-    }
-
-    async fn try_lock(&mut self) -> Result<bool> {
-        Ok(match ledger::try_lock_sql(DB::DIALECT, LOCK_NAME) {
-            Some(sql) => {
-                DB::scalar_i64(&mut self.conn, sql, Default::default())
-                    .await?
-                    .unwrap_or(0)
-                    == 1
-            }
-            None => {
-                // SQLite: a lease row, renewed at every step.
-                let lease = &ledger::create_sql(DB::DIALECT)[2];
-                DB::execute(&mut self.conn, lease.clone(), Default::default()).await?;
-                self.break_dead_lease().await?;
-                self.renew_lease().await?
-            }
-        })
-    }
-
-    /// A lease held by a process of this host that no longer exists (killed) is released
-    /// at once instead of after its TTL.
-    async fn break_dead_lease(&mut self) -> Result<()> {
-        let mut args = DB::Arguments::default();
-        DB::bind_key(&mut args, &Key::Text(LOCK_NAME.into())).map_err(sqlx::Error::Encode)?;
-        let Some(holder) = DB::scalar_text(&mut self.conn, ledger::lease_holder_sql(), args).await? else {
-            return Ok(());
-        };
-        let mut parts = holder.split(':');
-        let (host, pid) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-        let gone =
-            host == hostname() && !pid.is_empty() && !std::path::Path::new(&format!("/proc/{pid}")).exists();
-        if gone && std::path::Path::new("/proc/self").exists() {
-            tracing::warn!(
-                holder,
-                "the previous runner's process is gone; releasing its lease"
-            );
-            let mut args = DB::Arguments::default();
-            for v in [LOCK_NAME, holder.as_str()] {
-                DB::bind_key(&mut args, &Key::Text(v.to_string())).map_err(sqlx::Error::Encode)?;
-            }
-            DB::execute(&mut self.conn, ledger::lease_release_sql(), args).await?;
-        }
+        self.conn.close().await?;
         Ok(())
     }
 
-    async fn renew_lease(&mut self) -> Result<bool> {
-        if DB::DIALECT != straddle_core::Dialect::Sqlite {
-            return Ok(true);
+    /// Refuse what a read-only runner cannot do.
+    fn writable(&self) -> Result<()> {
+        if self.options.read_only {
+            return Err(Error::Usage(
+                "this runner only reads (status, ledger, verify): nothing is applied".into(),
+            ));
         }
-        let mut args = DB::Arguments::default();
-        for v in [LOCK_NAME, &self.holder] {
-            DB::bind_key(&mut args, &Key::Text(v.to_string())).map_err(sqlx::Error::Encode)?;
-        }
-        DB::bind_i64(&mut args, now_ms() + LEASE_TTL.as_millis() as i64).map_err(sqlx::Error::Encode)?;
-        DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
-        Ok(DB::execute(&mut self.conn, ledger::lease_take_sql(), args).await? == 1)
-    }
-
-    /// Release the runner lock and close the connection.
-    pub async fn close(mut self) -> Result<()> {
-        match ledger::unlock_sql(DB::DIALECT, LOCK_NAME) {
-            Some(sql) => {
-                DB::scalar_i64(&mut self.conn, sql, Default::default()).await?;
-            }
-            None => {
-                let mut args = DB::Arguments::default();
-                for v in [LOCK_NAME, &self.holder] {
-                    DB::bind_key(&mut args, &Key::Text(v.to_string())).map_err(sqlx::Error::Encode)?;
-                }
-                DB::execute(&mut self.conn, ledger::lease_release_sql(), args).await?;
-            }
-        }
-        self.conn.close().await?;
         Ok(())
     }
 
@@ -333,10 +268,13 @@ impl<DB: Backend> Runner<DB> {
     }
 
     async fn history(&mut self, change: &str) -> Result<History> {
+        if self.ledger == ledger::Ledger::Absent {
+            return Ok(History(Vec::new()));
+        }
         let mut args = DB::Arguments::default();
         DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
         Ok(History(
-            DB::ledger_rows(&mut self.conn, ledger::history_sql(DB::DIALECT), args).await?,
+            DB::ledger_rows(&mut self.conn, ledger_sql::history_sql(DB::DIALECT), args).await?,
         ))
     }
 
@@ -354,19 +292,8 @@ impl<DB: Backend> Runner<DB> {
                 phase,
                 problems: vec![problem],
             };
-            if let Some(missing) = steps.iter().find(|s| !run.iter().any(|(n, _)| *n == s.name)) {
-                return Err(tampered(format!(
-                    "no step `{}` was recorded in the run that completed it",
-                    missing.name
-                )));
-            }
-            let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
-            if history.completion(phase).map(|r| r.checksum.as_str()) != Some(checksum_of(&all).as_str()) {
-                return Err(tampered(
-                    "its completion row's checksum is not that of its steps (a row written by something else)".into(),
-                ));
-            }
-            for (step, recorded) in run {
+            // A step that changed since it ran is the most specific thing to say: first.
+            for (step, recorded) in run.iter().cloned() {
                 let now = current
                     .get(&step)
                     .cloned()
@@ -380,6 +307,18 @@ impl<DB: Backend> Runner<DB> {
                         current: now,
                     });
                 }
+            }
+            if let Some(missing) = steps.iter().find(|s| !run.iter().any(|(n, _)| *n == s.name)) {
+                return Err(tampered(format!(
+                    "no step `{}` was recorded in the run that completed it",
+                    missing.name
+                )));
+            }
+            let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
+            if history.completion(phase).map(|r| r.checksum.as_str()) != Some(checksum_of(&all).as_str()) {
+                return Err(tampered(
+                    "its completion row's checksum is not that of its steps (a row written by something else)".into(),
+                ));
             }
         }
         Ok(())
@@ -400,7 +339,7 @@ impl<DB: Backend> Runner<DB> {
         for phase in &applied {
             for step in render::render_phase(DB::DIALECT, t.model, &t.plan, *phase, Direction::Up) {
                 for e in step.expects {
-                    net.retain(|n| n.object != e.object);
+                    net.retain(|n| n.object.key() != e.object.key());
                     net.push(e);
                 }
             }
@@ -421,6 +360,7 @@ impl<DB: Backend> Runner<DB> {
     /// Apply every phase up to `target` (default: the phase the code declares) of each
     /// selected change.
     pub async fn up(&mut self, target: Option<Phase>, only: Option<&str>) -> Result<Vec<ChangeRun>> {
+        self.writable()?;
         let mut runs = Vec::new();
         for i in self.selected(only)? {
             let id = self.changes[i].plan.id.clone();
@@ -457,6 +397,7 @@ impl<DB: Backend> Runner<DB> {
     /// Revert the newest applied phase of each selected change (`phase`, when given,
     /// must be that phase).
     pub async fn down(&mut self, phase: Option<Phase>, only: Option<&str>) -> Result<Vec<ChangeRun>> {
+        self.writable()?;
         let mut runs = Vec::new();
         // Newest first: a table's indexes and columns before the table itself.
         for i in self.selected(only)?.into_iter().rev() {
@@ -488,7 +429,12 @@ impl<DB: Backend> Runner<DB> {
                 // (keys carry the incarnation, so a stale one would be ignored anyway).
                 let mut args = DB::Arguments::default();
                 DB::bind_key(&mut args, &Key::Text(format!("{id}#"))).map_err(sqlx::Error::Encode)?;
-                DB::execute(&mut self.conn, ledger::checkpoint_clear_sql(DB::DIALECT), args).await?;
+                DB::execute(
+                    &mut self.conn,
+                    ledger_sql::checkpoint_clear_sql(DB::DIALECT),
+                    args,
+                )
+                .await?;
             }
             runs.push(ChangeRun {
                 change: id,
@@ -609,9 +555,10 @@ impl<DB: Backend> Runner<DB> {
             progress: Progress::new(self.options.progress),
             app_refresh: 2 * crate::db::DEFAULT_MAX_STALENESS,
         };
+        let applied_by = self.lock.holder.clone();
         let entry = LedgerEntry {
             direction,
-            applied_by: &self.holder.clone(),
+            applied_by: &applied_by,
         };
         let mut report = PhaseReport::default();
         let started = (now_ms(), Instant::now());
@@ -621,10 +568,11 @@ impl<DB: Backend> Runner<DB> {
             steps.iter().filter(|s| !done.contains_key(&s.name)).collect();
         crate::catalog::precheck::<DB>(&mut self.conn, &plan.id, phase, &pending).await?;
         for step in &steps {
-            if !self.renew_lease().await? {
+            if !self.lock.renew::<DB>(&mut self.conn).await? {
                 return Err(Error::Busy {
                     url: self.url.clone(),
                     waited: Duration::ZERO,
+                    holder: None,
                 });
             }
             let checksum = step.checksum();
@@ -668,7 +616,7 @@ impl<DB: Backend> Runner<DB> {
             took: started.1.elapsed(),
             rows: report.rows_backfilled,
             attempts: 1,
-            applied_by: &self.holder,
+            applied_by: &self.lock.holder,
         }
         .insert::<DB>(&mut self.conn)
         .await?;
@@ -696,7 +644,7 @@ impl<DB: Backend> Runner<DB> {
             took: Duration::ZERO,
             rows: 0,
             attempts: 1,
-            applied_by: &self.holder,
+            applied_by: &self.lock.holder,
         }
         .insert::<DB>(&mut self.conn)
         .await
@@ -756,8 +704,12 @@ impl<DB: Backend> Runner<DB> {
                 .find(|p| !history.applied(*p) && history.started_since_marker(*p));
             let mut args = DB::Arguments::default();
             DB::bind_key(&mut args, &Key::Text(history.checkpoint_key(&id))).map_err(sqlx::Error::Encode)?;
-            let checkpoint =
-                DB::checkpoint(&mut self.conn, ledger::checkpoint_get_sql(DB::DIALECT), args).await?;
+            let checkpoint = match self.ledger {
+                ledger::Ledger::Present => {
+                    DB::checkpoint(&mut self.conn, ledger_sql::checkpoint_get_sql(DB::DIALECT), args).await?
+                }
+                ledger::Ledger::Absent => None,
+            };
             let violations = self.verify(Some(&id)).await?.first().map(|v| v.violations);
             let t = &self.changes[i];
             let column = t.plan.column().and_then(|c| t.model.column(c));
@@ -787,120 +739,5 @@ impl<DB: Backend> Runner<DB> {
     /// The raw ledger of a change, oldest first.
     pub async fn ledger(&mut self, change: &str) -> Result<Vec<LedgerRow>> {
         Ok(self.history(change).await?.0)
-    }
-}
-
-/// The error means the connection is gone (closed, reset, the server terminated the
-/// session or is shutting down), not that a statement was wrong.
-fn is_connection_lost(e: &Error) -> bool {
-    match e {
-        Error::Sql(sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed) => true,
-        Error::Sql(sqlx::Error::Database(db)) => {
-            // 57P01-03: admin shutdown, crash shutdown, cannot connect now; class 08: connection exception.
-            db.code()
-                .is_some_and(|c| matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08"))
-                || db.message().contains("server has gone away")
-                || db.message().contains("Lost connection")
-        }
-        _ => false,
-    }
-}
-
-/// A change's ledger rows, oldest first. Rows with an empty step mark a completed phase.
-struct History(Vec<LedgerRow>);
-
-impl History {
-    fn markers(&self, phase: Phase) -> impl Iterator<Item = &LedgerRow> {
-        self.0
-            .iter()
-            .filter(move |r| r.step.is_empty() && r.phase == phase.key())
-    }
-
-    fn applied(&self, phase: Phase) -> bool {
-        self.markers(phase).last().is_some_and(|r| r.direction == "up")
-    }
-
-    /// Steps recorded for `phase`/`direction` since its last completion marker (either
-    /// direction): the progress of an interrupted run.
-    fn recorded_since_marker(&self, phase: Phase, direction: Direction) -> HashMap<String, String> {
-        let after = self.markers(phase).last().map(|r| r.id).unwrap_or(i64::MIN);
-        self.0
-            .iter()
-            .filter(|r| {
-                r.id > after && r.phase == phase.key() && r.direction == direction.key() && r.is_done_step()
-            })
-            .map(|r| (r.step.clone(), r.checksum.clone()))
-            .collect()
-    }
-
-    /// Where a backfill of this change keeps its checkpoint: the change and the incarnation
-    /// of its column — the ledger row of the newest expand that created it. A checkpoint
-    /// belongs to one incarnation: once expand is reverted and applied again, the column is
-    /// new and empty, and a checkpoint of the old one would skip its rows.
-    fn checkpoint_key(&self, change: &str) -> String {
-        let incarnation = self
-            .markers(Phase::Expand)
-            .filter(|r| r.direction == "up")
-            .last()
-            .map(|r| r.id)
-            .unwrap_or(0);
-        format!("{change}#{incarnation}")
-    }
-
-    /// Some step of `phase` began (up) since its last completion marker.
-    fn started_since_marker(&self, phase: Phase) -> bool {
-        let after = self.markers(phase).last().map(|r| r.id).unwrap_or(i64::MIN);
-        self.0
-            .iter()
-            .any(|r| r.id > after && r.phase == phase.key() && r.direction == "up" && !r.step.is_empty())
-    }
-
-    /// The row that marks `phase` applied (the newest completion, when it was up).
-    fn completion(&self, phase: Phase) -> Option<&LedgerRow> {
-        self.markers(phase).last().filter(|r| r.direction == "up")
-    }
-
-    /// For an applied phase: the steps (and checksums) of the run that applied it.
-    fn applying_run(&self, phase: Phase) -> Vec<(String, String)> {
-        let markers: Vec<&LedgerRow> = self.markers(phase).collect();
-        let Some(last) = markers.last() else {
-            return Vec::new();
-        };
-        let before = markers.iter().rev().nth(1).map(|r| r.id).unwrap_or(i64::MIN);
-        self.0
-            .iter()
-            .filter(|r| {
-                r.id > before
-                    && r.id < last.id
-                    && r.phase == phase.key()
-                    && r.direction == "up"
-                    && r.is_done_step()
-            })
-            .map(|r| (r.step.clone(), r.checksum.clone()))
-            .collect()
-    }
-}
-
-fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
-mod sha2_shim {
-    /// Checksum of a phase: over its steps' checksums.
-    pub fn checksum_of(text: &str) -> String {
-        let step = straddle_core::Step {
-            name: String::new(),
-            transactional: false,
-            ddl: false,
-            statements: vec![straddle_core::Statement::Execute(text.to_string())],
-            expects: Vec::new(),
-            lock: None,
-        };
-        step.checksum()
     }
 }

@@ -1,0 +1,107 @@
+//! The runner's connection: opened with the session settings Straddle's SQL relies on,
+//! re-opened after it breaks — waiting, within a bound, for a server that is restarting —
+//! and what counts as a broken connection rather than a failed statement.
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+use straddle_core::Dialect;
+
+/// Open a connection; `masked` names it in errors.
+pub(crate) async fn open<DB: Backend>(url: &str, masked: &str) -> Result<DB::Connection> {
+    let mut conn = DB::Connection::connect(url)
+        .await
+        .map_err(|source| Error::Connect {
+            url: masked.to_string(),
+            source,
+        })?;
+    // Straddle writes string literals (identifiers in catalog lookups) the way a default
+    // session reads them: on MySQL with backslashes escaped, on PostgreSQL with backslashes
+    // as plain characters — a server configured otherwise would read them otherwise.
+    let session = match DB::DIALECT {
+        Dialect::MySql => {
+            Some("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')")
+        }
+        Dialect::Postgres => Some("SET standard_conforming_strings = on"),
+        Dialect::Sqlite => None,
+    };
+    if let Some(sql) = session {
+        DB::execute(&mut conn, sql.into(), Default::default()).await?;
+    }
+    Ok(conn)
+}
+
+/// Open a connection again after the previous one broke, trying until `within` has passed
+/// (a server restarting refuses connections, or answers "starting up", for a while).
+pub(crate) async fn reopen<DB: Backend>(url: &str, masked: &str, within: Duration) -> Result<DB::Connection> {
+    let started = Instant::now();
+    let mut attempt = 0;
+    let mut told = Instant::now();
+    loop {
+        attempt += 1;
+        match open::<DB>(url, masked).await {
+            Ok(conn) => return Ok(conn),
+            Err(e) if started.elapsed() < within && is_transient_connect_error(&e) => {
+                if told.elapsed() >= Duration::from_secs(5) || attempt == 1 {
+                    eprintln!(
+                        "  waiting for {masked} to accept connections again ({e}; {:.0?} of {within:?})",
+                        started.elapsed()
+                    );
+                    told = Instant::now();
+                }
+                let delay =
+                    crate::retry::backoff(attempt, Duration::from_millis(250), Duration::from_secs(2));
+                tokio::time::sleep(delay.min(within.saturating_sub(started.elapsed()))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A connection that could not be opened for now: refused, reset, or a server starting
+/// up or shutting down — not a wrong password or a missing database.
+fn is_transient_connect_error(e: &Error) -> bool {
+    match e {
+        Error::Connect { source, .. } => match source {
+            sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::PoolTimedOut => true,
+            sqlx::Error::Database(db) => is_lost_code(db.as_ref()),
+            _ => false,
+        },
+        other => is_connection_lost(other),
+    }
+}
+
+fn is_lost_code(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let message = db.message();
+    let code = db.code();
+    let code = code.as_deref().unwrap_or_default();
+    // 57P01-03: admin shutdown, crash shutdown, cannot connect now ("starting up");
+    // class 08: connection exception (MySQL's "shutdown in progress" is 08S01).
+    matches!(code, "57P01" | "57P02" | "57P03")
+        || code.starts_with("08")
+        || message.contains("server has gone away")
+        || message.contains("Lost connection")
+        || message.contains("shutdown in progress")
+        || message.contains("the database system is")
+}
+
+/// The error means the connection is gone (closed, reset, the server terminated the
+/// session or is shutting down), not that a statement was wrong.
+pub(crate) fn is_connection_lost(e: &Error) -> bool {
+    match e {
+        Error::Sql(sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed) => true,
+        Error::Sql(sqlx::Error::Database(db)) => is_lost_code(db.as_ref()),
+        _ => false,
+    }
+}
+
+/// This machine's name, for the ledger and the runner lock.
+pub(crate) fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

@@ -1,0 +1,153 @@
+//! Private database servers a test may stop, kill and restart without disturbing the
+//! shared ones: a PostgreSQL instance from the installed binaries, in a temporary data
+//! directory, on a free port of 127.0.0.1. (Run as the `postgres` OS user when the test
+//! runs as root: PostgreSQL refuses to run as root.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A PostgreSQL server of the test's own.
+pub struct PrivatePostgres {
+    pub port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// The installed PostgreSQL binaries' folder (the newest version).
+fn binaries() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    dirs.sort();
+    dirs.pop()
+}
+
+impl PrivatePostgres {
+    /// Create and start one; `None` (loudly, or a failure under `CI=true`) when the
+    /// binaries are not installed.
+    pub fn start() -> Option<PrivatePostgres> {
+        let Some(bin) = binaries() else {
+            crate::not_run(
+                "a private PostgreSQL",
+                "/usr/lib/postgresql/*/bin",
+                &"initdb not found",
+            );
+            return None;
+        };
+        let dir = std::env::temp_dir().join(format!("straddle-pg-{:08x}", rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pg = PrivatePostgres {
+            port: free_port(),
+            dir,
+            bin,
+        };
+        if as_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&pg.dir)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "chown the data directory to postgres");
+        }
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &pg.data(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        pg.start_again();
+        Some(pg)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    /// Run one of the binaries (as `postgres` when root), asserting it succeeds.
+    fn run(&self, tool: &str, args: &[&str]) {
+        let path = self.bin.join(tool);
+        let mut cmd = if as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let out = cmd.args(args).current_dir(Path::new("/tmp")).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Start it (again), waiting until it accepts connections.
+    pub fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"],
+        );
+    }
+
+    /// Stop it: `immediate` is a crash (no checkpoint; recovery on the next start).
+    pub fn stop(&self, mode: &str) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", mode, "-w", "stop"]);
+    }
+
+    /// A URL to database `db`.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let path = self.bin.join("pg_ctl");
+        let data = self.data();
+        let mut cmd = if as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let _ = cmd
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .current_dir("/tmp")
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
