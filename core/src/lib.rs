@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod consistency;
 pub mod dialect;
 pub mod expr;
+pub mod fleet;
 pub mod lock;
 pub mod migrations;
 pub mod model;

@@ -126,6 +126,14 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
         // reports only the declaration's errors, not a cascade of missing impls.
         Err(errors) => (quote! { ::std::unreachable!() }, errors),
     };
+    // The binary's models, for the fleet registry (`straddle::linked_models`).
+    let linked = errors.is_empty().then(|| {
+        quote! {
+            ::straddle::__private::inventory::submit! {
+                ::straddle::__private::ModelEntry(<#ident as ::straddle::Model>::definition)
+            }
+        }
+    });
     let errors = errors.iter().map(syn::Error::to_compile_error);
 
     let syn::Data::Struct(syn::DataStruct {
@@ -151,6 +159,8 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
         #track
 
         const _: () = {
+            #linked
+
             impl ::straddle::Model for #ident {
                 fn definition() -> &'static ::straddle::ir::Model {
                     #model_body

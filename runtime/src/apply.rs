@@ -19,9 +19,8 @@ pub struct ApplyOptions {
     pub lock_timeout: Duration,
     /// Rows per backfill batch (fixed).
     pub batch_size: u64,
-    /// How long a step that needs every app instance to have re-read the schema waits
-    /// (twice [`crate::DEFAULT_MAX_STALENESS`] by default; zero when no instance runs).
-    pub app_refresh: Duration,
+    /// How a step that needs every app instance to have re-read the schema waits for it.
+    pub app_refresh: AppRefresh,
 }
 
 impl Default for ApplyOptions {
@@ -29,7 +28,27 @@ impl Default for ApplyOptions {
         ApplyOptions {
             lock_timeout: Duration::from_secs(2),
             batch_size: 1000,
-            app_refresh: 2 * crate::db::DEFAULT_MAX_STALENESS,
+            app_refresh: AppRefresh::default(),
+        }
+    }
+}
+
+/// How a step waits until every application instance has re-read the schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppRefresh {
+    /// Move the schema generation on, and wait until every live registered instance whose
+    /// code maps the table has acknowledged it — refused, naming the laggards, after this
+    /// long.
+    Acknowledged { within: Duration },
+    /// Sleep this long (an instance that does not register is not waited for otherwise;
+    /// zero when none runs).
+    Sleep(Duration),
+}
+
+impl Default for AppRefresh {
+    fn default() -> Self {
+        AppRefresh::Acknowledged {
+            within: Duration::from_secs(30),
         }
     }
 }
@@ -102,6 +121,7 @@ pub async fn apply_phase<DB: Backend>(
         checkpoint: None,
         progress: Progress::new(ProgressMode::Off),
         app_refresh: options.app_refresh,
+        tables: model.table_names().iter().map(|t| t.to_string()).collect(),
     };
     let mut report = PhaseReport::default();
     crate::catalog::precheck::<DB>(conn, &change, phase, &steps.iter().collect::<Vec<_>>()).await?;
@@ -145,8 +165,10 @@ pub(crate) struct StepContext<'a> {
     pub pacing: Pacing,
     pub checkpoint: Option<&'a str>,
     pub progress: Progress,
-    /// How long to wait for every app instance to re-read the schema.
-    pub app_refresh: Duration,
+    /// How to wait for every app instance to re-read the schema.
+    pub app_refresh: AppRefresh,
+    /// The change's table, by every name it has during the change.
+    pub tables: Vec<String>,
 }
 
 /// The ledger row to write for a step, in its transaction when it has one.
@@ -297,6 +319,7 @@ async fn record<DB: Backend>(
         rows,
         attempts,
         applied_by: entry.applied_by,
+        note: None,
     }
     .insert::<DB>(conn)
     .await
@@ -317,6 +340,8 @@ pub(crate) struct LedgerRecord<'a> {
     pub rows: u64,
     pub attempts: u32,
     pub applied_by: &'a str,
+    /// Kept in the row's `error` column: what went wrong, or what an override overrode.
+    pub note: Option<String>,
 }
 
 impl LedgerRecord<'_> {
@@ -347,7 +372,7 @@ impl LedgerRecord<'_> {
             int(&mut args, i)?;
         }
         text(&mut args, self.applied_by)?;
-        DB::bind_optional_text(&mut args, None).map_err(sqlx::Error::Encode)?;
+        DB::bind_optional_text(&mut args, self.note.clone()).map_err(sqlx::Error::Encode)?;
         DB::execute(conn, ledger::insert_sql(DB::DIALECT), args).await?;
         Ok(())
     }
@@ -405,7 +430,25 @@ async fn run_statements<DB: Backend>(
                     DB::execute(conn, sql.clone(), Default::default()).await?;
                 }
             }
-            Statement::AwaitAppRefresh => tokio::time::sleep(ctx.app_refresh).await,
+            Statement::AwaitAppRefresh => match ctx.app_refresh {
+                AppRefresh::Sleep(d) => tokio::time::sleep(d).await,
+                AppRefresh::Acknowledged { within } => {
+                    let tables: Vec<&str> = ctx.tables.iter().map(String::as_str).collect();
+                    let mode = ctx.progress.mode();
+                    if let Err((generation, laggards)) =
+                        crate::fleet::gate::await_refresh::<DB>(conn, &tables, within, mode).await?
+                    {
+                        return Err(Error::FleetLagging {
+                            change: ctx.change.to_string(),
+                            phase: ctx.phase,
+                            step: step.name.clone(),
+                            generation,
+                            laggards,
+                            waited: within,
+                        });
+                    }
+                }
+            },
             Statement::Backfill(b) => {
                 let r = backfill::run::<DB>(
                     conn,

@@ -37,6 +37,30 @@ impl LedgerRow {
     }
 }
 
+/// A fleet registry row, as stored (see `fleet::registry::Instance`).
+#[doc(hidden)]
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RegistryRow {
+    pub id: String,
+    pub application: String,
+    pub host: String,
+    pub pid: i64,
+    pub client_addr: String,
+    pub client_tag: String,
+    pub release_id: String,
+    pub declares: String,
+    pub models: String,
+    pub started_ms: i64,
+    pub heartbeat_ms: i64,
+    pub heartbeat_every_ms: i64,
+    pub expires_after_ms: i64,
+    pub generation_seen: i64,
+    pub now_ms: i64,
+}
+
+/// A row of three texts and an integer.
+pub type Text3Int = (String, String, String, i64);
+
 /// A database engine Straddle can run against.
 pub trait Backend: Database + Sized {
     const DIALECT: Dialect;
@@ -92,6 +116,18 @@ pub trait Backend: Database + Sized {
         args: Self::Arguments,
     ) -> BoxFuture<'a, Result<Vec<LedgerRow>, sqlx::Error>>;
 
+    /// Fleet registry rows (see `render::fleet::list_sql`).
+    fn registry_rows<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+    ) -> BoxFuture<'a, Result<Vec<RegistryRow>, sqlx::Error>>;
+
+    /// Rows of (text, text, text, integer).
+    fn text3_int_rows<'a>(
+        conn: &'a mut Self::Connection,
+        sql: String,
+    ) -> BoxFuture<'a, Result<Vec<Text3Int>, sqlx::Error>>;
+
     /// Text values of the first column.
     fn texts<'a>(
         conn: &'a mut Self::Connection,
@@ -124,13 +160,19 @@ pub trait Backend: Database + Sized {
         value: Option<String>,
     ) -> Result<(), sqlx::error::BoxDynError>;
 
+    /// Name the pool's future connections after the application where the engine shows
+    /// a connection's name to others (PostgreSQL `application_name`, unless the pool
+    /// already sets one), so that `status` tells registered instances from other clients.
+    /// Returns the name its connections carry (empty where the engine shows none).
+    fn tag_pool(pool: &sqlx::Pool<Self>, application: &str) -> String;
+
     /// Read the live schema (columns, Straddle's triggers) from the catalog.
     fn probe<'a>(conn: &'a mut Self::Connection) -> BoxFuture<'a, Result<Snapshot, sqlx::Error>>;
 }
 
 #[allow(unused_macros)]
 macro_rules! backend {
-    ($db:ty, $dialect:expr) => {
+    ($db:ty, $dialect:expr, $tag:expr) => {
         impl Backend for $db {
             const DIALECT: Dialect = $dialect;
 
@@ -234,6 +276,28 @@ macro_rules! backend {
                 })
             }
 
+            fn registry_rows<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+            ) -> BoxFuture<'a, Result<Vec<RegistryRow>, sqlx::Error>> {
+                Box::pin(async move {
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .fetch_all(&mut *conn)
+                        .await
+                })
+            }
+
+            fn text3_int_rows<'a>(
+                conn: &'a mut Self::Connection,
+                sql: String,
+            ) -> BoxFuture<'a, Result<Vec<Text3Int>, sqlx::Error>> {
+                Box::pin(async move {
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .fetch_all(&mut *conn)
+                        .await
+                })
+            }
+
             fn texts<'a>(
                 conn: &'a mut Self::Connection,
                 sql: String,
@@ -301,6 +365,10 @@ macro_rules! backend {
                 args.add(value)
             }
 
+            fn tag_pool(pool: &sqlx::Pool<Self>, application: &str) -> String {
+                $tag(pool, application)
+            }
+
             fn probe<'a>(conn: &'a mut Self::Connection) -> BoxFuture<'a, Result<Snapshot, sqlx::Error>> {
                 Box::pin(async move {
                     let columns: Vec<(String, String, bool, String)> =
@@ -318,9 +386,39 @@ macro_rules! backend {
     };
 }
 
+/// The `application_name` a registered instance's connections carry: `straddle:<name>`,
+/// within PostgreSQL's 63 bytes.
+fn postgres_tag(application: &str) -> String {
+    let mut tag = format!("straddle:{application}");
+    while tag.len() > 63 {
+        tag.pop();
+    }
+    tag
+}
+
 #[cfg(feature = "postgres")]
-backend!(sqlx::Postgres, Dialect::Postgres);
+fn tag_postgres(pool: &sqlx::Pool<sqlx::Postgres>, application: &str) -> String {
+    let options = pool.connect_options();
+    match options.get_application_name() {
+        Some(name) => name.to_string(),
+        None => {
+            let tag = postgres_tag(application);
+            pool.set_connect_options((*options).clone().application_name(&tag));
+            tag
+        }
+    }
+}
+
+/// Nothing to tag: the engine shows no connection names (MySQL), or no other
+/// connections at all (SQLite).
+#[allow(dead_code)]
+fn tag_nothing<DB: sqlx::Database>(_: &sqlx::Pool<DB>, _: &str) -> String {
+    String::new()
+}
+
+#[cfg(feature = "postgres")]
+backend!(sqlx::Postgres, Dialect::Postgres, tag_postgres);
 #[cfg(feature = "mysql")]
-backend!(sqlx::MySql, Dialect::MySql);
+backend!(sqlx::MySql, Dialect::MySql, tag_nothing);
 #[cfg(feature = "sqlite")]
-backend!(sqlx::Sqlite, Dialect::Sqlite);
+backend!(sqlx::Sqlite, Dialect::Sqlite, tag_nothing);

@@ -70,13 +70,31 @@ struct Cli {
     /// No progress bar or progress lines.
     #[arg(long, global = true)]
     quiet: bool,
+    /// When live application instances run code a phase would break (contract while the
+    /// previous release runs; down while code of a later phase runs): wait this long, in
+    /// seconds, for them to be replaced or gone, with progress, before refusing.
+    #[arg(long, global = true, default_value_t = 0, value_name = "SECS")]
+    wait_for_fleet: u64,
+    /// Apply the phase although live instances run code it would break (recorded in the
+    /// ledger, with who they were).
+    #[arg(long, global = true)]
+    ignore_fleet: bool,
+    /// How long a step waits for every live instance to acknowledge that it re-read the
+    /// schema, in seconds.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
+    refresh_within_secs: u64,
+    /// Apply a phase beyond the one the compiled models declare.
+    #[arg(long, global = true)]
+    ahead_of_code: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Each change in flight: declared phase, applied phases, backfill progress.
+    /// Each change in flight (declared phase, applied phases, backfill progress, what the
+    /// next phase waits for) and the application fleet. Never waits for a running
+    /// migration.
     Status { change: Option<String> },
     /// Print the SQL of every phase (no database needed with --dialect).
     Plan {
@@ -427,6 +445,12 @@ fn options(cli: &Cli, pacing: Option<&PacingArgs>, allow_data_loss: bool) -> Run
             Command::Status { .. } | Command::Ledger { .. } | Command::Verify { .. }
         ),
         reconnect_within: Duration::from_secs(cli.reconnect_within_secs),
+        fleet: crate::fleet::FleetOptions {
+            wait_for: Duration::from_secs(cli.wait_for_fleet),
+            ignore: cli.ignore_fleet,
+            refresh_within: Duration::from_secs(cli.refresh_within_secs),
+            ahead_of_code: cli.ahead_of_code,
+        },
     }
 }
 
@@ -467,37 +491,15 @@ async fn command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<Exit
         }
         Command::Status { change } => {
             let status = runner.status(change.as_deref()).await?;
+            let fleet = runner.fleet().await?;
             if json {
-                out!("{}", serde_json::to_string_pretty(&status).expect("json"));
-            } else if status.is_empty() {
-                out!("no change in flight");
-            }
-            for s in status.iter().filter(|_| !json) {
-                let applied: Vec<&str> = s.applied.iter().map(|p| p.key()).collect();
                 out!(
-                    "{}  {}\n  code declares {}; applied: {}{}{}{}{}",
-                    s.change,
-                    s.summary,
-                    s.declared_phase,
-                    if applied.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        applied.join(", ")
-                    },
-                    s.interrupted
-                        .map(|p| format!("; {p} interrupted (re-run to resume)"))
-                        .unwrap_or_default(),
-                    s.backfilled_rows
-                        .map(|n| format!("; {n} rows backfilled"))
-                        .unwrap_or_default(),
-                    s.violations
-                        .map(|n| format!("; {n} rows still violate NOT NULL"))
-                        .unwrap_or_default(),
-                    s.problem
-                        .as_ref()
-                        .map(|p| format!("\n  PROBLEM: {p}"))
-                        .unwrap_or_default(),
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "changes": status, "fleet": fleet }))
+                        .expect("json")
                 );
+            } else {
+                print_status(&status, &fleet);
             }
             return Ok(if status.iter().any(|s| s.problem.is_some()) {
                 ExitCode::FAILURE
@@ -569,6 +571,106 @@ async fn command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<Exit
     };
     print_runs(&runs, json);
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_status(status: &[crate::ChangeStatus], fleet: &crate::FleetStatus) {
+    if status.is_empty() {
+        out!("no change in flight");
+    }
+    for s in status {
+        let applied: Vec<&str> = s.applied.iter().map(|p| p.key()).collect();
+        out!(
+            "{}  {}\n  code declares {}; applied: {}{}{}{}{}",
+            s.change,
+            s.summary,
+            s.declared_phase,
+            if applied.is_empty() {
+                "nothing".to_string()
+            } else {
+                applied.join(", ")
+            },
+            s.interrupted
+                .map(|p| format!("; {p} interrupted (re-run to resume)"))
+                .unwrap_or_default(),
+            s.backfilled_rows
+                .map(|n| format!("; {n} rows backfilled"))
+                .unwrap_or_default(),
+            s.violations
+                .map(|n| format!("; {n} rows still violate NOT NULL"))
+                .unwrap_or_default(),
+            s.problem
+                .as_ref()
+                .map(|p| format!("\n  PROBLEM: {p}"))
+                .unwrap_or_default(),
+        );
+        match (s.next_phase, s.waits_for.is_empty()) {
+            (None, _) => {}
+            (Some(next), true) => out!("  next: {next} can run now"),
+            (Some(next), false) => {
+                out!("  next: {next} waits for:");
+                for w in &s.waits_for {
+                    out!("    - {w}");
+                }
+            }
+        }
+    }
+    out!(
+        "\nfleet: {} live {}{}",
+        fleet.live.len(),
+        if fleet.live.len() == 1 {
+            "instance"
+        } else {
+            "instances"
+        },
+        if fleet.expired.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} expired)", fleet.expired.len())
+        }
+    );
+    // One line per release: the instances that run it, and what its code declares.
+    let mut releases: Vec<(&str, Vec<&crate::Instance>)> = Vec::new();
+    for i in &fleet.live {
+        match releases.iter_mut().find(|(r, _)| *r == i.release) {
+            Some((_, list)) => list.push(i),
+            None => releases.push((&i.release, vec![i])),
+        }
+    }
+    for (release, instances) in releases {
+        let first = instances[0];
+        let declares: Vec<String> = first
+            .declares
+            .iter()
+            .map(|(c, p)| format!("{c} at {p}"))
+            .collect();
+        out!(
+            "  release {release} ({}): {} {} — declares {}",
+            first.application,
+            instances.len(),
+            if instances.len() == 1 {
+                "instance"
+            } else {
+                "instances"
+            },
+            if declares.is_empty() {
+                "no change in flight".to_string()
+            } else {
+                declares.join(", ")
+            }
+        );
+        for i in instances {
+            out!("    {}", i.describe());
+        }
+    }
+    if !fleet.unknown.is_empty() {
+        out!("  other connections (not registered instances):");
+        for u in &fleet.unknown {
+            out!("    {}", u.describe());
+        }
+    }
+    if let Some(note) = &fleet.unknown_note {
+        out!("  {note}");
+    }
 }
 
 fn print_runs(runs: &[ChangeRun], json: bool) {

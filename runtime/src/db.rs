@@ -4,6 +4,11 @@
 //! stale snapshot (an undefined column or table, a NOT NULL column a write omitted; the
 //! statement is then retried with SQL for the fresh shape), and — while a model has a
 //! change in flight — when it is older than the allowed staleness.
+//!
+//! A `Db` also registers itself in the fleet registry (see [`crate::fleet`]): the runner
+//! then knows which code is running before it contracts, and waits for this instance to
+//! re-read the schema where a step needs it. [`Db::builder`] says which models and
+//! application name it registers with, or turns it off.
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -20,14 +25,27 @@ use straddle_core::query::{self, BoundSql, TableShape};
 /// trigger fills it from the backfill expression).
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(1);
 
-/// A pool and its schema snapshot. Cheap to clone; clones share the snapshot.
+/// When the snapshot was taken, and the snapshot; shared by a `Db`'s clones and its
+/// registration's background task.
+pub(crate) type SnapshotCell = Arc<RwLock<(Instant, Arc<Snapshot>)>>;
+
+/// Re-read the schema into `cell`.
+pub(crate) async fn reprobe<DB: Backend>(pool: &Pool<DB>, cell: &SnapshotCell) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let fresh = DB::probe(&mut conn).await?;
+    *cell.write().expect("snapshot lock poisoned") = (Instant::now(), Arc::new(fresh));
+    Ok(())
+}
+
+/// A pool and its schema snapshot. Cheap to clone; clones share the snapshot and the
+/// fleet registration (dropping the last clone deregisters).
 pub struct Db<DB: Backend> {
     pool: Pool<DB>,
-    /// When it was taken, and the snapshot.
-    snapshot: Arc<RwLock<(Instant, Arc<Snapshot>)>>,
+    snapshot: SnapshotCell,
     /// Held while re-probing for staleness, so concurrent queries do not all probe.
     refreshing: Arc<tokio::sync::Mutex<()>>,
     max_staleness: Option<Duration>,
+    registration: Option<Arc<crate::fleet::instance::Registration>>,
 }
 
 impl<DB: Backend> Clone for Db<DB> {
@@ -37,21 +55,132 @@ impl<DB: Backend> Clone for Db<DB> {
             snapshot: self.snapshot.clone(),
             refreshing: self.refreshing.clone(),
             max_staleness: self.max_staleness,
+            registration: self.registration.clone(),
         }
     }
 }
 
-impl<DB: Backend> Db<DB> {
-    /// Wrap a pool, probing the schema once.
-    pub async fn new(pool: Pool<DB>) -> Result<Self> {
-        let db = Db {
-            pool,
+/// Builds a [`Db`]: which models its code uses, how it registers in the fleet.
+pub struct DbBuilder<DB: Backend> {
+    pool: Pool<DB>,
+    models: Option<Vec<&'static straddle_core::Model>>,
+    registry: Option<crate::fleet::RegistryOptions>,
+    max_staleness: Option<Duration>,
+}
+
+impl<DB: Backend> DbBuilder<DB> {
+    /// Register with this model's declaration (call once per model the code uses). Without
+    /// any, every model compiled into the binary is registered.
+    pub fn model<M: Model>(mut self) -> Self {
+        self.models.get_or_insert_with(Vec::new).push(M::definition());
+        self
+    }
+
+    /// Register with these models' declarations.
+    pub fn models(mut self, models: &[&'static straddle_core::Model]) -> Self {
+        self.models.get_or_insert_with(Vec::new).extend_from_slice(models);
+        self
+    }
+
+    /// The application's name in `status` and in the runner's refusals (default:
+    /// `STRADDLE_APPLICATION`, else the executable's name).
+    pub fn application(mut self, name: impl Into<String>) -> Self {
+        if let Some(r) = self.registry.as_mut() {
+            r.application = Some(name.into());
+        }
+        self
+    }
+
+    /// How this instance keeps its registration (heartbeat, expiry, generation polling).
+    pub fn registry(mut self, options: crate::fleet::RegistryOptions) -> Self {
+        let application = self.registry.as_ref().and_then(|r| r.application.clone());
+        self.registry = Some(crate::fleet::RegistryOptions {
+            application: options.application.or(application),
+            ..options
+        });
+        self
+    }
+
+    /// Do not register: the runner cannot see this instance, so it does not wait for it
+    /// before contract nor for its schema re-reads — use it only for processes that run
+    /// no application code during a rollout (tools, one-off scripts).
+    pub fn without_registry(mut self) -> Self {
+        self.registry = None;
+        self
+    }
+
+    /// How old the snapshot may get while a change is in flight (`None`: only explicit
+    /// [`Db::refresh`] calls, undefined-column errors and acknowledged refreshes re-probe).
+    pub fn max_staleness(mut self, max: Option<Duration>) -> Self {
+        self.max_staleness = max;
+        self
+    }
+
+    /// Probe the schema and register.
+    pub async fn build(self) -> Result<Db<DB>> {
+        let mut db = Db {
+            pool: self.pool,
             snapshot: Arc::new(RwLock::new((Instant::now(), Arc::new(Snapshot::default())))),
             refreshing: Arc::new(tokio::sync::Mutex::new(())),
-            max_staleness: Some(DEFAULT_MAX_STALENESS),
+            max_staleness: self.max_staleness,
+            registration: None,
         };
+        let Some(options) = self.registry else {
+            db.refresh().await?;
+            return Ok(db);
+        };
+        let mut models = self.models.unwrap_or_else(crate::linked_models);
+        models.retain(|m| m.supports(DB::DIALECT));
+        let generation = crate::fleet::instance::generation_before_probe(&db.pool).await;
         db.refresh().await?;
+        db.registration = Some(
+            crate::fleet::instance::start(
+                db.pool.clone(),
+                db.snapshot.clone(),
+                &models,
+                &options,
+                generation,
+            )
+            .await,
+        );
         Ok(db)
+    }
+}
+
+impl<DB: Backend> Db<DB> {
+    /// Wrap a pool, probing the schema once, and register in the fleet with every model
+    /// compiled into the binary (see [`Db::builder`] to choose).
+    pub async fn new(pool: Pool<DB>) -> Result<Self> {
+        Self::builder(pool).build().await
+    }
+
+    /// A `Db` with a choice of models, application name, registry options.
+    pub fn builder(pool: Pool<DB>) -> DbBuilder<DB> {
+        DbBuilder {
+            pool,
+            models: None,
+            registry: Some(crate::fleet::RegistryOptions::default()),
+            max_staleness: Some(DEFAULT_MAX_STALENESS),
+        }
+    }
+
+    /// Deregister from the fleet (at once: the runner need not wait for this instance to
+    /// expire) and close the pool — for every clone of this `Db`.
+    pub async fn close(self) {
+        if let Some(r) = &self.registration {
+            r.stop().await;
+        }
+        self.pool.close().await;
+    }
+
+    /// This instance's id in the fleet registry (`None`: not registered).
+    pub fn instance_id(&self) -> Option<&str> {
+        self.registration.as_ref().map(|r| r.id.as_str())
+    }
+
+    /// The digest of the models it registered with (instances of one build share it).
+    pub fn release(&self) -> Option<&str> {
+        self.registration.as_ref().map(|r| r.release.as_str())
     }
 
     /// How old the snapshot may get while a change is in flight (`None`: only explicit
@@ -67,10 +196,7 @@ impl<DB: Backend> Db<DB> {
 
     /// Re-read the schema from the catalog.
     pub async fn refresh(&self) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        let fresh = DB::probe(&mut conn).await?;
-        *self.snapshot.write().expect("snapshot lock poisoned") = (Instant::now(), Arc::new(fresh));
-        Ok(())
+        Ok(reprobe::<DB>(&self.pool, &self.snapshot).await?)
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {

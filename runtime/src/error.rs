@@ -111,6 +111,40 @@ pub enum Error {
         holder: Option<String>,
     },
 
+    /// Live application instances still run code the phase would break (fleet gating).
+    #[error("{0}")]
+    FleetNotReady(Box<FleetRefusal>),
+
+    /// Live instances did not re-read the schema in time.
+    #[error(
+        "{change} {phase} step `{step}`: {} live {} did not re-read the schema (generation {generation}) within \
+         {} s:\n  {}\n  they poll the generation every second by default: a laggard is stuck, overloaded or \
+         configured to poll rarely; run again once it has (nothing after this step ran)",
+        .laggards.len(),
+        if .laggards.len() == 1 { "instance" } else { "instances" },
+        .waited.as_secs_f64().round(),
+        .laggards.join("\n  "),
+    )]
+    FleetLagging {
+        change: String,
+        phase: Phase,
+        step: String,
+        generation: i64,
+        laggards: Vec<String>,
+        waited: std::time::Duration,
+    },
+
+    /// A phase beyond the one the compiled code declares.
+    #[error(
+        "{change}: the code declares {declared}, so {phase} would run ahead of it — the code that runs during \
+         {phase} must declare it (ship that release first, then run this); pass --ahead-of-code to do it anyway"
+    )]
+    AheadOfCode {
+        change: String,
+        phase: Phase,
+        declared: Phase,
+    },
+
     /// The database user lacks a privilege Straddle needs.
     #[error("{0}")]
     Privilege(String),
@@ -130,6 +164,42 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Who keeps a phase from running, and why (see [`Error::FleetNotReady`]).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{change} {phase} {direction} refused: {why}; {} live {} still {} code it would break:\n  {}{}\n  it runs \
+     once each is replaced by {wants} (or gone: a stopped instance deregisters, a killed one expires); wait \
+     with --wait-for-fleet <secs>, or override with --ignore-fleet (recorded in the ledger)",
+    .blockers.len(),
+    if .blockers.len() == 1 { "instance" } else { "instances" },
+    if .blockers.len() == 1 { "runs" } else { "run" },
+    .blockers.join("\n  "),
+    unknown_text(.unknown),
+)]
+pub struct FleetRefusal {
+    pub change: String,
+    pub phase: Phase,
+    pub direction: &'static str,
+    pub why: &'static str,
+    /// What each blocking instance must be replaced by.
+    pub wants: String,
+    /// One line per instance: who, where, what its code declares, when last seen.
+    pub blockers: Vec<String>,
+    /// Connections that are not registered instances (or why the engine cannot show them).
+    pub unknown: Vec<String>,
+}
+
+fn unknown_text(unknown: &[String]) -> String {
+    if unknown.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n  other connections (not registered instances, not waited for):\n    {}",
+            unknown.join("\n    ")
+        )
+    }
+}
 
 fn sample_text(sample: &[String]) -> String {
     match sample {

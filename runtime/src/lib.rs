@@ -59,19 +59,21 @@ mod catalog;
 pub mod cli;
 mod db;
 mod error;
+pub mod fleet;
 pub mod generate;
 mod progress;
 mod retry;
 mod runner;
 mod snapshot;
 
-pub use apply::{ApplyOptions, PhaseReport, apply_phase, phase_steps};
+pub use apply::{AppRefresh, ApplyOptions, PhaseReport, apply_phase, phase_steps};
 pub use backend::{Backend, Key, LedgerRow};
 pub use backfill::{BackfillOptions, BackfillReport, DEFAULT_BATCH_TIME};
-pub use db::{DEFAULT_MAX_STALENESS, Db};
-pub use error::{Error, Result, mask_url};
+pub use db::{DEFAULT_MAX_STALENESS, Db, DbBuilder};
+pub use error::{Error, FleetRefusal, Result, mask_url};
+pub use fleet::{FleetOptions, Instance, RegistryOptions, UnknownClient};
 pub use progress::ProgressMode;
-pub use runner::{ChangeRun, ChangeStatus, Runner, RunnerOptions, Verification};
+pub use runner::{ChangeRun, ChangeStatus, FleetStatus, Runner, RunnerOptions, Verification};
 pub use snapshot::Snapshot;
 pub use sqlx;
 pub use straddle_core as ir;
@@ -135,8 +137,24 @@ pub(crate) fn definition_for<M: Model>(dialect: Dialect) -> Result<&'static ir::
     }
 }
 
+/// Every model compiled into the binary (registered by the derive).
+pub fn linked_models() -> Vec<&'static ir::Model> {
+    let mut models: Vec<&'static ir::Model> = inventory::iter::<__private::ModelEntry>
+        .into_iter()
+        .map(|e| (e.0)())
+        .collect();
+    models.sort_by(|a, b| (&a.table, &a.rust_name).cmp(&(&b.table, &b.rust_name)));
+    models
+}
+
 #[doc(hidden)]
 pub mod __private {
+    pub use inventory;
+
+    /// A model compiled into the binary (the derive submits one per struct).
+    pub struct ModelEntry(pub fn() -> &'static crate::ir::Model);
+    inventory::collect!(ModelEntry);
+
     pub fn model_from_json(json: &str) -> crate::ir::Model {
         crate::ir::Model::from_json(json).expect("the derive embeds a valid model")
     }

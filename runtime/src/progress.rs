@@ -39,6 +39,10 @@ impl Progress {
         }
     }
 
+    pub fn mode(&self) -> ProgressMode {
+        self.mode
+    }
+
     pub fn start(&mut self, label: &str, done: u64, total: u64) {
         self.label = label.to_string();
         self.total = total;

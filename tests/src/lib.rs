@@ -53,6 +53,7 @@ macro_rules! per_dialect {
 
 pub mod catalog;
 pub mod cluster;
+pub mod fleet;
 pub mod models;
 pub mod rollout;
 

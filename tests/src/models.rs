@@ -107,6 +107,26 @@ pub struct NormalizedSettled {
     pub email_normalized: String,
 }
 
+/// `users` before any of its rollouts: the previous release of each.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "users")]
+pub struct UsersBefore {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+}
+
+/// `users.email` renamed to `email_address`, shipped at contract (its contract waits for
+/// every instance to re-read the schema).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "users")]
+pub struct EmailRenamed {
+    #[straddle(primary_key)]
+    pub id: i64,
+    #[straddle(renamed(from = "email", phase = contract))]
+    pub email_address: String,
+}
+
 /// Column names that contain clause keywords (`CHECK`, `UNIQUE`) without being clauses.
 #[derive(Debug, Clone, PartialEq, straddle::Model)]
 #[straddle(table = "audits")]

@@ -199,7 +199,7 @@ async fn three_releases_of_a_model() {
             let o = app.run(Some(url), &["status", "--json"]);
             let status: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
             assert_eq!(
-                status[0]["applied"].as_array().unwrap().len(),
+                status["changes"][0]["applied"].as_array().unwrap().len(),
                 release + 1,
                 "{url}: {status}"
             );

@@ -45,6 +45,7 @@ async fn a_rollout_through_the_command_line() {
     let o = straddle(url, &["status", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let status: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let status = &status["changes"];
     let ids: Vec<&str> = status
         .as_array()
         .unwrap()
@@ -107,7 +108,7 @@ async fn a_rollout_through_the_command_line() {
         stdout(&o).trim(),
         "users.email_normalized: 1 rows violate NOT NULL, e.g. keys 42"
     );
-    let o = straddle(url, &["contract", "users.email_normalized"]);
+    let o = straddle(url, &["contract", "users.email_normalized", "--ahead-of-code"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("refused") && stderr(&o).contains("(1 offending row: 42)"),

@@ -18,9 +18,15 @@ per_dialect!(a_catalog_that_disagrees_with_the_ledger_is_refused);
 
 const CHANGE: &str = "users.email_normalized";
 
+/// These tests take one model through every phase (its declared phase is not the point:
+/// tests/fleet.rs covers phases ahead of the code and the fleet gate).
 fn options() -> RunnerOptions {
     RunnerOptions {
         progress: ProgressMode::Off,
+        fleet: straddle::FleetOptions {
+            ahead_of_code: true,
+            ..Default::default()
+        },
         ..Default::default()
     }
 }

@@ -325,7 +325,7 @@ async fn rollout<DB: TestBackend>(t: &TestDb, n: &Names) -> Result<(), String> {
         };
         for c in order {
             let options = straddle::ApplyOptions {
-                app_refresh: std::time::Duration::ZERO,
+                app_refresh: straddle::AppRefresh::Sleep(std::time::Duration::ZERO),
                 ..Default::default()
             };
             straddle::apply_phase::<DB>(conn, &m, c, phase, direction, &options)

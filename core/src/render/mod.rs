@@ -2,6 +2,7 @@
 //! Straddle sends is written in this module tree or in [`crate::query`] through the
 //! helpers here; identifiers always go through [`Dialect::quote`].
 
+pub mod fleet;
 pub mod ledger;
 pub mod live;
 mod mysql;

@@ -19,15 +19,20 @@ pub(crate) async fn open<DB: Backend>(url: &str, masked: &str) -> Result<DB::Con
     // Straddle writes string literals (identifiers in catalog lookups) the way a default
     // session reads them: on MySQL with backslashes escaped, on PostgreSQL with backslashes
     // as plain characters — a server configured otherwise would read them otherwise.
-    let session = match DB::DIALECT {
+    // On PostgreSQL the session is named, so that `status` does not count it (nor another
+    // runner's) among the application's connections.
+    let session: Vec<String> = match DB::DIALECT {
         Dialect::MySql => {
-            Some("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')")
+            vec!["SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')".into()]
         }
-        Dialect::Postgres => Some("SET standard_conforming_strings = on"),
-        Dialect::Sqlite => None,
+        Dialect::Postgres => vec![
+            "SET standard_conforming_strings = on".into(),
+            format!("SET application_name = '{}'", crate::fleet::clients::RUNNER_TAG),
+        ],
+        Dialect::Sqlite => vec![],
     };
-    if let Some(sql) = session {
-        DB::execute(&mut conn, sql.into(), Default::default()).await?;
+    for sql in session {
+        DB::execute(&mut conn, sql, Default::default()).await?;
     }
     Ok(conn)
 }

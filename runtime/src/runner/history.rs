@@ -55,9 +55,13 @@ impl History {
     /// Some step of `phase` began (up) since its last completion marker.
     pub(crate) fn started_since_marker(&self, phase: Phase) -> bool {
         let after = self.markers(phase).last().map(|r| r.id).unwrap_or(i64::MIN);
-        self.0
-            .iter()
-            .any(|r| r.id > after && r.phase == phase.key() && r.direction == "up" && !r.step.is_empty())
+        self.0.iter().any(|r| {
+            r.id > after
+                && r.phase == phase.key()
+                && r.direction == "up"
+                && !r.step.is_empty()
+                && r.status != "overridden"
+        })
     }
 
     /// The row that marks `phase` applied (the newest completion, when it was up).

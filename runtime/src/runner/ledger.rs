@@ -33,7 +33,8 @@ async fn columns<DB: Backend>(conn: &mut DB::Connection, table: &str) -> Result<
 /// Make sure the ledger tables exist (unless `read_only`) and are Straddle's.
 pub(crate) async fn prepare<DB: Backend>(conn: &mut DB::Connection, read_only: bool) -> Result<Ledger> {
     if !read_only {
-        for sql in ledger::create_sql(DB::DIALECT) {
+        let fleet = straddle_core::render::fleet::create_sql(DB::DIALECT);
+        for sql in ledger::create_sql(DB::DIALECT).into_iter().chain(fleet) {
             if let Err(e) = DB::execute(conn, sql, Default::default()).await {
                 return Err(match &e {
                     sqlx::Error::Database(db)
@@ -53,9 +54,12 @@ pub(crate) async fn prepare<DB: Backend>(conn: &mut DB::Connection, read_only: b
         }
     }
     let mut present = true;
-    for (table, expected) in ledger::expected_columns() {
+    let fleet = straddle_core::render::fleet::expected_columns();
+    for (table, expected) in ledger::expected_columns().into_iter().chain(fleet) {
+        use straddle_core::render::fleet::{GENERATION, INSTANCES};
+        let is_ledger = ![INSTANCES, GENERATION].contains(&table);
         match columns::<DB>(conn, table).await? {
-            None => present = false,
+            None => present &= !is_ledger,
             Some(have) => {
                 let missing: Vec<&&str> = expected
                     .iter()

@@ -22,7 +22,9 @@ use crate::apply::{self, LedgerEntry, LedgerRecord, PhaseReport, StepContext};
 use crate::backend::{Backend, Key, LedgerRow};
 use crate::backfill::{BackfillOptions, Pacing, now_ms};
 use crate::error::{Error, Result, mask_url};
+use crate::fleet;
 use crate::progress::{Progress, ProgressMode};
+pub(crate) use connection::hostname;
 use connection::is_connection_lost;
 use history::{History, checksum_of};
 use lock::RunnerLock;
@@ -57,6 +59,9 @@ pub struct RunnerOptions {
     /// How long to wait for the database to accept connections again when the
     /// connection breaks mid-run (a server restarting), before giving up (default 60 s).
     pub reconnect_within: Duration,
+    /// Fleet gating: waiting for, or overriding, live instances a phase would break;
+    /// acknowledged schema refreshes; phases ahead of the code.
+    pub fleet: crate::fleet::FleetOptions,
 }
 
 impl Default for RunnerOptions {
@@ -71,6 +76,7 @@ impl Default for RunnerOptions {
             migrations: None,
             read_only: false,
             reconnect_within: Duration::from_secs(60),
+            fleet: crate::fleet::FleetOptions::default(),
         }
     }
 }
@@ -87,7 +93,7 @@ pub struct ChangeRun {
     pub change: String,
     pub phase: Phase,
     pub direction: Direction,
-    /// `applied`, `already applied` or `nothing to revert`.
+    /// `applied`, `already applied`, `nothing to revert`, or why it was held back.
     pub outcome: String,
     pub report: PhaseReport,
 }
@@ -107,8 +113,27 @@ pub struct ChangeStatus {
     pub backfilled_rows: Option<u64>,
     /// Rows that would violate the constraint contract enforces (None: not applicable yet).
     pub violations: Option<i64>,
-    /// A checksum mismatch, if any applied step changed since.
+    /// A checksum mismatch, if any applied step changed since; a phase applied ahead of
+    /// the code.
     pub problem: Option<String>,
+    /// The phase `up`/`contract` would apply next (None: every phase is applied).
+    pub next_phase: Option<Phase>,
+    /// What holds the next phase back: the code not declaring it yet, live instances
+    /// whose code it would break.
+    pub waits_for: Vec<String>,
+}
+
+/// The application instances registered in this database, and other connections.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FleetStatus {
+    /// Live instances, oldest first.
+    pub live: Vec<fleet::Instance>,
+    /// Instances that stopped sending heartbeats (killed) and no longer count.
+    pub expired: Vec<fleet::Instance>,
+    /// Connections that are not registered instances.
+    pub unknown: Vec<fleet::UnknownClient>,
+    /// Why other connections cannot be shown, where they cannot.
+    pub unknown_note: Option<String>,
 }
 
 /// The result of `verify` for one change.
@@ -358,7 +383,9 @@ impl<DB: Backend> Runner<DB> {
     }
 
     /// Apply every phase up to `target` (default: the phase the code declares) of each
-    /// selected change.
+    /// selected change. A phase beyond the one the code declares is refused for a named
+    /// change and, when every change is asked for, held back and reported (unless
+    /// `fleet.ahead_of_code`).
     pub async fn up(&mut self, target: Option<Phase>, only: Option<&str>) -> Result<Vec<ChangeRun>> {
         self.writable()?;
         let mut runs = Vec::new();
@@ -367,7 +394,8 @@ impl<DB: Backend> Runner<DB> {
             let history = self.history(&id).await?;
             self.check_checksums(&self.changes[i], &history)?;
             self.check_applied_state(i, &history).await?;
-            let goal = target.unwrap_or(self.changes[i].plan.declared_phase);
+            let declared = self.changes[i].plan.declared_phase;
+            let goal = target.unwrap_or(declared);
             for phase in goal.through() {
                 if history.applied(phase) {
                     if phase == goal {
@@ -381,6 +409,27 @@ impl<DB: Backend> Runner<DB> {
                     }
                     continue;
                 }
+                if phase > declared && !self.options.fleet.ahead_of_code {
+                    if only.is_some() {
+                        return Err(Error::AheadOfCode {
+                            change: id,
+                            phase,
+                            declared,
+                        });
+                    }
+                    // Asked for every change: the others go on; this one is reported.
+                    runs.push(ChangeRun {
+                        change: id.clone(),
+                        phase,
+                        direction: Direction::Up,
+                        outcome: format!(
+                            "held back: the code declares {declared} (--ahead-of-code to force)"
+                        ),
+                        report: PhaseReport::default(),
+                    });
+                    break;
+                }
+                self.fleet_gate(i, phase, Direction::Up).await?;
                 let report = self.run_phase_resuming(i, phase, Direction::Up).await?;
                 runs.push(ChangeRun {
                     change: id.clone(),
@@ -423,6 +472,7 @@ impl<DB: Backend> Runner<DB> {
             if newest == Phase::Expand {
                 self.guard_data_loss(i).await?;
             }
+            self.fleet_gate(i, newest, Direction::Down).await?;
             let report = self.run_phase_resuming(i, newest, Direction::Down).await?;
             if matches!(newest, Phase::Expand | Phase::Backfill) {
                 // The column the checkpoints counted rows of is gone or to be refilled
@@ -445,6 +495,93 @@ impl<DB: Backend> Runner<DB> {
             });
         }
         Ok(runs)
+    }
+
+    /// Refuse (or, with `--wait-for-fleet`, wait) while a live instance runs code that
+    /// applying `phase` in `direction` would break; with `--ignore-fleet`, go on and record
+    /// the override in the ledger.
+    async fn fleet_gate(&mut self, i: usize, phase: Phase, direction: Direction) -> Result<()> {
+        let (model, plan) = (self.changes[i].model, self.changes[i].plan.clone());
+        let Some(requirement) = straddle_core::fleet::requirement(model, &plan, phase, direction) else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let mut told: Option<Instant> = None;
+        loop {
+            let instances = fleet::registry::list::<DB>(&mut self.conn).await?;
+            let blockers = fleet::gate::blockers(&instances, model, &plan, &requirement, DB::DIALECT);
+            if blockers.is_empty() {
+                if told.is_some() {
+                    eprintln!("  {} {phase}: the fleet is ready", plan.id);
+                }
+                return Ok(());
+            }
+            if self.options.fleet.ignore {
+                let note = format!(
+                    "--ignore-fleet: {} {} while {}",
+                    phase,
+                    direction.key(),
+                    blockers.join("; ")
+                );
+                eprintln!(
+                    "  {} {phase} {}: {note} (recorded in the ledger)",
+                    plan.id,
+                    direction.key()
+                );
+                LedgerRecord {
+                    change: &plan.id,
+                    phase,
+                    direction,
+                    step: "fleet-gate",
+                    checksum: "-",
+                    status: "overridden",
+                    started_ms: now_ms(),
+                    took: Duration::ZERO,
+                    rows: 0,
+                    attempts: 1,
+                    applied_by: &self.lock.holder,
+                    note: Some(note),
+                }
+                .insert::<DB>(&mut self.conn)
+                .await?;
+                return Ok(());
+            }
+            if started.elapsed() >= self.options.fleet.wait_for {
+                let live: Vec<&fleet::Instance> = instances.iter().filter(|i| i.live).collect();
+                let unknown = fleet::clients::unknown::<DB>(&mut self.conn, &live).await?;
+                return Err(Error::FleetNotReady(Box::new(crate::error::FleetRefusal {
+                    change: plan.id.clone(),
+                    phase,
+                    direction: direction.key(),
+                    why: requirement.why,
+                    wants: requirement.wants(),
+                    blockers,
+                    unknown: fleet::clients::lines(&unknown),
+                })));
+            }
+            if told.is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+                && self.options.progress != ProgressMode::Off
+            {
+                eprintln!(
+                    "  {} {phase} {}: waiting for the fleet ({:.0?} of {:?}): {} ({})",
+                    plan.id,
+                    direction.key(),
+                    started.elapsed(),
+                    self.options.fleet.wait_for,
+                    blockers.join("; "),
+                    requirement.wants()
+                );
+                told = Some(Instant::now());
+            }
+            if !self.options.read_only && !self.lock.renew::<DB>(&mut self.conn).await? {
+                return Err(Error::Busy {
+                    url: self.url.clone(),
+                    waited: Duration::ZERO,
+                    holder: None,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Reverting the expand of an added column drops it: refuse while it holds values,
@@ -553,7 +690,10 @@ impl<DB: Backend> Runner<DB> {
             // going down) touches only rows still NULL, so it resumes by re-scanning keys.
             checkpoint: (direction == Direction::Up).then_some(checkpoint.as_str()),
             progress: Progress::new(self.options.progress),
-            app_refresh: 2 * crate::db::DEFAULT_MAX_STALENESS,
+            app_refresh: apply::AppRefresh::Acknowledged {
+                within: self.options.fleet.refresh_within,
+            },
+            tables: model.table_names().iter().map(|t| t.to_string()).collect(),
         };
         let applied_by = self.lock.holder.clone();
         let entry = LedgerEntry {
@@ -617,6 +757,7 @@ impl<DB: Backend> Runner<DB> {
             rows: report.rows_backfilled,
             attempts: 1,
             applied_by: &self.lock.holder,
+            note: None,
         }
         .insert::<DB>(&mut self.conn)
         .await?;
@@ -645,6 +786,7 @@ impl<DB: Backend> Runner<DB> {
             rows: 0,
             attempts: 1,
             applied_by: &self.lock.holder,
+            note: None,
         }
         .insert::<DB>(&mut self.conn)
         .await
@@ -684,12 +826,43 @@ impl<DB: Backend> Runner<DB> {
         Ok(out)
     }
 
+    /// The registered application instances and the other connections.
+    pub async fn fleet(&mut self) -> Result<FleetStatus> {
+        let (live, expired): (Vec<fleet::Instance>, Vec<fleet::Instance>) =
+            fleet::registry::list::<DB>(&mut self.conn)
+                .await?
+                .into_iter()
+                .partition(|i| i.live);
+        let unknown = fleet::clients::unknown::<DB>(&mut self.conn, &live.iter().collect::<Vec<_>>()).await?;
+        let (unknown, unknown_note) = match unknown {
+            Ok(clients) => (clients, None),
+            Err(why) => (Vec::new(), Some(why)),
+        };
+        Ok(FleetStatus {
+            live,
+            expired,
+            unknown,
+            unknown_note,
+        })
+    }
+
     /// The state of each selected change.
     pub async fn status(&mut self, only: Option<&str>) -> Result<Vec<ChangeStatus>> {
         let mut out = Vec::new();
+        let instances = fleet::registry::list::<DB>(&mut self.conn).await?;
         for i in self.selected(only)? {
             let id = self.changes[i].plan.id.clone();
             let history = self.history(&id).await?;
+            let declared = self.changes[i].plan.declared_phase;
+            let ahead = Phase::ALL
+                .into_iter()
+                .filter(|p| *p > declared && history.applied(*p))
+                .map(|p| {
+                    format!(
+                        "{p} is applied but the code declares {declared}: the code runs on a schema ahead of it (deploy \
+                         the release that declares {p}, or revert {p})"
+                    )
+                });
             let problem = match self.check_checksums(&self.changes[i], &history) {
                 Err(e) => Some(e.to_string()),
                 Ok(()) => self
@@ -697,8 +870,24 @@ impl<DB: Backend> Runner<DB> {
                     .await
                     .err()
                     .map(|e| e.to_string()),
-            };
+            }
+            .into_iter()
+            .chain(ahead)
+            .reduce(|a, b| format!("{a}; {b}"));
             let applied: Vec<Phase> = Phase::ALL.into_iter().filter(|p| history.applied(*p)).collect();
+            let next_phase = Phase::ALL.into_iter().find(|p| !history.applied(*p));
+            let mut waits_for = Vec::new();
+            if let Some(next) = next_phase {
+                let t = &self.changes[i];
+                if next > declared {
+                    waits_for.push(format!("the code to declare {next} (it declares {declared})"));
+                }
+                if let Some(req) = straddle_core::fleet::requirement(t.model, &t.plan, next, Direction::Up) {
+                    for b in fleet::gate::blockers(&instances, t.model, &t.plan, &req, DB::DIALECT) {
+                        waits_for.push(format!("{b} — to be replaced by {}", req.wants()));
+                    }
+                }
+            }
             let interrupted = Phase::ALL
                 .into_iter()
                 .find(|p| !history.applied(*p) && history.started_since_marker(*p));
@@ -731,6 +920,8 @@ impl<DB: Backend> Runner<DB> {
                 },
                 violations,
                 problem,
+                next_phase,
+                waits_for,
             });
         }
         Ok(out)
