@@ -5,8 +5,11 @@
 //! interleaved, round after round, so that drift hits all alike. Then the registry's own
 //! traffic, counted by the server over a window: writes and reads per instance per minute.
 //!
-//!     cargo run --release --example fleet_bench -- [ROUNDS] [SECS_PER_RUN] [WORKERS] [WINDOW_SECS]
-//!     (default 5 3 4 30)
+//!     cargo run --release --example fleet_bench -- [ROUNDS] [SECS_PER_RUN] [WORKERS] [WINDOW_SECS] [WRITES]
+//!     (default 5 3 4 30 1)
+//!
+//! One operation is a single-row read and (WRITES=1) a single-row update of that row; with
+//! WRITES=0 reads only — CPU-bound, where a background task would show most.
 //!
 //! Server: STRADDLE_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres); a
 //! database `straddle_fleet_bench` is created and dropped.
@@ -47,7 +50,7 @@ impl Variant {
 }
 
 /// One read and one write per operation, each worker on its own rows.
-async fn run(pool: &PgPool, variant: Variant, workers: usize, secs: u64) -> f64 {
+async fn run(pool: &PgPool, variant: Variant, workers: usize, secs: u64, writes: bool) -> f64 {
     let db = match variant {
         Variant::Plain => None,
         Variant::RegistryOff => Some(
@@ -78,18 +81,22 @@ async fn run(pool: &PgPool, variant: Variant, workers: usize, secs: u64) -> f64 
                             .await
                             .unwrap();
                         u.visits += 1;
-                        sqlx::query("UPDATE users SET email = $1, visits = $2 WHERE id = $3")
-                            .bind(&u.email)
-                            .bind(u.visits)
-                            .bind(u.id)
-                            .execute(&pool)
-                            .await
-                            .unwrap();
+                        if writes {
+                            sqlx::query("UPDATE users SET email = $1, visits = $2 WHERE id = $3")
+                                .bind(&u.email)
+                                .bind(u.visits)
+                                .bind(u.id)
+                                .execute(&pool)
+                                .await
+                                .unwrap();
+                        }
                     }
                     Some(db) => {
                         let mut u = db.find::<User, _>(id).await.unwrap().unwrap();
                         u.visits += 1;
-                        db.update(&u).await.unwrap();
+                        if writes {
+                            db.update(&u).await.unwrap();
+                        }
                     }
                 }
                 ops.fetch_add(1, Ordering::Relaxed);
@@ -104,9 +111,22 @@ async fn run(pool: &PgPool, variant: Variant, workers: usize, secs: u64) -> f64 
     }
     let rate = ops.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
     if let Some(db) = db {
-        db.close().await;
+        db.deregister().await;
     }
     rate
+}
+
+/// CPU time this process has used, in nanoseconds (every thread's, from
+/// `/proc/self/task/*/schedstat`: Linux).
+fn cpu_ns() -> u64 {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+                .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 async fn counters(pool: &PgPool) -> (i64, i64) {
@@ -130,6 +150,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or(default)
     };
     let (rounds, secs, workers, window) = (arg(1, 5), arg(2, 3), arg(3, 4) as usize, arg(4, 30));
+    let writes = arg(5, 1) == 1;
     let admin_url = std::env::var("STRADDLE_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let url = format!(
@@ -159,10 +180,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let variants = [Variant::Plain, Variant::RegistryOff, Variant::RegistryOn];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
-    run(&pool, Variant::Plain, workers, 1).await; // warm-up
+    run(&pool, Variant::Plain, workers, 1, writes).await; // warm-up
     for round in 1..=rounds {
         for (i, v) in variants.iter().enumerate() {
-            let r = run(&pool, *v, workers, secs).await;
+            let r = run(&pool, *v, workers, secs, writes).await;
             println!("round {round}: {:<34} {r:>9.0} ops/s", v.name());
             rates[i].push(r);
         }
@@ -175,7 +196,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = median(&rates[0]);
     let off = median(&rates[1]);
     println!(
-        "\n{workers} workers, {secs} s per run, {rounds} rounds, median ops/s (one op = a read and a write):\n"
+        "\n{workers} workers, {secs} s per run, {rounds} rounds, median ops/s (one op = a read{}):\n",
+        if writes { " and a write" } else { "" }
     );
     println!("| variant | ops/s | × baseline | × registry off | spread (min–max) |");
     println!("|---|---:|---:|---:|---:|");
@@ -195,19 +217,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    // The registry's own traffic: one idle registered instance over the window.
+    // The registry's own cost: the process idle for the window without a registered
+    // instance, then with one — CPU time used, and the server's count of its writes and
+    // reads.
+    let per_minute = |d: f64| d * 60.0 / window as f64;
+    let idle_cpu = {
+        let c0 = cpu_ns();
+        tokio::time::sleep(Duration::from_secs(window)).await;
+        cpu_ns() - c0
+    };
     let db = Db::builder(pool.clone()).model::<User>().build().await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (w0, r0) = counters(&pool).await;
+    let c0 = cpu_ns();
     tokio::time::sleep(Duration::from_secs(window)).await;
+    let registered_cpu = cpu_ns() - c0;
     let (w1, r1) = counters(&pool).await;
-    db.close().await;
-    let per_minute = |d: i64| d as f64 * 60.0 / window as f64;
+    db.deregister().await;
     println!(
-        "\nregistry traffic of one instance over {window} s: {:.1} writes/min (heartbeats), {:.1} reads/min \
-         (generation polls)",
-        per_minute(w1 - w0),
-        per_minute(r1 - r0)
+        "\none registered instance over {window} s: {:.1} writes/min (heartbeats), {:.1} reads/min (generation \
+         polls); process CPU {:.2} ms/min idle without it, {:.2} ms/min with it",
+        per_minute((w1 - w0) as f64),
+        per_minute((r1 - r0) as f64),
+        per_minute(idle_cpu as f64 / 1e6),
+        per_minute(registered_cpu as f64 / 1e6),
     );
     sqlx::query("DROP DATABASE straddle_fleet_bench WITH (FORCE)")
         .execute(&mut admin)

@@ -6,7 +6,9 @@
 //! `email_normalized TEXT NOT NULL`, filled from `lower(email)`. The example prints the
 //! phased plan, then has the runner apply expand → backfill → contract one at a time,
 //! and at each step shows the generated query code reading and writing correctly —
-//! while "old" code that knows nothing of the new column keeps inserting rows too.
+//! while "old" code that knows nothing of the new column keeps inserting rows too. Before
+//! contract, the runner refuses while this release (its code declares backfill) runs;
+//! the next release, whose code declares contract, replaces it, and contract runs.
 
 use sqlx::sqlite::SqlitePoolOptions;
 use straddle::{BackfillOptions, Db, Direction, Model, Phase, ProgressMode, Runner, RunnerOptions};
@@ -22,6 +24,34 @@ pub struct User {
     pub email_normalized: String,
 }
 
+/// The next release: the same table, its code declaring contract.
+#[derive(Debug, straddle::Model)]
+#[straddle(table = "users")]
+pub struct UserNext {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(added(phase = contract, backfill = "lower(email)"))]
+    pub email_normalized: String,
+}
+
+/// A row as the example prints it.
+trait Line {
+    fn line(&self) -> String;
+}
+
+impl Line for User {
+    fn line(&self) -> String {
+        format!("{:>2}  {:<22} {}", self.id, self.email, self.email_normalized)
+    }
+}
+
+impl Line for UserNext {
+    fn line(&self) -> String {
+        format!("{:>2}  {:<22} {}", self.id, self.email, self.email_normalized)
+    }
+}
+
 /// What the previous release does: it knows nothing of `email_normalized`.
 async fn old_app_insert(db: &Db<sqlx::Sqlite>, id: i64, email: &str) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO users (id, email) VALUES (?, ?)")
@@ -32,13 +62,16 @@ async fn old_app_insert(db: &Db<sqlx::Sqlite>, id: i64, email: &str) -> Result<(
     Ok(())
 }
 
-async fn show(db: &Db<sqlx::Sqlite>, title: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn show<M>(db: &Db<sqlx::Sqlite>, title: &str) -> Result<(), Box<dyn std::error::Error>>
+where
+    M: Model + Line + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
     db.refresh().await?;
     println!("\n== {title}");
-    println!("   shape:  {:?}", db.shape::<User>()?.columns);
-    println!("   select: {}", db.select_sql::<User>()?);
-    for u in db.fetch_all::<User>().await? {
-        println!("   {:>2}  {:<22} {}", u.id, u.email, u.email_normalized);
+    println!("   shape:  {:?}", db.shape::<M>()?.columns);
+    println!("   select: {}", db.select_sql::<M>()?);
+    for u in db.fetch_all::<M>().await? {
+        println!("   {}", u.line());
     }
     Ok(())
 }
@@ -51,7 +84,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     sqlx::query("CREATE TABLE users (id INTEGER NOT NULL, email TEXT NOT NULL, PRIMARY KEY (id))")
         .execute(&pool)
         .await?;
-    let db = Db::new(pool).await?;
+    // This release's code: it registers in the fleet registry (with what it declares).
+    let db = Db::builder(pool.clone())
+        .model::<User>()
+        .application("quickstart")
+        .build()
+        .await?;
     for (id, email) in [
         (1, "Ada@Example.COM"),
         (2, "Grace@Navy.MIL"),
@@ -87,14 +125,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    show(&db, "before expand: the column does not exist; reads compute it").await?;
+    show::<User>(&db, "before expand: the column does not exist; reads compute it").await?;
     db.insert(&User {
         id: 4,
         email: "Alan@Bletchley.UK".into(),
         email_normalized: "alan@bletchley.uk".into(),
     })
     .await?;
-    show(
+    show::<User>(
         &db,
         "new code inserted row 4 (the column is absent, so it was not written)",
     )
@@ -109,7 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         progress: ProgressMode::Off,
         ..Default::default()
     };
-    let mut runner = Runner::<sqlx::Sqlite>::connect(&url, &[User::definition()], options).await?;
+    let mut runner = Runner::<sqlx::Sqlite>::connect(&url, &[User::definition()], options.clone()).await?;
     let runs = runner.up(Some(Phase::Expand), None).await?;
     println!("\napplied expand: {:?}", runs[0].report.applied);
     old_app_insert(&db, 5, "Barbara@MIT.EDU").await?;
@@ -119,7 +157,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         email_normalized: "edsger@tue.nl".into(),
     })
     .await?;
-    show(
+    show::<User>(
         &db,
         "after expand: old rows NULL (read through COALESCE), old app's row 5 filled by the trigger, new app's row 6 dual-written",
     )
@@ -128,17 +166,44 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs = runner.up(Some(Phase::Backfill), None).await?;
     let filled = runs.iter().map(|r| r.report.rows_backfilled).sum::<u64>();
     println!("\nbackfilled {filled} rows in batches of 2");
-    show(&db, "after backfill").await?;
+    show::<User>(&db, "after backfill").await?;
     for v in runner.verify(None).await? {
         println!("\nverify {}: {} rows violate NOT NULL", v.change, v.violations);
     }
 
-    let runs = runner.up(Some(Phase::Contract), None).await?;
+    // Contract with this release still running: the runner refuses, naming it.
+    runner.close().await?;
+    let ahead = RunnerOptions {
+        fleet: straddle::FleetOptions {
+            ahead_of_code: true,
+            ..Default::default()
+        },
+        ..options.clone()
+    };
+    let mut runner = Runner::<sqlx::Sqlite>::connect(&url, &[User::definition()], ahead).await?;
+    if let Err(e) = runner.up(Some(Phase::Contract), None).await {
+        let first = e.to_string();
+        println!(
+            "\ncontract while this release runs: {}",
+            first.lines().take(2).collect::<Vec<_>>().join("\n  ")
+        );
+    }
+    runner.close().await?;
+
+    // The next release replaces this one (this instance deregisters as it stops).
+    db.deregister().await;
+    let db = Db::builder(pool)
+        .model::<UserNext>()
+        .application("quickstart")
+        .build()
+        .await?;
+    let mut runner = Runner::<sqlx::Sqlite>::connect(&url, &[UserNext::definition()], options).await?;
+    let runs = runner.up(None, None).await?;
     println!("\napplied contract: {:?}", runs[0].report.applied);
-    let mut u = db.find::<User, _>(2_i64).await?.expect("row 2");
+    let mut u = db.find::<UserNext, _>(2_i64).await?.expect("row 2");
     u.email_normalized = "grace.hopper@navy.mil".into();
     db.update(&u).await?;
-    show(
+    show::<UserNext>(
         &db,
         "after contract: the plain column, NOT NULL enforced; row 2 updated by new code",
     )
@@ -165,5 +230,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let again = runner.up(Some(Phase::Contract), None).await?;
     println!("\nrunning contract again: {}", again[0].outcome);
     runner.close().await?;
+    db.close().await;
     Ok(())
 }

@@ -71,18 +71,18 @@ struct Cli {
     #[arg(long, global = true)]
     quiet: bool,
     /// When live application instances run code a phase would break (contract while the
-    /// previous release runs; down while code of a later phase runs): wait this long, in
-    /// seconds, for them to be replaced or gone, with progress, before refusing.
-    #[arg(long, global = true, default_value_t = 0, value_name = "SECS")]
-    wait_for_fleet: u64,
+    /// previous release runs; down while code of a later phase runs): wait this long for
+    /// them to be replaced or gone, with progress, before refusing (`600`, `90s`, `10m`).
+    #[arg(long, global = true, default_value = "0", value_name = "DURATION", value_parser = duration_arg)]
+    wait_for_fleet: Duration,
     /// Apply the phase although live instances run code it would break (recorded in the
     /// ledger, with who they were).
     #[arg(long, global = true)]
     ignore_fleet: bool,
     /// How long a step waits for every live instance to acknowledge that it re-read the
-    /// schema, in seconds.
-    #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
-    refresh_within_secs: u64,
+    /// schema.
+    #[arg(long, global = true, default_value = "30s", value_name = "DURATION", value_parser = duration_arg)]
+    refresh_within: Duration,
     /// Apply a phase beyond the one the compiled models declare.
     #[arg(long, global = true)]
     ahead_of_code: bool,
@@ -267,6 +267,14 @@ fn run(models: &[&'static Model], migrations: Option<crate::Migrations>, args: V
     }
 }
 
+/// A duration: seconds when no unit is given (`600`), else `90s`, `10m`, `1h 30m`.
+fn duration_arg(s: &str) -> std::result::Result<Duration, String> {
+    match s.trim().parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 600, 90s, 10m)")),
+    }
+}
+
 fn dialect_of(url: &str) -> Result<Dialect> {
     let scheme = url.split(':').next().unwrap_or_default();
     match scheme {
@@ -446,9 +454,9 @@ fn options(cli: &Cli, pacing: Option<&PacingArgs>, allow_data_loss: bool) -> Run
         ),
         reconnect_within: Duration::from_secs(cli.reconnect_within_secs),
         fleet: crate::fleet::FleetOptions {
-            wait_for: Duration::from_secs(cli.wait_for_fleet),
+            wait_for: cli.wait_for_fleet,
             ignore: cli.ignore_fleet,
-            refresh_within: Duration::from_secs(cli.refresh_within_secs),
+            refresh_within: cli.refresh_within,
             ahead_of_code: cli.ahead_of_code,
         },
     }

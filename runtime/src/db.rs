@@ -167,10 +167,16 @@ impl<DB: Backend> Db<DB> {
     /// Deregister from the fleet (at once: the runner need not wait for this instance to
     /// expire) and close the pool — for every clone of this `Db`.
     pub async fn close(self) {
+        self.deregister().await;
+        self.pool.close().await;
+    }
+
+    /// Deregister from the fleet and stop the heartbeat, leaving the pool open (for a pool
+    /// shared with other code) — for every clone of this `Db`.
+    pub async fn deregister(&self) {
         if let Some(r) = &self.registration {
             r.stop().await;
         }
-        self.pool.close().await;
     }
 
     /// This instance's id in the fleet registry (`None`: not registered).

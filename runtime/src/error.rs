@@ -170,7 +170,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[error(
     "{change} {phase} {direction} refused: {why}; {} live {} still {} code it would break:\n  {}{}\n  it runs \
      once each is replaced by {wants} (or gone: a stopped instance deregisters, a killed one expires); wait \
-     with --wait-for-fleet <secs>, or override with --ignore-fleet (recorded in the ledger)",
+     with --wait-for-fleet <duration>, or override with --ignore-fleet (recorded in the ledger)",
     .blockers.len(),
     if .blockers.len() == 1 { "instance" } else { "instances" },
     if .blockers.len() == 1 { "runs" } else { "run" },

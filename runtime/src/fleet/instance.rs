@@ -247,6 +247,11 @@ async fn run<DB: Backend>(
         }
         let tick = async {
             if !registered {
+                // Retried at the heartbeat's pace, not the poll's.
+                if last_beat.elapsed() + Duration::from_millis(5) < who.heartbeat_every {
+                    return Ok(());
+                }
+                last_beat = Instant::now();
                 let g = generation_before_probe::<DB>(&pool).await;
                 crate::db::reprobe::<DB>(&pool, &cell).await?;
                 register::<DB>(&pool, &who, g).await?;

@@ -631,6 +631,30 @@ impl<DB: Backend> Runner<DB> {
         Ok(())
     }
 
+    /// With embedded migrations: why `phase` may not run (its reviewed file is missing or
+    /// says something else than what would run).
+    fn unreviewed(&self, i: usize, phase: Phase, direction: Direction) -> Option<String> {
+        let reviewed = self.options.migrations.as_ref()?;
+        let (model, plan) = (self.changes[i].model, &self.changes[i].plan);
+        let path = straddle_core::migrations::file_path(&plan.id, phase, DB::DIALECT, direction);
+        let key = path.to_string_lossy().replace('\\', "/");
+        match reviewed.get(&key) {
+            None => Some(format!(
+                "migrations/{key} is not in this binary: accept the phase with `straddle generate` and rebuild"
+            )),
+            Some(text)
+                if text
+                    != straddle_core::migrations::file_text(model, plan, phase, DB::DIALECT, direction) =>
+            {
+                Some(format!(
+                    "migrations/{key} in this binary differs from what the models render: the reviewed SQL and the \
+                     code disagree (run `straddle check`)"
+                ))
+            }
+            Some(_) => None,
+        }
+    }
+
     async fn run_phase(
         &mut self,
         i: usize,
@@ -639,38 +663,13 @@ impl<DB: Backend> Runner<DB> {
         history: &History,
     ) -> Result<PhaseReport> {
         let (model, plan) = (self.changes[i].model, self.changes[i].plan.clone());
-        if let Some(reviewed) = &self.options.migrations {
-            let path = straddle_core::migrations::file_path(&plan.id, phase, DB::DIALECT, direction);
-            let key = path.to_string_lossy().replace('\\', "/");
-            let problem = match reviewed.get(&key) {
-                None => Some(format!(
-                    "migrations/{key} is not in this binary: accept the phase with `straddle generate` and rebuild"
-                )),
-                Some(text)
-                    if text
-                        != straddle_core::migrations::file_text(
-                            model,
-                            &plan,
-                            phase,
-                            DB::DIALECT,
-                            direction,
-                        ) =>
-                {
-                    Some(format!(
-                        "migrations/{key} in this binary differs from what the models render: the reviewed SQL and \
-                         the code disagree (run `straddle check`)"
-                    ))
-                }
-                Some(_) => None,
-            };
-            if let Some(problem) = problem {
-                return Err(Error::NotReviewed {
-                    change: plan.id.clone(),
-                    phase,
-                    direction: direction.key(),
-                    problem,
-                });
-            }
+        if let Some(problem) = self.unreviewed(i, phase, direction) {
+            return Err(Error::NotReviewed {
+                change: plan.id.clone(),
+                phase,
+                direction: direction.key(),
+                problem,
+            });
         }
         let steps = render::render_phase(DB::DIALECT, model, &plan, phase, direction);
         let done = history.recorded_since_marker(phase, direction);
@@ -881,6 +880,8 @@ impl<DB: Backend> Runner<DB> {
                 let t = &self.changes[i];
                 if next > declared {
                     waits_for.push(format!("the code to declare {next} (it declares {declared})"));
+                } else if let Some(problem) = self.unreviewed(i, next, Direction::Up) {
+                    waits_for.push(problem);
                 }
                 if let Some(req) = straddle_core::fleet::requirement(t.model, &t.plan, next, Direction::Up) {
                     for b in fleet::gate::blockers(&instances, t.model, &t.plan, &req, DB::DIALECT) {
