@@ -2,16 +2,16 @@
 //!
 //!     cargo run --example quickstart
 //!
-//! A `users` table exists with rows written by the previous release. This release adds
-//! `email_normalized TEXT NOT NULL`, filled from `lower(email)`. The example prints the
-//! phased plan, then has the runner apply expand → backfill → contract one at a time,
-//! and at each step shows the generated query code reading and writing correctly —
-//! while "old" code that knows nothing of the new column keeps inserting rows too. Before
-//! contract, the runner refuses while this release (its code declares backfill) runs;
-//! the next release, whose code declares contract, replaces it, and contract runs.
+//! A `users` table holds rows written by the previous release. This release adds
+//! `email_normalized TEXT NOT NULL`, filled from `lower(email)`. The runner applies
+//! expand → backfill → contract one at a time; at each step the generated code reads and
+//! writes correctly — while the previous release, which knows nothing of the new column,
+//! keeps inserting rows. Contract is refused while a release whose code declares backfill
+//! runs, and applied once the next release (declaring contract) has replaced it. Last,
+//! the same change through the command line, as you would run it in your app.
 
 use sqlx::sqlite::SqlitePoolOptions;
-use straddle::{BackfillOptions, Db, Direction, Model, Phase, ProgressMode, Runner, RunnerOptions};
+use straddle::{BackfillOptions, ColumnShape, Db, Model, Phase, ProgressMode, Runner, RunnerOptions};
 
 #[derive(Debug, straddle::Model)]
 #[straddle(table = "users")]
@@ -42,13 +42,13 @@ trait Line {
 
 impl Line for User {
     fn line(&self) -> String {
-        format!("{:>2}  {:<22} {}", self.id, self.email, self.email_normalized)
+        format!("{:>2}  {:<20} {}", self.id, self.email, self.email_normalized)
     }
 }
 
 impl Line for UserNext {
     fn line(&self) -> String {
-        format!("{:>2}  {:<22} {}", self.id, self.email, self.email_normalized)
+        format!("{:>2}  {:<20} {}", self.id, self.email, self.email_normalized)
     }
 }
 
@@ -62,81 +62,59 @@ async fn old_app_insert(db: &Db<sqlx::Sqlite>, id: i64, email: &str) -> Result<(
     Ok(())
 }
 
+/// How the generated code sees `email_normalized` now, and every row as it reads it.
 async fn show<M>(db: &Db<sqlx::Sqlite>, title: &str) -> Result<(), Box<dyn std::error::Error>>
 where
     M: Model + Line + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
 {
     db.refresh().await?;
-    println!("\n== {title}");
-    println!("   shape:  {:?}", db.shape::<M>()?.columns);
-    println!("   select: {}", db.select_sql::<M>()?);
+    let shape = db.shape::<M>()?;
+    let seen = match shape.columns[2] {
+        ColumnShape::Absent => "not in the table: read as lower(email), not written",
+        ColumnShape::Filling => {
+            "in the table, being filled: read as COALESCE(email_normalized, lower(email))"
+        }
+        ColumnShape::Present => "a plain column",
+        _ => "other",
+    };
+    println!("\n== {title}\n   email_normalized is {seen}");
     for u in db.fetch_all::<M>().await? {
         println!("   {}", u.line());
     }
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("quickstart.db").display());
+    tokio::runtime::Runtime::new()?.block_on(rollout(dir.path()))?;
+    // The command line runs its own runtime: outside this one.
+    cli_flow(dir.path())
+}
+
+/// The rollout through the library, release by release.
+async fn rollout(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("quickstart.db").display());
     let pool = SqlitePoolOptions::new().max_connections(2).connect(&url).await?;
     sqlx::query("CREATE TABLE users (id INTEGER NOT NULL, email TEXT NOT NULL, PRIMARY KEY (id))")
         .execute(&pool)
         .await?;
-    // This release's code: it registers in the fleet registry (with what it declares).
+    // This release's code; it registers in the fleet registry with what it declares.
     let db = Db::builder(pool.clone())
         .model::<User>()
         .application("quickstart")
         .build()
         .await?;
-    for (id, email) in [
-        (1, "Ada@Example.COM"),
-        (2, "Grace@Navy.MIL"),
-        (3, "Linus@Kernel.ORG"),
-    ] {
+    for (id, email) in [(1, "Ada@Example.COM"), (2, "Grace@Navy.MIL")] {
         old_app_insert(&db, id, email).await?;
     }
 
-    println!("The plan for {} (SQLite):", User::definition().table);
     for change in User::plan() {
         println!(
-            "\n# {}: {} — code declares phase `{}`",
+            "{}: {} — this release's code declares {}",
             change.id, change.summary, change.declared_phase
         );
-        for phase in Phase::ALL {
-            for direction in [Direction::Up, Direction::Down] {
-                let steps = straddle::phase_steps(
-                    User::definition(),
-                    change.subject.name(),
-                    phase,
-                    direction,
-                    straddle::Dialect::Sqlite,
-                )?;
-                println!(
-                    "\n## {phase} {}{}",
-                    direction.key(),
-                    if steps.is_empty() { ": nothing to do" } else { "" }
-                );
-                for step in steps {
-                    print!("{step}");
-                }
-            }
-        }
     }
-
-    show::<User>(&db, "before expand: the column does not exist; reads compute it").await?;
-    db.insert(&User {
-        id: 4,
-        email: "Alan@Bletchley.UK".into(),
-        email_normalized: "alan@bletchley.uk".into(),
-    })
-    .await?;
-    show::<User>(
-        &db,
-        "new code inserted row 4 (the column is absent, so it was not written)",
-    )
-    .await?;
+    show::<User>(&db, "before expand").await?;
 
     // The runner: ledger, runner lock, lock timeouts, checkpointed backfill.
     let options = RunnerOptions {
@@ -149,27 +127,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut runner = Runner::<sqlx::Sqlite>::connect(&url, &[User::definition()], options.clone()).await?;
     let runs = runner.up(Some(Phase::Expand), None).await?;
-    println!("\napplied expand: {:?}", runs[0].report.applied);
-    old_app_insert(&db, 5, "Barbara@MIT.EDU").await?;
+    println!("\nexpand applied: {}", runs[0].report.applied.join(", "));
+    old_app_insert(&db, 3, "Barbara@MIT.EDU").await?;
     db.insert(&User {
-        id: 6,
+        id: 4,
         email: "Edsger@TUE.NL".into(),
         email_normalized: "edsger@tue.nl".into(),
     })
     .await?;
     show::<User>(
         &db,
-        "after expand: old rows NULL (read through COALESCE), old app's row 5 filled by the trigger, new app's row 6 dual-written",
+        "after expand: the previous release inserted row 3 (the trigger filled it), this one row 4",
     )
     .await?;
 
     let runs = runner.up(Some(Phase::Backfill), None).await?;
-    let filled = runs.iter().map(|r| r.report.rows_backfilled).sum::<u64>();
-    println!("\nbackfilled {filled} rows in batches of 2");
-    show::<User>(&db, "after backfill").await?;
-    for v in runner.verify(None).await? {
-        println!("\nverify {}: {} rows violate NOT NULL", v.change, v.violations);
-    }
+    println!(
+        "\nbackfill applied: {} rows in batches of 2",
+        runs[0].report.rows_backfilled
+    );
 
     // Contract with this release still running: the runner refuses, naming it.
     runner.close().await?;
@@ -182,10 +158,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut runner = Runner::<sqlx::Sqlite>::connect(&url, &[User::definition()], ahead).await?;
     if let Err(e) = runner.up(Some(Phase::Contract), None).await {
-        let first = e.to_string();
+        let text = e.to_string();
         println!(
             "\ncontract while this release runs: {}",
-            first.lines().take(2).collect::<Vec<_>>().join("\n  ")
+            text.lines().take(2).collect::<Vec<_>>().join("\n  ")
         );
     }
     runner.close().await?;
@@ -199,37 +175,88 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let mut runner = Runner::<sqlx::Sqlite>::connect(&url, &[UserNext::definition()], options).await?;
     let runs = runner.up(None, None).await?;
-    println!("\napplied contract: {:?}", runs[0].report.applied);
-    let mut u = db.find::<UserNext, _>(2_i64).await?.expect("row 2");
-    u.email_normalized = "grace.hopper@navy.mil".into();
-    db.update(&u).await?;
-    show::<UserNext>(
-        &db,
-        "after contract: the plain column, NOT NULL enforced; row 2 updated by new code",
-    )
-    .await?;
-
-    let notnull: i64 = sqlx::query_scalar(
-        "SELECT \"notnull\" FROM pragma_table_info('users') WHERE name = 'email_normalized'",
-    )
-    .fetch_one(db.pool())
-    .await?;
-    println!("\ncatalog: users.email_normalized NOT NULL = {}", notnull == 1);
-    println!("\nledger of users.email_normalized:");
-    for row in runner.ledger("users.email_normalized").await? {
-        let step = if row.step.is_empty() {
-            "(phase completed)"
-        } else {
-            &row.step
-        };
-        println!(
-            "  {:<8} {:<4} {:<36} {:<9} rows {}",
-            row.phase, row.direction, step, row.status, row.rows_touched
-        );
-    }
-    let again = runner.up(Some(Phase::Contract), None).await?;
-    println!("\nrunning contract again: {}", again[0].outcome);
+    println!(
+        "\nthe next release runs; contract applied: {}",
+        runs[0].report.applied.join(", ")
+    );
+    show::<UserNext>(&db, "after contract: NOT NULL is enforced").await?;
     runner.close().await?;
     db.close().await;
     Ok(())
+}
+
+/// The same change in your app, through the command line: `straddle generate` accepts the
+/// phases into `migrations/` (review and commit them), `straddle up` applies only what
+/// was accepted, `straddle status` says where things stand. Run here in-process on a
+/// fresh SQLite database; in your app the command is `straddle …` (see the README).
+fn cli_flow(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let project = dir.join("app");
+    std::fs::create_dir_all(&project)?;
+    let url = format!("sqlite://{}?mode=rwc", project.join("app.db").display());
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let pool = SqlitePoolOptions::new().connect(&url).await?;
+        sqlx::query("CREATE TABLE users (id INTEGER NOT NULL, email TEXT NOT NULL, PRIMARY KEY (id))")
+            .execute(&pool)
+            .await?;
+        sqlx::query("INSERT INTO users VALUES (1, 'Ada@Example.COM'), (2, 'Grace@Navy.MIL')")
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+        Ok::<_, sqlx::Error>(())
+    })?;
+
+    println!("\n== in your app: build.rs runs `straddle_build::generate()`, your migrator is");
+    println!("   `straddle::cli::main(&[User::definition()], straddle::migrations!())`, and then:");
+    // As from your crate's folder (your app's crate root holds straddle.lock and migrations/).
+    std::env::set_current_dir(&project)?;
+    let migrations = project.join("migrations");
+    let paths = ["--lock", "straddle.lock", "--migrations", "migrations"].map(str::to_string);
+    let straddle = |args: &[&str], reviewed: Option<straddle::Migrations>| {
+        println!("\n$ straddle {}", args.join(" "));
+        let argv = std::iter::once("straddle".to_string())
+            .chain(args.iter().map(|a| a.to_string()))
+            .chain(["--database-url".to_string(), url.clone(), "--quiet".to_string()])
+            .collect();
+        straddle::cli::run_with_args(&[User::definition()], reviewed, argv)
+    };
+    let run = |args: &[&str]| {
+        let argv = std::iter::once("straddle".to_string())
+            .chain(args.iter().map(|a| a.to_string()))
+            .chain(paths.iter().cloned())
+            .collect();
+        println!("\n$ straddle {}", args.join(" "));
+        straddle::cli::run_with_args(&[User::definition()], None, argv)
+    };
+    run(&["generate"]);
+    // What `straddle::migrations!()` embeds when your migrator is built after `generate`.
+    let reviewed = straddle::Migrations::new(embed(&migrations)?);
+    straddle(&["up"], Some(reviewed));
+    straddle(&["status"], Some(reviewed));
+    Ok(())
+}
+
+/// The files under `migrations/`, as `straddle::migrations!()` would embed them.
+fn embed(folder: &std::path::Path) -> std::io::Result<&'static [(&'static str, &'static str)]> {
+    let mut files = Vec::new();
+    let mut stack = vec![folder.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let key = path
+                    .strip_prefix(folder)
+                    .expect("inside")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let text = std::fs::read_to_string(&path)?;
+                files.push((
+                    &*Box::leak(key.into_boxed_str()),
+                    &*Box::leak(text.into_boxed_str()),
+                ));
+            }
+        }
+    }
+    Ok(Box::leak(files.into_boxed_slice()))
 }

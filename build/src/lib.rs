@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! `cargo build` generates the migrations. In your `build.rs`:
 //!
 //! ```text
@@ -9,11 +10,13 @@
 //! It parses the model structs in `src/` with the same parser the derive uses, diffs
 //! them against `straddle.lock`, and writes the SQL of every pending phase, per dialect,
 //! under `$OUT_DIR/straddle/` — surfaced by a `cargo:warning` naming the changes and the
-//! path. Accept it with `straddle generate`. Only files that declare models and the lock
-//! are tracked (`rerun-if-changed`), so editing anything else does not re-run it (until
-//! the first `straddle generate` writes the lock, every build re-runs it). A model added
-//! to a file that declared none is found at the next re-run. It never fails the build: a
-//! broken declaration is the derive's to report, on its span.
+//! path. Accept it with `straddle generate`. Only files that declare models, the lock and
+//! the `migrations/` folder are tracked (`rerun-if-changed`), so editing anything else
+//! does not re-run it (until the first `straddle generate` writes the lock, every build
+//! re-runs it). Tracking `migrations/` also rebuilds a binary that embeds it with
+//! `straddle::migrations!()` whenever `straddle generate` adds or changes a file there.
+//! A model added to a file that declared none is found at the next re-run. It never
+//! fails the build: a broken declaration is the derive's to report, on its span.
 
 use std::path::{Path, PathBuf};
 use straddle_core::lock::LockFile;
@@ -22,6 +25,7 @@ use straddle_core::{Dialect, Model, Phase};
 /// What a scan found and wrote.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The models found.
     pub models: Vec<Model>,
     /// Phases this release ships that the lock does not have yet.
     pub pending: Vec<(String, Phase)>,
@@ -39,6 +43,7 @@ pub struct Generator {
     root: PathBuf,
     sources: Vec<PathBuf>,
     lock: PathBuf,
+    migrations: PathBuf,
     dialects: Vec<Dialect>,
     out_dir: Option<PathBuf>,
 }
@@ -60,6 +65,7 @@ impl Generator {
         Generator {
             sources: vec![root.join("src")],
             lock: root.join(straddle_core::lock::FILE_NAME),
+            migrations: root.join("migrations"),
             root,
             dialects,
             out_dir: std::env::var("OUT_DIR")
@@ -74,16 +80,26 @@ impl Generator {
         self
     }
 
+    /// The lock file (relative to the crate root).
     pub fn lock(mut self, path: impl AsRef<Path>) -> Self {
         self.lock = self.root.join(path);
         self
     }
 
+    /// The reviewed migrations folder, tracked so that a binary embedding it is rebuilt
+    /// when it changes (relative to the crate root; default `migrations`).
+    pub fn migrations(mut self, path: impl AsRef<Path>) -> Self {
+        self.migrations = self.root.join(path);
+        self
+    }
+
+    /// Generate for these dialects (default: those the `straddle` crate was built with).
     pub fn dialects(mut self, dialects: &[Dialect]) -> Self {
         self.dialects = dialects.to_vec();
         self
     }
 
+    /// Write the pending SQL here (default: `$OUT_DIR/straddle`).
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.out_dir = Some(dir.into());
         self
@@ -129,6 +145,10 @@ impl Generator {
         // that has not run `straddle generate` yet re-runs generation on every build, and
         // the first lock it writes is picked up.
         report.tracked.push(self.lock.clone());
+        // A folder is scanned whole by cargo: a file `straddle generate` adds (a new
+        // dialect's, with the lock unchanged) re-runs this script, which rebuilds the crate
+        // and so re-expands `straddle::migrations!()` with it.
+        report.tracked.push(self.migrations.clone());
         for dir in &self.sources {
             for file in rust_files(dir) {
                 let Ok(text) = std::fs::read_to_string(&file) else {

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! `#[derive(straddle::Model)]`: a thin shim over `straddle-core`'s parser and checks.
 //! Use it through the `straddle` crate, which documents the attribute grammar.
 
@@ -50,7 +51,8 @@ pub fn migrations(input: TokenStream) -> TokenStream {
     let entries = files
         .iter()
         .map(|(key, abs)| quote! { (#key, ::std::include_str!(#abs)) });
-    quote! { ::straddle::Migrations::new(&[#(#entries),*]) }.into()
+    let folder = dir.to_string_lossy().into_owned();
+    quote! { ::straddle::Migrations::embedded(#folder, &[#(#entries),*]) }.into()
 }
 
 /// The dialects enabled through the `straddle` crate's features.

@@ -39,7 +39,10 @@ pub enum AppRefresh {
     /// Move the schema generation on, and wait until every live registered instance whose
     /// code maps the table has acknowledged it — refused, naming the laggards, after this
     /// long.
-    Acknowledged { within: Duration },
+    Acknowledged {
+        /// How long to wait for the last acknowledgement.
+        within: Duration,
+    },
     /// Sleep this long (an instance that does not register is not waited for otherwise;
     /// zero when none runs).
     Sleep(Duration),
@@ -56,11 +59,15 @@ impl Default for AppRefresh {
 /// What applying a phase did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PhaseReport {
+    /// Steps applied by this run.
     pub applied: Vec<String>,
+    /// Steps found already done (recorded, or the catalog as they leave it).
     pub skipped: Vec<String>,
+    /// Rows the backfill filled in this run.
     pub rows_backfilled: u64,
     /// Attempts beyond the first, over all steps (lock timeouts retried).
     pub retries: u32,
+    /// The backfill's figures, when the phase had one.
     pub backfill: Option<BackfillReport>,
 }
 

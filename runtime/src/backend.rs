@@ -9,7 +9,9 @@ use straddle_core::Dialect;
 /// A backfill key value.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Key {
+    /// An integer key.
     Int(i64),
+    /// A text key.
     Text(String),
 }
 
@@ -19,21 +21,43 @@ pub type CheckpointRow = (Option<String>, i64);
 /// One row of the ledger, as read back.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct LedgerRow {
+    /// The row's id (ledger order).
     pub id: i64,
+    /// `expand`, `backfill` or `contract`.
     pub phase: String,
+    /// `up` or `down`.
     pub direction: String,
+    /// The step; empty for the row that marks the phase completed.
     pub step: String,
+    /// The step's checksum (the phase's, on a completion row).
     pub checksum: String,
+    /// `started`, `applied`, `skipped`, `completed`, `refused`, `failed`, `stopped` or `overridden`.
     pub status: String,
+    /// Rows the step touched (a backfill's rows).
     pub rows_touched: i64,
+    /// When the step began, in milliseconds since the Unix epoch.
+    pub started_at_ms: i64,
+    /// When it ended, in milliseconds since the Unix epoch.
     pub finished_at_ms: i64,
+    /// How long it took, in milliseconds.
+    pub duration_ms: i64,
+    /// Attempts (a step retried after lock timeouts).
+    pub attempts: i64,
+    /// Who ran it: `host:pid`.
     pub applied_by: String,
+    /// What went wrong (a refused or failed step), or what an override overrode.
+    pub error: Option<String>,
 }
 
 impl LedgerRow {
     /// A step that finished (applied, or found already applied).
     pub fn is_done_step(&self) -> bool {
         !self.step.is_empty() && (self.status == "applied" || self.status == "skipped")
+    }
+
+    /// A step that was refused, failed or stopped on request (see `error`).
+    pub fn ended_badly(&self) -> bool {
+        self.status == "refused" || self.status == "failed" || self.status == "stopped"
     }
 }
 
@@ -63,6 +87,7 @@ pub type Text3Int = (String, String, String, i64);
 
 /// A database engine Straddle can run against.
 pub trait Backend: Database + Sized {
+    /// The SQL dialect of this database.
     const DIALECT: Dialect;
 
     /// Run a statement; rows affected.
@@ -72,6 +97,7 @@ pub trait Backend: Database + Sized {
         args: Self::Arguments,
     ) -> BoxFuture<'a, Result<u64, sqlx::Error>>;
 
+    /// Run a query and decode every row as `M`.
     fn fetch_all<'a, M>(
         conn: &'a mut Self::Connection,
         sql: String,
@@ -151,10 +177,13 @@ pub trait Backend: Database + Sized {
         index: usize,
     ) -> BoxFuture<'a, Result<Option<String>, sqlx::Error>>;
 
+    /// Bind a key value.
     fn bind_key(args: &mut Self::Arguments, key: &Key) -> Result<(), sqlx::error::BoxDynError>;
 
+    /// Bind an integer.
     fn bind_i64(args: &mut Self::Arguments, value: i64) -> Result<(), sqlx::error::BoxDynError>;
 
+    /// Bind an optional text value.
     fn bind_optional_text(
         args: &mut Self::Arguments,
         value: Option<String>,
@@ -388,6 +417,7 @@ macro_rules! backend {
 
 /// The `application_name` a registered instance's connections carry: `straddle:<name>`,
 /// within PostgreSQL's 63 bytes.
+#[cfg(feature = "postgres")]
 fn postgres_tag(application: &str) -> String {
     let mut tag = format!("straddle:{application}");
     while tag.len() > 63 {

@@ -21,7 +21,9 @@ pub struct BackfillOptions {
     /// Target duration of one batch (default 50 ms): short enough that a row lock held by
     /// the batch never stalls the application for long.
     pub batch_time: Option<Duration>,
+    /// Upper bound on rows filled per second.
     pub max_rows_per_sec: Option<u64>,
+    /// Pause between batches.
     pub pause: Option<Duration>,
     /// Rows in the first batch (default 1000); later batches adapt.
     pub initial_batch: Option<u64>,
@@ -31,6 +33,7 @@ pub struct BackfillOptions {
     pub statement_timeout: Option<Duration>,
 }
 
+/// The default target duration of one batch (the batch size adapts to it).
 pub const DEFAULT_BATCH_TIME: Duration = Duration::from_millis(50);
 const MIN_BATCH: u64 = 10;
 const MAX_BATCH: u64 = 200_000;
@@ -77,13 +80,17 @@ impl Pacing {
 pub struct Checkpoint<'a>(pub Option<&'a str>);
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+/// What a backfill did.
 pub struct BackfillReport {
     /// Rows this run filled.
     pub rows: u64,
+    /// Batches run.
     pub batches: u64,
     /// Rows filled by earlier, interrupted runs (resumed from their checkpoint).
     pub resumed_rows: u64,
+    /// How long it took, in milliseconds.
     pub elapsed_ms: u64,
+    /// Batches retried after a lock or statement timeout.
     pub retried_batches: u64,
 }
 
@@ -295,6 +302,12 @@ async fn batches<DB: Backend>(
         report.batches += 1;
         last = Some(upper);
         progress.set(done);
+        crate::stop::check(|| {
+            format!(
+                "between backfill batches of {}.{}, after {done} rows",
+                b.table, b.column
+            )
+        })?;
 
         let took = batch_started.elapsed();
         if pacing.fixed_batch.is_none() {

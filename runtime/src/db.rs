@@ -196,6 +196,7 @@ impl<DB: Backend> Db<DB> {
         self
     }
 
+    /// The pool, for queries of your own.
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
     }
@@ -205,6 +206,7 @@ impl<DB: Backend> Db<DB> {
         Ok(reprobe::<DB>(&self.pool, &self.snapshot).await?)
     }
 
+    /// The schema snapshot the generated code reads by now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.read().expect("snapshot lock poisoned").1.clone()
     }

@@ -3,12 +3,20 @@
 use straddle_core::{Dialect, Phase};
 
 #[derive(Debug, thiserror::Error)]
+/// Everything the runtime can report, each with what to do about it.
 pub enum Error {
     /// The database could not be reached; `url` has its password masked.
     #[error("cannot connect to {url}: {source}")]
-    Connect { url: String, source: sqlx::Error },
+    Connect {
+        /// The URL, its secrets masked.
+        url: String,
+        /// Why.
+        source: sqlx::Error,
+    },
 
-    #[error(transparent)]
+    /// A statement failed: the server's message and code, with a hint where one helps —
+    /// not the driver's wrapping (nor the server's own source line).
+    #[error("{}", describe_sql(.0))]
     Sql(#[from] sqlx::Error),
 
     /// A plan's assertion found rows it must not (e.g. NULLs left before contract).
@@ -18,11 +26,17 @@ pub enum Error {
         sample_text(.sample)
     )]
     Refused {
+        /// The change (`table.column`, or the table, index, constraint).
         change: String,
+        /// The phase.
         phase: Phase,
+        /// The step, by name.
         step: String,
+        /// What the assertion found, in words.
         message: String,
+        /// How many rows offend.
         count: i64,
+        /// Keys of some of them.
         sample: Vec<String>,
     },
 
@@ -33,9 +47,13 @@ pub enum Error {
          filled; fix that row (or the expression) and run again to resume"
     )]
     BackfillRow {
+        /// The table.
         table: String,
+        /// The column.
         column: String,
+        /// The row's key.
         key: String,
+        /// The database's error for that row.
         cause: String,
     },
 
@@ -46,9 +64,13 @@ pub enum Error {
         .problems.join("; ")
     )]
     Conflict {
+        /// The change (`table.column`, or the table, index, constraint).
         change: String,
+        /// The phase.
         phase: Phase,
+        /// The step, by name.
         step: String,
+        /// Each difference, in words.
         problems: Vec<String>,
     },
 
@@ -58,9 +80,13 @@ pub enum Error {
         .problems.join("; ")
     )]
     NotAsPlanned {
+        /// The change (`table.column`, or the table, index, constraint).
         change: String,
+        /// The phase.
         phase: Phase,
+        /// The step, by name.
         step: String,
+        /// Each difference, in words.
         problems: Vec<String>,
     },
 
@@ -71,8 +97,11 @@ pub enum Error {
         .problems.join("; ")
     )]
     LedgerDisagrees {
+        /// The change (`table.column`, or the table, index, constraint).
         change: String,
+        /// The phase.
         phase: Phase,
+        /// Each difference, in words.
         problems: Vec<String>,
     },
 
@@ -82,19 +111,28 @@ pub enum Error {
          released migrations must not change (revert the edit, or roll the change back with `down` first)"
     )]
     ChecksumMismatch {
+        /// The change (`table.column`, or the table, index, constraint).
         change: String,
+        /// The phase.
         phase: Phase,
+        /// The step, by name.
         step: String,
+        /// The checksum the ledger recorded.
         recorded: String,
+        /// The checksum the step renders now.
         current: String,
     },
 
     /// The binary's embedded migrations do not have, or do not match, a phase to apply.
     #[error("{change} {phase} {direction}: {problem}")]
     NotReviewed {
+        /// The change (`table.column`, or the table, index, constraint).
         change: String,
+        /// The phase.
         phase: Phase,
+        /// `up` or `down`.
         direction: &'static str,
+        /// What is wrong, and what to do.
         problem: String,
     },
 
@@ -105,7 +143,9 @@ pub enum Error {
         .waited.as_secs_f64().round()
     )]
     Busy {
+        /// The database URL, its secrets masked.
         url: String,
+        /// How long the runner waited.
         waited: std::time::Duration,
         /// Who holds it and since when, where recorded.
         holder: Option<String>,
@@ -126,11 +166,17 @@ pub enum Error {
         .laggards.join("\n  "),
     )]
     FleetLagging {
+        /// The change (`table.column`, or the table, index, constraint).
         change: String,
+        /// The phase.
         phase: Phase,
+        /// The step, by name.
         step: String,
+        /// The schema generation the laggards have not read.
         generation: i64,
+        /// The instances that did not acknowledge it, described.
         laggards: Vec<String>,
+        /// How long the runner waited.
         waited: std::time::Duration,
     },
 
@@ -140,8 +186,11 @@ pub enum Error {
          {phase} must declare it (ship that release first, then run this); pass --ahead-of-code to do it anyway"
     )]
     AheadOfCode {
+        /// The change (`table.column`, or the table, index, constraint).
         change: String,
+        /// The phase.
         phase: Phase,
+        /// The phase the compiled code declares.
         declared: Phase,
     },
 
@@ -149,21 +198,163 @@ pub enum Error {
     #[error("{0}")]
     Privilege(String),
 
+    /// A model is not compiled for the database's dialect.
     #[error("model `{model}` is not compiled for {dialect}: enable the `{}` feature or add it to `dialects(...)`", dialect.key())]
-    DialectNotCompiled { model: String, dialect: Dialect },
+    DialectNotCompiled {
+        /// The model.
+        model: String,
+        /// The database's dialect.
+        dialect: Dialect,
+    },
 
+    /// A column named as a change has none.
     #[error("model `{model}` has no change on column `{column}`")]
-    UnknownChange { model: String, column: String },
+    UnknownChange {
+        /// The model.
+        model: String,
+        /// The column named.
+        column: String,
+    },
 
     #[error("{0}")]
+    /// The command or its arguments cannot be carried out as given.
     Usage(String),
+
+    /// A stop was requested (Ctrl-C): the run stopped at a safe point.
+    #[error(
+        "stopped {at} (Ctrl-C): what was done stays done — a backfill keeps its checkpoint — and running again \
+         resumes here"
+    )]
+    Stopped {
+        /// Where the run stopped.
+        at: String,
+    },
+
+    /// `generate`/`check`: the lock or the migrations folder cannot be read or written,
+    /// or a released file would change.
+    #[error(transparent)]
+    Project(#[from] crate::generate::GenerateError),
 
     /// The live schema is not what a step needs (e.g. a column a rebuild changes is gone).
     #[error("the database schema does not allow this step: {0}")]
     Schema(String),
 }
 
+/// The runtime's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of failure an [`Error`] is: the command line's exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// Something failed while running (a statement, a backfill row, the catalog after a
+    /// step): exit code 1.
+    Failed,
+    /// The command or its arguments cannot be carried out as given: exit code 2.
+    Usage,
+    /// A safety gate refused before changing anything (rows that violate, an object in the
+    /// way, the ledger, unreviewed SQL, the fleet, a phase ahead of the code): exit code 3.
+    Refused,
+    /// Another runner holds the lock: exit code 4 — try again later.
+    Busy,
+    /// The database cannot be reached: exit code 5.
+    Connection,
+    /// Stopped on request (Ctrl-C) at a safe point: exit code 130, as for SIGINT.
+    Stopped,
+}
+
+impl ErrorKind {
+    /// The process exit code the command line uses for it.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Failed => 1,
+            ErrorKind::Usage => 2,
+            ErrorKind::Refused => 3,
+            ErrorKind::Busy => 4,
+            ErrorKind::Connection => 5,
+            ErrorKind::Stopped => 130,
+        }
+    }
+}
+
+impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        use crate::generate::GenerateError;
+        match self {
+            Error::Connect { .. } => ErrorKind::Connection,
+            Error::Sql(e) if connection_lost(e) => ErrorKind::Connection,
+            Error::Busy { .. } => ErrorKind::Busy,
+            Error::Stopped { .. } => ErrorKind::Stopped,
+            Error::Refused { .. }
+            | Error::Conflict { .. }
+            | Error::LedgerDisagrees { .. }
+            | Error::ChecksumMismatch { .. }
+            | Error::NotReviewed { .. }
+            | Error::FleetNotReady(_)
+            | Error::FleetLagging { .. }
+            | Error::AheadOfCode { .. }
+            | Error::Schema(_)
+            | Error::Project(GenerateError::Released { .. }) => ErrorKind::Refused,
+            Error::Usage(_)
+            | Error::UnknownChange { .. }
+            | Error::DialectNotCompiled { .. }
+            | Error::Project(GenerateError::Lock(_)) => ErrorKind::Usage,
+            Error::Sql(_)
+            | Error::BackfillRow { .. }
+            | Error::NotAsPlanned { .. }
+            | Error::Privilege(_)
+            | Error::Project(GenerateError::Io { .. }) => ErrorKind::Failed,
+        }
+    }
+}
+
+/// A database error as a person reads it: the server's message, its code, and a hint for
+/// the errors people meet when they point Straddle at a database.
+pub fn describe_sql(e: &sqlx::Error) -> String {
+    let sqlx::Error::Database(db) = e else {
+        return e.to_string();
+    };
+    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+    let message = db.message();
+    let hint = match code.as_str() {
+        // PostgreSQL undefined_table / MySQL ER_NO_SUCH_TABLE; SQLite says it in words.
+        "42P01" | "1146" => {
+            Some("the table is not in this database: is the URL the right database (and schema)?")
+        }
+        _ if message.starts_with("no such table") => {
+            Some("the table is not in this database: is the URL the right database file?")
+        }
+        "42501" | "1142" | "1044" | "1045" => Some(
+            "the database user lacks a privilege: the runner needs to create, alter and drop objects on the \
+             tables it changes, and to create its ledger tables",
+        ),
+        "55P03" | "1205" => {
+            Some("a lock was not granted in time: another transaction holds the table; run again")
+        }
+        "57014" => Some("the statement was cancelled (a statement_timeout or an administrator)"),
+        "53100" | "1114" => Some("the server is out of disk space"),
+        _ => None,
+    };
+    let code = if code.is_empty() {
+        String::new()
+    } else {
+        format!(" ({code})")
+    };
+    match hint {
+        Some(h) => format!("the database refused a statement: {message}{code}\n  hint: {h}"),
+        None => format!("the database refused a statement: {message}{code}"),
+    }
+}
+
+/// An error that says the connection is gone or cannot be had, rather than a statement
+/// failing.
+fn connection_lost(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+    )
+}
 
 /// Who keeps a phase from running, and why (see [`Error::FleetNotReady`]).
 #[derive(Debug, thiserror::Error)]
@@ -178,9 +369,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
     unknown_text(.unknown),
 )]
 pub struct FleetRefusal {
+    /// The change (`table.column`, or the table, index, constraint).
     pub change: String,
+    /// The phase.
     pub phase: Phase,
+    /// `up` or `down`.
     pub direction: &'static str,
+    /// Why the phase needs the fleet ready.
     pub why: &'static str,
     /// What each blocking instance must be replaced by.
     pub wants: String,

@@ -14,7 +14,9 @@ use straddle_core::{Model, Phase};
 /// Where a project keeps its lock and migrations.
 #[derive(Clone, Debug)]
 pub struct Project {
+    /// The lock file (`straddle.lock`).
     pub lock: PathBuf,
+    /// The migrations folder.
     pub migrations: PathBuf,
 }
 
@@ -31,25 +33,93 @@ impl Project {
 /// A phase of a change that this release ships.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Shipped {
+    /// The change.
     pub change: String,
+    /// The phase.
     pub phase: Phase,
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why `generate` or `check` could not do its work.
 pub enum GenerateError {
     #[error(transparent)]
+    /// The lock cannot be read.
     Lock(#[from] straddle_core::lock::LockError),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    /// A file cannot be read or written.
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     #[error(
-        "{path} was released and differs from what the model renders now: released migrations are append-only \
-         (revert the model change, or roll the change back first)"
+        "{path} was released and differs from what the models render now (line {line}: the file has `{file}`, the \
+         models render `{rendered}`): released migrations are append-only — if the file was edited, restore it \
+         (`git checkout -- {path}`); if a model changed a released phase, revert that change or roll the change \
+         back with `down` first"
     )]
-    Released { path: String },
+    /// A released migration file would change.
+    Released {
+        /// The file.
+        path: String,
+        /// The first line where it differs (1-based).
+        line: usize,
+        /// That line in the file (around the difference).
+        file: String,
+        /// That line as the models render it.
+        rendered: String,
+    },
+}
+
+/// What `generate` did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Generated {
+    /// Phases the lock did not have.
+    pub shipped: Vec<Shipped>,
+    /// Files written (new ones: a released file is never rewritten).
+    pub written: Vec<PathBuf>,
+    /// Whether the lock was written.
+    pub lock_written: bool,
+}
+
+/// Where two texts first differ: the line (1-based) and both lines, cut to a window
+/// around the first differing character. A differing SQL line is preferred to a comment
+/// (the header comment carries checksums, which differ whenever anything does).
+fn first_difference(file: &str, rendered: &str) -> (usize, String, String) {
+    let (a, b): (Vec<&str>, Vec<&str>) = (file.lines().collect(), rendered.lines().collect());
+    let differing: Vec<usize> = (0..a.len().max(b.len()))
+        .filter(|&i| a.get(i) != b.get(i))
+        .collect();
+    let is_comment = |i: &usize| a.get(*i).is_none_or(|l| l.trim_start().starts_with("--"));
+    let Some(&line) = differing.iter().find(|i| !is_comment(i)).or(differing.first()) else {
+        return (0, String::new(), String::new());
+    };
+    let (x, y) = (a.get(line).copied(), b.get(line).copied());
+    let at = match (x, y) {
+        (Some(x), Some(y)) => x.chars().zip(y.chars()).take_while(|(p, q)| p == q).count(),
+        _ => 0,
+    };
+    let window = |l: Option<&str>| {
+        let Some(l) = l else {
+            return "(end of file)".to_string();
+        };
+        let chars: Vec<char> = l.chars().collect();
+        let from = at.saturating_sub(25);
+        let to = (at + 35).min(chars.len());
+        let cut: String = chars[from.min(to)..to].iter().collect();
+        format!(
+            "{}{}{}",
+            if from > 0 { "…" } else { "" },
+            cut.trim(),
+            if to < chars.len() { "…" } else { "" }
+        )
+    };
+    (line + 1, window(x), window(y))
 }
 
 /// Accept the pending phases: write their migration files and the new lock.
-pub fn generate(project: &Project, models: &[&Model]) -> Result<Vec<Shipped>, GenerateError> {
+pub fn generate(project: &Project, models: &[&Model]) -> Result<Generated, GenerateError> {
     let lock = LockFile::read(&project.lock)?.unwrap_or_default();
     let shipped: Vec<Shipped> = pending(models, &lock)
         .into_iter()
@@ -58,6 +128,7 @@ pub fn generate(project: &Project, models: &[&Model]) -> Result<Vec<Shipped>, Ge
     // Write every file the shipped history needs: new ones are created, released ones
     // must be unchanged.
     let next = lock.with_models(models);
+    let mut written = Vec::new();
     for (rel, text) in files(models, |change, phase| {
         locked_phase(&next, change).is_some_and(|p| phase <= p)
     }) {
@@ -65,7 +136,15 @@ pub fn generate(project: &Project, models: &[&Model]) -> Result<Vec<Shipped>, Ge
         let shown = path.display().to_string();
         match std::fs::read_to_string(&path) {
             Ok(existing) if existing == text => {}
-            Ok(_) => return Err(GenerateError::Released { path: shown }),
+            Ok(existing) => {
+                let (line, file, rendered) = first_difference(&existing, &text);
+                return Err(GenerateError::Released {
+                    path: shown,
+                    line,
+                    file,
+                    rendered,
+                });
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let io = |source| GenerateError::Io {
                     path: shown.clone(),
@@ -76,17 +155,23 @@ pub fn generate(project: &Project, models: &[&Model]) -> Result<Vec<Shipped>, Ge
                     path: shown.clone(),
                     source,
                 })?;
+                written.push(path);
             }
             Err(source) => return Err(GenerateError::Io { path: shown, source }),
         }
     }
-    if next != lock || !project.lock.exists() {
+    let lock_written = next != lock || !project.lock.exists();
+    if lock_written {
         std::fs::write(&project.lock, next.render()).map_err(|source| GenerateError::Io {
             path: project.lock.display().to_string(),
             source,
         })?;
     }
-    Ok(shipped)
+    Ok(Generated {
+        shipped,
+        written,
+        lock_written,
+    })
 }
 
 /// Every disagreement between the models, the lock and the migrations, as lines a
@@ -141,10 +226,14 @@ pub fn check(project: &Project, models: &[&Model]) -> Result<Vec<String>, Genera
         let path = project.migrations.join(&rel);
         match std::fs::read_to_string(&path) {
             Ok(existing) if existing == text => {}
-            Ok(_) => problems.push(format!(
-                "{}: differs from what the model renders (edited after release?)",
-                path.display()
-            )),
+            Ok(existing) => {
+                let (line, file, rendered) = first_difference(&existing, &text);
+                problems.push(format!(
+                    "{}: differs from what the models render (line {line}: the file has `{file}`, the models render \
+                     `{rendered}`) — edited after release, or a model changed a released phase",
+                    path.display()
+                ))
+            }
             Err(_) => problems.push(format!("{}: missing: run `straddle generate`", path.display())),
         }
     }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # Straddle: zero-downtime schema changes declared on your models
 //!
 //! Declare each column of a table on a struct, and for a column that is changing, the
@@ -53,6 +54,8 @@
 //! default), filling (`COALESCE(column, fallback)`), or settled (the column).
 
 mod apply;
+/// The attribute grammar, by example (compiled by `cargo test`).
+pub mod attributes;
 mod backend;
 mod backfill;
 mod catalog;
@@ -65,12 +68,13 @@ mod progress;
 mod retry;
 mod runner;
 mod snapshot;
+pub mod stop;
 
 pub use apply::{AppRefresh, ApplyOptions, PhaseReport, apply_phase, phase_steps};
 pub use backend::{Backend, Key, LedgerRow};
 pub use backfill::{BackfillOptions, BackfillReport, DEFAULT_BATCH_TIME};
 pub use db::{DEFAULT_MAX_STALENESS, Db, DbBuilder};
-pub use error::{Error, FleetRefusal, Result, mask_url};
+pub use error::{Error, ErrorKind, FleetRefusal, Result, mask_url};
 pub use fleet::{FleetOptions, Instance, RegistryOptions, UnknownClient};
 pub use progress::ProgressMode;
 pub use runner::{ChangeRun, ChangeStatus, FleetStatus, Runner, RunnerOptions, Verification};
@@ -87,11 +91,28 @@ pub use straddle_macros::{Model, migrations};
 #[derive(Clone, Copy, Debug)]
 pub struct Migrations {
     files: &'static [(&'static str, &'static str)],
+    /// Where the folder was when the binary was built (`None`: not known).
+    folder: Option<&'static str>,
 }
 
 impl Migrations {
+    /// Files by their path under the folder, without knowing the folder.
     pub const fn new(files: &'static [(&'static str, &'static str)]) -> Migrations {
-        Migrations { files }
+        Migrations { files, folder: None }
+    }
+
+    /// Files embedded from `folder` (an absolute path at build time): what
+    /// [`migrations!`] expands to. The folder lets `straddle generate` and `check` find
+    /// the project from anywhere, and a refusal say when a file on disk is newer than the
+    /// binary.
+    pub const fn embedded(
+        folder: &'static str,
+        files: &'static [(&'static str, &'static str)],
+    ) -> Migrations {
+        Migrations {
+            files,
+            folder: Some(folder),
+        }
     }
 
     /// A file by its path under `migrations/` (`users.email_normalized/1-expand/postgres/up.sql`).
@@ -99,10 +120,17 @@ impl Migrations {
         self.files.iter().find(|(p, _)| *p == path).map(|(_, text)| *text)
     }
 
+    /// The folder the files were embedded from, when the binary was built.
+    pub fn folder(&self) -> Option<&'static std::path::Path> {
+        self.folder.map(std::path::Path::new)
+    }
+
+    /// How many files are embedded.
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
+    /// Whether no file is embedded (no phase has been accepted with `straddle generate`).
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
@@ -121,6 +149,7 @@ pub trait Model: Sized + Send + Unpin + 'static {
 
 /// Binds a model's fields as query arguments: implemented by the derive.
 pub trait BindFields<DB: sqlx::Database> {
+    /// Bind the value of the field at `index` (in declaration order).
     fn bind_field(&self, index: usize, args: &mut DB::Arguments) -> Result<(), sqlx::error::BoxDynError>;
 }
 

@@ -6,11 +6,14 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How the runner shows a running phase.
 pub enum ProgressMode {
     /// A bar on a terminal, log lines otherwise.
     #[default]
     Auto,
+    /// A line now and then (for logs and CI).
     Log,
+    /// Nothing.
     Off,
 }
 

@@ -48,10 +48,12 @@ impl Snapshot {
         Some(&self.tables.get(table)?.get(column)?.ty)
     }
 
+    /// Whether the table exists.
     pub fn has_table(&self, table: &str) -> bool {
         self.tables.contains_key(table)
     }
 
+    /// Whether a trigger of that name exists.
     pub fn has_trigger(&self, name: &str) -> bool {
         self.triggers.contains(name)
     }

@@ -71,9 +71,8 @@ straddle-build = {{ path = "{ws}/build" }}
         write(
             "src/main.rs",
             "mod models;\nmod other;\nuse straddle::Model;\n\n\
-             static MIGRATIONS: straddle::Migrations = straddle::migrations!();\n\n\
              fn main() -> std::process::ExitCode {\n    \
-             other::hello();\n    straddle::cli::main_with_migrations(&[models::User::definition()], MIGRATIONS)\n}\n",
+             other::hello();\n    straddle::cli::main(&[models::User::definition()], straddle::migrations!())\n}\n",
         );
         write("src/other.rs", "pub fn hello() {}\n");
         write("src/models.rs", &model("expand"));
@@ -160,9 +159,10 @@ async fn three_releases_of_a_model() {
 
         // The binary carries only reviewed SQL: a phase not accepted yet is refused.
         let o = app.run(Some(&urls[0]), &["up", "--quiet"]);
-        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(o.status.code(), Some(3), "refused by a safety gate");
         assert!(
-            text(&o.stderr).contains("accept the phase with `straddle generate` and rebuild"),
+            text(&o.stderr)
+                .contains("is not accepted yet: run `straddle generate`, review the SQL, and rebuild"),
             "{}",
             text(&o.stderr)
         );
@@ -181,7 +181,15 @@ async fn three_releases_of_a_model() {
         assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
         let o = app.run(None, &["generate"]);
         assert!(o.status.success(), "{}", text(&o.stderr));
-        assert!(text(&o.stdout).contains(&format!("users.email_normalized  {phase}: written to migrations")));
+        assert!(text(&o.stdout).contains(&format!("users.email_normalized  {phase}: accepted")));
+        assert!(
+            text(&o.stdout).contains(&format!(
+                "wrote migrations/users.email_normalized/{}-{phase}/{{mysql,postgres,sqlite}}/{{down.sql,up.sql}}",
+                release + 1
+            )),
+            "{}",
+            text(&o.stdout)
+        );
         assert_eq!(
             std::fs::read_to_string(app.dir.path().join("migrations").join(&rel)).unwrap(),
             built
@@ -206,6 +214,48 @@ async fn three_releases_of_a_model() {
         }
     }
 
+    // Files `generate` writes while the lock stays as it is (here a dialect's files, deleted
+    // and written again) reach the binary at the next build: the build script tracks
+    // migrations/ (it used to keep saying "rebuild" until a source file was touched).
+    let sqlite_dir = app
+        .dir
+        .path()
+        .join("migrations/users.email_normalized/3-contract/sqlite");
+    std::fs::remove_dir_all(&sqlite_dir).unwrap();
+    assert!(app.build().0.status.success());
+    let o = app.run(Some(&urls[0]), &["down", "--quiet"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("is not accepted yet"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = app.run(None, &["generate"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout)
+            .contains("wrote migrations/users.email_normalized/3-contract/sqlite/{down.sql,up.sql}"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = app.run(Some(&urls[0]), &["down", "--quiet"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        text(&o.stderr).contains("was accepted after this binary was built: rebuild"),
+        "{}",
+        text(&o.stderr)
+    );
+    let (out, _) = app.build();
+    assert!(out.status.success());
+    for args in [["down", "--quiet"], ["up", "--quiet"]] {
+        let o = app.run(Some(&urls[0]), &args);
+        assert!(
+            o.status.success(),
+            "{args:?} after the rebuild: {}",
+            text(&o.stderr)
+        );
+    }
+
     // A reviewed file edited by hand: the rebuilt binary refuses to run it, and check says why.
     let file = app
         .dir
@@ -219,7 +269,7 @@ async fn three_releases_of_a_model() {
     .unwrap();
     assert!(app.build().0.status.success());
     let o = app.run(Some(&urls[0]), &["down", "--quiet"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
     assert!(
         text(&o.stderr).contains("differs from what the models render"),
         "{}",

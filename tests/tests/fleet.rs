@@ -384,7 +384,15 @@ async fn refresh_is_acknowledged<DB: TestBackend>(t: &TestDb) {
     );
     let status = r.status(None).await.unwrap();
     assert!(!status[0].applied.contains(&Phase::Contract), "{status:?}");
-    assert_eq!(status[0].interrupted, Some(Phase::Contract), "{status:?}");
+    // Not "interrupted": the run ended on a recorded refusal, which status names.
+    assert_eq!(status[0].interrupted, None, "{status:?}");
+    assert!(
+        status[0]
+            .last_failure
+            .as_deref()
+            .is_some_and(|f| f.starts_with("contract up step `await-app-refresh` refused: ")),
+        "{status:?}"
+    );
     r.close().await.unwrap();
 
     // The stuck one replaced by a slow one (reads the generation every 2 s): contract

@@ -132,20 +132,33 @@ pub fn insert_sql(dialect: Dialect) -> String {
 }
 
 /// Every ledger row of a change, oldest first; binds: change_id. Columns: id, phase,
-/// direction, step, checksum, status, rows_touched, finished_at_ms, applied_by.
+/// direction, step, checksum, status, rows_touched, started_at_ms, finished_at_ms,
+/// duration_ms, attempts (as a 64-bit integer), applied_by, error.
 pub fn history_sql(dialect: Dialect) -> String {
     let q = |s: &str| dialect.quote(s);
+    let attempts = match dialect {
+        Dialect::MySql => format!("CAST({} AS SIGNED)", q("attempts")),
+        Dialect::Postgres | Dialect::Sqlite => format!("CAST({} AS BIGINT)", q("attempts")),
+    };
+    let columns = [
+        "id",
+        "phase",
+        "direction",
+        "step",
+        "checksum",
+        "status",
+        "rows_touched",
+        "started_at_ms",
+        "finished_at_ms",
+        "duration_ms",
+    ]
+    .map(q)
+    .join(", ");
     format!(
-        "SELECT {}, {}, {}, {}, {}, {}, {}, {}, {} FROM {} WHERE {} = {} ORDER BY {}",
-        q("id"),
-        q("phase"),
-        q("direction"),
-        q("step"),
-        q("checksum"),
-        q("status"),
-        q("rows_touched"),
-        q("finished_at_ms"),
+        "SELECT {columns}, {attempts} AS {}, {}, {} FROM {} WHERE {} = {} ORDER BY {}",
+        q("attempts"),
         q("applied_by"),
+        q("error"),
         q(LEDGER),
         q("change_id"),
         dialect.placeholder(1),

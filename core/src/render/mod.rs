@@ -840,7 +840,8 @@ pub(crate) fn no_nulls_left(t: &Target<'_>) -> Statement {
 
 /// The check `verify` runs before contract: no NULL left in a column whose contract
 /// enforces NOT NULL; the old and new column of a rename equal in every row.
-pub fn verification(dialect: Dialect, model: &Model, plan: &ChangePlan) -> Option<Statement> {
+/// Returned with what a violating row is, in words (`email_normalized is NULL`).
+pub fn verification(dialect: Dialect, model: &Model, plan: &ChangePlan) -> Option<(Statement, String)> {
     let column = model.column(plan.column()?)?;
     let change = column.change.as_ref()?;
     if let Change::Retype(r) = change
@@ -857,9 +858,16 @@ pub fn verification(dialect: Dialect, model: &Model, plan: &ChangePlan) -> Optio
         col: Col::This,
     };
     if contract.contains(&Op::AssertSynced) {
-        Some(columns_equal(&target))
+        let rule = match change {
+            Change::Retype(r) => format!(
+                "{} is not yet converted from {} to {}",
+                column.name, r.from.rust, column.ty.rust
+            ),
+            _ => format!("{} differs from {}", column.name, target.other_name()),
+        };
+        Some((columns_equal(&target), rule))
     } else if contract.iter().any(|op| matches!(op, Op::EnforceNotNull(_))) {
-        Some(no_nulls_left(&target))
+        Some((no_nulls_left(&target), format!("{} is NULL", column.name)))
     } else {
         None
     }

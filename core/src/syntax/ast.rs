@@ -8,6 +8,10 @@ pub struct Decl<'a> {
     pub ident: &'a syn::Ident,
     pub attrs: Container,
     pub fields: Vec<FieldDecl<'a>>,
+    /// The struct's attributes had grammar errors (already reported).
+    pub malformed: bool,
+    /// Keys its mistyped keys most likely meant (`table` for `tabel`).
+    pub meant: Vec<String>,
 }
 
 pub struct FieldDecl<'a> {
@@ -16,6 +20,11 @@ pub struct FieldDecl<'a> {
     pub attrs: Field,
     /// The type's shape, when Straddle understands it.
     pub shape: Option<TypeShape>,
+    /// The field's attributes had grammar errors (already reported): its other checks are
+    /// skipped, as they would only report what the mistake caused.
+    pub malformed: bool,
+    /// Keys its mistyped keys most likely meant (`primary_key` for `primary_ky`).
+    pub meant: Vec<String>,
 }
 
 /// `Option<T>` or `T`, with `T` reduced to the key of [`crate::types::sql_type`].
@@ -61,20 +70,31 @@ pub fn from_input<'a>(cx: &Ctxt, input: &'a syn::DeriveInput) -> Option<Decl<'a>
         );
         return None;
     }
+    let (before, meant_before) = (cx.error_count(), cx.meant_count());
     let attrs = attr::parse_container(cx, &input.attrs);
+    let malformed = cx.error_count() > before;
+    let meant = cx.meant_since(meant_before);
     let fields = fields
         .iter()
-        .map(|f| FieldDecl {
-            ident: f.ident.as_ref().expect("named field"),
-            ty: &f.ty,
-            attrs: attr::parse_field(cx, &f.attrs),
-            shape: type_shape(&f.ty),
+        .map(|f| {
+            let (before, meant_before) = (cx.error_count(), cx.meant_count());
+            let attrs = attr::parse_field(cx, &f.attrs);
+            FieldDecl {
+                ident: f.ident.as_ref().expect("named field"),
+                ty: &f.ty,
+                attrs,
+                shape: type_shape(&f.ty),
+                malformed: cx.error_count() > before,
+                meant: cx.meant_since(meant_before),
+            }
         })
         .collect();
     Some(Decl {
         ident: &input.ident,
         attrs,
         fields,
+        malformed,
+        meant,
     })
 }
 

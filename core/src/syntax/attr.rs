@@ -209,19 +209,45 @@ fn key(meta: &ParseNestedMeta<'_>) -> String {
 /// Report an unknown key and skip its value, so the rest of the attribute is still
 /// parsed and checked.
 fn unknown(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str, expected: &str) -> syn::Result<()> {
-    cx.error_spanned_by(
-        &meta.path,
-        format!(
-            "unknown straddle {what} attribute `{}`; expected one of {expected}",
-            key(meta)
-        ),
-    );
+    let given = key(meta);
+    let message = match closest(&given, expected) {
+        Some(near) => {
+            cx.meant(&near);
+            format!("unknown straddle {what} attribute `{given}`: did you mean `{near}`?")
+        }
+        None => format!("unknown straddle {what} attribute `{given}`; expected one of {expected}"),
+    };
+    cx.error_spanned_by(&meta.path, message);
     if meta.input.peek(syn::Token![=]) {
         meta.value()?.parse::<syn::Expr>()?;
     } else if meta.input.peek(syn::token::Paren) {
         meta.input.parse::<proc_macro2::TokenTree>()?;
     }
     Ok(())
+}
+
+/// The expected key (from a list written `` `a`, `b` ``) a mistyped one most likely meant:
+/// close in spelling (a letter or two off, or swapped), or the same but for case and
+/// separators (`primaryKey`, `primary-key`).
+fn closest(given: &str, expected: &str) -> Option<String> {
+    let plain = |s: &str| s.to_lowercase().replace(['_', '-'], "");
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|candidate| {
+            let score = if plain(candidate) == plain(given) {
+                1.0
+            } else if given.len() >= 4 && (candidate.starts_with(given) || given.starts_with(candidate)) {
+                0.9
+            } else {
+                strsim::normalized_damerau_levenshtein(given, candidate)
+            };
+            (candidate, score)
+        })
+        .filter(|(_, score)| *score >= 0.7)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(candidate, _)| candidate.to_string())
 }
 
 fn straddle_attrs(attrs: &[syn::Attribute]) -> impl Iterator<Item = &syn::Attribute> {

@@ -32,10 +32,15 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
             t.clone()
         }
         None => {
-            cx.error_spanned_by(
-                decl.ident,
-                format!("missing `#[straddle(table = \"…\")]` on `{rust_name}`: name the table it maps to"),
-            );
+            // A mistyped `table` (`tabel = …`) was reported already.
+            if !decl.meant.iter().any(|k| k == "table") {
+                cx.error_spanned_by(
+                    decl.ident,
+                    format!(
+                        "missing `#[straddle(table = \"…\")]` on `{rust_name}`: name the table it maps to"
+                    ),
+                );
+            }
             String::new()
         }
     };
@@ -46,9 +51,12 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         if names[..i].contains(&names[i]) {
             cx.error_spanned_by(f.ident, format!("column `{}` is declared twice", names[i]));
         }
-        if let Some(c) = column(cx, decl, f, &names, &dialects) {
-            columns.push(c);
-        }
+        let c = if f.malformed {
+            cx.muted(|| column(cx, decl, f, &names, &dialects))
+        } else {
+            column(cx, decl, f, &names, &dialects)
+        };
+        columns.extend(c);
     }
 
     let keys: Vec<&FieldDecl<'_>> = decl
@@ -56,7 +64,13 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         .iter()
         .filter(|f| f.attrs.primary_key.is_some())
         .collect();
-    if keys.is_empty() {
+    // A mistyped `primary_key` was reported as such.
+    if keys.is_empty()
+        && !decl
+            .fields
+            .iter()
+            .any(|f| f.meant.iter().any(|k| k == "primary_key"))
+    {
         cx.error_spanned_by(
             decl.ident,
             format!(

@@ -8,12 +8,18 @@ use std::fmt::Display;
 #[derive(Default)]
 pub struct Ctxt {
     errors: RefCell<Option<Vec<syn::Error>>>,
+    /// While above zero, errors are dropped (see [`Ctxt::muted`]).
+    muted: std::cell::Cell<u32>,
+    /// The keys mistyped keys most likely meant, in order (see [`Ctxt::meant`]).
+    meant: RefCell<Vec<String>>,
 }
 
 impl Ctxt {
     pub fn new() -> Self {
         Ctxt {
             errors: RefCell::new(Some(Vec::new())),
+            muted: std::cell::Cell::new(0),
+            meant: RefCell::new(Vec::new()),
         }
     }
 
@@ -30,7 +36,39 @@ impl Ctxt {
         self.push(err);
     }
 
+    /// Run `f` with its errors dropped: checks of a declaration whose attribute was
+    /// already reported malformed would only add knock-on errors (one mistake, one error).
+    pub fn muted<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.muted.set(self.muted.get() + 1);
+        let out = f();
+        self.muted.set(self.muted.get() - 1);
+        out
+    }
+
+    /// Record the key an unknown one most likely meant: a check that would report the
+    /// absence of that key (no `table`, no `primary_key`) stays quiet.
+    pub fn meant(&self, key: &str) {
+        self.meant.borrow_mut().push(key.to_string());
+    }
+
+    /// The keys recorded with [`Ctxt::meant`] since `from` (a count from [`Ctxt::meant_count`]).
+    pub fn meant_since(&self, from: usize) -> Vec<String> {
+        self.meant.borrow()[from..].to_vec()
+    }
+
+    pub fn meant_count(&self) -> usize {
+        self.meant.borrow().len()
+    }
+
+    /// How many errors were reported so far.
+    pub fn error_count(&self) -> usize {
+        self.errors.borrow().as_ref().map_or(0, Vec::len)
+    }
+
     fn push(&self, err: syn::Error) {
+        if self.muted.get() > 0 {
+            return;
+        }
         self.errors
             .borrow_mut()
             .as_mut()

@@ -69,6 +69,7 @@ pub(crate) async fn await_refresh<DB: Backend>(
     let started = Instant::now();
     let mut told = false;
     loop {
+        crate::stop::check(|| "while waiting for the fleet to re-read the schema".to_string())?;
         let instances = registry::list::<DB>(conn).await?;
         let laggards: Vec<&Instance> = instances
             .iter()

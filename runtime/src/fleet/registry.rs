@@ -13,9 +13,13 @@ use straddle_core::{Model, Phase};
 /// One registered application instance (a running [`crate::Db`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct Instance {
+    /// The instance's id.
     pub id: String,
+    /// The application name it registered with.
     pub application: String,
+    /// Its host.
     pub host: String,
+    /// Its process id.
     pub pid: i64,
     /// The address the server sees it connect from.
     pub client_addr: String,
@@ -27,10 +31,13 @@ pub struct Instance {
     pub declares: BTreeMap<String, Phase>,
     /// How long ago (server clock) it started, and last sent a heartbeat.
     pub started_ms_ago: i64,
+    /// Milliseconds since its last heartbeat.
     pub last_seen_ms_ago: i64,
+    /// How often it sends a heartbeat, in milliseconds.
     pub heartbeat_every_ms: i64,
     /// Without a heartbeat for this long, it counts as gone.
     pub expires_after_ms: i64,
+    /// Whether it counts: not expired.
     pub live: bool,
     /// The newest schema generation it has re-read.
     pub generation_seen: i64,
@@ -103,8 +110,11 @@ impl Instance {
 pub struct UnknownClient {
     /// `application_name` (PostgreSQL; empty elsewhere).
     pub application_name: String,
+    /// Where the connections come from.
     pub address: String,
+    /// The database user they log in as.
     pub user: String,
+    /// How many connections.
     pub connections: u32,
     /// Registered instances connect from that address too (MySQL cannot tell their
     /// connections apart from others there).
@@ -112,6 +122,7 @@ pub struct UnknownClient {
 }
 
 impl UnknownClient {
+    /// One line naming the client, for messages.
     pub fn describe(&self) -> String {
         let name = if self.application_name.is_empty() {
             String::new()

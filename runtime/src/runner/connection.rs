@@ -10,12 +10,19 @@ use straddle_core::Dialect;
 
 /// Open a connection; `masked` names it in errors.
 pub(crate) async fn open<DB: Backend>(url: &str, masked: &str) -> Result<DB::Connection> {
-    let mut conn = DB::Connection::connect(url)
+    let connect_error = |source| Error::Connect {
+        url: masked.to_string(),
+        source,
+    };
+    let options: <DB::Connection as sqlx::Connection>::Options = url.parse().map_err(connect_error)?;
+    // The runner's DDL and backfill batches are long by design (a MODIFY of a big table
+    // takes seconds): sqlx's "slow statement" warning is noise here, so it goes to debug
+    // (`--verbose`) instead.
+    let options =
+        sqlx::ConnectOptions::log_slow_statements(options, log::LevelFilter::Debug, Duration::from_secs(1));
+    let mut conn = DB::Connection::connect_with(&options)
         .await
-        .map_err(|source| Error::Connect {
-            url: masked.to_string(),
-            source,
-        })?;
+        .map_err(connect_error)?;
     // Straddle writes string literals (identifiers in catalog lookups) the way a default
     // session reads them: on MySQL with backslashes escaped, on PostgreSQL with backslashes
     // as plain characters — a server configured otherwise would read them otherwise.

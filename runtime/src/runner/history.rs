@@ -52,16 +52,29 @@ impl History {
         format!("{change}#{incarnation}")
     }
 
-    /// Some step of `phase` began (up) since its last completion marker.
+    /// A run of `phase` (up) since its last completion marker stopped without a word:
+    /// killed, or its connection lost, between or inside steps. A run that ended in a
+    /// recorded refusal or failure is not "interrupted": [`History::last_failure`] says
+    /// what stopped it (running again resumes after the steps it did).
     pub(crate) fn started_since_marker(&self, phase: Phase) -> bool {
         let after = self.markers(phase).last().map(|r| r.id).unwrap_or(i64::MIN);
-        self.0.iter().any(|r| {
-            r.id > after
-                && r.phase == phase.key()
-                && r.direction == "up"
-                && !r.step.is_empty()
-                && r.status != "overridden"
-        })
+        let run: Vec<&LedgerRow> = self
+            .0
+            .iter()
+            .filter(|r| {
+                r.id > after
+                    && r.phase == phase.key()
+                    && r.direction == "up"
+                    && !r.step.is_empty()
+                    && r.status != "overridden"
+            })
+            .collect();
+        run.last().is_some_and(|r| !r.ended_badly())
+    }
+
+    /// The newest row, when it records a refusal or a failure: how the last run ended.
+    pub(crate) fn last_failure(&self) -> Option<&LedgerRow> {
+        self.0.last().filter(|r| r.ended_badly())
     }
 
     /// The row that marks `phase` applied (the newest completion, when it was up).

@@ -46,9 +46,11 @@ pub struct RunnerOptions {
     pub ddl_attempts: u32,
     /// How long to wait for another runner to finish (default 60 s).
     pub wait_for_runner: Duration,
+    /// How the backfill paces itself.
     pub backfill: BackfillOptions,
     /// Let `down` drop a column that holds data.
     pub allow_data_loss: bool,
+    /// How progress is shown.
     pub progress: ProgressMode,
     /// The reviewed migrations embedded in the binary: when given, a phase is applied
     /// only if its file is there and matches what would run.
@@ -90,25 +92,34 @@ struct Tracked {
 /// What one command did to one change.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ChangeRun {
+    /// The change.
     pub change: String,
+    /// The phase.
     pub phase: Phase,
+    /// Up or down.
     pub direction: Direction,
     /// `applied`, `already applied`, `nothing to revert`, or why it was held back.
     pub outcome: String,
+    /// What the phase did.
     pub report: PhaseReport,
 }
 
 /// The state of one change.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ChangeStatus {
+    /// The change.
     pub change: String,
+    /// What the change does, in words.
     pub summary: String,
     /// The phase the compiled code declares.
     pub declared_phase: Phase,
     /// Phases applied to this database, in order.
     pub applied: Vec<Phase>,
-    /// A phase started but not finished (a run was interrupted).
+    /// A phase started but not finished (a run was killed or lost its connection).
     pub interrupted: Option<Phase>,
+    /// How the last run ended when it was refused or failed: phase, direction, step and
+    /// the error (a refusal changed nothing; run again once its cause is fixed).
+    pub last_failure: Option<String>,
     /// Rows the backfill has filled so far (from its checkpoint).
     pub backfilled_rows: Option<u64>,
     /// Rows that would violate the constraint contract enforces (None: not applicable yet).
@@ -136,15 +147,20 @@ pub struct FleetStatus {
     pub unknown_note: Option<String>,
 }
 
-/// The result of `verify` for one change.
+/// The result of `verify` for one change: how many rows contract would refuse.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Verification {
+    /// The change.
     pub change: String,
+    /// Rows that violate `rule`.
     pub violations: i64,
+    /// Keys of some of them.
     pub sample: Vec<String>,
-    pub message: String,
+    /// What a violating row is, in words (`email_normalized is NULL`).
+    pub rule: String,
 }
 
+/// Applies the phases of the models' changes to one database, keeping the ledger (see the module docs).
 pub struct Runner<DB: Backend> {
     /// Masked, for messages.
     url: String,
@@ -156,6 +172,8 @@ pub struct Runner<DB: Backend> {
     lock: RunnerLock,
     /// Whether the ledger tables exist (a read-only runner does not create them).
     ledger: ledger::Ledger,
+    /// The phases the current `up`/`down` has run so far (see [`Runner::runs_so_far`]).
+    runs: Vec<ChangeRun>,
 }
 
 impl<DB: Backend> Runner<DB> {
@@ -189,6 +207,7 @@ impl<DB: Backend> Runner<DB> {
             options,
             lock: RunnerLock::new(),
             ledger: ledger::Ledger::Absent,
+            runs: Vec::new(),
         };
         if !runner.options.read_only {
             runner
@@ -256,6 +275,13 @@ impl<DB: Backend> Runner<DB> {
     }
 
     /// Change ids this runner knows, in declaration order.
+    /// After `up` or `down` returned an error: the phases it applied before it (they stay
+    /// applied), to say what a multi-phase run did before it stopped.
+    pub fn runs_so_far(&self) -> &[ChangeRun] {
+        &self.runs
+    }
+
+    /// The ids of the changes this runner knows (`table.column`, …).
     pub fn change_ids(&self) -> Vec<String> {
         self.changes.iter().map(|c| c.plan.id.clone()).collect()
     }
@@ -388,7 +414,7 @@ impl<DB: Backend> Runner<DB> {
     /// `fleet.ahead_of_code`).
     pub async fn up(&mut self, target: Option<Phase>, only: Option<&str>) -> Result<Vec<ChangeRun>> {
         self.writable()?;
-        let mut runs = Vec::new();
+        self.runs.clear();
         for i in self.selected(only)? {
             let id = self.changes[i].plan.id.clone();
             let history = self.history(&id).await?;
@@ -399,7 +425,7 @@ impl<DB: Backend> Runner<DB> {
             for phase in goal.through() {
                 if history.applied(phase) {
                     if phase == goal {
-                        runs.push(ChangeRun {
+                        self.runs.push(ChangeRun {
                             change: id.clone(),
                             phase,
                             direction: Direction::Up,
@@ -418,7 +444,7 @@ impl<DB: Backend> Runner<DB> {
                         });
                     }
                     // Asked for every change: the others go on; this one is reported.
-                    runs.push(ChangeRun {
+                    self.runs.push(ChangeRun {
                         change: id.clone(),
                         phase,
                         direction: Direction::Up,
@@ -431,7 +457,7 @@ impl<DB: Backend> Runner<DB> {
                 }
                 self.fleet_gate(i, phase, Direction::Up).await?;
                 let report = self.run_phase_resuming(i, phase, Direction::Up).await?;
-                runs.push(ChangeRun {
+                self.runs.push(ChangeRun {
                     change: id.clone(),
                     phase,
                     direction: Direction::Up,
@@ -440,14 +466,14 @@ impl<DB: Backend> Runner<DB> {
                 });
             }
         }
-        Ok(runs)
+        Ok(std::mem::take(&mut self.runs))
     }
 
     /// Revert the newest applied phase of each selected change (`phase`, when given,
     /// must be that phase).
     pub async fn down(&mut self, phase: Option<Phase>, only: Option<&str>) -> Result<Vec<ChangeRun>> {
         self.writable()?;
-        let mut runs = Vec::new();
+        self.runs.clear();
         // Newest first: a table's indexes and columns before the table itself.
         for i in self.selected(only)?.into_iter().rev() {
             let id = self.changes[i].plan.id.clone();
@@ -455,7 +481,7 @@ impl<DB: Backend> Runner<DB> {
             self.check_checksums(&self.changes[i], &history)?;
             self.check_applied_state(i, &history).await?;
             let Some(newest) = Phase::ALL.into_iter().rev().find(|p| history.applied(*p)) else {
-                runs.push(ChangeRun {
+                self.runs.push(ChangeRun {
                     change: id,
                     phase: phase.unwrap_or(Phase::Expand),
                     direction: Direction::Down,
@@ -464,9 +490,15 @@ impl<DB: Backend> Runner<DB> {
                 });
                 continue;
             };
+            if let Some(p) = phase.filter(|p| !history.applied(*p)) {
+                return Err(Error::Usage(format!(
+                    "{id}: {p} is not applied, so there is nothing of it to revert (the newest applied phase is \
+                     {newest})"
+                )));
+            }
             if let Some(p) = phase.filter(|p| *p != newest) {
                 return Err(Error::Usage(format!(
-                    "{id}: phase {p} cannot be reverted while {newest} is applied: revert {newest} first"
+                    "{id}: {p} cannot be reverted while {newest} is applied: revert {newest} first"
                 )));
             }
             if newest == Phase::Expand {
@@ -486,7 +518,7 @@ impl<DB: Backend> Runner<DB> {
                 )
                 .await?;
             }
-            runs.push(ChangeRun {
+            self.runs.push(ChangeRun {
                 change: id,
                 phase: newest,
                 direction: Direction::Down,
@@ -494,7 +526,7 @@ impl<DB: Backend> Runner<DB> {
                 report,
             });
         }
-        Ok(runs)
+        Ok(std::mem::take(&mut self.runs))
     }
 
     /// Refuse (or, with `--wait-for-fleet`, wait) while a live instance runs code that
@@ -508,6 +540,7 @@ impl<DB: Backend> Runner<DB> {
         let started = Instant::now();
         let mut told: Option<Instant> = None;
         loop {
+            crate::stop::check(|| format!("while {} {phase} waited for the fleet", plan.id))?;
             let instances = fleet::registry::list::<DB>(&mut self.conn).await?;
             let blockers = fleet::gate::blockers(&instances, model, &plan, &requirement, DB::DIALECT);
             if blockers.is_empty() {
@@ -632,26 +665,34 @@ impl<DB: Backend> Runner<DB> {
     }
 
     /// With embedded migrations: why `phase` may not run (its reviewed file is missing or
-    /// says something else than what would run).
+    /// says something else than what would run). Where the folder the binary was built
+    /// from is still there, a file on disk that the binary lacks means: rebuild.
     fn unreviewed(&self, i: usize, phase: Phase, direction: Direction) -> Option<String> {
         let reviewed = self.options.migrations.as_ref()?;
         let (model, plan) = (self.changes[i].model, &self.changes[i].plan);
         let path = straddle_core::migrations::file_path(&plan.id, phase, DB::DIALECT, direction);
         let key = path.to_string_lossy().replace('\\', "/");
-        match reviewed.get(&key) {
-            None => Some(format!(
-                "migrations/{key} is not in this binary: accept the phase with `straddle generate` and rebuild"
+        let rendered = straddle_core::migrations::file_text(model, plan, phase, DB::DIALECT, direction);
+        let on_disk = reviewed
+            .folder()
+            .and_then(|folder| std::fs::read_to_string(folder.join(&path)).ok());
+        const REBUILD: &str = "rebuild (with `straddle_build::generate()` in build.rs, cargo rebuilds it whenever \
+                               migrations/ changes)";
+        match (reviewed.get(&key), on_disk) {
+            (Some(text), _) if text == rendered => None,
+            (None, Some(disk)) if disk == rendered => Some(format!(
+                "migrations/{key} was accepted after this binary was built: {REBUILD}"
             )),
-            Some(text)
-                if text
-                    != straddle_core::migrations::file_text(model, plan, phase, DB::DIALECT, direction) =>
-            {
-                Some(format!(
-                    "migrations/{key} in this binary differs from what the models render: the reviewed SQL and the \
-                     code disagree (run `straddle check`)"
-                ))
-            }
-            Some(_) => None,
+            (None, _) => Some(format!(
+                "migrations/{key} is not accepted yet: run `straddle generate`, review the SQL, and rebuild"
+            )),
+            (Some(_), Some(disk)) if disk == rendered => Some(format!(
+                "migrations/{key} changed after this binary was built: {REBUILD}"
+            )),
+            (Some(_), _) => Some(format!(
+                "migrations/{key} in this binary differs from what the models render: the reviewed SQL and the \
+                 code disagree (run `straddle check`)"
+            )),
         }
     }
 
@@ -705,8 +746,30 @@ impl<DB: Backend> Runner<DB> {
         // drops belongs to another table.
         let pending: Vec<&straddle_core::Step> =
             steps.iter().filter(|s| !done.contains_key(&s.name)).collect();
-        crate::catalog::precheck::<DB>(&mut self.conn, &plan.id, phase, &pending).await?;
+        if let Err(e) = crate::catalog::precheck::<DB>(&mut self.conn, &plan.id, phase, &pending).await {
+            let step = match &e {
+                Error::Conflict { step, .. } => step.clone(),
+                _ => String::new(),
+            };
+            let checksum = steps
+                .iter()
+                .find(|s| s.name == step)
+                .map(|s| s.checksum())
+                .unwrap_or_default();
+            self.record_failure(
+                &plan.id,
+                phase,
+                direction,
+                &step,
+                &checksum,
+                &e,
+                (now_ms(), Instant::now()),
+            )
+            .await;
+            return Err(e);
+        }
         for step in &steps {
+            crate::stop::check(|| format!("before {} {phase} step `{}`", plan.id, step.name))?;
             if !self.lock.renew::<DB>(&mut self.conn).await? {
                 return Err(Error::Busy {
                     url: self.url.clone(),
@@ -740,7 +803,15 @@ impl<DB: Backend> Runner<DB> {
                 self.mark(&plan.id, phase, direction, &step.name, &checksum, "started")
                     .await?;
             }
-            let outcome = apply::run_step::<DB>(&mut self.conn, step, &mut ctx, Some(&entry)).await?;
+            let began = (now_ms(), Instant::now());
+            let outcome = match apply::run_step::<DB>(&mut self.conn, step, &mut ctx, Some(&entry)).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    self.record_failure(&plan.id, phase, direction, &step.name, &checksum, &e, began)
+                        .await;
+                    return Err(e);
+                }
+            };
             report.applied_step(step, outcome);
         }
         let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
@@ -761,6 +832,45 @@ impl<DB: Backend> Runner<DB> {
         .insert::<DB>(&mut self.conn)
         .await?;
         Ok(report)
+    }
+
+    /// A ledger row for a step that failed or was refused, with the error: the ledger
+    /// shows every run, and `status` tells a refusal or a failure from a run that was
+    /// killed (a `started` row with nothing after it). Best effort: the connection may be
+    /// what failed, and the error being returned matters more.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_failure(
+        &mut self,
+        change: &str,
+        phase: Phase,
+        direction: Direction,
+        step: &str,
+        checksum: &str,
+        error: &Error,
+        began: (i64, Instant),
+    ) {
+        let status = match error.kind() {
+            crate::ErrorKind::Refused => "refused",
+            crate::ErrorKind::Stopped => "stopped",
+            _ => "failed",
+        };
+        let record = LedgerRecord {
+            change,
+            phase,
+            direction,
+            step,
+            checksum,
+            status,
+            started_ms: began.0,
+            took: began.1.elapsed(),
+            rows: 0,
+            attempts: 1,
+            applied_by: &self.lock.holder,
+            note: Some(error.to_string()),
+        };
+        if let Err(e) = record.insert::<DB>(&mut self.conn).await {
+            tracing::debug!("could not record the failure of {change} {phase} {step}: {e}");
+        }
     }
 
     /// A ledger row for a step that touched nothing (found applied, or just begun).
@@ -803,7 +913,7 @@ impl<DB: Backend> Runner<DB> {
                 continue;
             }
             let t = &self.changes[i];
-            let Some(straddle_core::Statement::Assert { sql, message, sample }) =
+            let Some((straddle_core::Statement::Assert { sql, sample, .. }, rule)) =
                 render::verification(DB::DIALECT, t.model, &t.plan)
             else {
                 continue;
@@ -819,7 +929,7 @@ impl<DB: Backend> Runner<DB> {
                 change: id,
                 violations,
                 sample,
-                message,
+                rule,
             });
         }
         Ok(out)
@@ -877,11 +987,22 @@ impl<DB: Backend> Runner<DB> {
             let next_phase = Phase::ALL.into_iter().find(|p| !history.applied(*p));
             let mut waits_for = Vec::new();
             if let Some(next) = next_phase {
-                let t = &self.changes[i];
                 if next > declared {
                     waits_for.push(format!("the code to declare {next} (it declares {declared})"));
                 } else if let Some(problem) = self.unreviewed(i, next, Direction::Up) {
                     waits_for.push(problem);
+                }
+                // An object in the way refuses the phase before it changes anything: say
+                // so now (the check only reads the catalog).
+                let t = &self.changes[i];
+                let steps = render::render_phase(DB::DIALECT, t.model, &t.plan, next, Direction::Up);
+                let done = history.recorded_since_marker(next, Direction::Up);
+                let pending: Vec<&straddle_core::Step> =
+                    steps.iter().filter(|s| !done.contains_key(&s.name)).collect();
+                if let Err(Error::Conflict { step, problems, .. }) =
+                    crate::catalog::precheck::<DB>(&mut self.conn, &id, next, &pending).await
+                {
+                    waits_for.push(format!("step `{step}`: {}", problems.join("; ")));
                 }
                 if let Some(req) = straddle_core::fleet::requirement(t.model, &t.plan, next, Direction::Up) {
                     for b in fleet::gate::blockers(&instances, t.model, &t.plan, &req, DB::DIALECT) {
@@ -914,6 +1035,16 @@ impl<DB: Backend> Runner<DB> {
                 declared_phase: t.plan.declared_phase,
                 applied,
                 interrupted,
+                last_failure: history.last_failure().map(|r| {
+                    format!(
+                        "{} {} step `{}` {}: {}",
+                        r.phase,
+                        r.direction,
+                        r.step,
+                        r.status,
+                        r.error.as_deref().unwrap_or("")
+                    )
+                }),
                 backfilled_rows: if backfills {
                     Some(checkpoint.map(|(_, n)| n.max(0) as u64).unwrap_or(0))
                 } else {
@@ -930,6 +1061,13 @@ impl<DB: Backend> Runner<DB> {
 
     /// The raw ledger of a change, oldest first.
     pub async fn ledger(&mut self, change: &str) -> Result<Vec<LedgerRow>> {
-        Ok(self.history(change).await?.0)
+        let rows = self.history(change).await?.0;
+        if rows.is_empty() && !self.changes.iter().any(|t| t.plan.id == change) {
+            return Err(Error::Usage(format!(
+                "no change `{change}` in the code or in the ledger; changes in the code: {}",
+                self.change_ids().join(", ")
+            )));
+        }
+        Ok(rows)
     }
 }

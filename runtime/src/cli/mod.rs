@@ -3,7 +3,7 @@
 //! ```text
 //! // src/bin/straddle.rs (or cargo-straddle.rs, to run it as `cargo straddle`)
 //! fn main() -> std::process::ExitCode {
-//!     straddle::cli::main(&[User::definition(), Order::definition()])
+//!     straddle::cli::main(&[User::definition(), Order::definition()], straddle::migrations!())
 //! }
 //! ```
 //!
@@ -16,6 +16,8 @@
     not(any(feature = "postgres", feature = "mysql", feature = "sqlite")),
     allow(dead_code)
 )]
+
+mod config;
 
 use crate::backend::Backend;
 use crate::backfill::BackfillOptions;
@@ -52,38 +54,54 @@ struct Cli {
     #[arg(long, env = "DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, env = "STRADDLE_JSON", global = true)]
     json: bool,
     /// How long a DDL statement may wait for its table lock, in milliseconds.
-    #[arg(long, global = true, default_value_t = 2000)]
+    #[arg(long, env = "STRADDLE_LOCK_TIMEOUT_MS", global = true, default_value_t = 2000)]
     lock_timeout_ms: u64,
     /// Attempts per DDL step when its lock is not granted in time.
-    #[arg(long, global = true, default_value_t = 10)]
+    #[arg(long, env = "STRADDLE_DDL_ATTEMPTS", global = true, default_value_t = 10)]
     ddl_attempts: u32,
     /// How long to wait for another runner to finish, in seconds.
-    #[arg(long, global = true, default_value_t = 60)]
+    #[arg(
+        long,
+        env = "STRADDLE_WAIT_FOR_RUNNER_SECS",
+        global = true,
+        default_value_t = 60
+    )]
     wait_for_runner_secs: u64,
     /// How long to wait for the database to accept connections again when the connection
     /// breaks mid-run (a server restarting), in seconds.
-    #[arg(long, global = true, default_value_t = 60)]
+    #[arg(
+        long,
+        env = "STRADDLE_RECONNECT_WITHIN_SECS",
+        global = true,
+        default_value_t = 60
+    )]
     reconnect_within_secs: u64,
+    /// Log what the runner does (and the database driver's slow statements) on stderr;
+    /// `RUST_LOG` chooses finer.
+    #[arg(long, short, env = "STRADDLE_VERBOSE", global = true)]
+    verbose: bool,
     /// No progress bar or progress lines.
-    #[arg(long, global = true)]
+    #[arg(long, env = "STRADDLE_QUIET", global = true)]
     quiet: bool,
     /// When live application instances run code a phase would break (contract while the
     /// previous release runs; down while code of a later phase runs): wait this long for
     /// them to be replaced or gone, with progress, before refusing (`600`, `90s`, `10m`).
-    #[arg(long, global = true, default_value = "0", value_name = "DURATION", value_parser = duration_arg)]
+    #[arg(long, env = "STRADDLE_WAIT_FOR_FLEET", global = true, default_value = "0", value_name = "DURATION", value_parser = duration_arg)]
     wait_for_fleet: Duration,
     /// Apply the phase although live instances run code it would break (recorded in the
-    /// ledger, with who they were).
+    /// ledger, with who they were). Never read from the environment: an override is typed
+    /// for the run it overrides.
     #[arg(long, global = true)]
     ignore_fleet: bool,
     /// How long a step waits for every live instance to acknowledge that it re-read the
     /// schema.
-    #[arg(long, global = true, default_value = "30s", value_name = "DURATION", value_parser = duration_arg)]
+    #[arg(long, env = "STRADDLE_REFRESH_WITHIN", global = true, default_value = "30s", value_name = "DURATION", value_parser = duration_arg)]
     refresh_within: Duration,
-    /// Apply a phase beyond the one the compiled models declare.
+    /// Apply a phase beyond the one the compiled models declare (never read from the
+    /// environment, like --ignore-fleet).
     #[arg(long, global = true)]
     ahead_of_code: bool,
     #[command(subcommand)]
@@ -150,36 +168,74 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct PathArgs {
-    /// The lock file.
-    #[arg(long, default_value = "straddle.lock")]
-    lock: std::path::PathBuf,
-    /// The migrations folder.
-    #[arg(long, default_value = "migrations")]
-    migrations: std::path::PathBuf,
+    /// The lock file (default: `straddle.lock` in the project root).
+    #[arg(long, env = "STRADDLE_LOCK")]
+    lock: Option<std::path::PathBuf>,
+    /// The migrations folder (default: `migrations` in the project root).
+    #[arg(long, env = "STRADDLE_MIGRATIONS")]
+    migrations: Option<std::path::PathBuf>,
 }
 
 impl PathArgs {
-    fn project(&self) -> crate::generate::Project {
-        crate::generate::Project {
-            lock: self.lock.clone(),
-            migrations: self.migrations.clone(),
+    /// The lock and folder: as given, else under the project root — the folder
+    /// `migrations!()` embedded when it is still there, else the nearest crate (a
+    /// `Cargo.toml` with a `[package]`) from the current directory upwards, as cargo
+    /// finds it. Never silently the current directory of a parent folder.
+    fn project(&self, embedded: Option<&crate::Migrations>) -> Result<crate::generate::Project> {
+        let root = match (&self.lock, &self.migrations) {
+            (Some(_), Some(_)) => std::path::PathBuf::new(),
+            _ => project_root(embedded)?,
+        };
+        let project = crate::generate::Project::at(&root);
+        Ok(crate::generate::Project {
+            lock: self.lock.clone().unwrap_or(project.lock),
+            migrations: self.migrations.clone().unwrap_or(project.migrations),
+        })
+    }
+}
+
+fn project_root(embedded: Option<&crate::Migrations>) -> Result<std::path::PathBuf> {
+    if let Some(folder) = embedded.and_then(|m| m.folder())
+        && let Some(root) = folder.parent()
+        && root.join("Cargo.toml").is_file()
+    {
+        return Ok(root.to_path_buf());
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?;
+    for dir in cwd.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            if text.lines().any(|l| l.trim() == "[package]") {
+                return Ok(dir.to_path_buf());
+            }
+            return Err(Error::Usage(format!(
+                "{} is a workspace manifest, not a crate: run from the crate that declares the models (where \
+                 straddle.lock belongs), or give --lock and --migrations",
+                manifest.display()
+            )));
         }
     }
+    Err(Error::Usage(format!(
+        "no Cargo.toml in {} or above: run from the crate that declares the models, or give --lock and \
+         --migrations",
+        cwd.display()
+    )))
 }
 
 #[derive(Args, Debug, Default)]
 struct PacingArgs {
     /// Target duration of one backfill batch, in milliseconds (the batch size adapts).
-    #[arg(long)]
+    #[arg(long, env = "STRADDLE_BATCH_TIME_MS")]
     batch_time_ms: Option<u64>,
     /// Fixed backfill batch size (no adaptation).
-    #[arg(long)]
+    #[arg(long, env = "STRADDLE_BATCH_SIZE")]
     batch_size: Option<u64>,
     /// Upper bound on rows filled per second.
-    #[arg(long)]
+    #[arg(long, env = "STRADDLE_MAX_ROWS_PER_SEC")]
     max_rows_per_sec: Option<u64>,
     /// Pause between backfill batches, in milliseconds.
-    #[arg(long)]
+    #[arg(long, env = "STRADDLE_PAUSE_MS")]
     pause_ms: Option<u64>,
 }
 
@@ -207,14 +263,24 @@ enum DialectArg {
     Sqlite,
 }
 
-/// Run the CLI over `models`, applying only the reviewed migrations embedded with
-/// [`crate::migrations!`].
-pub fn main_with_migrations(models: &[&'static Model], migrations: crate::Migrations) -> ExitCode {
+/// Run the CLI over `models`, applying only the reviewed SQL embedded with
+/// [`crate::migrations!`]: a phase whose file is missing from the binary, or says
+/// something else than the models render, is refused (and `status` says why). This is
+/// the entry point a migrator binary should use:
+///
+/// ```text
+/// fn main() -> std::process::ExitCode {
+///     straddle::cli::main(&[User::definition()], straddle::migrations!())
+/// }
+/// ```
+pub fn main(models: &[&'static Model], migrations: crate::Migrations) -> ExitCode {
     run(models, Some(migrations), process_args())
 }
 
-/// Run the CLI over `models` with the process arguments.
-pub fn main(models: &[&'static Model]) -> ExitCode {
+/// Run the CLI over `models`, applying the SQL they render **without review**: no
+/// `migrations/` folder is consulted. For development databases and tests; a production
+/// migrator uses [`main`].
+pub fn main_from_models(models: &[&'static Model]) -> ExitCode {
     run(models, None, process_args())
 }
 
@@ -227,14 +293,36 @@ fn process_args() -> Vec<String> {
     args
 }
 
-/// Run the CLI over `models` with the given arguments (the first is the program name).
-pub fn run_with_args(models: &[&'static Model], args: Vec<String>) -> ExitCode {
-    run(models, None, args)
+/// Run the CLI with the given arguments (the first is the program name): with
+/// `migrations`, as [`main`]; without, as [`main_from_models`].
+pub fn run_with_args(
+    models: &[&'static Model],
+    migrations: Option<crate::Migrations>,
+    args: Vec<String>,
+) -> ExitCode {
+    run(models, migrations, args)
+}
+
+/// The command line's definition (every verb and flag), e.g. to generate shell
+/// completions or documentation.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 fn run(models: &[&'static Model], migrations: Option<crate::Migrations>, args: Vec<String>) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    // `.env` in the current directory or above (like sqlx-cli and diesel): variables it
+    // sets are defaults — the environment wins, and flags win over both.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("error: cannot read .env: {e}");
+        return ExitCode::from(crate::ErrorKind::Usage.exit_code());
+    }
+    let parsed = <Cli as clap::CommandFactory>::command()
+        .try_get_matches_from(args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (mut cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
@@ -244,27 +332,152 @@ fn run(models: &[&'static Model], migrations: Option<crate::Migrations>, args: V
             };
         }
     };
+    match config::ProjectConfig::find(migrations.as_ref()) {
+        Ok(Some(config)) => {
+            if let Err(e) = config.apply_to(&mut cli, &matches) {
+                eprintln!("error: {e}");
+                return ExitCode::from(crate::ErrorKind::Usage.exit_code());
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(crate::ErrorKind::Usage.exit_code());
+        }
+    }
+    let default_filter = if cli.verbose {
+        "warn,straddle=debug,sqlx=debug"
+    } else {
+        "warn"
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
         )
+        // Colour codes only for a terminal: a log file or CI output gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
+    // Ctrl-C stops at the next safe point (between backfill batches or steps, or while
+    // waiting); a second one quits at once (what the ledger then shows as interrupted).
+    rt.spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            crate::stop::request();
+            eprintln!(
+                "\nstopping at the next safe point (between backfill batches or steps); Ctrl-C again to quit at once"
+            );
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("quitting: a step in progress is left as interrupted in the ledger");
+                std::process::exit(130);
+            }
+        }
+    });
     match rt.block_on(dispatch(models, migrations, &cli)) {
         Ok(code) => code,
         Err(e) => {
+            let kind = e.kind();
             if cli.json {
-                out!("{}", serde_json::json!({ "error": e.to_string() }));
+                out!("{}", serde_json::json!({ "error": e.to_string(), "kind": kind }));
             } else {
                 eprintln!("error: {e}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(kind.exit_code())
         }
     }
+}
+
+/// Changes in flight on models compiled into this binary that the migrator was not
+/// given (a change another listed struct carries too is covered): they are neither
+/// applied nor shown. Said, not refused — a binary may hold the models of another
+/// database.
+fn unlisted_note(listed: &[&'static Model], linked: &[&'static Model]) -> Option<String> {
+    let covered: Vec<String> = listed
+        .iter()
+        .flat_map(|m| straddle_core::plan_model(m))
+        .map(|p| p.id)
+        .collect();
+    let mut missing: Vec<String> = Vec::new();
+    for m in linked {
+        if listed.iter().any(|l| std::ptr::eq(*l, *m)) {
+            continue;
+        }
+        for plan in straddle_core::plan_model(m) {
+            if !covered.contains(&plan.id) && !missing.iter().any(|x| x.starts_with(&format!("{} ", plan.id)))
+            {
+                missing.push(format!("{} ({})", plan.id, m.rust_name));
+            }
+        }
+    }
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{} on models compiled into this binary but not given to the migrator {} neither applied nor shown \
+             here: {} (list the models in `straddle::cli::main`, unless they belong to another database)",
+            if missing.len() == 1 { "a change" } else { "changes" },
+            if missing.len() == 1 { "is" } else { "are" },
+            missing.join(", "),
+        )
+    })
+}
+
+/// The files `generate` wrote, a line per phase folder: one file by its path, a
+/// phase's files by their folder and names (`…/1-expand/{mysql,postgres,sqlite}/{down,up}.sql`).
+fn written_lines(written: &[std::path::PathBuf]) -> Vec<String> {
+    let mut groups: Vec<(std::path::PathBuf, Vec<(String, String)>)> = Vec::new();
+    for path in written {
+        let (Some(dialect_dir), Some(file)) = (path.parent(), path.file_name()) else {
+            continue;
+        };
+        let (Some(phase_dir), Some(dialect)) = (dialect_dir.parent(), dialect_dir.file_name()) else {
+            continue;
+        };
+        let entry = (
+            dialect.to_string_lossy().into_owned(),
+            file.to_string_lossy().into_owned(),
+        );
+        match groups.iter_mut().find(|(d, _)| d == phase_dir) {
+            Some((_, files)) => files.push(entry),
+            None => groups.push((phase_dir.to_path_buf(), vec![entry])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(dir, mut files)| {
+            files.sort();
+            if let [(dialect, file)] = files.as_slice() {
+                return shown(&dir.join(dialect).join(file));
+            }
+            let mut dialects: Vec<&str> = files.iter().map(|(d, _)| d.as_str()).collect();
+            let mut names: Vec<&str> = files.iter().map(|(_, f)| f.as_str()).collect();
+            dialects.dedup();
+            names.sort();
+            names.dedup();
+            let brace = |v: &[&str]| {
+                if v.len() == 1 {
+                    v[0].to_string()
+                } else {
+                    format!("{{{}}}", v.join(","))
+                }
+            };
+            if dialects.len() * names.len() == files.len() {
+                format!("{}/{}/{}", shown(&dir), brace(&dialects), brace(&names))
+            } else {
+                let each: Vec<String> = files.iter().map(|(d, f)| format!("{d}/{f}")).collect();
+                format!("{}/: {}", shown(&dir), each.join(", "))
+            }
+        })
+        .collect()
+}
+
+/// A path as the user would type it: relative to the current directory when under it.
+fn shown(path: &std::path::Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// A duration: seconds when no unit is given (`600`), else `90s`, `10m`, `1h 30m`.
@@ -295,34 +508,37 @@ async fn dispatch(
 ) -> Result<ExitCode> {
     match &cli.command {
         Command::Generate { paths } => {
-            let project = paths.project();
-            let shipped =
-                crate::generate::generate(&project, models).map_err(|e| Error::Usage(e.to_string()))?;
+            let project = paths.project(migrations.as_ref())?;
+            let done = crate::generate::generate(&project, models)?;
             if cli.json {
-                out!("{}", serde_json::to_string_pretty(&shipped).expect("json"));
-            } else if shipped.is_empty() {
+                out!("{}", serde_json::to_string_pretty(&done).expect("json"));
+            } else if done.written.is_empty() && !done.lock_written {
                 out!(
-                    "nothing pending: {} and {} are up to date",
-                    paths.lock.display(),
-                    paths.migrations.display()
+                    "nothing to write: {} and {} are up to date",
+                    shown(&project.lock),
+                    shown(&project.migrations)
                 );
             } else {
-                for s in &shipped {
+                for s in &done.shipped {
+                    out!("{}  {}: accepted", s.change, s.phase);
+                }
+                for line in written_lines(&done.written) {
+                    out!("wrote {line}");
+                }
+                if done.lock_written {
+                    out!("wrote {}", shown(&project.lock));
+                }
+                if !done.written.is_empty() && migrations.is_some() {
                     out!(
-                        "{}  {}: written to {}",
-                        s.change,
-                        s.phase,
-                        paths.migrations.join(&s.change).display()
+                        "review the SQL, commit it, and rebuild the migrator: it applies only what it embeds"
                     );
                 }
-                out!("updated {}", paths.lock.display());
             }
             return Ok(ExitCode::SUCCESS);
         }
         Command::Check { paths } => {
-            let project = paths.project();
-            let problems =
-                crate::generate::check(&project, models).map_err(|e| Error::Usage(e.to_string()))?;
+            let project = paths.project(migrations.as_ref())?;
+            let problems = crate::generate::check(&project, models)?;
             if cli.json {
                 out!(
                     "{}",
@@ -331,8 +547,8 @@ async fn dispatch(
             } else if problems.is_empty() {
                 out!(
                     "models, {} and {} agree",
-                    paths.lock.display(),
-                    paths.migrations.display()
+                    shown(&project.lock),
+                    shown(&project.migrations)
                 );
             } else {
                 for p in &problems {
@@ -361,6 +577,7 @@ async fn dispatch(
         .database_url
         .clone()
         .ok_or_else(|| Error::Usage("no database: pass --database-url or set DATABASE_URL".into()))?;
+
     match dialect_of(&url)? {
         #[cfg(feature = "postgres")]
         Dialect::Postgres => apply::<sqlx::Postgres>(models, migrations, cli, &url).await,
@@ -380,6 +597,34 @@ async fn dispatch(
 }
 
 fn plan(models: &[&'static Model], dialect: Dialect, only: Option<&str>, json: bool) -> Result<ExitCode> {
+    if let Some(o) = only
+        && !models
+            .iter()
+            .any(|m| straddle_core::plan_model(m).iter().any(|p| p.id == o))
+    {
+        return Err(Error::Usage(format!("no change `{o}` in the models")));
+    }
+    let (compiled, not): (Vec<&&Model>, Vec<&&Model>) = models.iter().partition(|m| m.supports(dialect));
+    if compiled.is_empty() && !models.is_empty() {
+        return Err(Error::Usage(format!(
+            "no model is compiled for {}: nothing to plan ({} leave it out with `dialects(...)`, or the `{}` \
+             feature of straddle is off)",
+            dialect.key(),
+            models
+                .iter()
+                .map(|m| m.rust_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            dialect.key()
+        )));
+    }
+    for m in not {
+        eprintln!(
+            "note: model `{}` is not compiled for {} (its `dialects(...)` or the enabled features): not planned",
+            m.rust_name,
+            dialect.key()
+        );
+    }
     let mut out = Vec::new();
     for model in models.iter().filter(|m| m.supports(dialect)) {
         for plan in straddle_core::plan_model(model)
@@ -484,14 +729,17 @@ async fn apply<DB: Backend>(
         },
     )
     .await?;
-    let result = command(&mut runner, cli).await;
+    if let Some(note) = unlisted_note(models, &crate::linked_models()) {
+        eprintln!("note: {note}");
+    }
+    let result = run_command(&mut runner, cli).await;
     let closed = runner.close().await;
     let code = result?;
     closed?;
     Ok(code)
 }
 
-async fn command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<ExitCode> {
+async fn run_command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<ExitCode> {
     let json = cli.json;
     let runs = match &cli.command {
         Command::Plan { .. } | Command::Generate { .. } | Command::Check { .. } => {
@@ -517,19 +765,57 @@ async fn command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<Exit
         }
         Command::Verify { change } => {
             let checks = runner.verify(change.as_deref()).await?;
+            // Changes with nothing to count say why, rather than printing nothing.
+            let unchecked: Vec<(String, &'static str)> = runner
+                .status(change.as_deref())
+                .await?
+                .into_iter()
+                .filter(|s| !checks.iter().any(|v| v.change == s.change))
+                .map(|s| {
+                    let why = if s.applied.contains(&Phase::Contract) {
+                        "contract is applied: the database enforces it, nothing left to verify"
+                    } else if !s.applied.contains(&Phase::Expand) {
+                        "expand is not applied yet: nothing to verify"
+                    } else {
+                        "its contract has no condition on rows to verify"
+                    };
+                    (s.change, why)
+                })
+                .collect();
             if json {
-                out!("{}", serde_json::to_string_pretty(&checks).expect("json"));
-            }
-            for v in checks.iter().filter(|_| !json) {
-                if v.violations == 0 {
-                    out!("{}: 0 rows violate NOT NULL", v.change);
-                } else {
-                    out!(
-                        "{}: {} rows violate NOT NULL, e.g. keys {}",
-                        v.change,
-                        v.violations,
-                        v.sample.join("; ")
-                    );
+                let skipped: Vec<_> = unchecked
+                    .iter()
+                    .map(|(c, why)| serde_json::json!({ "change": c, "skipped": why }))
+                    .collect();
+                out!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "checked": checks, "not_checked": skipped })
+                    )
+                    .expect("json")
+                );
+            } else {
+                for v in &checks {
+                    let rows = if v.violations == 1 { "row" } else { "rows" };
+                    if v.violations == 0 {
+                        out!("{}: 0 rows where {}: contract can run", v.change, v.rule);
+                    } else {
+                        out!(
+                            "{}: {} {rows} where {} (keys {}{}): contract refuses until none is left",
+                            v.change,
+                            v.violations,
+                            v.rule,
+                            v.sample.join("; "),
+                            if (v.sample.len() as i64) < v.violations {
+                                "; …"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
+                }
+                for (c, why) in &unchecked {
+                    out!("{c}: {why}");
                 }
             }
             return Ok(if checks.iter().any(|v| v.violations > 0) {
@@ -547,16 +833,22 @@ async fn command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<Exit
                         serde_json::json!({
                             "id": r.id, "phase": r.phase, "direction": r.direction, "step": r.step,
                             "checksum": r.checksum, "status": r.status, "rows_touched": r.rows_touched,
-                            "finished_at_ms": r.finished_at_ms, "applied_by": r.applied_by,
+                            "started_at_ms": r.started_at_ms, "finished_at_ms": r.finished_at_ms,
+                            "duration_ms": r.duration_ms, "attempts": r.attempts, "applied_by": r.applied_by,
+                            "error": r.error,
                         })
                     })
                     .collect();
                 out!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            } else if rows.is_empty() {
+                out!("{change}: no ledger rows: nothing of it has been applied");
             } else {
                 for r in rows {
+                    let at = std::time::UNIX_EPOCH + Duration::from_millis(r.started_at_ms.max(0) as u64);
                     out!(
-                        "{:>5}  {:<8} {:<4} {:<40} {:<9} rows {:>9}  by {}",
+                        "{:>5}  {}  {:<8} {:<4} {:<40} {:<10} {:>9}  rows {:>9}{}  by {}{}",
                         r.id,
+                        humantime::format_rfc3339_seconds(at),
                         r.phase,
                         r.direction,
                         if r.step.is_empty() {
@@ -565,20 +857,66 @@ async fn command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<Exit
                             &r.step
                         },
                         r.status,
+                        format!("{:.1?}", Duration::from_millis(r.duration_ms.max(0) as u64)),
                         r.rows_touched,
-                        r.applied_by
+                        if r.attempts > 1 {
+                            format!("  attempts {}", r.attempts)
+                        } else {
+                            String::new()
+                        },
+                        r.applied_by,
+                        r.error
+                            .as_deref()
+                            .map(|e| format!("\n       {e}"))
+                            .unwrap_or_default()
                     );
                 }
             }
             return Ok(ExitCode::SUCCESS);
         }
-        Command::Up { change, phase, .. } => runner.up(phase.map(Phase::from), change.as_deref()).await?,
-        Command::Backfill { change, .. } => runner.up(Some(Phase::Backfill), change.as_deref()).await?,
-        Command::Contract { change, .. } => runner.up(Some(Phase::Contract), change.as_deref()).await?,
-        Command::Down { change, phase, .. } => runner.down(phase.map(Phase::from), change.as_deref()).await?,
+        Command::Up { change, phase, .. } => runner.up(phase.map(Phase::from), change.as_deref()).await,
+        Command::Backfill { change, .. } => runner.up(Some(Phase::Backfill), change.as_deref()).await,
+        Command::Contract { change, .. } => runner.up(Some(Phase::Contract), change.as_deref()).await,
+        Command::Down { change, phase, .. } => runner.down(phase.map(Phase::from), change.as_deref()).await,
     };
-    print_runs(&runs, json);
-    Ok(ExitCode::SUCCESS)
+    match runs {
+        Ok(runs) => {
+            print_runs(&runs, json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            // A run of several phases that stops part-way says what it did before.
+            let done: Vec<ChangeRun> = runner
+                .runs_so_far()
+                .iter()
+                .filter(|r| r.outcome == "applied")
+                .cloned()
+                .collect();
+            if done.is_empty() {
+                return Err(e);
+            }
+            if json {
+                out!(
+                    "{}",
+                    serde_json::json!({ "error": e.to_string(), "kind": e.kind(), "applied": done })
+                );
+            } else {
+                print_runs(&done, false);
+                eprintln!("error: {e}");
+                let list: Vec<String> = done
+                    .iter()
+                    .map(|r| format!("{} {} {}", r.change, r.phase, r.direction.key()))
+                    .collect();
+                eprintln!(
+                    "stopped after {}: {} applied and {} so; run again once the cause is fixed to go on",
+                    list.join(", "),
+                    if done.len() == 1 { "it was" } else { "they were" },
+                    if done.len() == 1 { "stays" } else { "stay" },
+                );
+            }
+            Ok(ExitCode::from(e.kind().exit_code()))
+        }
+    }
 }
 
 fn print_status(status: &[crate::ChangeStatus], fleet: &crate::FleetStatus) {
@@ -588,7 +926,7 @@ fn print_status(status: &[crate::ChangeStatus], fleet: &crate::FleetStatus) {
     for s in status {
         let applied: Vec<&str> = s.applied.iter().map(|p| p.key()).collect();
         out!(
-            "{}  {}\n  code declares {}; applied: {}{}{}{}{}",
+            "{}  {}\n  code declares {}; applied: {}{}{}{}{}{}",
             s.change,
             s.summary,
             s.declared_phase,
@@ -604,7 +942,22 @@ fn print_status(status: &[crate::ChangeStatus], fleet: &crate::FleetStatus) {
                 .map(|n| format!("; {n} rows backfilled"))
                 .unwrap_or_default(),
             s.violations
-                .map(|n| format!("; {n} rows still violate NOT NULL"))
+                .filter(|n| *n > 0)
+                .map(|n| format!(
+                    "; {n} {} contract would refuse (see `straddle verify`)",
+                    if n == 1 { "row" } else { "rows" }
+                ))
+                .unwrap_or_default(),
+            s.last_failure
+                .as_ref()
+                .map(|f| {
+                    let after = if f.contains("` refused: ") {
+                        "a refused step changed nothing; running again resumes after the steps done"
+                    } else {
+                        "running again resumes after the steps done"
+                    };
+                    format!("\n  last run: {f}\n  ({after})")
+                })
                 .unwrap_or_default(),
             s.problem
                 .as_ref()
@@ -699,9 +1052,10 @@ fn print_runs(runs: &[ChangeRun], json: bool) {
         }
         if let Some(b) = &r.report.backfill {
             details.push(format!(
-                "{} rows in {} batches, {:.1}s{}",
+                "{} rows in {} {}, {:.1}s{}",
                 b.rows,
                 b.batches,
+                if b.batches == 1 { "batch" } else { "batches" },
                 b.elapsed_ms as f64 / 1000.0,
                 if b.resumed_rows > 0 {
                     format!(" (resumed after {})", b.resumed_rows)
