@@ -18,35 +18,50 @@ use std::fmt;
 /// An object Straddle creates, alters or drops.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Object {
+    /// A column of a table.
     Column {
+        /// The table.
         table: String,
+        /// The column.
         column: String,
     },
     /// On PostgreSQL, a trigger's name is its table's; elsewhere the schema's.
     Trigger {
+        /// The table.
         table: String,
+        /// Its name.
         name: String,
     },
     /// A PostgreSQL trigger function (the schema's namespace), run by `table`'s trigger.
     Function {
+        /// The table.
         table: String,
+        /// Its name.
         name: String,
     },
     /// On PostgreSQL and SQLite an index's name is the schema's; on MySQL its table's.
     Index {
+        /// The table.
         table: String,
+        /// Its name.
         name: String,
     },
     /// On PostgreSQL a constraint's name is its table's; on MySQL a foreign key's is the
     /// schema's.
     Constraint {
+        /// The table.
         table: String,
+        /// Its name.
         name: String,
     },
+    /// A table.
     Table {
+        /// Its name.
         name: String,
     },
+    /// A view.
     View {
+        /// Its name.
         name: String,
     },
 }
@@ -91,6 +106,7 @@ impl fmt::Display for Object {
 /// What an object is, as far as a step cares.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum State {
+    /// A column with this type, nullability and default.
     Column {
         /// The type as declared; compared through [`same_sql_type`].
         sql_type: String,
@@ -102,31 +118,41 @@ pub enum State {
     },
     /// The trigger's body as the engine stores it (PostgreSQL: the function it runs).
     Trigger {
+        /// Its definition, as the catalog shows it.
         definition: String,
     },
     /// A PostgreSQL function's body (`prosrc`).
     Function {
+        /// The body, as the catalog shows it.
         body: String,
     },
+    /// An index on these columns.
     Index {
+        /// The columns, in order.
         columns: Vec<String>,
+        /// Whether it is unique.
         unique: bool,
     },
+    /// A constraint of this kind.
     Constraint {
+        /// Its kind.
         kind: ConstraintKind,
         /// `Some(true)`: validated; `None`: either (added `NOT VALID`, validated later).
         validated: Option<bool>,
     },
     /// A base table with at least these columns (name, type, nullable).
     Table {
+        /// Its columns: (name, type, nullable).
         columns: Vec<(String, String, bool)>,
     },
+    /// A view.
     View,
 }
 
 /// A column's default, as a step leaves it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ColumnDefault {
+    /// Nothing of that name.
     None,
     /// A literal, as rendered for the engine (`'x'`, `0`, `TRUE`): compared by value.
     Literal(String),
@@ -147,9 +173,13 @@ impl ColumnDefault {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The kinds of constraint Straddle creates.
 pub enum ConstraintKind {
+    /// A CHECK constraint.
     Check,
+    /// A foreign key.
     ForeignKey,
+    /// A UNIQUE constraint.
     Unique,
 }
 
@@ -180,7 +210,9 @@ pub enum Effect {
 /// One object and what a step does to it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Expect {
+    /// The object.
     pub object: Object,
+    /// What the step does to it.
     pub effect: Effect,
 }
 
@@ -249,27 +281,37 @@ pub struct Found {
     /// `sequence`, …
     pub kind: String,
     #[serde(default)]
+    /// The table it belongs to.
     pub table: Option<String>,
     #[serde(default, rename = "type")]
+    /// A column's type.
     pub sql_type: Option<String>,
     #[serde(default, deserialize_with = "lenient_bool")]
+    /// A column's nullability.
     pub nullable: Option<bool>,
     #[serde(default)]
+    /// A column's default.
     pub default: Option<String>,
     #[serde(default)]
+    /// A trigger's, constraint's or view's definition.
     pub definition: Option<String>,
     #[serde(default)]
+    /// A table's columns.
     pub columns: Option<Vec<Found>>,
     #[serde(default)]
+    /// An index's or constraint's columns.
     pub column_names: Option<Vec<String>>,
     #[serde(default, deserialize_with = "lenient_bool")]
+    /// Whether an index is unique.
     pub unique: Option<bool>,
     #[serde(default, deserialize_with = "lenient_bool")]
+    /// Whether an index is valid, a constraint validated.
     pub valid: Option<bool>,
     /// Tables whose triggers run a function.
     #[serde(default)]
     pub used_by: Option<Vec<String>>,
     #[serde(default)]
+    /// Its name.
     pub name: Option<String>,
 }
 

@@ -7,12 +7,16 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
+    /// PostgreSQL.
     Postgres,
+    /// MySQL and MariaDB.
     MySql,
+    /// SQLite.
     Sqlite,
 }
 
 impl Dialect {
+    /// Every dialect.
     pub const ALL: [Dialect; 3] = [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite];
 
     /// The name used in attributes, feature flags and file names.
@@ -24,6 +28,7 @@ impl Dialect {
         }
     }
 
+    /// The dialect of a key (`postgres`, `mysql`, `sqlite`).
     pub fn from_key(key: &str) -> Option<Dialect> {
         Dialect::ALL.into_iter().find(|d| d.key() == key)
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A user SQL expression, parsed at compile time into SQL text and column references (trusted input).
 pub struct SqlExpr {
     /// The expression as the user wrote it.
     pub text: String,
@@ -24,8 +25,11 @@ pub struct SqlExpr {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A piece of a [`SqlExpr`].
 pub enum Part {
+    /// SQL text, as written.
     Sql(String),
+    /// A reference to a column of the row, quoted per dialect when rendered.
     Column(String),
 }
 

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Straddle's core: everything that turns a model declaration into phased SQL.
 //!
 //! The stages are separate modules, in the order they run:

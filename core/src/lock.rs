@@ -34,17 +34,23 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The lock file's name, at the crate root.
 pub const FILE_NAME: &str = "straddle.lock";
+/// The lock format's version.
 pub const VERSION: u32 = 1;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `straddle.lock`: what has shipped, per table.
 pub struct LockFile {
+    /// The format's version.
     pub version: u32,
     #[serde(default)]
+    /// Every table's shipped history, by name.
     pub tables: BTreeMap<String, LockedTable>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A table's shipped history.
 pub struct LockedTable {
     /// The Rust struct, for messages.
     pub model: String,
@@ -58,8 +64,10 @@ pub struct LockedTable {
     /// name it had before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed: Option<Phase>,
+    /// The name it was renamed from, while the rename is in flight or shipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
+    /// Its columns as shipped, by name.
     #[serde(default)]
     pub columns: BTreeMap<String, LockedColumn>,
     /// Indexes added or dropped through Straddle, by name.
@@ -74,37 +82,48 @@ pub struct LockedTable {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A foreign key as shipped.
 pub struct LockedForeignKey {
     /// `FOREIGN KEY (a) REFERENCES parent(id)`.
     pub definition: String,
+    /// The phase the code ships it in.
     pub phase: Phase,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A CHECK constraint as shipped.
 pub struct LockedCheck {
     /// The expression as written.
     pub expr: String,
+    /// The phase the code ships it in.
     pub phase: Phase,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An index as shipped.
 pub struct LockedIndex {
+    /// The columns, in order.
     pub columns: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// Whether it is unique.
     pub unique: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// With `constraint`: the unique index becomes a UNIQUE constraint.
     pub constraint: bool,
+    /// The phase the code ships it in.
     pub phase: Phase,
     /// `added` or `dropped`.
     pub change: ChangeKind,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A column as shipped.
 pub struct LockedColumn {
     /// The field's Rust type as written (`Option<…>` for nullable columns).
     #[serde(rename = "type")]
     pub rust_type: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// Part of the primary key.
     pub primary_key: bool,
     /// The shipped phase of the column's change; absent for an ordinary column (one that
     /// existed before Straddle, or whose `added(...)` was removed after contract shipped).
@@ -127,9 +146,13 @@ impl LockedColumn {
 }
 
 #[derive(Debug)]
+/// Why the lock cannot be read.
 pub enum LockError {
+    /// It cannot be read from disk.
     Io(std::io::Error),
+    /// It is not valid TOML of the expected shape.
     Parse(String),
+    /// It was written by a newer format version.
     Version(u32),
 }
 
@@ -158,6 +181,7 @@ impl LockFile {
         }
     }
 
+    /// Parse a lock's text.
     pub fn parse(text: &str) -> Result<LockFile, LockError> {
         let lock: LockFile = toml::from_str(text).map_err(|e| LockError::Parse(e.to_string()))?;
         if lock.version != VERSION {
@@ -166,6 +190,7 @@ impl LockFile {
         Ok(lock)
     }
 
+    /// The lock's text, as written to disk.
     pub fn render(&self) -> String {
         format!(
             "# Written by `straddle generate`: what has shipped. Commit it; do not edit it by hand.\n{}",

@@ -13,9 +13,11 @@ use std::fmt;
 pub struct Model {
     /// The Rust struct's name, for messages.
     pub rust_name: String,
+    /// The table it maps.
     pub table: String,
     /// The dialects this model is compiled for.
     pub dialects: Vec<Dialect>,
+    /// Its columns, in field order.
     pub columns: Vec<Column>,
     /// Indexes being added or dropped in this rollout.
     #[serde(default)]
@@ -45,7 +47,9 @@ pub struct Model {
 /// SQL; contract renames the table (the view dropped in the same transaction).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TableRename {
+    /// Where it comes from (the previous name or type).
     pub from: String,
+    /// The phase the code ships it in.
     pub phase: Phase,
 }
 
@@ -53,10 +57,15 @@ pub struct TableRename {
 /// the referencing columns indexed at expand, the constraint enforced from contract on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ForeignKey {
+    /// Its name.
     pub name: String,
+    /// The columns, in order.
     pub columns: Vec<String>,
+    /// The referenced table.
     pub parent: String,
+    /// The referenced columns.
     pub parent_columns: Vec<String>,
+    /// The phase the code ships it in.
     pub phase: Phase,
 }
 
@@ -82,18 +91,22 @@ impl ForeignKey {
 /// previous release can violate it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Check {
+    /// Its name.
     pub name: String,
     /// Trusted SQL, parsed at compile time.
     pub expr: SqlExpr,
+    /// The phase the code ships it in.
     pub phase: Phase,
 }
 
 /// `#[straddle(index(...))]` / `#[straddle(dropped_index(...))]` on the struct.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Index {
+    /// Its name.
     pub name: String,
     /// Indexed columns, in order.
     pub columns: Vec<String>,
+    /// Whether it is unique.
     pub unique: bool,
     /// A unique index turned into a named UNIQUE constraint once built (PostgreSQL
     /// `ADD CONSTRAINT … UNIQUE USING INDEX`; elsewhere the unique index is the constraint).
@@ -101,10 +114,12 @@ pub struct Index {
     pub constraint: bool,
     /// `true`: dropped at contract (and recreated going down); `false`: built at expand.
     pub dropped: bool,
+    /// The phase the code ships it in.
     pub phase: Phase,
 }
 
 impl Index {
+    /// What kind of change this is.
     pub fn kind(&self) -> ChangeKind {
         if self.dropped {
             ChangeKind::Dropped
@@ -115,14 +130,17 @@ impl Index {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A column of a model (a field).
 pub struct Column {
     /// The struct field (and the alias the select list decodes from).
     pub field: String,
     /// The database column.
     pub name: String,
+    /// The column's type.
     pub ty: ColumnType,
     /// `Option<T>` fields are nullable columns.
     pub nullable: bool,
+    /// Part of the primary key.
     pub primary_key: bool,
     /// The schema change this release is rolling out for the column, if any.
     pub change: Option<Change>,
@@ -133,10 +151,12 @@ pub struct Column {
 pub struct ColumnType {
     /// The Rust type as written (without `Option`), for messages.
     pub rust: String,
+    /// The column type per dialect.
     pub sql: BTreeMap<Dialect, String>,
 }
 
 impl ColumnType {
+    /// The column type in `dialect`.
     pub fn sql(&self, dialect: Dialect) -> &str {
         self.sql
             .get(&dialect)
@@ -148,11 +168,17 @@ impl ColumnType {
 /// A change in flight.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Change {
+    /// `added(...)`: a new column.
     Add(AddColumn),
+    /// `renamed(...)`: a column renamed.
     Rename(RenameColumn),
+    /// `retired(...)`: a column on its way out.
     Retire(RetireColumn),
+    /// `nullable(...)`: NOT NULL dropped.
     Nullable(NullableColumn),
+    /// `default_changed(...)`: the default changed.
     DefaultChanged(DefaultChange),
+    /// `retyped(...)`: the column's type changed.
     Retype(RetypeColumn),
 }
 
@@ -165,6 +191,7 @@ pub enum Change {
 /// `i64`), nothing changes in that database.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RetypeColumn {
+    /// The phase the code ships it in.
     pub phase: Phase,
     /// The column's type in the previous release.
     pub from: ColumnType,
@@ -174,6 +201,7 @@ pub struct RetypeColumn {
     /// New value → old type, an expression over the column's name.
     pub down: SqlExpr,
     #[serde(default)]
+    /// Backfill pacing declared on this change.
     pub throttle: Throttle,
 }
 
@@ -215,8 +243,11 @@ impl RetypeColumn {
 /// default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DefaultChange {
+    /// The phase the code ships it in.
     pub phase: Phase,
+    /// The default before (`None`: none).
     pub from: Option<Literal>,
+    /// The default after (`None`: none).
     pub to: Option<Literal>,
 }
 
@@ -224,8 +255,11 @@ pub struct DefaultChange {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
+    /// A column added.
     Added,
+    /// A column renamed.
     Renamed,
+    /// A column retired.
     Retired,
     /// An index being dropped.
     Dropped,
@@ -260,6 +294,7 @@ impl fmt::Display for ChangeKind {
 }
 
 impl Change {
+    /// The phase the code ships the change in.
     pub fn phase(&self) -> Phase {
         match self {
             Change::Add(add) => add.phase,
@@ -271,6 +306,7 @@ impl Change {
         }
     }
 
+    /// What kind of change this is.
     pub fn kind(&self) -> ChangeKind {
         match self {
             Change::Add(_) => ChangeKind::Added,
@@ -316,10 +352,12 @@ impl Change {
 /// contract drops the old one, so both app versions read and write their own name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RenameColumn {
+    /// The phase the code ships it in.
     pub phase: Phase,
     /// The column's name in the previous release.
     pub from: String,
     #[serde(default)]
+    /// Backfill pacing declared on this change.
     pub throttle: Throttle,
 }
 
@@ -328,6 +366,7 @@ pub struct RenameColumn {
 /// the previous release (which cannot read NULL) is left. Until then writes need a value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NullableColumn {
+    /// The phase the code ships it in.
     pub phase: Phase,
 }
 
@@ -335,6 +374,7 @@ pub struct NullableColumn {
 /// it (the field reads `None`) nor writes it; contract drops it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RetireColumn {
+    /// The phase the code ships it in.
     pub phase: Phase,
     /// For a NOT NULL column: the default set at expand, so that rows this release
     /// inserts without the column stay readable by the previous release. `None` for a
@@ -345,6 +385,7 @@ pub struct RetireColumn {
 /// `#[straddle(added(...))]`: a column that does not exist in the previous release.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AddColumn {
+    /// The phase the code ships it in.
     pub phase: Phase,
     /// Value for rows that do not set the column: a database default.
     pub default: Option<DefaultValue>,
@@ -367,6 +408,7 @@ pub struct Throttle {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// How a column's default is given.
 pub enum DefaultValue {
     /// A constant: metadata-only on PostgreSQL 11+, INSTANT on MySQL 8 / MariaDB.
     Literal(Literal),
@@ -375,14 +417,18 @@ pub enum DefaultValue {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A constant value.
 pub enum Literal {
+    /// A boolean.
     Bool(bool),
     /// Integer or decimal, as written.
     Number(String),
+    /// A string.
     Str(String),
 }
 
 impl Literal {
+    /// The literal as SQL in `dialect`.
     pub fn render(&self, dialect: Dialect) -> String {
         match self {
             Literal::Bool(b) => match dialect {
@@ -399,14 +445,19 @@ impl Literal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
+    /// Add what the new code needs, keeping what the old code needs.
     Expand,
+    /// Fill existing rows.
     Backfill,
+    /// Remove or tighten what only the old code needed.
     Contract,
 }
 
 impl Phase {
+    /// The phases, in order.
     pub const ALL: [Phase; 3] = [Phase::Expand, Phase::Backfill, Phase::Contract];
 
+    /// Its key: `expand`, `backfill`, `contract`.
     pub fn key(self) -> &'static str {
         match self {
             Phase::Expand => "expand",
@@ -415,6 +466,7 @@ impl Phase {
         }
     }
 
+    /// The phase of a key.
     pub fn from_key(key: &str) -> Option<Phase> {
         Phase::ALL.into_iter().find(|p| p.key() == key)
     }
@@ -435,15 +487,27 @@ impl fmt::Display for Phase {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AddKind<'a> {
     /// Nullable, existing rows stay NULL (or take a default).
-    Nullable { default: Option<&'a DefaultValue> },
+    Nullable {
+        /// The default, if any.
+        default: Option<&'a DefaultValue>,
+    },
     /// NOT NULL with a constant default: one metadata-only step.
-    NotNullDefault { default: &'a DefaultValue },
+    NotNullDefault {
+        /// The default.
+        default: &'a DefaultValue,
+    },
     /// Filled from an expression: nullable add + sync trigger, batched backfill, and
     /// (when `not_null`) constraint enforcement at contract.
-    Backfilled { expr: &'a SqlExpr, not_null: bool },
+    Backfilled {
+        /// The expression.
+        expr: &'a SqlExpr,
+        /// Whether the column ends NOT NULL.
+        not_null: bool,
+    },
 }
 
 impl AddColumn {
+    /// How existing rows get a value, for a column of this nullability.
     pub fn kind(&self, column_nullable: bool) -> AddKind<'_> {
         match (&self.backfill, &self.default) {
             (Some(expr), _) => AddKind::Backfilled {
@@ -459,22 +523,27 @@ impl AddColumn {
 }
 
 impl Model {
+    /// The primary key's columns.
     pub fn primary_key(&self) -> Vec<&Column> {
         self.columns.iter().filter(|c| c.primary_key).collect()
     }
 
+    /// A column by name.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// An index by name.
     pub fn index(&self, name: &str) -> Option<&Index> {
         self.indexes.iter().find(|i| i.name == name)
     }
 
+    /// A CHECK constraint by name.
     pub fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
     }
 
+    /// A foreign key by name.
     pub fn foreign_key(&self, name: &str) -> Option<&ForeignKey> {
         self.foreign_keys.iter().find(|c| c.name == name)
     }
@@ -490,6 +559,7 @@ impl Model {
             || !self.foreign_keys.is_empty()
     }
 
+    /// Whether the model is compiled for `dialect`.
     pub fn supports(&self, dialect: Dialect) -> bool {
         self.dialects.contains(&dialect)
     }
@@ -518,6 +588,7 @@ impl Model {
         serde_json::from_str(json)
     }
 
+    /// The model as JSON (how the derive embeds it).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("the model IR always serializes")
     }

@@ -17,9 +17,13 @@ use crate::model::{
 /// What a change acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Subject {
+    /// A column, by name.
     Column(String),
+    /// An index, by name.
     Index(String),
+    /// A CHECK constraint, by name.
     Check(String),
+    /// A foreign key, by name.
     ForeignKey(String),
     /// The table itself (`created`).
     Table(String),
@@ -43,18 +47,24 @@ impl Subject {
 pub struct ChangePlan {
     /// `table.column` or `table.index`: stable identifier of the change (ledger key).
     pub id: String,
+    /// The table.
     pub table: String,
+    /// What changes: a column, an index, a constraint.
     pub subject: Subject,
     /// The phase the compiled code declares.
     pub declared_phase: Phase,
+    /// What the change does, in words.
     pub summary: String,
     /// Always three entries, in phase order (a phase may have no operations).
     pub phases: Vec<PhasePlan>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
+/// What one phase does, up and down.
 pub struct PhasePlan {
+    /// The phase the code ships it in.
     pub phase: Phase,
+    /// The operations going up.
     pub up: Vec<Op>,
     /// Reverses `up`, newest first.
     pub down: Vec<Op>,
@@ -65,8 +75,11 @@ pub struct PhasePlan {
 /// shadow — the column of the new type under its temporary name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Col {
+    /// The column itself.
     This,
+    /// The column it comes from (a rename's old name).
     From,
+    /// A type change's shadow column.
     Shadow,
 }
 
@@ -76,15 +89,20 @@ pub enum Op {
     /// Add the column as declared by `nullable` / `default` (never NOT NULL without a
     /// constant default).
     AddColumn {
+        /// Which of the change's columns.
         col: Col,
+        /// Whether it is added nullable.
         nullable: bool,
+        /// Its default, if any.
         default: Option<DefaultValue>,
     },
+    /// Drop a column.
     DropColumn(Col),
     /// Trigger that keeps the new column right for rows written by code that does not
     /// know it (the previous app version): computed from the backfill expression for an
     /// added column; copied both ways between old and new for a rename.
     CreateSyncTrigger,
+    /// Drop the sync trigger.
     DropSyncTrigger,
     /// Fill rows where the column is still NULL, in keyset batches: from the backfill
     /// expression, or (rename) from the other column.
@@ -126,13 +144,16 @@ pub enum Op {
     /// Assert no row violates the check, then add it without a long lock (PostgreSQL:
     /// `NOT VALID`, then `VALIDATE` in its own transaction).
     AddCheck,
+    /// Drop the CHECK constraint.
     DropCheck,
     /// Index the referencing columns of a foreign key without blocking writes.
     CreateForeignKeyIndex,
+    /// Drop the index built for a foreign key.
     DropForeignKeyIndex,
     /// Assert no row references a missing parent, then add the constraint without a long
     /// lock (PostgreSQL: `NOT VALID`, then `VALIDATE` in its own transaction).
     AddForeignKey,
+    /// Drop the foreign key.
     DropForeignKey,
     /// Create the table as the model declares it.
     CreateTable,
@@ -143,6 +164,7 @@ pub enum Op {
     /// A rename's window: a view under the table's new name over the table (which keeps
     /// its previous name for the previous release), updatable, for this release's own SQL.
     CreateRenameView,
+    /// Drop the view under the new name.
     DropRenameView,
     /// A rename's contract: the view dropped and the table renamed, atomically.
     RenameTable,
@@ -150,6 +172,7 @@ pub enum Op {
     UnrenameTable,
     /// Give the column a constant default (metadata only).
     SetDefault(Literal),
+    /// Drop the column's default.
     DropDefault,
 }
 
@@ -169,6 +192,7 @@ impl Op {
 }
 
 impl ChangePlan {
+    /// The plan of one phase.
     pub fn phase(&self, phase: Phase) -> &PhasePlan {
         &self.phases[phase as usize]
     }

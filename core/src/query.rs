@@ -29,6 +29,7 @@ pub enum ColumnShape {
 pub struct TableShape {
     /// The table's name now: a renamed table keeps its previous name until contract.
     pub table: String,
+    /// Every column's shape, in field order.
     pub columns: Vec<ColumnShape>,
 }
 
@@ -41,7 +42,9 @@ impl TableShape {
 /// A query and the struct fields (by index) to bind, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BoundSql {
+    /// The SQL.
     pub sql: String,
+    /// The model's fields to bind, by index, in order.
     pub binds: Vec<usize>,
 }
 

@@ -8,12 +8,16 @@ use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// Which way a phase runs.
 pub enum Direction {
+    /// Applying it.
     Up,
+    /// Reverting it.
     Down,
 }
 
 impl Direction {
+    /// Its key: `up` or `down`.
     pub fn key(self) -> &'static str {
         match self {
             Direction::Up => "up",
@@ -29,9 +33,11 @@ impl Direction {
 pub struct Step {
     /// Stable, human-readable name, unique within its phase (e.g. `add-column`).
     pub name: String,
+    /// Whether the step runs in one transaction.
     pub transactional: bool,
     /// Whether the statements take a lock that the runner must bound with a lock timeout.
     pub ddl: bool,
+    /// Its statements, in order.
     pub statements: Vec<Statement>,
     /// Every object the step creates, alters or drops, with its table and what it must
     /// look like (see [`crate::catalog`]). Before it runs, an object it would create that
@@ -49,10 +55,15 @@ pub struct Step {
 /// PostgreSQL table lock modes a step may take, weakest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TableLock {
+    /// `ACCESS SHARE`.
     AccessShare,
+    /// `ROW EXCLUSIVE`.
     RowExclusive,
+    /// `SHARE UPDATE EXCLUSIVE`.
     ShareUpdateExclusive,
+    /// `SHARE ROW EXCLUSIVE`.
     ShareRowExclusive,
+    /// `ACCESS EXCLUSIVE`.
     AccessExclusive,
 }
 
@@ -83,6 +94,7 @@ impl TableLock {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One statement of a step.
 pub enum Statement {
     /// Run it.
     Execute(String),
@@ -90,15 +102,23 @@ pub enum Statement {
     /// count and, when `sample` is given, the keys of a few offending rows (a query
     /// returning text), before anything after it runs.
     Assert {
+        /// A query counting the offending rows.
         sql: String,
+        /// What a violation means, in words (shown when it refuses).
         message: String,
+        /// A query for the keys of some offending rows.
         sample: Option<String>,
     },
     /// Fill a column in keyset-ordered batches; see [`Backfill`].
     Backfill(Box<Backfill>),
     /// Run `sql` only when the count query `probe` returns more than zero (e.g. drop an
     /// INVALID index left by an interrupted build, and only then).
-    When { probe: String, sql: String },
+    When {
+        /// The count query.
+        probe: String,
+        /// The statement.
+        sql: String,
+    },
     /// Wait until every app instance has re-read the schema: twice the runtime's maximum
     /// snapshot staleness.
     AwaitAppRefresh,
@@ -107,7 +127,10 @@ pub enum Statement {
     Rebuild(TableRebuild),
     /// Read the table's whole definition from the catalog (see
     /// [`crate::render::table_definition`]) and keep it in the ledger, under the change.
-    Capture { table: String },
+    Capture {
+        /// The table.
+        table: String,
+    },
     /// Re-create a table from the definition kept by [`Statement::Capture`] under the
     /// change; from `fallback` (the model's) when none was kept.
     Restore(TableRestore),
@@ -120,6 +143,7 @@ pub enum Statement {
 /// A table re-created as it was captured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TableRestore {
+    /// The table.
     pub table: String,
     /// The statements used when no definition was captured.
     pub fallback: Vec<String>,
@@ -132,8 +156,11 @@ pub enum LiveSql {
     /// the column as it is (type, character set, collation, default, `ON UPDATE`,
     /// comment): MySQL replaces the whole definition.
     MySqlModify {
+        /// The table.
         table: String,
+        /// The column.
         column: String,
+        /// Whether it must end NOT NULL.
         not_null: bool,
     },
     /// Give `to` the default `from` has, converted by `convert` (an expression over the
@@ -141,17 +168,25 @@ pub enum LiveSql {
     /// On SQLite, where a default changes only by rebuilding the table, the rebuild runs
     /// only when `from` has a default.
     CarryDefault {
+        /// The dialect.
         dialect: crate::dialect::Dialect,
+        /// The table.
         table: String,
+        /// The column converted from.
         from: String,
+        /// The column converted to.
         to: String,
+        /// The conversion expression.
         convert: crate::expr::SqlExpr,
     },
     /// PostgreSQL: `ALTER COLUMN … TYPE` keeping the column's collation (left out, the
     /// new type's default collation would replace it).
     AlterType {
+        /// The table.
         table: String,
+        /// The column.
         column: String,
+        /// Its type.
         sql_type: String,
     },
 }
@@ -159,7 +194,9 @@ pub enum LiveSql {
 /// What a SQLite table rebuild changes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TableRebuild {
+    /// The table.
     pub table: String,
+    /// The column.
     pub column: String,
     /// The column's NOT NULL afterwards, when the rebuild changes it.
     pub not_null: Option<bool>,
@@ -175,14 +212,21 @@ pub struct TableRebuild {
 /// key). Only rows still NULL are touched, so re-running is harmless.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Backfill {
+    /// The table.
     pub table: String,
+    /// The column.
     pub column: String,
+    /// The key column.
     pub key: String,
     /// Integer keys are bound and read as `i64`, others as text.
     pub key_is_integer: bool,
+    /// The first batch's upper key.
     pub first_upper_key_sql: String,
+    /// The next batch's upper key, after the last one.
     pub upper_key_sql: String,
+    /// The first batch's update.
     pub first_update_sql: String,
+    /// The next batches' update.
     pub update_sql: String,
     /// Rows still to fill.
     pub remaining_sql: String,
@@ -192,6 +236,7 @@ pub struct Backfill {
     #[serde(default)]
     pub missed_sql: String,
     #[serde(default)]
+    /// Keys of some rows the backfill left behind.
     pub missed_sample_sql: String,
     /// Where the engine can do a whole batch in one statement — upper key, ranged UPDATE
     /// and checkpoint upsert, atomically (PostgreSQL, data-modifying CTEs) — the first-

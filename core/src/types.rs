@@ -63,14 +63,19 @@ pub fn sql_type(dialect: Dialect, rust: &str) -> Option<&'static str> {
 /// What kind of literal a column of this Rust type accepts as `default = …`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LiteralClass {
+    /// An integer literal.
     Integer,
+    /// A floating-point literal.
     Float,
+    /// A boolean literal.
     Bool,
+    /// A string literal.
     Text,
     /// Dates, JSON, bytes…: only through `default_sql`.
     Other,
 }
 
+/// The kind of literal a Rust type takes as a default.
 pub fn literal_class(rust: &str) -> LiteralClass {
     match rust {
         "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => LiteralClass::Integer,

@@ -6,7 +6,9 @@
 
 use crate::dialect::Dialect;
 
+/// The fleet registry's table.
 pub const INSTANCES: &str = "_straddle_instances";
+/// The schema generation's table.
 pub const GENERATION: &str = "_straddle_generation";
 
 /// The registry's columns, in the order [`register_sql`] binds them after `id`.

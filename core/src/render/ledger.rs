@@ -3,8 +3,11 @@
 
 use crate::dialect::Dialect;
 
+/// The ledger's table.
 pub const LEDGER: &str = "_straddle_migrations";
+/// The backfill checkpoints' table.
 pub const CHECKPOINTS: &str = "_straddle_backfill";
+/// The runner lease's table (SQLite).
 pub const LEASE: &str = "_straddle_lock";
 /// Definitions of dropped tables, kept to re-create them (see
 /// [`super::table_definition`]).
@@ -311,6 +314,7 @@ pub fn try_lock_sql(dialect: Dialect, name: &str) -> Option<String> {
     }
 }
 
+/// Release the runner lock `name`, where the engine has one to release.
 pub fn unlock_sql(dialect: Dialect, name: &str) -> Option<String> {
     let key = lock_key(dialect, name);
     match dialect {

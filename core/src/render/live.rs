@@ -15,8 +15,10 @@ pub struct ColumnDefinition {
     #[serde(rename = "type")]
     pub sql_type: String,
     #[serde(default)]
+    /// The character set, where the engine has one.
     pub charset: Option<String>,
     #[serde(default)]
+    /// The collation, where not the default.
     pub collation: Option<String>,
     /// The default as the catalog spells it; `None` when there is none.
     #[serde(default)]
@@ -25,6 +27,7 @@ pub struct ColumnDefinition {
     #[serde(default)]
     pub extra: Option<String>,
     #[serde(default)]
+    /// The comment, if any.
     pub comment: Option<String>,
     /// The server's version string (MariaDB and MySQL spell defaults differently).
     #[serde(default)]

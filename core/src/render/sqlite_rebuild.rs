@@ -55,10 +55,14 @@ pub fn create_table_sql(table: &str) -> String {
 /// object per row).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct LiveColumn {
+    /// The column's name.
     pub name: String,
     #[serde(rename = "type")]
+    /// Its declared type.
     pub ty: String,
+    /// `1` for NOT NULL.
     pub notnull: i64,
+    /// The default, as SQLite reports it.
     pub dflt: Option<String>,
     /// Position in the primary key, from 1; 0 when not part of it.
     pub pk: i64,

@@ -17,7 +17,12 @@ pub enum Capture {
     Statements(String),
     /// MySQL: `SHOW CREATE TABLE` (the table and its indexes, keys and options), then
     /// `SHOW CREATE TRIGGER` for each trigger the query lists.
-    MySql { show_table: String, triggers: String },
+    MySql {
+        /// The `SHOW CREATE TABLE` statement.
+        show_table: String,
+        /// A query listing the table's triggers.
+        triggers: String,
+    },
 }
 
 /// The capture of `table` on `dialect`.

@@ -4,9 +4,13 @@
 use super::attr::{self, Container, Field};
 use super::ctxt::Ctxt;
 
+/// A struct deriving `Model`, parsed.
 pub struct Decl<'a> {
+    /// The Rust identifier.
     pub ident: &'a syn::Ident,
+    /// Its parsed `#[straddle(...)]` attributes.
     pub attrs: Container,
+    /// The fields, in order.
     pub fields: Vec<FieldDecl<'a>>,
     /// The struct's attributes had grammar errors (already reported).
     pub malformed: bool,
@@ -14,9 +18,13 @@ pub struct Decl<'a> {
     pub meant: Vec<String>,
 }
 
+/// A field, parsed.
 pub struct FieldDecl<'a> {
+    /// The Rust identifier.
     pub ident: &'a syn::Ident,
+    /// The column's type.
     pub ty: &'a syn::Type,
+    /// Its parsed `#[straddle(...)]` attributes.
     pub attrs: Field,
     /// The type's shape, when Straddle understands it.
     pub shape: Option<TypeShape>,
@@ -29,12 +37,15 @@ pub struct FieldDecl<'a> {
 
 /// `Option<T>` or `T`, with `T` reduced to the key of [`crate::types::sql_type`].
 pub struct TypeShape {
+    /// Whether it is `Option<T>`.
     pub nullable: bool,
+    /// `T`, reduced to its type key.
     pub key: String,
     /// `T` as written, for messages.
     pub display: String,
 }
 
+/// Parse a struct and its attributes (errors into `cx`).
 pub fn from_input<'a>(cx: &Ctxt, input: &'a syn::DeriveInput) -> Option<Decl<'a>> {
     let fields = match &input.data {
         syn::Data::Struct(syn::DataStruct {

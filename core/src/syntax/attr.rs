@@ -44,10 +44,12 @@ pub struct Attr<T> {
 }
 
 impl<T> Attr<T> {
+    /// Not set yet.
     pub fn none(name: &'static str) -> Self {
         Attr { name, value: None }
     }
 
+    /// Set it, reporting a second setting as a duplicate.
     pub fn set(&mut self, cx: &Ctxt, span: Span, value: T) {
         if self.value.is_some() {
             cx.error_at(span, format!("duplicate straddle attribute `{}`", self.name));
@@ -56,13 +58,17 @@ impl<T> Attr<T> {
         }
     }
 
+    /// The value and where it was set.
     pub fn get(self) -> Option<(Span, T)> {
         self.value
     }
 }
 
+/// The struct's attributes.
 pub struct Container {
+    /// `table = "…"`.
     pub table: Option<(Span, String)>,
+    /// `dialects(...)`.
     pub dialects: Option<(Span, Vec<Dialect>)>,
     /// `lock = "path"`: where `straddle.lock` is, relative to the crate root.
     pub lock: Option<(Span, String)>,
@@ -80,74 +86,109 @@ pub struct Container {
     pub retired: Option<(Span, RetiredTable)>,
 }
 
+/// `renamed(...)` on the struct.
 pub struct RenamedTable {
+    /// The phase the code ships it in.
     pub phase: Option<PhaseValue>,
+    /// Where it comes from (the previous name or type).
     pub from: Option<syn::LitStr>,
 }
 
+/// `retired(...)` on the struct.
 pub struct RetiredTable {
+    /// The phase the code ships it in.
     pub phase: Option<PhaseValue>,
+    /// The table's name, confirming the drop of its rows.
     pub confirm: Option<syn::LitStr>,
 }
 
 /// `foreign_key(name = "…", on(a), references = "parent(id)", phase = …,
 /// mysql_unvalidated = true)`.
 pub struct ForeignKeyAttr {
+    /// Its name.
     pub name: Option<(Span, String)>,
+    /// The columns it covers.
     pub on: Option<(Span, Vec<(Span, String)>)>,
+    /// The referenced table and columns: `parent(id)`.
     pub references: Option<syn::LitStr>,
+    /// On MySQL/MariaDB: add it with the server's validation off, after Straddle checked for orphans.
     pub mysql_unvalidated: bool,
+    /// The phase the code ships it in.
     pub phase: Option<PhaseValue>,
 }
 
 /// `check(name = "…", expr = "…", phase = …)`.
 pub struct CheckAttr {
+    /// Its name.
     pub name: Option<(Span, String)>,
+    /// The SQL expression.
     pub expr: Option<syn::LitStr>,
+    /// The phase the code ships it in.
     pub phase: Option<PhaseValue>,
 }
 
 /// `index(name = "…", on(a, b), unique, phase = …)`; `dropped` for `dropped_index(...)`.
 pub struct IndexAttr {
+    /// An index being dropped (`dropped_index`).
     pub dropped: bool,
+    /// Its name.
     pub name: Option<(Span, String)>,
+    /// The columns it covers.
     pub on: Option<(Span, Vec<(Span, String)>)>,
+    /// Whether it is unique.
     pub unique: bool,
     /// `constraint`: with its span.
     pub constraint: Option<Span>,
+    /// The phase the code ships it in.
     pub phase: Option<(Span, Option<Phase>)>,
 }
 
+/// A field's attributes.
 pub struct Field {
+    /// `primary_key`.
     pub primary_key: Option<Span>,
+    /// `column = "…"`.
     pub column: Option<(Span, String)>,
+    /// `sql_type = …`.
     pub sql_type: Option<(Span, SqlTypeOverride)>,
+    /// `added(...)`.
     pub added: Option<(Span, Added)>,
+    /// `renamed(...)`.
     pub renamed: Option<(Span, Renamed)>,
+    /// `retired(...)`.
     pub retired: Option<(Span, Retired)>,
     /// `nullable(phase = …)`: the phase.
     pub nullable: Option<(Span, Option<PhaseValue>)>,
+    /// `default_changed(...)`.
     pub default_changed: Option<(Span, DefaultChanged)>,
+    /// `retyped(...)`.
     pub retyped: Option<(Span, Retyped)>,
 }
 
 /// `retyped(from = "<Rust type>", up = "<sql>", down = "<sql>", phase = …, pacing…)`.
 pub struct Retyped {
+    /// The phase the code ships it in.
     pub phase: Option<PhaseValue>,
     /// The previous Rust type, as written (the string's span).
     pub from: Option<(Span, String)>,
+    /// The conversion from the old type to the new one.
     pub up: Option<syn::LitStr>,
+    /// The conversion back.
     pub down: Option<syn::LitStr>,
     /// The previous column type, where it was not the Rust type's mapping.
     pub from_sql_type: Option<(Span, SqlTypeOverride)>,
+    /// Backfill pacing declared on this change.
     pub throttle: Vec<(Span, &'static str, u64)>,
 }
 
 /// `default_changed(from = <literal>, to = <literal>, phase = …)` (either may be left
 /// out: no default).
 pub struct DefaultChanged {
+    /// The phase the code ships it in.
     pub phase: Option<PhaseValue>,
+    /// Where it comes from (the previous name or type).
     pub from: Option<(Span, Option<LiteralValue>)>,
+    /// What it becomes.
     pub to: Option<(Span, Option<LiteralValue>)>,
 }
 
@@ -156,28 +197,40 @@ pub type PhaseValue = (Span, Option<Phase>);
 
 /// `renamed(from = "old", phase = …, pacing…)`.
 pub struct Renamed {
+    /// The phase the code ships it in.
     pub phase: Option<(Span, Option<Phase>)>,
+    /// Where it comes from (the previous name or type).
     pub from: Option<(Span, String)>,
+    /// Backfill pacing declared on this change.
     pub throttle: Vec<(Span, &'static str, u64)>,
 }
 
 /// `retired(phase = …, default = <literal>)`.
 pub struct Retired {
+    /// The phase the code ships it in.
     pub phase: Option<(Span, Option<Phase>)>,
+    /// The default.
     pub default: Option<(Span, Option<LiteralValue>)>,
 }
 
+/// `sql_type`: one type, or one per dialect.
 pub enum SqlTypeOverride {
+    /// The same type on every dialect.
     All(String),
+    /// A type per dialect.
     PerDialect(BTreeMap<Dialect, String>),
 }
 
 /// Values that failed to parse are kept as `None` (their error is already reported), so
 /// later checks know the key was given and do not report it missing too.
 pub struct Added {
+    /// The phase the code ships it in.
     pub phase: Option<(Span, Option<Phase>)>,
+    /// The default.
     pub default: Option<(Span, Option<LiteralValue>)>,
+    /// A SQL default expression (PostgreSQL).
     pub default_sql: Option<(Span, syn::LitStr)>,
+    /// The expression existing rows are filled with.
     pub backfill: Option<(Span, syn::LitStr)>,
     /// `max_rows_per_sec`, `pause_ms`, `batch_time_ms`: (key span, key, value).
     pub throttle: Vec<(Span, &'static str, u64)>,
@@ -185,9 +238,13 @@ pub struct Added {
 
 /// `default = …`: a Rust literal, possibly negated.
 pub enum LiteralValue {
+    /// A boolean.
     Bool(bool),
+    /// An integer, as written.
     Int(String),
+    /// A float, as written.
     Float(String),
+    /// A string.
     Str(String),
 }
 
@@ -258,6 +315,7 @@ fn lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::LitStr> {
     meta.value()?.parse()
 }
 
+/// Parse the struct's `#[straddle(...)]` attributes.
 pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
     let mut table = Attr::none("table");
     let mut dialects = Attr::none("dialects");
@@ -448,6 +506,7 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Res
     })
 }
 
+/// Parse a field's `#[straddle(...)]` attributes.
 pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
     let mut primary_key = Attr::none("primary_key");
     let mut column = Attr::none("column");

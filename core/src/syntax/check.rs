@@ -15,6 +15,7 @@ use crate::model::{Check, DefaultChange, ForeignKey, Index, NullableColumn};
 use crate::types::{LiteralClass, literal_class, sql_type};
 use std::collections::BTreeMap;
 
+/// Check a parsed declaration and build its model (errors into `cx`).
 pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
     let rust_name = decl.ident.to_string();
     let dialects = dialects(cx, decl, enabled);

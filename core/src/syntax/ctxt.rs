@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::fmt::Display;
 
 #[derive(Default)]
+/// Where every stage reports its errors.
 pub struct Ctxt {
     errors: RefCell<Option<Vec<syn::Error>>>,
     /// While above zero, errors are dropped (see [`Ctxt::muted`]).
@@ -15,6 +16,7 @@ pub struct Ctxt {
 }
 
 impl Ctxt {
+    /// An empty context.
     pub fn new() -> Self {
         Ctxt {
             errors: RefCell::new(Some(Vec::new())),
@@ -28,10 +30,12 @@ impl Ctxt {
         self.push(syn::Error::new_spanned(obj.into_token_stream(), msg));
     }
 
+    /// Report an error at `span`.
     pub fn error_at<T: Display>(&self, span: proc_macro2::Span, msg: T) {
         self.push(syn::Error::new(span, msg));
     }
 
+    /// Report a `syn` error.
     pub fn syn_error(&self, err: syn::Error) {
         self.push(err);
     }
@@ -56,6 +60,7 @@ impl Ctxt {
         self.meant.borrow()[from..].to_vec()
     }
 
+    /// How many keys were recorded with [`Ctxt::meant`].
     pub fn meant_count(&self) -> usize {
         self.meant.borrow().len()
     }
@@ -76,6 +81,7 @@ impl Ctxt {
             .push(err);
     }
 
+    /// Whether any error was reported.
     pub fn has_errors(&self) -> bool {
         self.errors.borrow().as_ref().is_some_and(|e| !e.is_empty())
     }

@@ -42,6 +42,7 @@ fn phase_span(decl: &Decl<'_>, i: usize) -> Option<Span> {
     None
 }
 
+/// Check the declaration against the shipped history in the lock (errors into `cx`).
 pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
     check_renamed(cx, decl, model, lock);
     // A rename's first release finds the table under its previous name.

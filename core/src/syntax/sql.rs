@@ -197,7 +197,9 @@ pub fn data_type_problem(text: &str, dialect: Dialect) -> Option<String> {
 }
 
 #[derive(Debug)]
+/// A user SQL expression, analysed.
 pub struct Analysis {
+    /// The expression.
     pub expr: SqlExpr,
     /// Function names called, lower-cased.
     pub functions: Vec<String>,

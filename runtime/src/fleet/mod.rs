@@ -4,10 +4,10 @@
 //! `down`), and — instead of sleeping — waits for every instance to acknowledge a schema
 //! re-read where a step needs it.
 //!
-//! - [`registry`]: the rows, as read back (shared by both sides).
-//! - [`instance`]: the application side — registration, heartbeat, acknowledgements.
-//! - [`gate`]: the runner side — who blocks a phase, waiting for the fleet, refreshes.
-//! - [`clients`]: connections that are not registered instances.
+//! - `registry`: the rows, as read back (shared by both sides).
+//! - `instance`: the application side — registration, heartbeat, acknowledgements.
+//! - `gate`: the runner side — who blocks a phase, waiting for the fleet, refreshes.
+//! - `clients`: connections that are not registered instances.
 
 pub(crate) mod clients;
 pub(crate) mod gate;
