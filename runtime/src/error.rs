@@ -21,8 +21,8 @@ pub enum Error {
 
     /// A plan's assertion found rows it must not (e.g. NULLs left before contract).
     #[error(
-        "{change} {phase} step `{step}` refused: {message} ({count} offending {}{})",
-        if *.count == 1 { "row" } else { "rows" },
+        "{change} {phase} step `{step}` refused: {message} ({count} {}{})",
+        offending(*.count, .message),
         sample_text(.sample)
     )]
     Refused {
@@ -393,6 +393,17 @@ fn unknown_text(unknown: &[String]) -> String {
             "\n  other connections (not registered instances, not waited for):\n    {}",
             unknown.join("\n    ")
         )
+    }
+}
+
+/// What a refusal counted: rows, or — for a unique index that cannot be built — values
+/// that repeat (its sample shows the values, not keys).
+fn offending(count: i64, message: &str) -> &'static str {
+    match (message.contains("cannot be built: values of"), count == 1) {
+        (true, true) => "repeated value",
+        (true, false) => "repeated values",
+        (false, true) => "offending row",
+        (false, false) => "offending rows",
     }
 }
 

@@ -131,7 +131,13 @@ async fn duplicates_and_invalid_leftovers<DB: TestBackend>(t: &TestDb) {
         )
         .await
     };
-    match expand(&mut conn).await.unwrap_err() {
+    let err = expand(&mut conn).await.unwrap_err();
+    // The sample is the repeated value, and it is called that (not "offending rows").
+    assert!(
+        err.to_string().contains("(1 repeated value: same@example.com)"),
+        "{err}"
+    );
+    match err {
         straddle::Error::Refused {
             count, sample, step, ..
         } => {
