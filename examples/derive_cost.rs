@@ -1,0 +1,153 @@
+//! What the derive costs at compile time: the same 200 structs compiled with
+//! `#[derive(straddle::Model)]` and with `#[derive(sqlx::FromRow)]` (the baseline: the
+//! derive most of them would carry anyway, and which Straddle's also implements).
+//!
+//!     cargo run --release --example derive_cost -- [MODELS] [ROUNDS]
+//!
+//! Two throwaway crates are generated side by side, sharing one target directory, so the
+//! dependencies are built once. Each round rebuilds both crates from scratch (their own
+//! code only: `cargo clean -p`, no incremental cache), interleaved; the median wall time
+//! of each is reported, and their ratio. A tenth of the straddle models carry a change in
+//! flight (a backfilled column), as a real code base would.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let models: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target");
+    let straddle_crate = write_crate(dir.path(), "with-straddle", &ws, &straddle_models(models));
+    let fromrow_crate = write_crate(dir.path(), "with-fromrow", &ws, &fromrow_models(models));
+
+    // Dependencies, once.
+    for krate in [&straddle_crate, &fromrow_crate] {
+        build(krate, &target);
+    }
+    let (mut s, mut f) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // Alternate which goes first: neither always gets the warmer cache.
+        let order: [(&PathBuf, &str); 2] = if round % 2 == 0 {
+            [
+                (&straddle_crate, "with-straddle"),
+                (&fromrow_crate, "with-fromrow"),
+            ]
+        } else {
+            [
+                (&fromrow_crate, "with-fromrow"),
+                (&straddle_crate, "with-straddle"),
+            ]
+        };
+        for (krate, name) in order {
+            clean(krate, name, &target);
+            let took = build(krate, &target);
+            if name == "with-straddle" {
+                s.push(took)
+            } else {
+                f.push(took)
+            }
+        }
+        println!(
+            "round {}: straddle::Model {:.2?}, sqlx::FromRow {:.2?}",
+            round + 1,
+            s.last().unwrap(),
+            f.last().unwrap()
+        );
+    }
+    let (ms, mf) = (median(&mut s), median(&mut f));
+    println!(
+        "\n{models} models, {rounds} rounds, medians: #[derive(straddle::Model)] {ms:.2?}, #[derive(sqlx::FromRow)] \
+         {mf:.2?} — ratio {:.2}",
+        ms.as_secs_f64() / mf.as_secs_f64()
+    );
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn write_crate(root: &Path, name: &str, ws: &Path, models: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[workspace]\n\n\
+             [dependencies]\nstraddle = {{ path = \"{ws}/runtime\", features = [\"sqlite\", \"postgres\"] }}\n\
+             sqlx = {{ version = \"0.9\", default-features = false, features = [\"runtime-tokio\", \"derive\", \
+             \"sqlite\", \"postgres\"] }}\n",
+            ws = ws.display()
+        ),
+    )
+    .unwrap();
+    std::fs::copy(ws.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), models).unwrap();
+    dir
+}
+
+fn straddle_models(n: usize) -> String {
+    let mut out = String::from("#![allow(dead_code)]\n");
+    for i in 0..n {
+        let change = if i % 10 == 0 {
+            "    #[straddle(added(phase = backfill, backfill = \"lower(email)\"))]\n    pub email_normalized: String,\n"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "#[derive(Debug, Clone, straddle::Model)]\n#[straddle(table = \"t{i}\")]\npub struct M{i} {{\n    \
+             #[straddle(primary_key)]\n    pub id: i64,\n    pub email: String,\n    pub name: Option<String>,\n    \
+             pub count: i32,\n    pub active: bool,\n{change}}}\n\n"
+        ));
+    }
+    out
+}
+
+fn fromrow_models(n: usize) -> String {
+    let mut out = String::from("#![allow(dead_code)]\n");
+    for i in 0..n {
+        let change = if i % 10 == 0 {
+            "    pub email_normalized: String,\n"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "#[derive(Debug, Clone, sqlx::FromRow)]\npub struct M{i} {{\n    pub id: i64,\n    pub email: String,\n    \
+             pub name: Option<String>,\n    pub count: i32,\n    pub active: bool,\n{change}}}\n\n"
+        ));
+    }
+    out
+}
+
+fn cargo(krate: &Path, target: &Path) -> Command {
+    // The cargo running this (under rustup, its proxy sets the toolchain for every rustc it
+    // starts), else the one on the PATH.
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(krate)
+        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_INCREMENTAL", "0")
+        .env_remove("RUSTFLAGS");
+    c
+}
+
+fn build(krate: &Path, target: &Path) -> Duration {
+    let started = Instant::now();
+    let out = cargo(krate, target).args(["build", "--quiet"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    started.elapsed()
+}
+
+fn clean(krate: &Path, name: &str, target: &Path) {
+    let out = cargo(krate, target)
+        .args(["clean", "--quiet", "-p", name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
