@@ -36,8 +36,10 @@ use std::path::Path;
 
 /// The lock file's name, at the crate root.
 pub const FILE_NAME: &str = "straddle.lock";
-/// The lock format's version.
-pub const VERSION: u32 = 1;
+/// The lock format's version: 2 records the column types declared with `sql_type`
+/// (version 1 locks are read too: their columns' declared types are unknown, so changes to
+/// them are not checked until `straddle generate` rewrites the lock).
+pub const VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 /// `straddle.lock`: what has shipped, per table.
@@ -129,6 +131,10 @@ pub struct LockedColumn {
     /// existed before Straddle, or whose `added(...)` was removed after contract shipped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
+    /// The column types declared with `sql_type`, per dialect, where they differ from the
+    /// Rust type's default mapping (absent: the defaults — in a version 2 lock).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sql_type: BTreeMap<String, String>,
     /// What the change is (`added` when absent and a phase is given: locks written
     /// before renames and retirements existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,6 +142,19 @@ pub struct LockedColumn {
     /// A rename's previous column name; a type change's previous Rust type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+}
+
+/// A column's types declared with `sql_type`, per dialect key, where they differ from the
+/// default mapping of its Rust type (compared as the engine reads them).
+pub fn declared_sql_types(c: &crate::model::Column) -> BTreeMap<String, String> {
+    c.ty.sql
+        .iter()
+        .filter(|(d, sql)| {
+            crate::types::sql_type(**d, &c.ty.rust)
+                .is_none_or(|default| !crate::types::same_sql_type(**d, default, sql))
+        })
+        .map(|(d, sql)| (d.key().to_string(), sql.clone()))
+        .collect()
 }
 
 impl LockedColumn {
@@ -163,7 +182,7 @@ impl std::fmt::Display for LockError {
             LockError::Parse(e) => write!(f, "{FILE_NAME} is malformed: {e}"),
             LockError::Version(v) => write!(
                 f,
-                "{FILE_NAME} has version {v}; this straddle reads version {VERSION}"
+                "{FILE_NAME} has version {v}; this straddle reads versions 1 to {VERSION} (a newer straddle wrote it)"
             ),
         }
     }
@@ -184,7 +203,7 @@ impl LockFile {
     /// Parse a lock's text.
     pub fn parse(text: &str) -> Result<LockFile, LockError> {
         let lock: LockFile = toml::from_str(text).map_err(|e| LockError::Parse(e.to_string()))?;
-        if lock.version != VERSION {
+        if !(1..=VERSION).contains(&lock.version) {
             return Err(LockError::Version(lock.version));
         }
         Ok(lock)
@@ -245,6 +264,7 @@ impl LockedTable {
                         c.name.clone(),
                         LockedColumn {
                             rust_type,
+                            sql_type: declared_sql_types(c),
                             primary_key: c.primary_key,
                             phase: change.map(|ch| ch.phase()),
                             change: change.map(|ch| ch.kind()),
@@ -304,6 +324,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn version_1_locks_are_read_and_declared_types_round_trip() {
+        let v1 = "version = 1\n\n[tables.t]\nmodel = \"T\"\n\n[tables.t.columns.id]\ntype = \"i64\"\nprimary_key = true\n";
+        let lock = LockFile::parse(v1).unwrap();
+        assert_eq!(lock.version, 1);
+        assert!(lock.tables["t"].columns["id"].sql_type.is_empty());
+        assert!(matches!(
+            LockFile::parse("version = 3\n"),
+            Err(LockError::Version(3))
+        ));
+        let mut next = lock.clone();
+        next.version = VERSION;
+        next.tables
+            .get_mut("t")
+            .unwrap()
+            .columns
+            .get_mut("id")
+            .unwrap()
+            .sql_type = BTreeMap::from([("postgres".to_string(), "BIGINT".to_string())]);
+        let text = next.render();
+        assert!(text.contains("version = 2"), "{text}");
+        assert_eq!(LockFile::parse(&text).unwrap(), next);
+    }
+
+    #[test]
     fn round_trips_and_rejects_other_versions() {
         let mut lock = LockFile {
             version: VERSION,
@@ -323,6 +367,7 @@ mod tests {
             "id".into(),
             LockedColumn {
                 rust_type: "i64".into(),
+                sql_type: BTreeMap::new(),
                 primary_key: true,
                 phase: None,
                 change: None,
@@ -333,6 +378,7 @@ mod tests {
             "n".into(),
             LockedColumn {
                 rust_type: "String".into(),
+                sql_type: BTreeMap::new(),
                 primary_key: false,
                 phase: Some(Phase::Backfill),
                 change: Some(ChangeKind::Renamed),
@@ -349,8 +395,8 @@ mod tests {
         );
         assert_eq!(LockFile::parse(&text).unwrap(), lock);
         assert!(matches!(
-            LockFile::parse("version = 2"),
-            Err(LockError::Version(2))
+            LockFile::parse("version = 3"),
+            Err(LockError::Version(3))
         ));
         assert!(matches!(LockFile::parse("version = "), Err(LockError::Parse(_))));
     }

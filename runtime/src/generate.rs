@@ -208,10 +208,27 @@ pub fn check(project: &Project, models: &[&Model]) -> Result<Vec<String>, Genera
                     a.phase.map_or("no change".into(), |p| format!("phase {p}")),
                     b.phase.map_or("no change".into(), |p| format!("phase {p}")),
                 )),
-                (Some(a), Some(b)) => problems.push(format!(
+                (Some(a), Some(b)) if a.rust_type != b.rust_type => problems.push(format!(
                     "{id}: the lock has type {}, the code {}: run `straddle generate`",
                     a.rust_type, b.rust_type
                 )),
+                (Some(a), Some(b)) if a.primary_key != b.primary_key => problems.push(format!(
+                    "{id}: the lock has it {} the primary key, the code {}",
+                    if a.primary_key { "in" } else { "outside" },
+                    if b.primary_key { "in it" } else { "outside it" }
+                )),
+                // A version 1 lock did not record declared types (the next `generate` does).
+                (Some(a), Some(b)) if a.sql_type != b.sql_type && lock.version >= 2 => problems.push(format!(
+                    "{id}: the lock has declared column types {:?}, the code {:?}: run `straddle generate`",
+                    a.sql_type, b.sql_type
+                )),
+                (Some(a), Some(b)) => {
+                    let same_but_declared_types =
+                        lock.version < 2 && a.change == b.change && a.from == b.from && a.phase == b.phase;
+                    if !same_but_declared_types {
+                        problems.push(format!("{id}: differs from the lock: run `straddle generate`"));
+                    }
+                }
                 (Some(_), None) => problems.push(format!("{id}: in the lock but not in the code")),
                 (None, Some(_)) => problems.push(format!(
                     "{id}: in the code but not in the lock: run `straddle generate`"

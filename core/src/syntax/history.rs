@@ -219,6 +219,7 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                     );
                 }
                 check_phase(cx, model, column, locked, at, field.ident);
+                check_key_and_sql_type(cx, model, column, locked, field, lock.version, declared_retype);
                 // The retirement's first release: the lock still has the column's own type.
                 // (A retirement declared while another change is in flight is reported above.)
                 let first_retire = matches!(locked.shipped(), None | Some((_, Phase::Contract)));
@@ -718,5 +719,73 @@ fn check_phase(
             ),
         ),
         (_, Some(_)) => {}
+    }
+}
+
+/// A shipped column's primary key membership and declared column type (`sql_type`) stay as
+/// they shipped unless a change says otherwise: no phased path changes a primary key, and
+/// a column type changes through `retyped(from_sql_type = …)`. (Version 1 locks did not
+/// record declared types: those are checked once `straddle generate` has rewritten it.)
+fn check_key_and_sql_type(
+    cx: &Ctxt,
+    model: &Model,
+    column: &crate::model::Column,
+    locked: &crate::lock::LockedColumn,
+    field: &crate::syntax::ast::FieldDecl<'_>,
+    lock_version: u32,
+    declared_retype: bool,
+) {
+    let lock_name = crate::lock::FILE_NAME;
+    if locked.primary_key != column.primary_key {
+        cx.error_spanned_by(
+            field.ident,
+            format!(
+                "`{}.{}` {} part of the primary key, and {} when it shipped ({lock_name}): Straddle has no phased \
+                 path for changing a table's primary key, and the running version keys its rows by the old one\n\
+                 help: {} `primary_key` on this field",
+                model.table,
+                column.name,
+                if column.primary_key { "is now" } else { "is no longer" },
+                if locked.primary_key { "was" } else { "was not" },
+                if column.primary_key { "remove" } else { "put back" },
+            ),
+        );
+    }
+    if lock_version < 2 || declared_retype {
+        return;
+    }
+    let now = crate::lock::declared_sql_types(column);
+    for dialect in column.ty.sql.keys() {
+        let key = dialect.key();
+        let (was, is) = (locked.sql_type.get(key), now.get(key));
+        if was == is {
+            continue;
+        }
+        let shown = |t: Option<&String>| match t {
+            Some(t) => format!("`{t}`"),
+            None => format!(
+                "the default for `{}` (`{}`)",
+                column.ty.rust,
+                crate::types::sql_type(*dialect, &column.ty.rust).unwrap_or("?")
+            ),
+        };
+        let from = was
+            .cloned()
+            .or_else(|| crate::types::sql_type(*dialect, &column.ty.rust).map(str::to_string))
+            .unwrap_or_default();
+        cx.error_spanned_by(
+            field.ident,
+            format!(
+                "the column type of `{}.{}` on {} changed from {} ({lock_name}) to {} with no declared conversion: \
+                 the column keeps its type in the database and the running version still uses it\n\
+                 help: change it in phases with `#[straddle(retyped(from_sql_type({key} = \"{from}\"), phase = \
+                 expand))]`, or put the previous `sql_type` back",
+                model.table,
+                column.name,
+                dialect,
+                shown(was),
+                shown(is),
+            ),
+        );
     }
 }
