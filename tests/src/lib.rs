@@ -51,6 +51,7 @@ macro_rules! per_dialect {
     };
 }
 
+pub mod app_crate;
 pub mod catalog;
 pub mod cluster;
 pub mod fleet;

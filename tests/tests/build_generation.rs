@@ -9,28 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime};
 use straddle_tests::TestDb;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn model(phase: &str) -> String {
-    format!(
-        r#"#[derive(Debug, straddle::Model)]
-#[straddle(table = "users")]
-pub struct User {{
-    #[straddle(primary_key)]
-    pub id: i64,
-    pub email: String,
-    #[straddle(added(phase = {phase}, backfill = "lower(email)"))]
-    pub email_normalized: String,
-}}
-"#
-    )
-}
+use straddle_tests::app_crate::{self, model, scaffold, workspace};
 
 struct App {
     dir: tempfile::TempDir,
@@ -41,33 +20,8 @@ impl App {
     fn new() -> App {
         let dir = tempfile::tempdir().unwrap();
         let ws = workspace();
-        let write = |rel: &str, text: &str| {
-            let path = dir.path().join(rel);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
-        write(
-            "Cargo.toml",
-            &format!(
-                r#"[package]
-name = "fixture-app"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[workspace]
-
-[dependencies]
-straddle = {{ path = "{ws}/runtime", features = ["postgres", "mysql", "sqlite"] }}
-
-[build-dependencies]
-straddle-build = {{ path = "{ws}/build" }}
-"#,
-                ws = ws.display()
-            ),
-        );
-        std::fs::copy(ws.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
-        write("build.rs", "fn main() {\n    straddle_build::generate();\n}\n");
+        scaffold(dir.path(), "fixture-app");
+        let write = |rel: &str, text: &str| app_crate::write(dir.path(), rel, text);
         write(
             "src/main.rs",
             "mod models;\nmod other;\nuse straddle::Model;\n\n\

@@ -24,6 +24,10 @@ fn stderr(o: &Output) -> String {
 }
 
 async fn seeded(t: &TestDb) {
+    seeded_with(t, 300).await;
+}
+
+async fn seeded_with(t: &TestDb, rows: u64) {
     let pool = t.pool::<sqlx::Sqlite>(1).await;
     let mut conn = pool.acquire().await.unwrap();
     sqlx::Sqlite::exec(
@@ -31,7 +35,7 @@ async fn seeded(t: &TestDb) {
         &base_table_sql(Normalized::definition(), straddle::Dialect::Sqlite),
     )
     .await;
-    for sql in seed_sql(straddle::Dialect::Sqlite, "users", 300) {
+    for sql in seed_sql(straddle::Dialect::Sqlite, "users", rows) {
         sqlx::Sqlite::exec(&mut conn, &sql).await;
     }
 }
@@ -453,18 +457,7 @@ async fn a_run_stopped_part_way_says_what_it_applied() {
 #[tokio::test]
 async fn ctrl_c_stops_between_batches_and_the_run_resumes() {
     let t = TestDb::sqlite("cli_stop").await.unwrap();
-    {
-        let pool = t.pool::<sqlx::Sqlite>(1).await;
-        let mut conn = pool.acquire().await.unwrap();
-        sqlx::Sqlite::exec(
-            &mut conn,
-            &base_table_sql(Normalized::definition(), straddle::Dialect::Sqlite),
-        )
-        .await;
-        for sql in seed_sql(straddle::Dialect::Sqlite, "users", 20_000) {
-            sqlx::Sqlite::exec(&mut conn, &sql).await;
-        }
-    }
+    seeded_with(&t, 20_000).await;
     let child = Command::new(env!("CARGO_BIN_EXE_straddle-fixture"))
         .args([
             "up",

@@ -6,28 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use straddle_tests::TestDb;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn model(phase: &str) -> String {
-    format!(
-        r#"#[derive(Debug, straddle::Model)]
-#[straddle(table = "users")]
-pub struct User {{
-    #[straddle(primary_key)]
-    pub id: i64,
-    pub email: String,
-    #[straddle(added(phase = {phase}, backfill = "lower(email)"))]
-    pub email_normalized: String,
-}}
-"#
-    )
-}
+use straddle_tests::app_crate::{self, model, scaffold, workspace};
 
 fn text(o: &[u8]) -> String {
     String::from_utf8_lossy(o).into_owned()
@@ -42,9 +21,7 @@ struct Fresh {
 
 impl Fresh {
     fn write(&self, rel: &str, body: &str) {
-        let path = self.dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, body).unwrap();
+        app_crate::write(self.dir.path(), rel, body);
     }
 
     /// Run `cargo straddle …` (`via_cargo`) or `straddle …` in `cwd`, with the installed
@@ -103,28 +80,7 @@ async fn the_installed_command_drives_a_fresh_crate() {
         bin,
         target: ws.join("target").join("fixture-app"),
     };
-    app.write(
-        "Cargo.toml",
-        &format!(
-            r#"[package]
-name = "fresh-app"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[workspace]
-
-[dependencies]
-straddle = {{ path = "{ws}/runtime", features = ["postgres", "mysql", "sqlite"] }}
-
-[build-dependencies]
-straddle-build = {{ path = "{ws}/build" }}
-"#,
-            ws = ws.display()
-        ),
-    );
-    std::fs::copy(ws.join("Cargo.lock"), app.dir.path().join("Cargo.lock")).unwrap();
-    app.write("build.rs", "fn main() {\n    straddle_build::generate();\n}\n");
+    scaffold(app.dir.path(), "fresh-app");
     app.write("src/lib.rs", "pub mod models;\n");
     app.write("src/models.rs", &model("expand"));
     app.write(
