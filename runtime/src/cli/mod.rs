@@ -764,24 +764,8 @@ async fn run_command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<
             });
         }
         Command::Verify { change } => {
-            let checks = runner.verify(change.as_deref()).await?;
             // Changes with nothing to count say why, rather than printing nothing.
-            let unchecked: Vec<(String, &'static str)> = runner
-                .status(change.as_deref())
-                .await?
-                .into_iter()
-                .filter(|s| !checks.iter().any(|v| v.change == s.change))
-                .map(|s| {
-                    let why = if s.applied.contains(&Phase::Contract) {
-                        "contract is applied: the database enforces it, nothing left to verify"
-                    } else if !s.applied.contains(&Phase::Expand) {
-                        "expand is not applied yet: nothing to verify"
-                    } else {
-                        "its contract has no condition on rows to verify"
-                    };
-                    (s.change, why)
-                })
-                .collect();
+            let (checks, unchecked) = runner.verify_explained(change.as_deref()).await?;
             if json {
                 let skipped: Vec<_> = unchecked
                     .iter()

@@ -673,27 +673,28 @@ impl<DB: Backend> Runner<DB> {
         let path = straddle_core::migrations::file_path(&plan.id, phase, DB::DIALECT, direction);
         let key = path.to_string_lossy().replace('\\', "/");
         let rendered = straddle_core::migrations::file_text(model, plan, phase, DB::DIALECT, direction);
-        let on_disk = reviewed
+        let embedded = reviewed.get(&key);
+        if embedded == Some(rendered.as_str()) {
+            return None;
+        }
+        // Only when the binary disagrees: is the folder it was built from ahead of it?
+        let disk_is_ahead = reviewed
             .folder()
-            .and_then(|folder| std::fs::read_to_string(folder.join(&path)).ok());
+            .and_then(|folder| std::fs::read_to_string(folder.join(&path)).ok())
+            .is_some_and(|disk| disk == rendered);
         const REBUILD: &str = "rebuild (with `straddle_build::generate()` in build.rs, cargo rebuilds it whenever \
                                migrations/ changes)";
-        match (reviewed.get(&key), on_disk) {
-            (Some(text), _) if text == rendered => None,
-            (None, Some(disk)) if disk == rendered => Some(format!(
-                "migrations/{key} was accepted after this binary was built: {REBUILD}"
-            )),
-            (None, _) => Some(format!(
+        Some(match (embedded, disk_is_ahead) {
+            (None, true) => format!("migrations/{key} was accepted after this binary was built: {REBUILD}"),
+            (None, false) => format!(
                 "migrations/{key} is not accepted yet: run `straddle generate`, review the SQL, and rebuild"
-            )),
-            (Some(_), Some(disk)) if disk == rendered => Some(format!(
-                "migrations/{key} changed after this binary was built: {REBUILD}"
-            )),
-            (Some(_), _) => Some(format!(
+            ),
+            (Some(_), true) => format!("migrations/{key} changed after this binary was built: {REBUILD}"),
+            (Some(_), false) => format!(
                 "migrations/{key} in this binary differs from what the models render: the reviewed SQL and the \
                  code disagree (run `straddle check`)"
-            )),
-        }
+            ),
+        })
     }
 
     async fn run_phase(
@@ -905,17 +906,34 @@ impl<DB: Backend> Runner<DB> {
     /// that has been expanded and not contracted yet (once contracted, the database
     /// enforces it, and a rename's or a type change's old column is gone).
     pub async fn verify(&mut self, only: Option<&str>) -> Result<Vec<Verification>> {
-        let mut out = Vec::new();
+        Ok(self.verify_explained(only).await?.0)
+    }
+
+    /// [`Runner::verify`], with each selected change it did not check and why.
+    pub async fn verify_explained(
+        &mut self,
+        only: Option<&str>,
+    ) -> Result<(Vec<Verification>, Vec<(String, &'static str)>)> {
+        let (mut out, mut skipped) = (Vec::new(), Vec::new());
         for i in self.selected(only)? {
             let id = self.changes[i].plan.id.clone();
             let history = self.history(&id).await?;
-            if !history.applied(Phase::Expand) || history.applied(Phase::Contract) {
+            if history.applied(Phase::Contract) {
+                skipped.push((
+                    id,
+                    "contract is applied: the database enforces it, nothing left to verify",
+                ));
+                continue;
+            }
+            if !history.applied(Phase::Expand) {
+                skipped.push((id, "expand is not applied yet: nothing to verify"));
                 continue;
             }
             let t = &self.changes[i];
             let Some((straddle_core::Statement::Assert { sql, sample, .. }, rule)) =
                 render::verification(DB::DIALECT, t.model, &t.plan)
             else {
+                skipped.push((id, "its contract has no condition on rows to verify"));
                 continue;
             };
             let violations = DB::scalar_i64(&mut self.conn, sql, Default::default())
@@ -932,7 +950,7 @@ impl<DB: Backend> Runner<DB> {
                 rule,
             });
         }
-        Ok(out)
+        Ok((out, skipped))
     }
 
     /// The registered application instances and the other connections.
