@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let models: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+    let count: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let ws = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -24,8 +24,8 @@ fn main() {
         .to_path_buf();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("target");
-    let straddle_crate = write_crate(dir.path(), "with-straddle", &ws, &straddle_models(models));
-    let fromrow_crate = write_crate(dir.path(), "with-fromrow", &ws, &fromrow_models(models));
+    let straddle_crate = write_crate(dir.path(), "with-straddle", &ws, &models(count, true));
+    let fromrow_crate = write_crate(dir.path(), "with-fromrow", &ws, &models(count, false));
 
     // Dependencies, once.
     for krate in [&straddle_crate, &fromrow_crate] {
@@ -63,7 +63,7 @@ fn main() {
     }
     let (ms, mf) = (median(&mut s), median(&mut f));
     println!(
-        "\n{models} models, {rounds} rounds, medians: #[derive(straddle::Model)] {ms:.2?}, #[derive(sqlx::FromRow)] \
+        "\n{count} models, {rounds} rounds, medians: #[derive(straddle::Model)] {ms:.2?}, #[derive(sqlx::FromRow)] \
          {mf:.2?} — ratio {:.2}",
         ms.as_secs_f64() / mf.as_secs_f64()
     );
@@ -93,34 +93,34 @@ fn write_crate(root: &Path, name: &str, ws: &Path, models: &str) -> PathBuf {
     dir
 }
 
-fn straddle_models(n: usize) -> String {
+/// The same `n` structs, deriving `straddle::Model` (with its attributes) or
+/// `sqlx::FromRow`.
+fn models(n: usize, straddle: bool) -> String {
+    let attr = |a: &'static str| if straddle { a } else { "" };
+    let derive = if straddle {
+        "straddle::Model"
+    } else {
+        "sqlx::FromRow"
+    };
     let mut out = String::from("#![allow(dead_code)]\n");
     for i in 0..n {
-        let change = if i % 10 == 0 {
-            "    #[straddle(added(phase = backfill, backfill = \"lower(email)\"))]\n    pub email_normalized: String,\n"
+        let table = if straddle {
+            format!("#[straddle(table = \"t{i}\")]\n")
         } else {
-            ""
+            String::new()
+        };
+        let change = if i % 10 == 0 {
+            format!(
+                "{}    pub email_normalized: String,\n",
+                attr("    #[straddle(added(phase = backfill, backfill = \"lower(email)\"))]\n")
+            )
+        } else {
+            String::new()
         };
         out.push_str(&format!(
-            "#[derive(Debug, Clone, straddle::Model)]\n#[straddle(table = \"t{i}\")]\npub struct M{i} {{\n    \
-             #[straddle(primary_key)]\n    pub id: i64,\n    pub email: String,\n    pub name: Option<String>,\n    \
-             pub count: i32,\n    pub active: bool,\n{change}}}\n\n"
-        ));
-    }
-    out
-}
-
-fn fromrow_models(n: usize) -> String {
-    let mut out = String::from("#![allow(dead_code)]\n");
-    for i in 0..n {
-        let change = if i % 10 == 0 {
-            "    pub email_normalized: String,\n"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "#[derive(Debug, Clone, sqlx::FromRow)]\npub struct M{i} {{\n    pub id: i64,\n    pub email: String,\n    \
-             pub name: Option<String>,\n    pub count: i32,\n    pub active: bool,\n{change}}}\n\n"
+            "#[derive(Debug, Clone, {derive})]\n{table}pub struct M{i} {{\n{}    pub id: i64,\n    pub email: String,\n    \
+             pub name: Option<String>,\n    pub count: i32,\n    pub active: bool,\n{change}}}\n\n",
+            attr("    #[straddle(primary_key)]\n")
         ));
     }
     out
