@@ -193,6 +193,85 @@ async fn index_on_the_old_column_sqlite() {
     }
 }
 
+/// The backfill fills the new column and nothing else: a value the previous release wrote
+/// that converts but would not convert back the same (`' 7'` → `7` → `'7'`) stays as it
+/// was in the old column, which that release still reads. (The update trigger used to
+/// convert the backfill's own write back into the old column.)
+async fn backfill_leaves_the_old_column_alone<DB: TestBackend>(t: &TestDb) {
+    use straddle::{ApplyOptions, Direction, Model, Phase};
+    let pool = t.pool::<DB>(2).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let model = AccountRetyped::definition();
+    let d = DB::DIALECT;
+    DB::exec(
+        &mut conn,
+        &straddle_tests::base_table_sql(Account::definition(), d),
+    )
+    .await;
+    for sql in seed_sql_with(d, "accounts", 50, &account::SEED) {
+        DB::exec(&mut conn, &sql).await;
+    }
+    let balances = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        d.quote("balance"),
+        d.quote("accounts"),
+        d.quote("id")
+    );
+    let before = DB::text_rows(&mut conn, balances.clone()).await;
+    assert!(
+        before.iter().all(|b| b.starts_with(' ')),
+        "seeded with a leading space: {before:?}"
+    );
+    let options = ApplyOptions::default();
+    for phase in [Phase::Expand, Phase::Backfill] {
+        straddle::apply_phase::<DB>(&mut conn, model, "balance", phase, Direction::Up, &options)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        DB::text_rows(&mut conn, balances).await,
+        before,
+        "the previous release's values are untouched"
+    );
+    let shadow = straddle::ir::render::shadow_column(d, "accounts", "balance");
+    let filled = format!(
+        "SELECT CAST({} AS CHAR(20)) FROM {} ORDER BY {}",
+        d.quote(&shadow),
+        d.quote("accounts"),
+        d.quote("id")
+    );
+    let filled = match d {
+        straddle::Dialect::Postgres | straddle::Dialect::Sqlite => filled.replace("CHAR(20)", "TEXT"),
+        straddle::Dialect::MySql => filled,
+    };
+    assert_eq!(
+        DB::text_rows(&mut conn, filled).await,
+        before.iter().map(|b| b.trim().to_string()).collect::<Vec<_>>(),
+        "the new column has every value converted"
+    );
+}
+
+#[tokio::test]
+async fn backfill_leaves_the_old_column_alone_postgres() {
+    if let Some(t) = TestDb::postgres("retype_alone").await {
+        backfill_leaves_the_old_column_alone::<sqlx::Postgres>(&t).await;
+    }
+}
+
+#[tokio::test]
+async fn backfill_leaves_the_old_column_alone_mysql() {
+    if let Some(t) = TestDb::mysql("retype_alone").await {
+        backfill_leaves_the_old_column_alone::<sqlx::MySql>(&t).await;
+    }
+}
+
+#[tokio::test]
+async fn backfill_leaves_the_old_column_alone_sqlite() {
+    if let Some(t) = TestDb::sqlite("retype_alone").await {
+        backfill_leaves_the_old_column_alone::<sqlx::Sqlite>(&t).await;
+    }
+}
+
 /// A binary-coercible widening (`VARCHAR(32)` → `VARCHAR(255)` on PostgreSQL) is one
 /// brief ALTER at expand: the rollout harness holds it to no rewrite (`relfilenode`
 /// unchanged) and a short ACCESS EXCLUSIVE, with both releases running.

@@ -199,13 +199,88 @@ pub fn shadow_column(_dialect: Dialect, table: &str, column: &str) -> String {
     crate::naming::object_name("new", &[table, column])
 }
 
-/// Names of the sync triggers Straddle installs for a backfilled column. Their presence
-/// in the catalog is how the runtime knows a change is between expand and contract.
-pub fn sync_trigger_names(dialect: Dialect, table: &str, column: &str) -> Vec<String> {
+/// Names of the sync triggers Straddle installs for a backfilled column (the insert
+/// trigger, the update trigger). Their presence in the catalog is how the runtime knows a
+/// change is between expand and contract.
+pub fn sync_trigger_names(_dialect: Dialect, table: &str, column: &str) -> Vec<String> {
     let name = |purpose: &str| crate::naming::object_name(purpose, &[table, column]);
-    match dialect {
-        Dialect::Postgres => vec![name("sync")],
-        Dialect::MySql | Dialect::Sqlite => vec![name("sync_ins"), name("sync_upd")],
+    vec![name("sync_ins"), name("sync_upd")]
+}
+
+/// When a change's sync trigger has work to do: the condition on an inserted row and the
+/// one on an updated row (`NEW`/`OLD`), in the dialect. Outside them the trigger would
+/// change nothing, and it is not run at all (PostgreSQL's and SQLite's `WHEN`, an outer
+/// `IF` on MySQL) — so the backfill's own writes, which leave every row synced, do not pay
+/// for it:
+/// - an added column is computed where a writer left it NULL, and recomputed where an
+///   update changed its sources but not it;
+/// - a rename's two columns are made equal where they differ;
+/// - a type change converts whichever column a writer changed into the other. (Where the
+///   written value is already what the other column converts to — the backfill's own
+///   writes — the body leaves the other column alone: converting back would rewrite a
+///   value the other release reads, `' 42'` → `42` → `'42'`. SQLite's condition says so
+///   itself; PostgreSQL's and MySQL's bodies check it, guarded against conversion errors.)
+pub(crate) fn sync_when(t: &Target<'_>) -> [String; 2] {
+    let d = t.dialect;
+    let distinct = |a: &str, b: &str| match d {
+        Dialect::Postgres => format!("{a} IS DISTINCT FROM {b}"),
+        Dialect::MySql => format!("NOT ({a} <=> {b})"),
+        Dialect::Sqlite => format!("{a} IS NOT {b}"),
+    };
+    let same = |a: &str, b: &str| match d {
+        Dialect::Postgres => format!("{a} IS NOT DISTINCT FROM {b}"),
+        Dialect::MySql => format!("{a} <=> {b}"),
+        Dialect::Sqlite => format!("{a} IS {b}"),
+    };
+    let row = |r: &str, col: &str| format!("{r}.{col}");
+    match t.change {
+        Change::Rename(_) => {
+            let (new, old) = (t.q(&t.column.name), t.q(&t.other_name()));
+            let differ = distinct(&row("NEW", &new), &row("NEW", &old));
+            [differ.clone(), differ]
+        }
+        Change::Retype(_) => {
+            let [new, old, up, down] = t.retype_sync("NEW");
+            let changed = |c: &str| distinct(&row("NEW", c), &row("OLD", c));
+            let update = match d {
+                // SQLite's conversions do not raise: the condition can hold them.
+                Dialect::Sqlite => format!(
+                    "({} AND {}) OR ({} AND {})",
+                    changed(&old),
+                    distinct(&row("NEW", &old), &format!("({down})")),
+                    changed(&new),
+                    distinct(&row("NEW", &new), &format!("({up})")),
+                ),
+                Dialect::Postgres | Dialect::MySql => format!("{} OR {}", changed(&old), changed(&new)),
+            };
+            [
+                format!("{} IS NULL OR {} IS NULL", row("NEW", &new), row("NEW", &old)),
+                update,
+            ]
+        }
+        _ => {
+            let col = t.col();
+            let sources = t.fill_expr().sources;
+            let sources_changed = if sources.is_empty() {
+                match d {
+                    Dialect::Sqlite => "0".to_string(),
+                    Dialect::Postgres | Dialect::MySql => "FALSE".to_string(),
+                }
+            } else {
+                sources
+                    .iter()
+                    .map(|s| distinct(&row("NEW", &t.q(s)), &row("OLD", &t.q(s))))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            };
+            [
+                format!("NEW.{col} IS NULL"),
+                format!(
+                    "NEW.{col} IS NULL OR ({} AND ({sources_changed}))",
+                    same(&row("NEW", &col), &row("OLD", &col))
+                ),
+            ]
+        }
     }
 }
 

@@ -191,90 +191,87 @@ fn trigger_object(t: &Target<'_>, name: &str) -> Object {
     }
 }
 
-/// A trigger body running `statements` in order, each on its own so that a data error in
-/// one (a division by zero, a value that does not convert) sets its column to NULL
-/// instead of failing the write: the previous release's writes must never start failing
-/// because of a rollout. Each is `(column, statement)`.
-fn guarded_body(statements: &[(String, String)]) -> String {
+/// A trigger body running `statements` in order when `when` holds for the row (outside
+/// it the trigger has nothing to do: see [`super::sync_when`]), each statement on its own
+/// so that a data error in one (a division by zero, a value that does not convert) sets
+/// its column to NULL instead of failing the write: the previous release's writes must
+/// never start failing because of a rollout. Each is `(column, statement)`.
+fn guarded_body(when: &str, statements: &[(String, String)]) -> String {
     let blocks: Vec<String> = statements
         .iter()
         .map(|(col, st)| {
             format!("BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION SET NEW.{col} = NULL; {st}; END;")
         })
         .collect();
-    format!("BEGIN {} END", blocks.join(" "))
+    format!("BEGIN IF {when} THEN {} END IF; END", blocks.join(" "))
 }
 
 /// Trigger bodies (insert, update) filling an added column from its expression.
 fn computed_sync_bodies(t: &Target<'_>) -> (String, String) {
     let col = t.col();
-    let expr = t.fill_expr();
-    let computed = expr.render(t.dialect, Qualifier::Row("NEW"));
-    let sources_changed = if expr.sources.is_empty() {
-        "FALSE".to_string()
-    } else {
-        expr.sources
-            .iter()
-            .map(|s| format!("NOT (NEW.{0} <=> OLD.{0})", t.q(s)))
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    };
-    (
-        guarded_body(&[(
-            col.clone(),
-            format!("IF NEW.{col} IS NULL THEN SET NEW.{col} = {computed}; END IF"),
-        )]),
-        guarded_body(&[(
-            col.clone(),
-            format!(
-                "IF NEW.{col} IS NULL OR (NEW.{col} <=> OLD.{col} AND ({sources_changed})) THEN \
-                 SET NEW.{col} = {computed}; END IF"
-            ),
-        )]),
-    )
+    let computed = t.fill_expr().render(t.dialect, Qualifier::Row("NEW"));
+    let set = [(col.clone(), format!("SET NEW.{col} = {computed}"))];
+    let [insert, update] = super::sync_when(t);
+    (guarded_body(&insert, &set), guarded_body(&update, &set))
 }
 
 /// Trigger bodies (insert, update) of a rename's two-way copy: whichever column a
 /// writer set, the other follows. Assignments run left to right.
 fn rename_sync_bodies(t: &Target<'_>) -> (String, String) {
     let (new, old) = (t.q(&t.column.name), t.q(&t.other_name()));
+    let [insert, update] = super::sync_when(t);
     (
-        format!("SET NEW.{new} = COALESCE(NEW.{new}, NEW.{old}), NEW.{old} = COALESCE(NEW.{old}, NEW.{new})"),
         format!(
-            "SET NEW.{old} = CASE WHEN NOT (NEW.{new} <=> OLD.{new}) THEN NEW.{new} ELSE NEW.{old} END, \
+            "BEGIN IF {insert} THEN SET NEW.{new} = COALESCE(NEW.{new}, NEW.{old}), \
+             NEW.{old} = COALESCE(NEW.{old}, NEW.{new}); END IF; END"
+        ),
+        format!(
+            "BEGIN IF {update} THEN SET NEW.{old} = CASE WHEN NOT (NEW.{new} <=> OLD.{new}) THEN NEW.{new} ELSE NEW.{old} END, \
              NEW.{new} = CASE WHEN (NEW.{new} <=> OLD.{new}) AND NOT (NEW.{old} <=> OLD.{old}) THEN NEW.{old} \
-             ELSE NEW.{new} END"
+             ELSE NEW.{new} END; END IF; END"
         ),
     )
 }
 
 /// Trigger bodies (insert, update) of a type change's two-way conversion: whichever
-/// column a writer set, the other gets it converted. Assignments run left to right.
+/// column a writer set, the other gets it converted.
 fn retype_sync_bodies(t: &Target<'_>) -> (String, String) {
     let [new, old, up, down] = t.retype_sync("NEW");
+    let [insert, update] = super::sync_when(t);
     (
-        guarded_body(&[
-            (
-                new.clone(),
-                format!("IF NEW.{new} IS NULL THEN SET NEW.{new} = {up}; END IF"),
-            ),
-            (
-                old.clone(),
-                format!("IF NEW.{old} IS NULL THEN SET NEW.{old} = {down}; END IF"),
-            ),
-        ]),
-        guarded_body(&[
-            (
-                old.clone(),
-                format!("IF NOT (NEW.{new} <=> OLD.{new}) THEN SET NEW.{old} = {down}; END IF"),
-            ),
-            (
-                new.clone(),
-                format!(
-                    "IF (NEW.{new} <=> OLD.{new}) AND NOT (NEW.{old} <=> OLD.{old}) THEN SET NEW.{new} = {up}; END IF"
+        guarded_body(
+            &insert,
+            &[
+                (
+                    new.clone(),
+                    format!("IF NEW.{new} IS NULL THEN SET NEW.{new} = {up}; END IF"),
                 ),
-            ),
-        ]),
+                (
+                    old.clone(),
+                    format!("IF NEW.{old} IS NULL THEN SET NEW.{old} = {down}; END IF"),
+                ),
+            ],
+        ),
+        guarded_body(
+            &update,
+            &[
+                // A value already what the other column converts to (the backfill's) is
+                // left alone: converting it back could rewrite the other release's value.
+                (
+                    old.clone(),
+                    format!(
+                        "IF NOT (NEW.{new} <=> OLD.{new}) AND NOT (NEW.{new} <=> ({up})) THEN SET NEW.{old} = {down}; END IF"
+                    ),
+                ),
+                (
+                    new.clone(),
+                    format!(
+                        "IF (NEW.{new} <=> OLD.{new}) AND NOT (NEW.{old} <=> OLD.{old}) AND NOT (NEW.{old} <=> ({down})) \
+                         THEN SET NEW.{new} = {up}; END IF"
+                    ),
+                ),
+            ],
+        ),
     )
 }
 

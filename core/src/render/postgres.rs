@@ -85,13 +85,17 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             // Trigger first, then the function: `DROP FUNCTION … CASCADE` would take the
             // table's ACCESS EXCLUSIVE lock implicitly.
             let mut s = step("drop-sync-trigger", true, true);
-            s.statements.push(Statement::Execute(format!(
-                "DROP TRIGGER IF EXISTS {q_name} ON {}",
-                t.table()
-            )));
+            for trigger in super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name) {
+                s.statements.push(Statement::Execute(format!(
+                    "DROP TRIGGER IF EXISTS {} ON {}",
+                    t.q(&trigger),
+                    t.table()
+                )));
+                s.expects.push(drop(trigger_object(t, &trigger)));
+            }
             s.statements
                 .push(Statement::Execute(format!("DROP FUNCTION IF EXISTS {q_name}()")));
-            s.expects = vec![drop(trigger_object(t, &name)), drop(function_object(t, &name))];
+            s.expects.push(drop(function_object(t, &name)));
             vec![Rendered {
                 step: s,
                 combinable: true,
@@ -547,7 +551,8 @@ fn guarded(statement: &str, otherwise: &str, indent: usize) -> String {
 }
 
 /// The trigger function with `body` (plpgsql statements run before `RETURN NEW`), and
-/// the BEFORE INSERT OR UPDATE trigger running it. The body is dollar-quoted with a tag
+/// the BEFORE INSERT and BEFORE UPDATE triggers running it when there is work for it
+/// ([`super::sync_when`]). The body is dollar-quoted with a tag
 /// that does not occur in it, so no identifier or expression can end it.
 fn sync_trigger(t: &Target<'_>, body: String) -> Rendered {
     let name = t.object_name("sync");
@@ -559,23 +564,30 @@ fn sync_trigger(t: &Target<'_>, body: String) -> Rendered {
     );
     let mut s = step("create-sync-trigger", true, true);
     s.statements.push(Statement::Execute(function));
-    s.statements.push(Statement::Execute(format!(
-        "DROP TRIGGER IF EXISTS {q_name} ON {}",
-        t.table()
-    )));
-    s.statements.push(Statement::Execute(format!(
-        "CREATE TRIGGER {q_name} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {q_name}()",
-        t.table()
-    )));
-    s.expects = vec![
-        create(function_object(t, &name), State::Function { body: source }),
-        create(
-            trigger_object(t, &name),
+    s.expects = vec![create(
+        function_object(t, &name),
+        State::Function { body: source },
+    )];
+    // One trigger per event, each run only `WHEN` it has work to do: an INSERT trigger's
+    // condition cannot read OLD, and outside the conditions the function is not entered.
+    let names = super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name);
+    for ((trigger, event), when) in names.iter().zip(["INSERT", "UPDATE"]).zip(super::sync_when(t)) {
+        let q_trigger = t.q(trigger);
+        s.statements.push(Statement::Execute(format!(
+            "DROP TRIGGER IF EXISTS {q_trigger} ON {}",
+            t.table()
+        )));
+        s.statements.push(Statement::Execute(format!(
+            "CREATE TRIGGER {q_trigger} BEFORE {event} ON {} FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION {q_name}()",
+            t.table()
+        )));
+        s.expects.push(create(
+            trigger_object(t, trigger),
             State::Trigger {
                 definition: name.clone(),
             },
-        ),
-    ];
+        ));
+    }
     Rendered {
         step: s,
         combinable: true,
@@ -652,12 +664,29 @@ fn retype_sync_body(t: &Target<'_>) -> String {
          \x20 ELSIF NEW.{new} IS DISTINCT FROM OLD.{new} THEN\n{}\
          \x20 ELSIF NEW.{old} IS DISTINCT FROM OLD.{old} THEN\n{}\
          \x20 END IF;\n",
-        guarded(
-            &format!("NEW.{old} := {down};"),
-            &format!("NEW.{old} := NULL;"),
-            4
-        ),
-        guarded(&format!("NEW.{new} := {up};"), &format!("NEW.{new} := NULL;"), 4),
+        converted_unless_matching(&new, &up, &old, &down),
+        converted_unless_matching(&old, &down, &new, &up),
+    )
+}
+
+/// `NEW.{to} := {convert}` after a write of `written`, unless `written` already holds
+/// what `to` converts to (`{back}`) — the backfill's own writes, which must not rewrite
+/// the other release's value through a conversion that does not round-trip. A data error
+/// checking or converting falls back to converting, then to NULL (see [`guarded`]); the
+/// nested block costs only on that path.
+fn converted_unless_matching(written: &str, back: &str, to: &str, convert: &str) -> String {
+    let fallback = guarded(
+        &format!("NEW.{to} := {convert};"),
+        &format!("NEW.{to} := NULL;"),
+        6,
+    );
+    format!(
+        "\x20   BEGIN\n\
+         \x20     IF NEW.{written} IS DISTINCT FROM ({back}) THEN\n\
+         \x20       NEW.{to} := {convert};\n\
+         \x20     END IF;\n\
+         \x20   EXCEPTION WHEN data_exception THEN\n{fallback}\
+         \x20   END;\n"
     )
 }
 

@@ -7,7 +7,7 @@ use super::{IndexTarget, Rendered, Target, alter, create, default_sql, drop, ste
 use crate::catalog::{ColumnDefault, Object, State};
 use crate::expr::Qualifier;
 use crate::model::Change;
-use crate::plan::Op;
+use crate::plan::{Col, Op};
 use crate::step::{Statement, TableRebuild};
 
 pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
@@ -127,6 +127,31 @@ fn trigger_sql(t: &Target<'_>, name: &str, body: &str, if_not_exists: bool) -> S
     )
 }
 
+/// The columns whose writes the update trigger watches (`UPDATE OF`): an update that sets
+/// none of them does not run the trigger program at all — not even its `WHEN` — which is
+/// what lets the backfill's own writes go at the speed of a bare `UPDATE`:
+/// - an added column: its expression's sources (a write of the column itself is this
+///   release's, or the backfill's, and already right; an explicit NULL written by hand is
+///   left for `verify` and contract to report). Generated code updates every field, so
+///   its writes always include the sources;
+/// - a rename: both columns (either release may write either);
+/// - a type change: both columns (the backfill's writes run the trigger program, whose
+///   condition finds them already converted).
+fn update_of(t: &Target<'_>) -> Vec<String> {
+    match t.change {
+        Change::Rename(_) => vec![t.q(&t.column.name), t.q(&t.other_name())],
+        Change::Retype(_) => vec![t.q(&t.name_of(Col::From)), t.q(&t.name_of(Col::Shadow))],
+        _ => {
+            let sources = t.fill_expr().sources;
+            if sources.is_empty() {
+                vec![t.q(&t.column.name)]
+            } else {
+                sources.iter().map(|s| t.q(s)).collect()
+            }
+        }
+    }
+}
+
 /// The sync triggers (name, what follows the name). SQLite triggers cannot assign NEW:
 /// they fix the row right after it is written (recursive triggers are off, so the fix
 /// does not fire them again).
@@ -134,6 +159,7 @@ fn sync_triggers(t: &Target<'_>) -> Vec<(String, String)> {
     let table = t.table();
     let names = super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name);
     let this_row = t.this_row();
+    let [when_insert, when_update] = super::sync_when(t);
     let (insert, update) = match t.change {
         Change::Rename(_) => {
             // Two-way copy: whichever column a writer set, the other follows.
@@ -143,13 +169,10 @@ fn sync_triggers(t: &Target<'_>) -> Vec<(String, String)> {
                 .replace("{old}", &old);
             (
                 format!(
-                    "WHEN NEW.{new} IS NOT NEW.{old} BEGIN UPDATE {table} SET {new} = COALESCE(NEW.{new}, NEW.{old}), \
-                     {old} = COALESCE(NEW.{new}, NEW.{old}) WHERE {this_row}; END"
+                    "UPDATE {table} SET {new} = COALESCE(NEW.{new}, NEW.{old}), \
+                     {old} = COALESCE(NEW.{new}, NEW.{old}) WHERE {this_row}"
                 ),
-                format!(
-                    "WHEN NEW.{new} IS NOT NEW.{old} BEGIN UPDATE {table} SET {new} = {set}, {old} = {set} \
-                     WHERE {this_row}; END"
-                ),
+                format!("UPDATE {table} SET {new} = {set}, {old} = {set} WHERE {this_row}"),
             )
         }
         Change::Retype(_) => {
@@ -158,38 +181,27 @@ fn sync_triggers(t: &Target<'_>) -> Vec<(String, String)> {
             let changed = format!("NEW.{new} IS NOT OLD.{new}");
             (
                 format!(
-                    "WHEN NEW.{new} IS NULL OR NEW.{old} IS NULL BEGIN UPDATE {table} SET {new} = COALESCE(NEW.{new}, {up}), \
-                     {old} = COALESCE(NEW.{old}, {down}) WHERE {this_row}; END"
+                    "UPDATE {table} SET {new} = COALESCE(NEW.{new}, {up}), \
+                     {old} = COALESCE(NEW.{old}, {down}) WHERE {this_row}"
                 ),
                 format!(
-                    "WHEN {changed} OR NEW.{old} IS NOT OLD.{old} BEGIN UPDATE {table} SET \
+                    "UPDATE {table} SET \
                      {old} = CASE WHEN {changed} THEN {down} ELSE NEW.{old} END, \
-                     {new} = CASE WHEN {changed} THEN NEW.{new} ELSE {up} END WHERE {this_row}; END"
+                     {new} = CASE WHEN {changed} THEN NEW.{new} ELSE {up} END WHERE {this_row}"
                 ),
             )
         }
         _ => {
             let col = t.q(&t.column.name);
-            let expr = t.fill_expr();
-            let computed = expr.render(t.dialect, Qualifier::None);
-            let sources_changed = if expr.sources.is_empty() {
-                "0".to_string()
-            } else {
-                expr.sources
-                    .iter()
-                    .map(|s| format!("NEW.{0} IS NOT OLD.{0}", t.q(s)))
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
-            };
+            let computed = t.fill_expr().render(t.dialect, Qualifier::None);
             let fill = format!("UPDATE {table} SET {col} = {computed} WHERE {this_row}");
-            (
-                format!("WHEN NEW.{col} IS NULL BEGIN {fill}; END"),
-                format!(
-                    "WHEN NEW.{col} IS NULL OR (NEW.{col} IS OLD.{col} AND ({sources_changed})) BEGIN {fill}; END"
-                ),
-            )
+            (fill.clone(), fill)
         }
     };
+    let (insert, update) = (
+        format!("WHEN {when_insert} BEGIN {insert}; END"),
+        format!("WHEN {when_update} BEGIN {update}; END"),
+    );
     vec![
         (
             names[0].clone(),
@@ -197,7 +209,10 @@ fn sync_triggers(t: &Target<'_>) -> Vec<(String, String)> {
         ),
         (
             names[1].clone(),
-            format!("AFTER UPDATE ON {table} FOR EACH ROW {update}"),
+            format!(
+                "AFTER UPDATE OF {} ON {table} FOR EACH ROW {update}",
+                update_of(t).join(", ")
+            ),
         ),
     ]
 }

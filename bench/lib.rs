@@ -1,0 +1,1 @@
+//! Benchmarks of Straddle against the physical limit; see `BENCHMARKS.md`.
