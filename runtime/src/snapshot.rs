@@ -112,7 +112,7 @@ impl Snapshot {
                     };
                     match add.kind(c.nullable) {
                         AddKind::Backfilled { not_null, .. } => {
-                            let syncing = sync_trigger_names(dialect, &model.table, &c.name)
+                            let syncing = sync_trigger_names(&model.table, &c.name)
                                 .iter()
                                 .any(|t| self.has_trigger(t));
                             if syncing || (not_null && nullable) {

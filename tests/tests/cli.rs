@@ -148,9 +148,7 @@ async fn a_rollout_through_the_command_line() {
     )
     .await;
     assert_eq!(triggers.len(), 2);
-    for name in
-        straddle::ir::render::sync_trigger_names(straddle::Dialect::Sqlite, "users", "email_normalized")
-    {
+    for name in straddle::ir::render::sync_trigger_names("users", "email_normalized") {
         sqlx::Sqlite::exec(&mut conn, &format!("DROP TRIGGER `{name}`")).await;
     }
     sqlx::Sqlite::exec(

@@ -190,7 +190,7 @@ async fn a_catalog_that_disagrees_with_the_ledger_is_refused<DB: TestBackend>(t:
         "already applied"
     );
     let d = DB::DIALECT;
-    let trigger = straddle::ir::render::sync_trigger_names(d, "users", "email_normalized").remove(0);
+    let [trigger, _] = straddle::ir::render::sync_trigger_names("users", "email_normalized");
     let revert = match d {
         straddle::Dialect::Postgres => vec![
             "ALTER TABLE users ALTER COLUMN email_normalized DROP NOT NULL".to_string(),

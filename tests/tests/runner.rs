@@ -238,7 +238,7 @@ async fn contract_refuses_until_backfilled<DB: TestBackend>(t: &TestDb) {
     {
         let mut conn = pool.acquire().await.unwrap();
         let mut recreate = Vec::new();
-        for name in straddle::ir::render::sync_trigger_names(DB::DIALECT, "users", "email_normalized") {
+        for name in straddle::ir::render::sync_trigger_names("users", "email_normalized") {
             let lit = DB::DIALECT.string_literal(&name);
             let (definition, on) = match DB::DIALECT {
                 straddle::Dialect::Postgres => (

@@ -136,6 +136,10 @@ impl<'a> Target<'a> {
     pub fn object_name(&self, purpose: &str) -> String {
         crate::naming::object_name(purpose, &[&self.model.table, &self.name()])
     }
+    /// The change's sync triggers: see [`sync_trigger_names`].
+    pub fn sync_trigger_names(&self) -> [String; 2] {
+        sync_trigger_names(&self.model.table, &self.column.name)
+    }
     /// `WHERE` condition selecting the row a trigger fires for (SQLite's AFTER triggers).
     pub fn this_row(&self) -> String {
         self.model
@@ -202,9 +206,8 @@ pub fn shadow_column(_dialect: Dialect, table: &str, column: &str) -> String {
 /// Names of the sync triggers Straddle installs for a backfilled column (the insert
 /// trigger, the update trigger). Their presence in the catalog is how the runtime knows a
 /// change is between expand and contract.
-pub fn sync_trigger_names(_dialect: Dialect, table: &str, column: &str) -> Vec<String> {
-    let name = |purpose: &str| crate::naming::object_name(purpose, &[table, column]);
-    vec![name("sync_ins"), name("sync_upd")]
+pub fn sync_trigger_names(table: &str, column: &str) -> [String; 2] {
+    ["sync_ins", "sync_upd"].map(|purpose| crate::naming::object_name(purpose, &[table, column]))
 }
 
 /// When a change's sync trigger has work to do: the condition on an inserted row and the

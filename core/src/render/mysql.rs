@@ -46,7 +46,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             true,
         )],
         Op::CreateSyncTrigger => {
-            let [ins, upd] = sync_trigger_names(t);
+            let [ins, upd] = t.sync_trigger_names();
             let (insert_body, update_body) = match t.change {
                 Change::Rename(_) => rename_sync_bodies(t),
                 Change::Retype(_) => retype_sync_bodies(t),
@@ -82,7 +82,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             ]
         }
         Op::DropSyncTrigger => {
-            let [ins, upd] = sync_trigger_names(t);
+            let [ins, upd] = t.sync_trigger_names();
             // Trigger names are the schema's: one of that name on another table is not
             // ours, and the step refuses rather than drop it.
             vec![
@@ -366,9 +366,4 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
         step: s,
         combinable: false,
     }]
-}
-
-fn sync_trigger_names(t: &Target<'_>) -> [String; 2] {
-    let names = super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name);
-    [names[0].clone(), names[1].clone()]
 }

@@ -54,28 +54,14 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 Change::Retype(_) => return vec![sync_trigger(t, retype_sync_body(t))],
                 _ => {}
             }
-            let expr = t.fill_expr();
-            let computed = expr.render(t.dialect, Qualifier::Row("NEW"));
-            let sources_changed = if expr.sources.is_empty() {
-                "FALSE".to_string()
-            } else {
-                expr.sources
-                    .iter()
-                    .map(|s| format!("NEW.{0} IS DISTINCT FROM OLD.{0}", t.q(s)))
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
-            };
-            // Rows written by code that does not know the column get it computed; rows whose
-            // sources change while it is left as it was get it recomputed.
-            let body = format!(
-                "\x20 IF NEW.{col} IS NULL OR (TG_OP = 'UPDATE' AND NEW.{col} IS NOT DISTINCT FROM OLD.{col} AND ({sources_changed})) THEN\n\
-                 {}\
-                 \x20 END IF;\n",
-                guarded(
-                    &format!("NEW.{col} := {computed};"),
-                    &format!("NEW.{col} := NULL;"),
-                    4
-                )
+            // Which rows get it computed — written by code that does not know the column,
+            // or with its sources changed and it left as it was — is the triggers' `WHEN`
+            // (`sync_when`): the function runs only for them.
+            let computed = t.fill_expr().render(t.dialect, Qualifier::Row("NEW"));
+            let body = guarded(
+                &format!("NEW.{col} := {computed};"),
+                &format!("NEW.{col} := NULL;"),
+                2,
             );
             vec![sync_trigger(t, body)]
         }
@@ -85,7 +71,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             // Trigger first, then the function: `DROP FUNCTION … CASCADE` would take the
             // table's ACCESS EXCLUSIVE lock implicitly.
             let mut s = step("drop-sync-trigger", true, true);
-            for trigger in super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name) {
+            for trigger in t.sync_trigger_names() {
                 s.statements.push(Statement::Execute(format!(
                     "DROP TRIGGER IF EXISTS {} ON {}",
                     t.q(&trigger),
@@ -570,8 +556,12 @@ fn sync_trigger(t: &Target<'_>, body: String) -> Rendered {
     )];
     // One trigger per event, each run only `WHEN` it has work to do: an INSERT trigger's
     // condition cannot read OLD, and outside the conditions the function is not entered.
-    let names = super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name);
-    for ((trigger, event), when) in names.iter().zip(["INSERT", "UPDATE"]).zip(super::sync_when(t)) {
+    for ((trigger, event), when) in t
+        .sync_trigger_names()
+        .iter()
+        .zip(["INSERT", "UPDATE"])
+        .zip(super::sync_when(t))
+    {
         let q_trigger = t.q(trigger);
         s.statements.push(Statement::Execute(format!(
             "DROP TRIGGER IF EXISTS {q_trigger} ON {}",

@@ -64,7 +64,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         }
         Op::DropSyncTrigger => {
             let mut s = step("drop-sync-trigger", true, true);
-            for name in super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name) {
+            for name in t.sync_trigger_names() {
                 s.statements.push(Statement::Execute(format!(
                     "DROP TRIGGER IF EXISTS {}",
                     t.q(&name)
@@ -157,7 +157,7 @@ fn update_of(t: &Target<'_>) -> Vec<String> {
 /// does not fire them again).
 fn sync_triggers(t: &Target<'_>) -> Vec<(String, String)> {
     let table = t.table();
-    let names = super::sync_trigger_names(t.dialect, &t.model.table, &t.column.name);
+    let [insert_trigger, update_trigger] = t.sync_trigger_names();
     let this_row = t.this_row();
     let [when_insert, when_update] = super::sync_when(t);
     let (insert, update) = match t.change {
@@ -204,11 +204,11 @@ fn sync_triggers(t: &Target<'_>) -> Vec<(String, String)> {
     );
     vec![
         (
-            names[0].clone(),
+            insert_trigger,
             format!("AFTER INSERT ON {table} FOR EACH ROW {insert}"),
         ),
         (
-            names[1].clone(),
+            update_trigger,
             format!(
                 "AFTER UPDATE OF {} ON {table} FOR EACH ROW {update}",
                 update_of(t).join(", ")
