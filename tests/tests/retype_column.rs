@@ -8,7 +8,7 @@
 
 use straddle_tests::models::{Account, AccountRetyped, account};
 use straddle_tests::rollout::{self, Versions};
-use straddle_tests::{TestBackend, TestDb, seed_sql_with};
+use straddle_tests::{TestBackend, TestDb, per_dialect, seed_sql_with};
 
 const ROWS: i64 = 20_000;
 
@@ -58,6 +58,19 @@ where
     rollout::run::<DB, Retype>(t, ROWS, seed).await;
 }
 
+/// The previous release's table (`Account`) with `rows` seeded rows.
+async fn seed_accounts<DB: TestBackend>(conn: &mut DB::Connection, rows: u64) {
+    let d = DB::DIALECT;
+    DB::exec(
+        conn,
+        &straddle_tests::base_table_sql(<Account as straddle::Model>::definition(), d),
+    )
+    .await;
+    for sql in seed_sql_with(d, "accounts", rows, &account::SEED) {
+        DB::exec(conn, &sql).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres() {
     if let Some(t) = TestDb::postgres("retype").await {
@@ -88,14 +101,7 @@ async fn index_on_the_old_column<DB: TestBackend>(t: &TestDb) {
     let mut conn = pool.acquire().await.unwrap();
     let model = AccountRetyped::definition();
     let d = DB::DIALECT;
-    DB::exec(
-        &mut conn,
-        &straddle_tests::base_table_sql(Account::definition(), d),
-    )
-    .await;
-    for sql in seed_sql_with(d, "accounts", 50, &account::SEED) {
-        DB::exec(&mut conn, &sql).await;
-    }
+    seed_accounts::<DB>(&mut conn, 50).await;
     // MySQL indexes a TEXT column by a prefix.
     let on = |col: &str| match d {
         Dialect::MySql => format!("{}(20)", d.quote(col)),
@@ -172,26 +178,7 @@ async fn index_on_the_old_column<DB: TestBackend>(t: &TestDb) {
     );
 }
 
-#[tokio::test]
-async fn index_on_the_old_column_postgres() {
-    if let Some(t) = TestDb::postgres("retype_idx").await {
-        index_on_the_old_column::<sqlx::Postgres>(&t).await;
-    }
-}
-
-#[tokio::test]
-async fn index_on_the_old_column_mysql() {
-    if let Some(t) = TestDb::mysql("retype_idx").await {
-        index_on_the_old_column::<sqlx::MySql>(&t).await;
-    }
-}
-
-#[tokio::test]
-async fn index_on_the_old_column_sqlite() {
-    if let Some(t) = TestDb::sqlite("retype_idx").await {
-        index_on_the_old_column::<sqlx::Sqlite>(&t).await;
-    }
-}
+per_dialect!(index_on_the_old_column);
 
 /// The backfill fills the new column and nothing else: a value the previous release wrote
 /// that converts but would not convert back the same (`' 7'` → `7` → `'7'`) stays as it
@@ -203,14 +190,7 @@ async fn backfill_leaves_the_old_column_alone<DB: TestBackend>(t: &TestDb) {
     let mut conn = pool.acquire().await.unwrap();
     let model = AccountRetyped::definition();
     let d = DB::DIALECT;
-    DB::exec(
-        &mut conn,
-        &straddle_tests::base_table_sql(Account::definition(), d),
-    )
-    .await;
-    for sql in seed_sql_with(d, "accounts", 50, &account::SEED) {
-        DB::exec(&mut conn, &sql).await;
-    }
+    seed_accounts::<DB>(&mut conn, 50).await;
     let balances = format!(
         "SELECT {} FROM {} ORDER BY {}",
         d.quote("balance"),
@@ -251,26 +231,7 @@ async fn backfill_leaves_the_old_column_alone<DB: TestBackend>(t: &TestDb) {
     );
 }
 
-#[tokio::test]
-async fn backfill_leaves_the_old_column_alone_postgres() {
-    if let Some(t) = TestDb::postgres("retype_alone").await {
-        backfill_leaves_the_old_column_alone::<sqlx::Postgres>(&t).await;
-    }
-}
-
-#[tokio::test]
-async fn backfill_leaves_the_old_column_alone_mysql() {
-    if let Some(t) = TestDb::mysql("retype_alone").await {
-        backfill_leaves_the_old_column_alone::<sqlx::MySql>(&t).await;
-    }
-}
-
-#[tokio::test]
-async fn backfill_leaves_the_old_column_alone_sqlite() {
-    if let Some(t) = TestDb::sqlite("retype_alone").await {
-        backfill_leaves_the_old_column_alone::<sqlx::Sqlite>(&t).await;
-    }
-}
+per_dialect!(backfill_leaves_the_old_column_alone);
 
 /// A binary-coercible widening (`VARCHAR(32)` → `VARCHAR(255)` on PostgreSQL) is one
 /// brief ALTER at expand: the rollout harness holds it to no rewrite (`relfilenode`
