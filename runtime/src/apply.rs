@@ -351,7 +351,33 @@ pub(crate) struct LedgerRecord<'a> {
     pub note: Option<String>,
 }
 
-impl LedgerRecord<'_> {
+impl<'a> LedgerRecord<'a> {
+    /// A row for a step that touched nothing — found applied, just begun, overridden —
+    /// stamped now: no duration, no rows, one attempt, no note.
+    pub(crate) fn untouched(
+        change: &'a str,
+        (phase, direction): (Phase, Direction),
+        step: &'a str,
+        checksum: &'a str,
+        status: &'a str,
+        applied_by: &'a str,
+    ) -> Self {
+        LedgerRecord {
+            change,
+            phase,
+            direction,
+            step,
+            checksum,
+            status,
+            started_ms: backfill::now_ms(),
+            took: Duration::ZERO,
+            rows: 0,
+            attempts: 1,
+            applied_by,
+            note: None,
+        }
+    }
+
     pub(crate) async fn insert<DB: Backend>(&self, conn: &mut DB::Connection) -> Result<()> {
         let mut args = DB::Arguments::default();
         let text = |args: &mut DB::Arguments, s: &str| {

@@ -562,18 +562,15 @@ impl<DB: Backend> Runner<DB> {
                     direction.key()
                 );
                 LedgerRecord {
-                    change: &plan.id,
-                    phase,
-                    direction,
-                    step: "fleet-gate",
-                    checksum: "-",
-                    status: "overridden",
-                    started_ms: now_ms(),
-                    took: Duration::ZERO,
-                    rows: 0,
-                    attempts: 1,
-                    applied_by: &self.lock.holder,
                     note: Some(note),
+                    ..LedgerRecord::untouched(
+                        &plan.id,
+                        (phase, direction),
+                        "fleet-gate",
+                        "-",
+                        "overridden",
+                        &self.lock.holder,
+                    )
                 }
                 .insert::<DB>(&mut self.conn)
                 .await?;
@@ -856,18 +853,17 @@ impl<DB: Backend> Runner<DB> {
             _ => "failed",
         };
         let record = LedgerRecord {
-            change,
-            phase,
-            direction,
-            step,
-            checksum,
-            status,
             started_ms: began.0,
             took: began.1.elapsed(),
-            rows: 0,
-            attempts: 1,
-            applied_by: &self.lock.holder,
             note: Some(error.to_string()),
+            ..LedgerRecord::untouched(
+                change,
+                (phase, direction),
+                step,
+                checksum,
+                status,
+                &self.lock.holder,
+            )
         };
         if let Err(e) = record.insert::<DB>(&mut self.conn).await {
             tracing::debug!("could not record the failure of {change} {phase} {step}: {e}");
@@ -884,20 +880,14 @@ impl<DB: Backend> Runner<DB> {
         checksum: &str,
         status: &str,
     ) -> Result<()> {
-        LedgerRecord {
+        LedgerRecord::untouched(
             change,
-            phase,
-            direction,
+            (phase, direction),
             step,
             checksum,
             status,
-            started_ms: now_ms(),
-            took: Duration::ZERO,
-            rows: 0,
-            attempts: 1,
-            applied_by: &self.lock.holder,
-            note: None,
-        }
+            &self.lock.holder,
+        )
         .insert::<DB>(&mut self.conn)
         .await
     }
