@@ -81,7 +81,7 @@ impl Variant {
 }
 
 struct Outcome {
-    name: String,
+    variant: Variant,
     secs: f64,
     phases: Option<[f64; 3]>,
     p99: Duration,
@@ -130,7 +130,7 @@ fn report(engine: &str, setup: &Setup, outcomes: &[Outcome]) {
     for o in outcomes {
         println!(
             "| {} | {:.0} | {:.2} | {:.1} ms | {:.1} ms | {} of {} |",
-            o.name,
+            o.variant.name(),
             setup.rows as f64 / o.secs,
             limit / o.secs,
             o.p99.as_secs_f64() * 1e3,
@@ -145,10 +145,7 @@ fn report(engine: &str, setup: &Setup, outcomes: &[Outcome]) {
                 "\nwhole change, by phase: expand {:.3} s, backfill {:.3} s, contract {:.3} s",
                 e, b, c
             );
-            if let Some(copy) = outcomes
-                .iter()
-                .find(|o| matches!(o.name.as_str(), "table copy (rebuild's limit)"))
-            {
+            if let Some(copy) = outcomes.iter().find(|o| matches!(o.variant, Variant::TableCopy)) {
                 println!(
                     "contract's table rebuild ÷ table copy: {:.2} (rebuild {:.3} s, copy {:.3} s)",
                     copy.secs / c,
@@ -194,12 +191,10 @@ impl Place {
     /// A fresh, empty database; its URL.
     async fn fresh(&mut self) -> Result<String, BoxError> {
         self.round += 1;
+        self.drop_all().await?;
         Ok(match self.dialect {
             Dialect::Postgres => {
                 let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
-                sqlx::query("DROP DATABASE IF EXISTS straddle_bench WITH (FORCE)")
-                    .execute(&mut admin)
-                    .await?;
                 sqlx::query("CREATE DATABASE straddle_bench")
                     .execute(&mut admin)
                     .await?;
@@ -207,26 +202,26 @@ impl Place {
             }
             Dialect::MySql => {
                 let mut admin = sqlx::MySqlConnection::connect(&self.admin_url).await?;
-                sqlx::raw_sql("DROP DATABASE IF EXISTS straddle_bench")
-                    .execute(&mut admin)
-                    .await?;
                 sqlx::raw_sql("CREATE DATABASE straddle_bench")
                     .execute(&mut admin)
                     .await?;
                 self.server_url()
             }
             Dialect::Sqlite => {
-                let path = self.dir.path().join(format!("bench{}.db", self.round));
-                let url = format!("sqlite://{}?mode=rwc", path.display());
+                let url = format!("sqlite://{}?mode=rwc", self.sqlite_file(self.round).display());
                 let mut c = sqlx::SqliteConnection::connect(&url).await?;
                 sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&mut c).await?;
                 c.close().await?;
-                let _ = std::fs::remove_file(self.dir.path().join(format!("bench{}.db", self.round - 1)));
                 url
             }
         })
     }
 
+    fn sqlite_file(&self, round: usize) -> std::path::PathBuf {
+        self.dir.path().join(format!("bench{round}.db"))
+    }
+
+    /// Drops the database (SQLite: the previous round's file).
     async fn drop_all(&self) -> Result<(), BoxError> {
         match self.dialect {
             Dialect::Postgres => {
@@ -241,7 +236,9 @@ impl Place {
                     .execute(&mut admin)
                     .await?;
             }
-            Dialect::Sqlite => {}
+            Dialect::Sqlite => {
+                let _ = std::fs::remove_file(self.sqlite_file(self.round.saturating_sub(1)));
+            }
         }
         Ok(())
     }
@@ -255,7 +252,8 @@ struct Statements {
     add_column: &'static str,
     fill: &'static str,
     workload: &'static str,
-    copy: [&'static str; 2],
+    /// The table copy (rebuild's limit), where contract rebuilds the table (SQLite).
+    copy: &'static [&'static str],
 }
 
 fn statements(dialect: Dialect, rows: i64) -> Statements {
@@ -270,7 +268,7 @@ fn statements(dialect: Dialect, rows: i64) -> Statements {
             add_column: "ALTER TABLE users ADD COLUMN email_normalized TEXT",
             fill,
             workload: "UPDATE users SET email = email WHERE id = $1",
-            copy: ["", ""],
+            copy: &[],
         },
         Dialect::MySql => Statements {
             create: "CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT NOT NULL)",
@@ -281,7 +279,7 @@ fn statements(dialect: Dialect, rows: i64) -> Statements {
             add_column: "ALTER TABLE users ADD COLUMN email_normalized TEXT",
             fill,
             workload: "UPDATE users SET email = email WHERE id = ?",
-            copy: ["", ""],
+            copy: &[],
         },
         Dialect::Sqlite => Statements {
             create: "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)",
@@ -293,7 +291,7 @@ fn statements(dialect: Dialect, rows: i64) -> Statements {
             add_column: "ALTER TABLE users ADD COLUMN email_normalized TEXT",
             fill,
             workload: "UPDATE users SET email = email WHERE id = ?",
-            copy: [
+            copy: &[
                 "CREATE TABLE users_copy (id INTEGER PRIMARY KEY, email TEXT NOT NULL, email_normalized TEXT NOT NULL)",
                 "INSERT INTO users_copy SELECT id, email, email_normalized FROM users",
             ],
@@ -340,10 +338,10 @@ async fn bench<DB: Backend>(setup: &Setup) -> Result<Vec<Outcome>, BoxError> {
         ),
         Variant::WholeChange,
     ];
-    if DB::DIALECT == Dialect::Sqlite {
+    let sql = statements(DB::DIALECT, setup.rows);
+    if !sql.copy.is_empty() {
         variants.push(Variant::TableCopy);
     }
-    let sql = statements(DB::DIALECT, setup.rows);
     let mut place = Place::new(DB::DIALECT)?;
     let mut runs: Vec<Vec<Outcome>> = (0..variants.len()).map(|_| Vec::new()).collect();
     for round in 0..setup.rounds {
@@ -380,132 +378,131 @@ async fn run_variant<DB: Backend>(
     place: &mut Place,
     v: Variant,
 ) -> Result<Outcome, BoxError> {
-    {
-        let url = place.fresh().await?;
-        let pool = sqlx::pool::PoolOptions::<DB>::new()
-            .max_connections(setup.workers as u32 + 1)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect(&url)
-            .await?;
-        exec(&pool, sql.create).await?;
-        exec(&pool, &sql.seed).await?;
-        exec(&pool, sql.analyze).await?;
-        // The starting point: the column added, without (limit) or with its sync trigger.
-        match v {
-            Variant::Limit | Variant::TableCopy => {
-                exec(&pool, sql.add_column).await?;
-            }
-            Variant::UpdateWithTrigger | Variant::Backfill(..) => {
-                phase::<DB>(
-                    &url,
-                    filling::User::definition(),
-                    Phase::Expand,
-                    options(Default::default()),
-                )
-                .await?;
-            }
-            Variant::WholeChange => {}
+    let url = place.fresh().await?;
+    let pool = sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(setup.workers as u32 + 1)
+        .acquire_timeout(Duration::from_secs(120))
+        .connect(&url)
+        .await?;
+    exec(&pool, sql.create).await?;
+    exec(&pool, &sql.seed).await?;
+    exec(&pool, sql.analyze).await?;
+    // The starting point: the column added, without (limit) or with its sync trigger.
+    match v {
+        Variant::Limit | Variant::TableCopy => {
+            exec(&pool, sql.add_column).await?;
         }
-        if let Variant::TableCopy = v {
+        Variant::UpdateWithTrigger | Variant::Backfill(..) => {
+            phase::<DB>(
+                &url,
+                filling::User::definition(),
+                Phase::Expand,
+                options(Default::default()),
+            )
+            .await?;
+        }
+        Variant::WholeChange => {}
+    }
+    if let Variant::TableCopy = v {
+        exec(&pool, sql.fill).await?;
+    }
+    if DB::DIALECT == Dialect::Postgres {
+        exec(&pool, "CHECKPOINT").await?;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..setup.workers)
+        .map(|_| {
+            tokio::spawn(workload::<DB>(
+                pool.clone(),
+                sql.workload,
+                setup.rows,
+                stop.clone(),
+                setup.pace,
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let mut phases = None;
+    match &v {
+        Variant::Limit | Variant::UpdateWithTrigger => {
             exec(&pool, sql.fill).await?;
         }
-        if DB::DIALECT == Dialect::Postgres {
-            exec(&pool, "CHECKPOINT").await?;
-        }
-
-        let stop = Arc::new(AtomicBool::new(false));
-        let tasks: Vec<_> = (0..setup.workers)
-            .map(|_| {
-                tokio::spawn(workload::<DB>(
-                    pool.clone(),
-                    sql.workload,
-                    setup.rows,
-                    stop.clone(),
-                    setup.pace,
-                ))
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let started = Instant::now();
-        let mut phases = None;
-        match &v {
-            Variant::Limit | Variant::UpdateWithTrigger => {
-                exec(&pool, sql.fill).await?;
-            }
-            Variant::Backfill(_, opts) => {
-                phase::<DB>(
-                    &url,
-                    filling::User::definition(),
-                    Phase::Backfill,
-                    options(opts.clone()),
-                )
-                .await?;
-            }
-            Variant::WholeChange => {
-                let model = complete::User::definition();
-                let mut at = [0.0; 3];
-                for (i, p) in [Phase::Expand, Phase::Backfill, Phase::Contract]
-                    .into_iter()
-                    .enumerate()
-                {
-                    let t = Instant::now();
-                    phase::<DB>(&url, model, p, options(Default::default())).await?;
-                    at[i] = t.elapsed().as_secs_f64();
-                }
-                phases = Some(at);
-            }
-            Variant::TableCopy => {
-                for s in sql.copy {
-                    exec(&pool, s).await?;
-                }
-            }
-        }
-        let secs = started.elapsed().as_secs_f64();
-        stop.store(true, Ordering::Relaxed);
-        let mut latencies = Vec::new();
-        let mut errors = 0;
-        for w in tasks {
-            let (l, e) = w.await?;
-            latencies.extend(l);
-            errors += e;
-        }
-        if latencies.is_empty() {
-            latencies.push(Duration::ZERO);
-        }
-        let unfilled = {
-            let mut conn = pool.acquire().await?;
-            DB::scalar_i64(
-                &mut conn,
-                "SELECT count(*) FROM users WHERE email_normalized IS NULL OR email_normalized <> lower(email)".into(),
-                Default::default(),
+        Variant::Backfill(_, opts) => {
+            phase::<DB>(
+                &url,
+                filling::User::definition(),
+                Phase::Backfill,
+                options(opts.clone()),
             )
-            .await?
-            .unwrap_or(-1)
-        };
-        assert_eq!(unfilled, 0, "{}: every row filled, and right", v.name());
-        latencies.sort();
-        let o = Outcome {
-            name: v.name(),
-            secs,
-            phases,
-            p99: latencies[((latencies.len() as f64 * 0.99) as usize).min(latencies.len() - 1)],
-            max: *latencies.last().expect("one latency"),
-            workload_ops: latencies.len(),
-            workload_errors: errors,
-        };
-        println!(
-            "{:<46} {:>8.3} s {:>9.0} rows/s  workload p99 {:>9.2?}  max {:>9.2?}  ({} updates, {} failed)",
-            o.name,
-            o.secs,
-            setup.rows as f64 / o.secs,
-            o.p99,
-            o.max,
-            o.workload_ops,
-            o.workload_errors
-        );
-        pool.close().await;
-        Ok(o)
+            .await?;
+        }
+        Variant::WholeChange => {
+            let model = complete::User::definition();
+            let mut at = [0.0; 3];
+            for (i, p) in [Phase::Expand, Phase::Backfill, Phase::Contract]
+                .into_iter()
+                .enumerate()
+            {
+                let t = Instant::now();
+                phase::<DB>(&url, model, p, options(Default::default())).await?;
+                at[i] = t.elapsed().as_secs_f64();
+            }
+            phases = Some(at);
+        }
+        Variant::TableCopy => {
+            for s in sql.copy {
+                exec(&pool, s).await?;
+            }
+        }
     }
+    let secs = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for w in tasks {
+        let (l, e) = w.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    if latencies.is_empty() {
+        latencies.push(Duration::ZERO);
+    }
+    let unfilled = {
+        let mut conn = pool.acquire().await?;
+        DB::scalar_i64(
+            &mut conn,
+            "SELECT count(*) FROM users WHERE email_normalized IS NULL OR email_normalized <> lower(email)"
+                .into(),
+            Default::default(),
+        )
+        .await?
+        .unwrap_or(-1)
+    };
+    assert_eq!(unfilled, 0, "{}: every row filled, and right", v.name());
+    latencies.sort();
+    let o = Outcome {
+        variant: v.clone(),
+        secs,
+        phases,
+        p99: latencies[((latencies.len() as f64 * 0.99) as usize).min(latencies.len() - 1)],
+        max: *latencies.last().expect("one latency"),
+        workload_ops: latencies.len(),
+        workload_errors: errors,
+    };
+    println!(
+        "{:<46} {:>8.3} s {:>9.0} rows/s  workload p99 {:>9.2?}  max {:>9.2?}  ({} updates, {} failed)",
+        o.variant.name(),
+        o.secs,
+        setup.rows as f64 / o.secs,
+        o.p99,
+        o.max,
+        o.workload_ops,
+        o.workload_errors
+    );
+    pool.close().await;
+    Ok(o)
 }
 
 /// Single-row updates of random rows, with `pace` between them; their latencies, and how
