@@ -188,33 +188,35 @@ impl Place {
         format!("{base}/straddle_bench")
     }
 
+    /// Runs `sql` on the server's admin connection (PostgreSQL, MySQL).
+    async fn admin(&self, sql: &'static str) -> Result<(), BoxError> {
+        match self.dialect {
+            Dialect::Postgres => {
+                let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
+                sqlx::raw_sql(sql).execute(&mut admin).await?;
+            }
+            Dialect::MySql => {
+                let mut admin = sqlx::MySqlConnection::connect(&self.admin_url).await?;
+                sqlx::raw_sql(sql).execute(&mut admin).await?;
+            }
+            Dialect::Sqlite => unreachable!("SQLite has no server"),
+        }
+        Ok(())
+    }
+
     /// A fresh, empty database; its URL.
     async fn fresh(&mut self) -> Result<String, BoxError> {
         self.round += 1;
         self.drop_all().await?;
-        Ok(match self.dialect {
-            Dialect::Postgres => {
-                let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
-                sqlx::query("CREATE DATABASE straddle_bench")
-                    .execute(&mut admin)
-                    .await?;
-                self.server_url()
-            }
-            Dialect::MySql => {
-                let mut admin = sqlx::MySqlConnection::connect(&self.admin_url).await?;
-                sqlx::raw_sql("CREATE DATABASE straddle_bench")
-                    .execute(&mut admin)
-                    .await?;
-                self.server_url()
-            }
-            Dialect::Sqlite => {
-                let url = format!("sqlite://{}?mode=rwc", self.sqlite_file(self.round).display());
-                let mut c = sqlx::SqliteConnection::connect(&url).await?;
-                sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&mut c).await?;
-                c.close().await?;
-                url
-            }
-        })
+        if self.dialect == Dialect::Sqlite {
+            let url = format!("sqlite://{}?mode=rwc", self.sqlite_file(self.round).display());
+            let mut c = sqlx::SqliteConnection::connect(&url).await?;
+            sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&mut c).await?;
+            c.close().await?;
+            return Ok(url);
+        }
+        self.admin("CREATE DATABASE straddle_bench").await?;
+        Ok(self.server_url())
     }
 
     fn sqlite_file(&self, round: usize) -> std::path::PathBuf {
@@ -225,22 +227,15 @@ impl Place {
     async fn drop_all(&self) -> Result<(), BoxError> {
         match self.dialect {
             Dialect::Postgres => {
-                let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
-                sqlx::query("DROP DATABASE IF EXISTS straddle_bench WITH (FORCE)")
-                    .execute(&mut admin)
-                    .await?;
+                self.admin("DROP DATABASE IF EXISTS straddle_bench WITH (FORCE)")
+                    .await
             }
-            Dialect::MySql => {
-                let mut admin = sqlx::MySqlConnection::connect(&self.admin_url).await?;
-                sqlx::raw_sql("DROP DATABASE IF EXISTS straddle_bench")
-                    .execute(&mut admin)
-                    .await?;
-            }
+            Dialect::MySql => self.admin("DROP DATABASE IF EXISTS straddle_bench").await,
             Dialect::Sqlite => {
                 let _ = std::fs::remove_file(self.sqlite_file(self.round.saturating_sub(1)));
+                Ok(())
             }
         }
-        Ok(())
     }
 }
 
