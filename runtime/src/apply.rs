@@ -229,9 +229,13 @@ pub(crate) async fn run_step<DB: Backend>(
                     change = ctx.change, phase = %ctx.phase, step = step.name, attempt, ?delay, error = %e,
                     "lock not granted within the lock timeout; retrying"
                 );
-                eprintln!(
+                crate::targets::label::note!(
                     "  {} {}: step {} could not get its lock within {:?} (attempt {attempt}/{}); retrying in {delay:.1?}",
-                    ctx.change, ctx.phase, step.name, ctx.lock_timeout, ctx.attempts
+                    ctx.change,
+                    ctx.phase,
+                    step.name,
+                    ctx.lock_timeout,
+                    ctx.attempts
                 );
                 tokio::time::sleep(delay).await;
             }

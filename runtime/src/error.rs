@@ -14,6 +14,15 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// One of several databases a run drives failed: which, and why.
+    #[error("{target}: {source}")]
+    Target {
+        /// The database's name.
+        target: String,
+        /// What happened there.
+        source: Box<Error>,
+    },
+
     /// A statement failed: the server's message and code, with a hint where one helps —
     /// not the driver's wrapping (nor the server's own source line).
     #[error("{}", describe_sql(.0))]
@@ -282,6 +291,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         use crate::generate::GenerateError;
         match self {
+            Error::Target { source, .. } => source.kind(),
             Error::Connect { .. } => ErrorKind::Connection,
             Error::Sql(e) if connection_lost(e) => ErrorKind::Connection,
             Error::Busy { .. } => ErrorKind::Busy,

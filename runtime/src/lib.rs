@@ -69,6 +69,7 @@ mod retry;
 mod runner;
 mod snapshot;
 pub mod stop;
+pub mod targets;
 
 pub use apply::{AppRefresh, ApplyOptions, PhaseReport, apply_phase, phase_steps};
 pub use backend::{Backend, Key, LedgerRow};

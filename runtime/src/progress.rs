@@ -52,7 +52,10 @@ impl Progress {
         self.start_done = done;
         self.started = Instant::now();
         self.last_log = Instant::now();
-        if self.mode == ProgressMode::Auto && std::io::stderr().is_terminal() {
+        if self.mode == ProgressMode::Auto
+            && std::io::stderr().is_terminal()
+            && !crate::targets::label::is_scoped()
+        {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
@@ -70,7 +73,7 @@ impl Progress {
             bar.set_position(done);
             self.bar = Some(bar);
         } else if self.mode != ProgressMode::Off {
-            eprintln!("  {label}: backfilling {} rows{}", total - done, resumed(done));
+            crate::targets::label::note!("  {label}: backfilling {} rows{}", total - done, resumed(done));
         }
     }
 
@@ -82,7 +85,7 @@ impl Progress {
             }
         } else if self.mode != ProgressMode::Off && self.last_log.elapsed() >= LOG_EVERY {
             self.last_log = Instant::now();
-            eprintln!(
+            crate::targets::label::note!(
                 "  {}: {done}/{} rows, {:.0} rows/s",
                 self.label,
                 self.total,
@@ -96,7 +99,7 @@ impl Progress {
             bar.finish_and_clear();
         }
         if self.mode != ProgressMode::Off {
-            eprintln!(
+            crate::targets::label::note!(
                 "  {}: {} rows filled in {:.1?} ({:.0} rows/s){}",
                 self.label,
                 done - self.start_done,

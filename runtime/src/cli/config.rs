@@ -5,6 +5,8 @@
 //! lock_timeout_ms = 500
 //! wait_for_fleet = "10m"
 //! max_rows_per_sec = 20000
+//! targets = "shards.toml"   # the databases to migrate together (see `--targets`)
+//! parallel = 8
 //! ```
 //!
 //! A setting there is used when neither its flag nor its `STRADDLE_…` variable is given
@@ -33,6 +35,9 @@ pub(crate) struct ProjectConfig {
     batch_size: Option<u64>,
     max_rows_per_sec: Option<u64>,
     pause_ms: Option<u64>,
+    /// The targets file, relative to `straddle.toml`.
+    targets: Option<PathBuf>,
+    parallel: Option<usize>,
     #[serde(skip)]
     path: PathBuf,
 }
@@ -102,6 +107,16 @@ impl ProjectConfig {
             .filter(|_| defaulted("refresh_within"))
         {
             cli.refresh_within = duration("refresh_within", v)?;
+        }
+        if let Some(v) = self.parallel.filter(|_| defaulted("parallel")) {
+            cli.parallel = v;
+        }
+        // Databases named on the command line or in the environment replace the file's.
+        if cli.targets.is_none()
+            && cli.database_url.is_empty()
+            && let Some(file) = &self.targets
+        {
+            cli.targets = Some(self.path.parent().unwrap_or(Path::new(".")).join(file));
         }
         // Pacing has no default of its own: a flag or variable left unset is `None`.
         if let Command::Up { pacing, .. }

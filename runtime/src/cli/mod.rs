@@ -43,6 +43,8 @@ macro_rules! out_raw {
     }};
 }
 
+mod many;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "straddle",
@@ -50,9 +52,18 @@ macro_rules! out_raw {
     about = "Apply zero-downtime schema changes phase by phase"
 )]
 struct Cli {
-    /// Database URL (postgres://…, mysql://…, sqlite://…).
+    /// Database URL (postgres://…, mysql://…, sqlite://…). Given more than once, every
+    /// database gets the same phases in step: each phase everywhere before the next
+    /// anywhere.
     #[arg(long, env = "DATABASE_URL", global = true)]
-    database_url: Option<String>,
+    database_url: Vec<String>,
+    /// A file listing the databases to migrate together (shards, tenants): one
+    /// `[[target]]` per database, with `name` and `url` or `url_env`.
+    #[arg(long, env = "STRADDLE_TARGETS", global = true, value_name = "FILE")]
+    targets: Option<std::path::PathBuf>,
+    /// With several databases: how many are worked on at once.
+    #[arg(long, env = "STRADDLE_PARALLEL", global = true, default_value_t = 4)]
+    parallel: usize,
     /// Print machine-readable JSON instead of text.
     #[arg(long, env = "STRADDLE_JSON", global = true)]
     json: bool,
@@ -564,7 +575,7 @@ async fn dispatch(
         _ => {}
     }
     if let Command::Plan { change, dialect } = &cli.command {
-        let dialect = match (dialect, &cli.database_url) {
+        let dialect = match (dialect, cli.database_url.first()) {
             (Some(DialectArg::Postgres), _) => Dialect::Postgres,
             (Some(DialectArg::Mysql), _) => Dialect::MySql,
             (Some(DialectArg::Sqlite), _) => Dialect::Sqlite,
@@ -573,18 +584,29 @@ async fn dispatch(
         };
         return plan(models, dialect, change.as_deref(), cli.json);
     }
-    let url = cli
-        .database_url
-        .clone()
-        .ok_or_else(|| Error::Usage("no database: pass --database-url or set DATABASE_URL".into()))?;
+    let targets = crate::targets::load(&cli.database_url, cli.targets.as_deref())?;
+    let dialect = dialect_of(&targets[0].url)?;
+    let mixed: Vec<String> = targets
+        .iter()
+        .filter(|t| dialect_of(&t.url).ok() != Some(dialect))
+        .map(|t| format!("{} ({})", t.name, t.masked()))
+        .collect();
+    if !mixed.is_empty() {
+        return Err(Error::Usage(format!(
+            "one run migrates databases of one kind: {} is {}, but not {}",
+            targets[0].name,
+            dialect.key(),
+            mixed.join(", ")
+        )));
+    }
 
-    match dialect_of(&url)? {
+    match dialect {
         #[cfg(feature = "postgres")]
-        Dialect::Postgres => apply::<sqlx::Postgres>(models, migrations, cli, &url).await,
+        Dialect::Postgres => apply::<sqlx::Postgres>(models, migrations, cli, &targets).await,
         #[cfg(feature = "mysql")]
-        Dialect::MySql => apply::<sqlx::MySql>(models, migrations, cli, &url).await,
+        Dialect::MySql => apply::<sqlx::MySql>(models, migrations, cli, &targets).await,
         #[cfg(feature = "sqlite")]
-        Dialect::Sqlite => apply::<sqlx::Sqlite>(models, migrations, cli, &url).await,
+        Dialect::Sqlite => apply::<sqlx::Sqlite>(models, migrations, cli, &targets).await,
         #[allow(unreachable_patterns)]
         d => {
             let _ = migrations; // used only by the compiled backends
@@ -711,7 +733,7 @@ async fn apply<DB: Backend>(
     models: &[&'static Model],
     migrations: Option<crate::Migrations>,
     cli: &Cli,
-    url: &str,
+    targets: &[crate::targets::Target],
 ) -> Result<ExitCode> {
     let (pacing, allow) = match &cli.command {
         Command::Up { pacing, .. } | Command::Backfill { pacing, .. } | Command::Contract { pacing, .. } => {
@@ -720,18 +742,17 @@ async fn apply<DB: Backend>(
         Command::Down { allow_data_loss, .. } => (None, *allow_data_loss),
         _ => (None, false),
     };
-    let mut runner = Runner::<DB>::connect(
-        url,
-        models,
-        RunnerOptions {
-            migrations,
-            ..options(cli, pacing, allow)
-        },
-    )
-    .await?;
+    let options = RunnerOptions {
+        migrations,
+        ..options(cli, pacing, allow)
+    };
     if let Some(note) = unlisted_note(models, &crate::linked_models()) {
         eprintln!("note: {note}");
     }
+    if targets.len() > 1 {
+        return many::run::<DB>(models, options, cli, targets).await;
+    }
+    let mut runner = Runner::<DB>::connect(&targets[0].url, models, options).await?;
     let result = run_command(&mut runner, cli).await;
     let closed = runner.close().await;
     let code = result?;
@@ -739,29 +760,31 @@ async fn apply<DB: Backend>(
     Ok(code)
 }
 
-async fn run_command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<ExitCode> {
+/// The read-only commands (status, verify, ledger) on one database: with `--json`, the
+/// value to print (the caller prints it, or gathers several databases' into one);
+/// otherwise printed here.
+async fn look<DB: Backend>(
+    runner: &mut Runner<DB>,
+    cli: &Cli,
+) -> Result<(Option<serde_json::Value>, ExitCode)> {
     let json = cli.json;
-    let runs = match &cli.command {
-        Command::Plan { .. } | Command::Generate { .. } | Command::Check { .. } => {
-            unreachable!("handled without a connection")
-        }
+    match &cli.command {
         Command::Status { change } => {
             let status = runner.status(change.as_deref()).await?;
             let fleet = runner.fleet().await?;
-            if json {
-                out!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "changes": status, "fleet": fleet }))
-                        .expect("json")
-                );
-            } else {
-                print_status(&status, &fleet);
-            }
-            return Ok(if status.iter().any(|s| s.problem.is_some()) {
+            let code = if status.iter().any(|s| s.problem.is_some()) {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
-            });
+            };
+            if json {
+                return Ok((
+                    Some(serde_json::json!({ "changes": status, "fleet": fleet })),
+                    code,
+                ));
+            }
+            print_status(&status, &fleet);
+            Ok((None, code))
         }
         Command::Verify { change } => {
             // Changes with nothing to count say why, rather than printing nothing.
@@ -771,13 +794,15 @@ async fn run_command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<
                     .iter()
                     .map(|(c, why)| serde_json::json!({ "change": c, "skipped": why }))
                     .collect();
-                out!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({ "checked": checks, "not_checked": skipped })
-                    )
-                    .expect("json")
-                );
+                let code = if checks.iter().any(|v| v.violations > 0) {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                };
+                return Ok((
+                    Some(serde_json::json!({ "checked": checks, "not_checked": skipped })),
+                    code,
+                ));
             } else {
                 for v in &checks {
                     let rows = if v.violations == 1 { "row" } else { "rows" };
@@ -802,11 +827,14 @@ async fn run_command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<
                     out!("{c}: {why}");
                 }
             }
-            return Ok(if checks.iter().any(|v| v.violations > 0) {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            });
+            Ok((
+                None,
+                if checks.iter().any(|v| v.violations > 0) {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                },
+            ))
         }
         Command::Ledger { change } => {
             let rows = runner.ledger(change).await?;
@@ -823,7 +851,7 @@ async fn run_command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<
                         })
                     })
                     .collect();
-                out!("{}", serde_json::to_string_pretty(&v).expect("json"));
+                return Ok((Some(serde_json::Value::Array(v)), ExitCode::SUCCESS));
             } else if rows.is_empty() {
                 out!("{change}: no ledger rows: nothing of it has been applied");
             } else {
@@ -856,7 +884,24 @@ async fn run_command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<
                     );
                 }
             }
-            return Ok(ExitCode::SUCCESS);
+            Ok((None, ExitCode::SUCCESS))
+        }
+        _ => unreachable!("only the read-only commands"),
+    }
+}
+
+async fn run_command<DB: Backend>(runner: &mut Runner<DB>, cli: &Cli) -> Result<ExitCode> {
+    let json = cli.json;
+    let runs = match &cli.command {
+        Command::Plan { .. } | Command::Generate { .. } | Command::Check { .. } => {
+            unreachable!("handled without a connection")
+        }
+        Command::Status { .. } | Command::Verify { .. } | Command::Ledger { .. } => {
+            let (value, code) = look(runner, cli).await?;
+            if let Some(value) = value {
+                out!("{}", serde_json::to_string_pretty(&value).expect("json"));
+            }
+            return Ok(code);
         }
         Command::Up { change, phase, .. } => runner.up(phase.map(Phase::from), change.as_deref()).await,
         Command::Backfill { change, .. } => runner.up(Some(Phase::Backfill), change.as_deref()).await,

@@ -88,7 +88,7 @@ pub(crate) async fn await_refresh<DB: Backend>(
             )));
         }
         if !told && started.elapsed() >= Duration::from_secs(3) && progress != ProgressMode::Off {
-            eprintln!(
+            crate::targets::label::note!(
                 "  waiting for {} {} to re-read the schema (generation {generation}): {}",
                 laggards.len(),
                 if laggards.len() == 1 {

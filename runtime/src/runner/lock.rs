@@ -66,7 +66,7 @@ impl RunnerLock {
                 });
             }
             if !told {
-                eprintln!(
+                crate::targets::label::note!(
                     "  waiting for another straddle runner on {url} to finish{}…",
                     holder.map(|h| format!(" ({h})")).unwrap_or_default()
                 );

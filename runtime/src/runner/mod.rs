@@ -256,7 +256,7 @@ impl<DB: Backend> Runner<DB> {
                 Err(e) if attempt < ATTEMPTS && is_connection_lost(&e) => {
                     let delay =
                         crate::retry::backoff(attempt, Duration::from_millis(500), Duration::from_secs(10));
-                    eprintln!(
+                    crate::targets::label::note!(
                         "  {id} {phase}: the connection to {} broke ({e}); reconnecting in {delay:.1?} to resume \
                          (attempt {attempt}/{ATTEMPTS})",
                         self.url
@@ -413,6 +413,17 @@ impl<DB: Backend> Runner<DB> {
     /// change and, when every change is asked for, held back and reported (unless
     /// `fleet.ahead_of_code`).
     pub async fn up(&mut self, target: Option<Phase>, only: Option<&str>) -> Result<Vec<ChangeRun>> {
+        self.up_capped(target, only, None).await
+    }
+
+    /// [`Runner::up`], applying nothing beyond `cap`: many databases advance one phase at a
+    /// time, each phase everywhere before the next anywhere.
+    pub async fn up_capped(
+        &mut self,
+        target: Option<Phase>,
+        only: Option<&str>,
+        cap: Option<Phase>,
+    ) -> Result<Vec<ChangeRun>> {
         self.writable()?;
         self.runs.clear();
         for i in self.selected(only)? {
@@ -421,7 +432,7 @@ impl<DB: Backend> Runner<DB> {
             self.check_checksums(&self.changes[i], &history)?;
             self.check_applied_state(i, &history).await?;
             let declared = self.changes[i].plan.declared_phase;
-            let goal = target.unwrap_or(declared);
+            let goal = goal_of(target, declared, cap);
             for phase in goal.through() {
                 if history.applied(phase) {
                     if phase == goal {
@@ -467,6 +478,46 @@ impl<DB: Backend> Runner<DB> {
             }
         }
         Ok(std::mem::take(&mut self.runs))
+    }
+
+    /// Pass (or wait for, or refuse on) the fleet gate of every phase
+    /// [`Runner::up_capped`] would apply, applying nothing: many databases check every
+    /// gate before any of them starts the phase.
+    pub async fn gate_up(
+        &mut self,
+        target: Option<Phase>,
+        only: Option<&str>,
+        cap: Option<Phase>,
+    ) -> Result<()> {
+        self.writable()?;
+        for i in self.selected(only)? {
+            let history = self.history(&self.changes[i].plan.id.clone()).await?;
+            let declared = self.changes[i].plan.declared_phase;
+            let ahead = self.options.fleet.ahead_of_code;
+            for phase in goal_of(target, declared, cap).through() {
+                if history.applied(phase) {
+                    continue;
+                }
+                if phase > declared && !ahead {
+                    break;
+                }
+                self.fleet_gate(i, phase, Direction::Up).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pass (or wait for, or refuse on) the fleet gate of every phase [`Runner::down`]
+    /// would revert, reverting nothing.
+    pub async fn gate_down(&mut self, only: Option<&str>) -> Result<()> {
+        self.writable()?;
+        for i in self.selected(only)?.into_iter().rev() {
+            let history = self.history(&self.changes[i].plan.id.clone()).await?;
+            if let Some(newest) = Phase::ALL.into_iter().rev().find(|p| history.applied(*p)) {
+                self.fleet_gate(i, newest, Direction::Down).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Revert the newest applied phase of each selected change (`phase`, when given,
@@ -545,7 +596,7 @@ impl<DB: Backend> Runner<DB> {
             let blockers = fleet::gate::blockers(&instances, model, &plan, &requirement, DB::DIALECT);
             if blockers.is_empty() {
                 if told.is_some() {
-                    eprintln!("  {} {phase}: the fleet is ready", plan.id);
+                    crate::targets::label::note!("  {} {phase}: the fleet is ready", plan.id);
                 }
                 return Ok(());
             }
@@ -556,7 +607,7 @@ impl<DB: Backend> Runner<DB> {
                     direction.key(),
                     blockers.join("; ")
                 );
-                eprintln!(
+                crate::targets::label::note!(
                     "  {} {phase} {}: {note} (recorded in the ledger)",
                     plan.id,
                     direction.key()
@@ -592,7 +643,7 @@ impl<DB: Backend> Runner<DB> {
             if told.is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
                 && self.options.progress != ProgressMode::Off
             {
-                eprintln!(
+                crate::targets::label::note!(
                     "  {} {phase} {}: waiting for the fleet ({:.0?} of {:?}): {} ({})",
                     plan.id,
                     direction.key(),
@@ -1078,4 +1129,11 @@ impl<DB: Backend> Runner<DB> {
         }
         Ok(rows)
     }
+}
+
+/// The phase `up` brings a change to: the one asked for, else the one the code declares,
+/// never beyond `cap`.
+fn goal_of(target: Option<Phase>, declared: Phase, cap: Option<Phase>) -> Phase {
+    let goal = target.unwrap_or(declared);
+    cap.map_or(goal, |c| goal.min(c))
 }
