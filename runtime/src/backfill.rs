@@ -7,6 +7,7 @@
 
 use crate::backend::{Backend, Key};
 use crate::error::{Error, Result};
+use crate::pacing::{SignalOptions, Signals};
 use crate::progress::Progress;
 use sqlx::Connection;
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ pub struct BackfillOptions {
     pub fixed_batch: Option<u64>,
     /// Statement timeout of one batch (default 30 s).
     pub statement_timeout: Option<Duration>,
+    /// What holds the backfill between batches: standby lag, server load.
+    pub signals: SignalOptions,
 }
 
 /// The default target duration of one batch (the batch size adapts to it).
@@ -49,6 +52,7 @@ pub struct Pacing {
     pub fixed_batch: Option<u64>,
     pub statement_timeout: Duration,
     pub lock_timeout: Duration,
+    pub signals: SignalOptions,
 }
 
 impl Pacing {
@@ -71,6 +75,7 @@ impl Pacing {
             fixed_batch: run.fixed_batch,
             statement_timeout: run.statement_timeout.unwrap_or(Duration::from_secs(30)),
             lock_timeout,
+            signals: run.signals.clone(),
         }
     }
 }
@@ -92,6 +97,10 @@ pub struct BackfillReport {
     pub elapsed_ms: u64,
     /// Batches retried after a lock or statement timeout.
     pub retried_batches: u64,
+    /// Milliseconds the backfill waited for its pacing signals (standby lag, load).
+    pub throttled_ms: u64,
+    /// What made it wait, in the order first seen (`replica lag`, `load`).
+    pub throttled_by: Vec<String>,
 }
 
 fn key_text(k: &Key) -> String {
@@ -143,6 +152,7 @@ pub async fn run<DB: Backend>(
     for sql in setup {
         DB::execute(conn, sql, Default::default()).await?;
     }
+    let mut signals = Signals::<DB>::new(&pacing.signals);
     let mut result = batches::<DB>(
         conn,
         b,
@@ -151,6 +161,7 @@ pub async fn run<DB: Backend>(
         one_statement,
         progress,
         &mut report,
+        &mut signals,
         last,
         done,
     )
@@ -173,6 +184,7 @@ pub async fn run<DB: Backend>(
             one_statement,
             progress,
             &mut report,
+            &mut signals,
             None,
             done,
         )
@@ -181,6 +193,8 @@ pub async fn run<DB: Backend>(
     for sql in reset {
         DB::execute(conn, sql, Default::default()).await?;
     }
+    report.throttled_ms = signals.held.as_millis() as u64;
+    report.throttled_by = signals.reasons.clone();
     let done = result?;
     let left = missed::<DB>(conn, b).await?;
     if left > 0 {
@@ -220,6 +234,7 @@ async fn batches<DB: Backend>(
     one_statement: Option<(&[String; 2], &str)>,
     progress: &mut Progress,
     report: &mut BackfillReport,
+    signals: &mut Signals<DB>,
     mut last: Option<Key>,
     mut done: u64,
 ) -> Result<u64> {
@@ -321,6 +336,10 @@ async fn batches<DB: Backend>(
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        // Outside the batch's own time: a hold is not the batch being slow.
+        signals
+            .hold_while_needed(conn, &format!("{}.{}", b.table, b.column))
+            .await?;
     }
     Ok(done)
 }

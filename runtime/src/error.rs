@@ -14,6 +14,20 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// A backfill was held by its pacing signals (standby lag, load) longer than it may
+    /// wait. What it filled stays filled; running again resumes from its checkpoint.
+    #[error(
+        "the backfill of {what} was throttled for {waited:.0?}, longer than it may wait (--throttle-give-up): {why} —          what it filled stays filled; run again to resume"
+    )]
+    Throttled {
+        /// The column being filled.
+        what: String,
+        /// How long it waited.
+        waited: std::time::Duration,
+        /// The signals that held it.
+        why: String,
+    },
+
     /// One of several databases a run drives failed: which, and why.
     #[error("{target}: {source}")]
     Target {
@@ -293,6 +307,7 @@ impl Error {
         match self {
             Error::Target { source, .. } => source.kind(),
             Error::Connect { .. } => ErrorKind::Connection,
+            Error::Throttled { .. } => ErrorKind::Failed,
             Error::Sql(e) if connection_lost(e) => ErrorKind::Connection,
             Error::Busy { .. } => ErrorKind::Busy,
             Error::Stopped { .. } => ErrorKind::Stopped,

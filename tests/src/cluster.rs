@@ -1,6 +1,6 @@
 //! Private database servers a test may stop, kill and restart without disturbing the
 //! shared ones: a PostgreSQL instance from the installed binaries, in a temporary data
-//! directory, on a free port of 127.0.0.1. (Run as the `postgres` OS user when the test
+//! directory, on a free port of 127.0.0.1, and a hot standby streaming from one. (Run as the `postgres` OS user when the test
 //! runs as root: PostgreSQL refuses to run as root.)
 
 use std::path::{Path, PathBuf};
@@ -83,6 +83,48 @@ impl PrivatePostgres {
         );
         pg.start_again();
         Some(pg)
+    }
+
+    /// A hot standby of `primary`, streaming from it through replication slot `slot`
+    /// (`pg_basebackup -R -X stream -C -S`), started and accepting read-only connections.
+    pub fn standby_of(primary: &PrivatePostgres, slot: &str) -> PrivatePostgres {
+        let dir = std::env::temp_dir().join(format!("straddle-pg-{:08x}", rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pg = PrivatePostgres {
+            port: free_port(),
+            dir,
+            bin: primary.bin.clone(),
+        };
+        if as_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&pg.dir)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "chown the data directory to postgres");
+        }
+        pg.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                &pg.data(),
+                "-R",
+                "-X",
+                "stream",
+                "-C",
+                "-S",
+                slot,
+                "--no-sync",
+            ],
+        );
+        pg.start_again();
+        pg
     }
 
     fn data(&self) -> String {

@@ -593,4 +593,12 @@ async fn project_defaults_from_straddle_toml() {
     let o = run(&[], &["status"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("`wait_for_fleet`"), "{}", stderr(&o));
+    std::fs::write(dir.path().join("straddle.toml"), "max_load = \"lots\"\n").unwrap();
+    let o = run(&[], &["status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`max_load`: `lots`") && stderr(&o).contains("or `off`"),
+        "{}",
+        stderr(&o)
+    );
 }

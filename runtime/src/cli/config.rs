@@ -7,6 +7,7 @@
 //! max_rows_per_sec = 20000
 //! targets = "shards.toml"   # the databases to migrate together (see `--targets`)
 //! parallel = 8
+//! max_replica_lag = "1s"     # or "off"; also max_replica_lag_bytes, max_load, throttle_give_up
 //! ```
 //!
 //! A setting there is used when neither its flag nor its `STRADDLE_…` variable is given
@@ -38,6 +39,10 @@ pub(crate) struct ProjectConfig {
     /// The targets file, relative to `straddle.toml`.
     targets: Option<PathBuf>,
     parallel: Option<usize>,
+    max_replica_lag: Option<String>,
+    max_replica_lag_bytes: Option<u64>,
+    max_load: Option<toml::Value>,
+    throttle_give_up: Option<String>,
     #[serde(skip)]
     path: PathBuf,
 }
@@ -110,6 +115,33 @@ impl ProjectConfig {
         }
         if let Some(v) = self.parallel.filter(|_| defaulted("parallel")) {
             cli.parallel = v;
+        }
+        if let Some(v) = self
+            .max_replica_lag
+            .as_deref()
+            .filter(|_| defaulted("max_replica_lag"))
+        {
+            cli.max_replica_lag = super::limit_arg(v)
+                .map_err(|e| format!("{}: `max_replica_lag`: {e}", self.path.display()))?;
+        }
+        if cli.max_replica_lag_bytes.is_none() {
+            cli.max_replica_lag_bytes = self.max_replica_lag_bytes;
+        }
+        if let Some(v) = self.max_load.as_ref().filter(|_| defaulted("max_load")) {
+            let text = match v {
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            cli.max_load =
+                super::load_arg(&text).map_err(|e| format!("{}: `max_load`: {e}", self.path.display()))?;
+        }
+        if let Some(v) = self
+            .throttle_give_up
+            .as_deref()
+            .filter(|_| defaulted("throttle_give_up"))
+        {
+            cli.throttle_give_up = duration("throttle_give_up", v)?;
         }
         // Databases named on the command line or in the environment replace the file's.
         if cli.targets.is_none()

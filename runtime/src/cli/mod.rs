@@ -115,8 +115,55 @@ struct Cli {
     /// environment, like --ignore-fleet).
     #[arg(long, global = true)]
     ahead_of_code: bool,
+    /// Backfills wait while a standby replays more than this far behind (`1.5s`, `500ms`,
+    /// `off`). PostgreSQL: every standby streaming from the primary, and each
+    /// --standby-url.
+    #[arg(long, env = "STRADDLE_MAX_REPLICA_LAG", global = true, default_value = "1.5s", value_name = "DURATION", value_parser = limit_arg)]
+    max_replica_lag: OrOff<Duration>,
+    /// Backfills wait while a standby is more than this many bytes of WAL behind.
+    #[arg(
+        long,
+        env = "STRADDLE_MAX_REPLICA_LAG_BYTES",
+        global = true,
+        value_name = "BYTES"
+    )]
+    max_replica_lag_bytes: Option<u64>,
+    /// A standby to measure directly (repeatable): its own replay lag, and an unreachable
+    /// standby holds the backfill.
+    #[arg(long, env = "STRADDLE_STANDBY_URL", global = true, value_name = "URL")]
+    standby_url: Vec<String>,
+    /// Backfills wait while more than this many other statements run on the server
+    /// (`off` to not check).
+    #[arg(long, env = "STRADDLE_MAX_LOAD", global = true, default_value = "25", value_parser = load_arg)]
+    max_load: OrOff<u32>,
+    /// A backfill held longer than this by standby lag or load stops (it resumes when run
+    /// again).
+    #[arg(long, env = "STRADDLE_THROTTLE_GIVE_UP", global = true, default_value = "1h", value_name = "DURATION", value_parser = duration_arg)]
+    throttle_give_up: Duration,
     #[command(subcommand)]
     command: Command,
+}
+
+/// A limit, or `off` (`None`).
+#[derive(Clone, Copy, Debug)]
+struct OrOff<T>(Option<T>);
+
+/// A duration, or `off`.
+fn limit_arg(s: &str) -> std::result::Result<OrOff<Duration>, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(OrOff(None));
+    }
+    duration_arg(s).map(|d| OrOff(Some(d)))
+}
+
+/// A count, or `off`.
+fn load_arg(s: &str) -> std::result::Result<OrOff<u32>, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(OrOff(None));
+    }
+    s.parse::<u32>()
+        .map(|n| OrOff(Some(n)))
+        .map_err(|e| format!("`{s}`: {e} (a number of statements, or `off`)"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -695,18 +742,29 @@ fn plan(models: &[&'static Model], dialect: Dialect, only: Option<&str>, json: b
 }
 
 fn options(cli: &Cli, pacing: Option<&PacingArgs>, allow_data_loss: bool) -> RunnerOptions {
+    let signals = crate::SignalOptions {
+        max_replica_lag: cli.max_replica_lag.0,
+        max_replica_lag_bytes: cli.max_replica_lag_bytes,
+        standby_urls: cli.standby_url.clone(),
+        max_load: cli.max_load.0,
+        give_up_after: cli.throttle_give_up,
+    };
     let p = pacing.map(|p| BackfillOptions {
         batch_time: p.batch_time_ms.map(Duration::from_millis),
         max_rows_per_sec: p.max_rows_per_sec,
         pause: p.pause_ms.map(Duration::from_millis),
         fixed_batch: p.batch_size,
+        signals: signals.clone(),
         ..Default::default()
     });
     RunnerOptions {
         lock_timeout: Duration::from_millis(cli.lock_timeout_ms),
         ddl_attempts: cli.ddl_attempts,
         wait_for_runner: Duration::from_secs(cli.wait_for_runner_secs),
-        backfill: p.unwrap_or_default(),
+        backfill: p.unwrap_or(BackfillOptions {
+            signals,
+            ..Default::default()
+        }),
         allow_data_loss,
         progress: if cli.quiet || cli.json {
             ProgressMode::Off

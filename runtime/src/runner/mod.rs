@@ -26,6 +26,7 @@ use crate::fleet;
 use crate::progress::{Progress, ProgressMode};
 pub(crate) use connection::hostname;
 use connection::is_connection_lost;
+pub(crate) use connection::open as open_connection;
 use history::{History, checksum_of};
 use lock::RunnerLock;
 use sqlx::Connection;

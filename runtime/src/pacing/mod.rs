@@ -1,0 +1,134 @@
+//! Pacing signals: what, besides its own batch-time target, makes a backfill wait between
+//! batches — standby replay lag ([`standby`]) and server load ([`load`]). A signal over
+//! its limit holds the backfill until it clears; a signal that cannot be read holds it
+//! too (it fails closed, naming the node and why), because a lag nobody can measure is
+//! not known to be small. A hold longer than `give_up_after` stops the backfill with that
+//! reason; it resumes from its checkpoint when run again.
+
+mod load;
+mod standby;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::targets::label::note;
+use std::time::{Duration, Instant};
+
+/// The limits the signals are held to; see the command line's flags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalOptions {
+    /// Hold while a standby replays more than this far behind (default 1.5 s, as gh-ost;
+    /// `None`: standbys are not checked).
+    pub max_replica_lag: Option<Duration>,
+    /// Hold while a standby is more than this many bytes of WAL behind (default: no
+    /// limit in bytes).
+    pub max_replica_lag_bytes: Option<u64>,
+    /// Standbys to measure directly (PostgreSQL hot standbys), besides what the primary
+    /// reports of the standbys streaming from it: replay lag read on the standby itself,
+    /// and an unreachable standby holds the backfill.
+    pub standby_urls: Vec<String>,
+    /// Hold while more than this many other statements run on the server at once
+    /// (PostgreSQL: active client backends; MySQL/MariaDB: `Threads_running`; default 25,
+    /// as pt-online-schema-change's `--max-load`; `None`: not checked).
+    pub max_load: Option<u32>,
+    /// Stop the backfill when a hold lasts longer than this (default 1 h).
+    pub give_up_after: Duration,
+}
+
+impl Default for SignalOptions {
+    fn default() -> Self {
+        SignalOptions {
+            max_replica_lag: Some(Duration::from_millis(1500)),
+            max_replica_lag_bytes: None,
+            standby_urls: Vec::new(),
+            max_load: Some(25),
+            give_up_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// How often a held backfill reads its signals again.
+const POLL: Duration = Duration::from_millis(250);
+/// How often a running backfill reads its signals (not after every batch: three catalog
+/// reads per 50 ms batch would cost the backfill a few per cent).
+const READ_EVERY: Duration = Duration::from_millis(200);
+/// How often a held backfill says why it waits.
+const TELL_EVERY: Duration = Duration::from_secs(5);
+
+/// The signals of one backfill run, with what they remember between readings (standby
+/// connections, replay positions).
+pub(crate) struct Signals<DB: Backend> {
+    options: SignalOptions,
+    standbys: standby::Standbys<DB>,
+    /// Time spent held, and each distinct reason (its first words) in order.
+    pub held: Duration,
+    pub reasons: Vec<String>,
+    last_read: Option<Instant>,
+}
+
+impl<DB: Backend> Signals<DB> {
+    pub fn new(options: &SignalOptions) -> Self {
+        Signals {
+            options: options.clone(),
+            standbys: standby::Standbys::new(options),
+            held: Duration::ZERO,
+            reasons: Vec::new(),
+            last_read: None,
+        }
+    }
+
+    /// Why the backfill should wait now (nothing: go on).
+    async fn read(&mut self, conn: &mut DB::Connection) -> Vec<String> {
+        let mut why = self.standbys.read(conn, &self.options).await;
+        if let Some(max) = self.options.max_load
+            && let Some(reason) = load::read::<DB>(conn, max).await
+        {
+            why.push(reason);
+        }
+        why
+    }
+
+    /// Between batches: return at once when every signal is clear; otherwise wait until
+    /// they are, saying why now and then, and stop when asked to or after `give_up_after`.
+    pub async fn hold_while_needed(&mut self, conn: &mut DB::Connection, label: &str) -> Result<()> {
+        if self.last_read.is_some_and(|t| t.elapsed() < READ_EVERY) {
+            return Ok(());
+        }
+        self.last_read = Some(Instant::now());
+        let mut why = self.read(conn).await;
+        if why.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut told: Option<Instant> = None;
+        while !why.is_empty() {
+            for w in &why {
+                let kind = w.split(':').next().unwrap_or(w).to_string();
+                if !self.reasons.contains(&kind) {
+                    self.reasons.push(kind);
+                }
+            }
+            if told.is_none_or(|t| t.elapsed() >= TELL_EVERY) {
+                let so_far = match started.elapsed() {
+                    d if d < TELL_EVERY => String::new(),
+                    d => format!(" ({:.0?} so far)", d),
+                };
+                note!("  {label}: throttled{so_far}: {}", why.join("; "));
+                told = Some(Instant::now());
+            }
+            if started.elapsed() >= self.options.give_up_after {
+                self.held += started.elapsed();
+                return Err(Error::Throttled {
+                    what: label.to_string(),
+                    waited: started.elapsed(),
+                    why: why.join("; "),
+                });
+            }
+            crate::stop::check(|| format!("while the backfill of {label} was throttled"))?;
+            tokio::time::sleep(POLL).await;
+            why = self.read(conn).await;
+        }
+        self.held += started.elapsed();
+        note!("  {label}: resumed after {:.1?} throttled", started.elapsed());
+        Ok(())
+    }
+}
