@@ -203,45 +203,131 @@ pub(crate) async fn run_step<DB: Backend>(
     loop {
         attempt += 1;
         tracing::info!(change = ctx.change, phase = %ctx.phase, step = step.name, attempt, "applying");
-        match run_once::<DB>(
-            conn,
-            step,
-            ctx,
-            ledger_entry.map(|e| (e, attempt, started_ms, started)),
-        )
-        .await
-        {
+        let result = match standby_readers::<DB>(step, ctx).await? {
+            // Like a lock the primary would not grant in time: wait and try again.
+            Some(readers) => Err(readers),
+            None => run_once::<DB>(
+                conn,
+                step,
+                ctx,
+                ledger_entry.map(|e| (e, attempt, started_ms, started)),
+            )
+            .await
+            .map_err(StepFailure::Error),
+        };
+        match result {
             Ok((rows, backfill)) => {
+                // The next step (and the application reading from standbys) never runs
+                // ahead of a standby.
+                crate::pacing::standby::wait_replayed::<DB>(
+                    conn,
+                    &ctx.pacing.signals,
+                    &format!("{} {} step `{}`", ctx.change, ctx.phase, step.name),
+                )
+                .await?;
                 return Ok(StepOutcome {
                     rows,
                     attempts: attempt,
                     backfill,
                 });
             }
-            Err(Error::Sql(sqlx::Error::Database(e)))
-                if step.ddl
-                    && attempt < ctx.attempts
-                    && render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message()) =>
-            {
+            Err(StepFailure::StandbyReaders { standby, sessions }) => {
+                if attempt >= ctx.attempts {
+                    return Err(Error::StandbyReaders {
+                        change: ctx.change.to_string(),
+                        phase: ctx.phase,
+                        step: step.name.clone(),
+                        table: ctx.tables.join(" / "),
+                        standby,
+                        sessions,
+                    });
+                }
                 let delay =
                     crate::retry::backoff(attempt, Duration::from_millis(200), Duration::from_secs(10));
-                tracing::warn!(
-                    change = ctx.change, phase = %ctx.phase, step = step.name, attempt, ?delay, error = %e,
-                    "lock not granted within the lock timeout; retrying"
-                );
                 crate::targets::label::note!(
-                    "  {} {}: step {} could not get its lock within {:?} (attempt {attempt}/{}); retrying in {delay:.1?}",
+                    "  {} {}: step {} waits for sessions on the standby {standby} to end ({}) (attempt {attempt}/{}); \
+                     retrying in {delay:.1?}",
                     ctx.change,
                     ctx.phase,
                     step.name,
-                    ctx.lock_timeout,
+                    sessions.join("; "),
                     ctx.attempts
                 );
                 tokio::time::sleep(delay).await;
             }
-            Err(e) => return Err(e),
+            Err(StepFailure::Error(e)) => match e {
+                Error::Sql(sqlx::Error::Database(e))
+                    if step.ddl
+                        && attempt < ctx.attempts
+                        && render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message()) =>
+                {
+                    let delay =
+                        crate::retry::backoff(attempt, Duration::from_millis(200), Duration::from_secs(10));
+                    tracing::warn!(
+                        change = ctx.change, phase = %ctx.phase, step = step.name, attempt, ?delay, error = %e,
+                        "lock not granted within the lock timeout; retrying"
+                    );
+                    crate::targets::label::note!(
+                        "  {} {}: step {} could not get its lock within {:?} (attempt {attempt}/{}); retrying in \
+                         {delay:.1?}",
+                        ctx.change,
+                        ctx.phase,
+                        step.name,
+                        ctx.lock_timeout,
+                        ctx.attempts
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                e => return Err(e),
+            },
         }
     }
+}
+
+/// Why one attempt at a step did not go through.
+enum StepFailure {
+    /// Sessions on a standby hold locks on the table the step locks exclusively.
+    StandbyReaders {
+        standby: String,
+        sessions: Vec<String>,
+    },
+    Error(Error),
+}
+
+/// Before a step that takes an `ACCESS EXCLUSIVE` lock on PostgreSQL: sessions on a
+/// `--standby-url` holding locks on its table (waited for up to the lock timeout, as the
+/// primary's own lock is), which the standby's replay of the lock would wait for, every
+/// read of the table there queued behind it. `None`: none, or nothing to check.
+async fn standby_readers<DB: Backend>(step: &Step, ctx: &StepContext<'_>) -> Result<Option<StepFailure>> {
+    let signals = &ctx.pacing.signals;
+    if DB::DIALECT != straddle_core::Dialect::Postgres
+        || step.lock != Some(straddle_core::step::TableLock::AccessExclusive)
+        || signals.standby_urls.is_empty()
+        || signals.max_replica_lag.is_none()
+    {
+        return Ok(None);
+    }
+    for url in &signals.standby_urls {
+        let until = Instant::now() + ctx.lock_timeout;
+        loop {
+            let sessions = match crate::pacing::standby::readers::<DB>(url, &ctx.tables).await {
+                Ok(s) => s,
+                // Unknown is not clear: fail closed, as a session would.
+                Err(why) => vec![why],
+            };
+            if sessions.is_empty() {
+                break;
+            }
+            if Instant::now() >= until {
+                return Ok(Some(StepFailure::StandbyReaders {
+                    standby: crate::error::mask_url(url),
+                    sessions,
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(None)
 }
 
 type Ledgered<'a, 'b> = Option<(&'a LedgerEntry<'b>, u32, i64, Instant)>;

@@ -338,7 +338,7 @@ async fn batches<DB: Backend>(
         }
         // Outside the batch's own time: a hold is not the batch being slow.
         signals
-            .hold_while_needed(conn, &format!("{}.{}", b.table, b.column))
+            .hold_while_needed(conn, &format!("the backfill of {}.{}", b.table, b.column))
             .await?;
     }
     Ok(done)

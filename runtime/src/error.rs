@@ -14,18 +14,43 @@ pub enum Error {
         source: sqlx::Error,
     },
 
-    /// A backfill was held by its pacing signals (standby lag, load) longer than it may
-    /// wait. What it filled stays filled; running again resumes from its checkpoint.
+    /// A backfill was held by its pacing signals (standby lag, load), or a step waited
+    /// for standbys to replay it, longer than it may wait. What is done stays done;
+    /// running again resumes.
     #[error(
-        "the backfill of {what} was throttled for {waited:.0?}, longer than it may wait (--throttle-give-up): {why} —          what it filled stays filled; run again to resume"
+        "{what} was held for {waited:.0?}, longer than it may wait (--throttle-give-up): {why} — what is done stays \
+         done; run again to resume"
     )]
     Throttled {
-        /// The column being filled.
+        /// What was held (the backfill of a column, a step).
         what: String,
         /// How long it waited.
         waited: std::time::Duration,
         /// The signals that held it.
         why: String,
+    },
+
+    /// A step that takes an `ACCESS EXCLUSIVE` lock would stall a standby's reads of its
+    /// table: sessions there hold locks on it, and did not end within the lock timeout.
+    #[error(
+        "{change} {phase} step `{step}` refused before it ran: it takes an ACCESS EXCLUSIVE lock on {table}, which the \
+         standby {standby} replays only once these sessions end, every read of {table} there waiting behind it \
+         meanwhile (up to max_standby_streaming_delay): {}; run again once they end",
+        .sessions.join("; ")
+    )]
+    StandbyReaders {
+        /// The change.
+        change: String,
+        /// The phase.
+        phase: Phase,
+        /// The step.
+        step: String,
+        /// The table.
+        table: String,
+        /// The standby, its URL masked.
+        standby: String,
+        /// The sessions holding locks there.
+        sessions: Vec<String>,
     },
 
     /// One of several databases a run drives failed: which, and why.
@@ -308,6 +333,7 @@ impl Error {
             Error::Target { source, .. } => source.kind(),
             Error::Connect { .. } => ErrorKind::Connection,
             Error::Throttled { .. } => ErrorKind::Failed,
+            Error::StandbyReaders { .. } => ErrorKind::Refused,
             Error::Sql(e) if connection_lost(e) => ErrorKind::Connection,
             Error::Busy { .. } => ErrorKind::Busy,
             Error::Stopped { .. } => ErrorKind::Stopped,

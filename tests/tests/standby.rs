@@ -2,13 +2,15 @@
 //! from it through a replication slot): a standby whose replay stops holds the backfill
 //! until it replays again — measured on the standby itself (`--standby-url`) and, without
 //! it, from the primary's view of its replay position — and a standby that goes away
-//! holds it too (fail closed), until it is back.
+//! holds it too (fail closed), until it is back. A step that locks a table exclusively
+//! waits for (then refuses on) long readers of it on the standby, instead of stalling the
+//! standby's reads, and returns only once the standby has replayed it.
 
 use sqlx::Connection;
 use std::time::{Duration, Instant};
-use straddle::{BackfillOptions, Model, ProgressMode, Runner, RunnerOptions, SignalOptions};
+use straddle::{BackfillOptions, Model, Phase, ProgressMode, Runner, RunnerOptions, SignalOptions};
 use straddle_tests::cluster::PrivatePostgres;
-use straddle_tests::models::Normalized;
+use straddle_tests::models::{Normalized, NormalizedContract};
 use straddle_tests::{base_table_sql, seed_sql};
 
 const ROWS: u64 = 20_000;
@@ -147,6 +149,7 @@ async fn a_lagging_or_missing_standby_holds_the_backfill() {
     // Back to before the change (the column dropped), to fill it again.
     r.down(None, None).await.unwrap();
     r.down(None, None).await.unwrap();
+    r.up(Some(Phase::Expand), None).await.unwrap();
     caught_up(&admin, &standby_url).await;
     exec(&standby.url("postgres"), "SELECT pg_wal_replay_pause()").await;
     let (runs, ()) = tokio::join!(r.up(None, None), async {
@@ -181,6 +184,7 @@ async fn a_lagging_or_missing_standby_holds_the_backfill() {
         .unwrap();
     r.down(None, None).await.unwrap();
     r.down(None, None).await.unwrap();
+    r.up(Some(Phase::Expand), None).await.unwrap();
     r.close().await.unwrap();
     standby.stop("fast");
     let cli = std::process::Command::new(env!("CARGO_BIN_EXE_straddle-fixture"))
@@ -235,4 +239,78 @@ async fn a_lagging_or_missing_standby_holds_the_backfill() {
         "{runs:#}"
     );
     assert_eq!(filled(&url).await, ROWS as i64);
+
+    // 4. Contract takes ACCESS EXCLUSIVE locks. A long reader of `users` on the standby
+    // would make the standby's replay of them wait (blocking every read of `users` there
+    // for up to max_standby_streaming_delay): the step waits for it as for a lock, then
+    // refuses, naming it, and changes nothing; a one-row read on the standby meanwhile
+    // answers at once.
+    caught_up(&admin, &standby_url).await;
+    let contract_options = || RunnerOptions {
+        lock_timeout: Duration::from_millis(300),
+        ddl_attempts: 2,
+        ..options(SignalOptions {
+            standby_urls: vec![standby_url.clone()],
+            ..Default::default()
+        })
+    };
+    let mut reader = sqlx::PgConnection::connect(&standby_url).await.unwrap();
+    sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM users")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    let mut r =
+        Runner::<sqlx::Postgres>::connect(&url, &[NormalizedContract::definition()], contract_options())
+            .await
+            .unwrap();
+    let refused = r.up(None, None).await.unwrap_err();
+    let text = refused.to_string();
+    assert_eq!(refused.kind(), straddle::ErrorKind::Refused, "{text}");
+    assert!(
+        text.contains("ACCESS EXCLUSIVE lock on users") && text.contains("SELECT count(*) FROM users"),
+        "{text}"
+    );
+    let status = r.status(None).await.unwrap();
+    assert_eq!(status[0].applied, [Phase::Expand, Phase::Backfill], "{status:?}");
+    let one_row = Instant::now();
+    scalar(&standby_url, "SELECT count(*) FROM users WHERE id = 1").await;
+    assert!(
+        one_row.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        one_row.elapsed()
+    );
+
+    // The reader ends: contract runs, and returns only once the standby has replayed it
+    // (its replay stopped for two seconds meanwhile).
+    sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
+    exec(&standby.url("postgres"), "SELECT pg_wal_replay_pause()").await;
+    let returned = std::sync::atomic::AtomicBool::new(false);
+    let (runs, ()) = tokio::join!(
+        async {
+            let runs = r.up(None, None).await;
+            returned.store(true, std::sync::atomic::Ordering::SeqCst);
+            runs
+        },
+        async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert!(
+                !returned.load(std::sync::atomic::Ordering::SeqCst),
+                "contract returned while the standby had not replayed it"
+            );
+            exec(&standby.url("postgres"), "SELECT pg_wal_replay_resume()").await;
+        }
+    );
+    let runs = runs.unwrap();
+    assert_eq!(runs.last().unwrap().phase, Phase::Contract, "{runs:?}");
+    r.close().await.unwrap();
+    let not_null = scalar(
+        &standby_url,
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'email_normalized' \
+         AND attnotnull",
+    )
+    .await;
+    assert_eq!(
+        not_null, 1,
+        "the runner returned before the standby replayed contract"
+    );
 }

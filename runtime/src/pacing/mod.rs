@@ -6,7 +6,7 @@
 //! reason; it resumes from its checkpoint when run again.
 
 mod load;
-mod standby;
+pub(crate) mod standby;
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};

@@ -13,7 +13,7 @@ use super::SignalOptions;
 use crate::backend::Backend;
 use crate::error::mask_url;
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use straddle_core::Dialect;
 
 /// One standby the primary reports: (name, state, replay lag ms, bytes behind, replay LSN).
@@ -177,5 +177,94 @@ fn bytes(n: i64) -> String {
         n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
         n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / 1024.0),
         n => format!("{n} bytes"),
+    }
+}
+
+/// Sessions on the standby at `url` that hold a lock on one of `tables` (a standby
+/// replays a primary's `ACCESS EXCLUSIVE` lock only once they end — or, after
+/// `max_standby_streaming_delay`, cancels them — and every read of the table there waits
+/// behind the replay meanwhile). An error says why it cannot be known.
+pub(crate) async fn readers<DB: Backend>(url: &str, tables: &[String]) -> Result<Vec<String>, String> {
+    let masked = mask_url(url);
+    let mut conn = crate::runner::open_connection::<DB>(url, &masked)
+        .await
+        .map_err(|e| format!("cannot reach the standby {masked} ({e})"))?;
+    let names: Vec<String> = tables.iter().map(|t| DB::DIALECT.string_literal(t)).collect();
+    let sql = format!(
+        "SELECT DISTINCT format('pid %s, transaction open %s s: %s', a.pid, \
+         coalesce(extract(epoch FROM now() - a.xact_start)::bigint, 0), left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80)) \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'relation' AND l.granted AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend' \
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND l.relation IN (SELECT c.oid FROM pg_class c WHERE c.relname IN ({}) \
+         AND c.relnamespace = current_schema()::regnamespace)",
+        names.join(", ")
+    );
+    let found = DB::texts(&mut conn, sql)
+        .await
+        .map_err(|e| format!("cannot read the standby {masked}'s sessions ({e})"));
+    let _ = sqlx::Connection::close(conn).await;
+    found
+}
+
+/// Standbys that have not replayed the primary's WAL up to `lsn` (or cannot be seen to):
+/// why, one line each.
+async fn behind<DB: Backend>(conn: &mut DB::Connection, lsn: &str) -> Vec<String> {
+    let lsn = DB::DIALECT.string_literal(lsn);
+    let sql = format!(
+        "SELECT concat_ws(' ', 'standby', coalesce(nullif(application_name, ''), 'walreceiver'), 'at', \
+         coalesce(host(client_addr), 'local'), 'has replayed to', coalesce(replay_lsn::text, '(unknown)'), '(' || state || ')') \
+         FROM pg_stat_replication WHERE replay_lsn IS NULL OR replay_lsn < {lsn}::pg_lsn \
+         UNION ALL SELECT 'replication slot `' || slot_name || '` has no standby connected' \
+         FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active"
+    );
+    match DB::texts(conn, sql).await {
+        Ok(rows) => rows,
+        Err(e) => vec![format!("cannot read pg_stat_replication ({e})")],
+    }
+}
+
+/// After a step: hold until every standby has replayed it, so that the next step (and the
+/// application, reading from standbys) never runs ahead of a standby. Bounded by
+/// `give_up_after`; nothing to do where standby lag is not checked.
+pub(crate) async fn wait_replayed<DB: Backend>(
+    conn: &mut DB::Connection,
+    options: &SignalOptions,
+    what: &str,
+) -> crate::error::Result<()> {
+    if DB::DIALECT != Dialect::Postgres || options.max_replica_lag.is_none() {
+        return Ok(());
+    }
+    let Some(lsn) = DB::scalar_text(
+        conn,
+        "SELECT pg_current_wal_lsn()::text".into(),
+        Default::default(),
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    let mut told: Option<Instant> = None;
+    loop {
+        let why = behind::<DB>(conn, &lsn).await;
+        if why.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() >= options.give_up_after {
+            return Err(crate::error::Error::Throttled {
+                what: what.to_string(),
+                waited: started.elapsed(),
+                why: format!("waiting for standbys to replay it: {}", why.join("; ")),
+            });
+        }
+        if told.is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+            && started.elapsed() >= Duration::from_secs(1)
+        {
+            crate::targets::label::note!("  {what}: waiting for standbys to replay it: {}", why.join("; "));
+            told = Some(Instant::now());
+        }
+        crate::stop::check(|| format!("after {what}, while standbys replayed it"))?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
