@@ -15,6 +15,7 @@ pub(super) async fn run<DB: Backend>(
     options: RunnerOptions,
     cli: &Cli,
     targets: &[Target],
+    note: Option<String>,
 ) -> Result<ExitCode> {
     let mv = match &cli.command {
         Command::Up { change, phase, .. } => Move::Up {
@@ -33,9 +34,17 @@ pub(super) async fn run<DB: Backend>(
             phase: phase.map(Phase::from),
             only: change.as_deref(),
         },
-        _ => return look_at_each::<DB>(models, options, cli, targets).await,
+        _ => {
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            return look_at_each::<DB>(models, options, cli, targets).await;
+        }
     };
     let mut runners = targets::connect_all::<DB>(targets, models, &options, cli.parallel).await?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
     let done = targets::advance(targets, &mut runners, mv, cli.parallel).await;
     targets::close_all(runners).await;
     let failed: Vec<&targets::TargetOutcome> = done.failed().collect();

@@ -804,13 +804,15 @@ async fn apply<DB: Backend>(
         migrations,
         ..options(cli, pacing, allow)
     };
-    if let Some(note) = unlisted_note(models, &crate::linked_models()) {
-        eprintln!("note: {note}");
-    }
+    // Said once connected: a database that cannot be reached is the first thing to say.
+    let note = unlisted_note(models, &crate::linked_models()).map(|n| format!("note: {n}"));
     if targets.len() > 1 {
-        return many::run::<DB>(models, options, cli, targets).await;
+        return many::run::<DB>(models, options, cli, targets, note).await;
     }
     let mut runner = Runner::<DB>::connect(&targets[0].url, models, options).await?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
     let result = run_command(&mut runner, cli).await;
     let closed = runner.close().await;
     let code = result?;
