@@ -60,6 +60,7 @@ mod backend;
 mod backfill;
 mod catalog;
 pub mod cli;
+mod cluster;
 mod db;
 mod error;
 pub mod fleet;

@@ -193,3 +193,87 @@ impl Drop for PrivatePostgres {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The 3-node MariaDB Galera cluster of `tests/cluster/galera.sh`, shared by every test
+/// (started once, left running; each test works in a database of its own, dropped after).
+pub struct Galera {
+    /// A database of this test's, on every node.
+    pub database: String,
+}
+
+/// Client port of Galera node `n` (1..=3).
+pub fn galera_port(n: u8) -> u16 {
+    4300 + u16::from(n)
+}
+
+impl Galera {
+    /// Start the cluster when it is not running (about 15 s) and create a database for
+    /// the test; `None` (loudly, or a failure under `CI=true`) when it cannot start.
+    pub async fn start(tag: &str) -> Option<Galera> {
+        static START: std::sync::Mutex<Option<Result<(), String>>> = std::sync::Mutex::new(None);
+        let started = {
+            let mut s = START.lock().unwrap();
+            s.get_or_insert_with(|| {
+                let script = concat!(env!("CARGO_MANIFEST_DIR"), "/cluster/galera.sh");
+                let out = Command::new(script)
+                    .arg("start")
+                    .output()
+                    .map_err(|e| e.to_string())?;
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    ))
+                }
+            })
+            .clone()
+        };
+        if let Err(e) = started {
+            crate::not_run("a MariaDB Galera cluster", "tests/cluster/galera.sh", &e);
+            return None;
+        }
+        let database = format!("straddle_{tag}_{:08x}", rand::random::<u32>());
+        let g = Galera { database };
+        let mut c = <sqlx::MySqlConnection as sqlx::Connection>::connect(&g.node_url(1, "mysql"))
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{}`", g.database)))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        Some(g)
+    }
+
+    /// A URL to database `db` on node `n`.
+    pub fn node_url(&self, n: u8, db: &str) -> String {
+        format!("mysql://root@127.0.0.1:{}/{db}", galera_port(n))
+    }
+
+    /// A URL to the test's database on node `n`.
+    pub fn url(&self, n: u8) -> String {
+        self.node_url(n, &self.database)
+    }
+}
+
+impl Drop for Galera {
+    fn drop(&mut self) {
+        let (url, db) = (self.node_url(1, "mysql"), self.database.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(mut c) = <sqlx::MySqlConnection as sqlx::Connection>::connect(&url).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{db}`")))
+                        .execute(&mut c)
+                        .await;
+                }
+            })
+        })
+        .join();
+    }
+}

@@ -1,11 +1,12 @@
 //! Server load: how many other statements are running right now.
 
 use crate::backend::Backend;
+use crate::error::{Error, Result};
 use straddle_core::Dialect;
 
 /// Why the backfill should wait for the load to drop, if it should. A load that cannot be
 /// read holds it too.
-pub(super) async fn read<DB: Backend>(conn: &mut DB::Connection, max: u32) -> Option<String> {
+pub(super) async fn read<DB: Backend>(conn: &mut DB::Connection, max: u32) -> Result<Option<String>> {
     let running = match DB::DIALECT {
         Dialect::Postgres => DB::scalar_i64(
             conn,
@@ -21,13 +22,15 @@ pub(super) async fn read<DB: Backend>(conn: &mut DB::Connection, max: u32) -> Op
             .await
             .map(|v| v.and_then(|v| v.parse::<i64>().ok()).unwrap_or(1) - 1),
         // One process, one writer: nothing to measure.
-        Dialect::Sqlite => return None,
+        Dialect::Sqlite => return Ok(None),
     };
-    match running {
+    Ok(match running.map_err(Error::from) {
         Ok(n) if n > i64::from(max) => Some(format!(
             "load: {n} other statements running (the limit is {max}, --max-load)"
         )),
         Ok(_) => None,
+        // The connection itself broke: the runner reconnects and resumes.
+        Err(e) if crate::runner::is_connection_lost(&e) => return Err(e),
         Err(e) => Some(format!("load: cannot read the server's load ({e})")),
-    }
+    })
 }

@@ -77,14 +77,14 @@ impl<DB: Backend> Signals<DB> {
     }
 
     /// Why the backfill should wait now (nothing: go on).
-    async fn read(&mut self, conn: &mut DB::Connection) -> Vec<String> {
-        let mut why = self.standbys.read(conn, &self.options).await;
+    async fn read(&mut self, conn: &mut DB::Connection) -> Result<Vec<String>> {
+        let mut why = self.standbys.read(conn, &self.options).await?;
         if let Some(max) = self.options.max_load
-            && let Some(reason) = load::read::<DB>(conn, max).await
+            && let Some(reason) = load::read::<DB>(conn, max).await?
         {
             why.push(reason);
         }
-        why
+        Ok(why)
     }
 
     /// Between batches: return at once when every signal is clear; otherwise wait until
@@ -94,7 +94,7 @@ impl<DB: Backend> Signals<DB> {
             return Ok(());
         }
         self.last_read = Some(Instant::now());
-        let mut why = self.read(conn).await;
+        let mut why = self.read(conn).await?;
         if why.is_empty() {
             return Ok(());
         }
@@ -125,7 +125,7 @@ impl<DB: Backend> Signals<DB> {
             }
             crate::stop::check(|| format!("while the backfill of {label} was throttled"))?;
             tokio::time::sleep(POLL).await;
-            why = self.read(conn).await;
+            why = self.read(conn).await?;
         }
         self.held += started.elapsed();
         note!("  {label}: resumed after {:.1?} throttled", started.elapsed());

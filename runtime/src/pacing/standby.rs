@@ -54,16 +54,20 @@ impl<DB: Backend> Standbys<DB> {
     }
 
     /// Why the backfill should wait for a standby (nothing: none lags).
-    pub async fn read(&mut self, conn: &mut DB::Connection, options: &SignalOptions) -> Vec<String> {
+    pub async fn read(
+        &mut self,
+        conn: &mut DB::Connection,
+        options: &SignalOptions,
+    ) -> crate::error::Result<Vec<String>> {
         if DB::DIALECT != Dialect::Postgres
             || options.max_replica_lag.is_none() && options.max_replica_lag_bytes.is_none()
         {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let max_ms = options.max_replica_lag.map(|d| d.as_millis() as i64);
         let max_bytes = options.max_replica_lag_bytes.map(|b| b as i64);
         let mut why = Vec::new();
-        match DB::texts(conn, PRIMARY_VIEW.into()).await {
+        match lost_or(DB::texts(conn, PRIMARY_VIEW.into()).await)? {
             Err(e) => why.push(format!("replica lag: cannot read pg_stat_replication ({e})")),
             Ok(rows) => {
                 let mut seen = Vec::new();
@@ -122,7 +126,7 @@ impl<DB: Backend> Standbys<DB> {
                 self.positions.retain(|k, _| seen.contains(k));
             }
         }
-        match DB::texts(conn, IDLE_SLOTS.into()).await {
+        match lost_or(DB::texts(conn, IDLE_SLOTS.into()).await)? {
             Err(e) => why.push(format!("replica lag: cannot read pg_replication_slots ({e})")),
             Ok(rows) => {
                 for row in rows {
@@ -168,7 +172,16 @@ impl<DB: Backend> Standbys<DB> {
                 }
             }
         }
-        why
+        Ok(why)
+    }
+}
+
+/// A result of a query on the primary: the error of a broken connection is returned (the
+/// runner reconnects and resumes); any other is given back to be said as a hold reason.
+fn lost_or<T>(r: Result<T, sqlx::Error>) -> crate::error::Result<Result<T, crate::error::Error>> {
+    match r.map_err(crate::error::Error::from) {
+        Err(e) if crate::runner::is_connection_lost(&e) => Err(e),
+        other => Ok(other),
     }
 }
 
@@ -209,7 +222,7 @@ pub(crate) async fn readers<DB: Backend>(url: &str, tables: &[String]) -> Result
 
 /// Standbys that have not replayed the primary's WAL up to `lsn` (or cannot be seen to):
 /// why, one line each.
-async fn behind<DB: Backend>(conn: &mut DB::Connection, lsn: &str) -> Vec<String> {
+async fn behind<DB: Backend>(conn: &mut DB::Connection, lsn: &str) -> crate::error::Result<Vec<String>> {
     let lsn = DB::DIALECT.string_literal(lsn);
     let sql = format!(
         "SELECT concat_ws(' ', 'standby', coalesce(nullif(application_name, ''), 'walreceiver'), 'at', \
@@ -218,10 +231,10 @@ async fn behind<DB: Backend>(conn: &mut DB::Connection, lsn: &str) -> Vec<String
          UNION ALL SELECT 'replication slot `' || slot_name || '` has no standby connected' \
          FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active"
     );
-    match DB::texts(conn, sql).await {
+    Ok(match lost_or(DB::texts(conn, sql).await)? {
         Ok(rows) => rows,
         Err(e) => vec![format!("cannot read pg_stat_replication ({e})")],
-    }
+    })
 }
 
 /// After a step: hold until every standby has replayed it, so that the next step (and the
@@ -247,7 +260,7 @@ pub(crate) async fn wait_replayed<DB: Backend>(
     let started = Instant::now();
     let mut told: Option<Instant> = None;
     loop {
-        let why = behind::<DB>(conn, &lsn).await;
+        let why = behind::<DB>(conn, &lsn).await?;
         if why.is_empty() {
             return Ok(());
         }

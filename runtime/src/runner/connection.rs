@@ -41,6 +41,14 @@ pub(crate) async fn open<DB: Backend>(url: &str, masked: &str) -> Result<DB::Con
     for sql in session {
         DB::execute(&mut conn, sql, Default::default()).await?;
     }
+    if crate::cluster::galera::is_galera::<DB>(&mut conn).await {
+        DB::execute(
+            &mut conn,
+            crate::cluster::galera::SESSION.into(),
+            Default::default(),
+        )
+        .await?;
+    }
     Ok(conn)
 }
 

@@ -1,7 +1,9 @@
 //! One runner at a time, per database (and schema): PostgreSQL's advisory lock, MySQL's
 //! `GET_LOCK`, both keyed by the database/schema so that migrators of unrelated databases
-//! never wait for each other; on SQLite a lease row renewed at every step and released at
-//! once when its holder's process is gone. The holder (`host:pid:nonce`) and since when
+//! never wait for each other; on SQLite and on MariaDB Galera (whose `GET_LOCK` holds on
+//! one node only) a lease row — renewed at every step and, by a task of its own, every
+//! 15 s (a backfill outlasts the lease), and released at once when its holder's process is
+//! gone. On Galera, certification lets exactly one of two concurrent claims commit. The holder (`host:pid:nonce`) and since when
 //! are recorded so that a runner that has to wait can say who it waits for.
 
 use super::connection::hostname;
@@ -20,6 +22,18 @@ const LEASE_TTL: Duration = Duration::from_secs(60);
 pub(crate) struct RunnerLock {
     /// `host:pid:nonce`.
     pub holder: String,
+    /// A lease row rather than the server's lock (SQLite, Galera).
+    lease: bool,
+    /// Renews the lease while the runner works (aborted on release and on drop).
+    keeper: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunnerLock {
+    fn drop(&mut self) {
+        if let Some(k) = self.keeper.take() {
+            k.abort();
+        }
+    }
 }
 
 fn bind_texts<DB: Backend>(values: &[&str]) -> Result<DB::Arguments> {
@@ -39,17 +53,58 @@ impl RunnerLock {
                 std::process::id(),
                 rand::random::<u32>()
             ),
+            lease: false,
+            keeper: None,
         }
+    }
+
+    /// Renew the lease every quarter of its life on a connection of its own, until
+    /// released: a step may take longer than the lease (a long backfill).
+    pub fn keep_alive<DB: Backend>(&mut self, url: &str, masked: &str) {
+        if !self.lease || self.keeper.is_some() {
+            return;
+        }
+        let (url, masked, holder) = (url.to_string(), masked.to_string(), self.holder.clone());
+        self.keeper = Some(tokio::spawn(async move {
+            let lock = RunnerLock {
+                holder,
+                lease: true,
+                keeper: None,
+            };
+            let mut conn: Option<DB::Connection> = None;
+            loop {
+                tokio::time::sleep(LEASE_TTL / 4).await;
+                if conn.is_none() {
+                    conn = super::connection::open::<DB>(&url, &masked).await.ok();
+                }
+                let Some(c) = conn.as_mut() else { continue };
+                match lock.renew::<DB>(c).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(
+                            holder = lock.holder,
+                            "the runner lease was taken over; no longer renewing it"
+                        );
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "could not renew the runner lease; reconnecting");
+                        conn = None;
+                    }
+                }
+            }
+        }));
     }
 
     /// Take the lock, waiting up to `wait` for another runner; `url` (masked) names the
     /// database in messages.
     pub async fn acquire<DB: Backend>(
-        &self,
+        &mut self,
         conn: &mut DB::Connection,
         url: &str,
         wait: Duration,
     ) -> Result<()> {
+        self.lease = DB::DIALECT == Dialect::Sqlite || crate::cluster::galera::is_galera::<DB>(conn).await;
         let started = Instant::now();
         let mut told = false;
         loop {
@@ -77,23 +132,25 @@ impl RunnerLock {
     }
 
     async fn try_once<DB: Backend>(&self, conn: &mut DB::Connection) -> Result<bool> {
-        Ok(match ledger::try_lock_sql(DB::DIALECT, LOCK_NAME) {
-            Some(sql) => DB::scalar_i64(conn, sql, Default::default()).await?.unwrap_or(0) == 1,
-            None => {
-                // SQLite: a lease row, renewed at every step.
-                let lease = &ledger::create_sql(DB::DIALECT)[2];
-                DB::execute(conn, lease.clone(), Default::default()).await?;
-                self.break_dead_lease::<DB>(conn).await?;
-                self.renew::<DB>(conn).await?
-            }
-        })
+        Ok(
+            match ledger::try_lock_sql(DB::DIALECT, LOCK_NAME).filter(|_| !self.lease) {
+                Some(sql) => DB::scalar_i64(conn, sql, Default::default()).await?.unwrap_or(0) == 1,
+                None => {
+                    // A lease row, renewed at every step and by the keeper.
+                    let lease = &ledger::create_sql(DB::DIALECT)[2];
+                    DB::execute(conn, lease.clone(), Default::default()).await?;
+                    self.break_dead_lease::<DB>(conn).await?;
+                    self.renew::<DB>(conn).await?
+                }
+            },
+        )
     }
 
     /// PostgreSQL, MySQL: name the holder in the lock row (best effort: the table may not
     /// exist yet — the runner records again once it made it — or a user may not write it;
     /// the lock holds anyway).
     pub async fn record<DB: Backend>(&self, conn: &mut DB::Connection) {
-        if DB::DIALECT == Dialect::Sqlite {
+        if self.lease {
             return;
         }
         let result = async {
@@ -149,26 +206,60 @@ impl RunnerLock {
         Ok(())
     }
 
-    /// SQLite: renew the lease (false: another runner took it meanwhile).
+    /// Take or renew the lease (false: another runner holds it); the server's lock needs
+    /// no renewal.
     pub async fn renew<DB: Backend>(&self, conn: &mut DB::Connection) -> Result<bool> {
-        if DB::DIALECT != Dialect::Sqlite {
+        if !self.lease {
             return Ok(true);
         }
-        let mut args = bind_texts::<DB>(&[LOCK_NAME, &self.holder])?;
-        DB::bind_i64(&mut args, now_ms() + LEASE_TTL.as_millis() as i64).map_err(sqlx::Error::Encode)?;
-        DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
-        Ok(DB::execute(conn, ledger::lease_take_sql(), args).await? == 1)
+        let expires = now_ms() + LEASE_TTL.as_millis() as i64;
+        if DB::DIALECT == Dialect::Sqlite {
+            let mut args = bind_texts::<DB>(&[LOCK_NAME, &self.holder])?;
+            DB::bind_i64(&mut args, expires).map_err(sqlx::Error::Encode)?;
+            DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
+            return Ok(DB::execute(conn, ledger::lease_take_sql(), args).await? == 1);
+        }
+        // Galera: claim the row, then read back whose it is. A claim another node's claim
+        // beat in certification fails with a deadlock error: not ours.
+        let claim = async {
+            let mut args = bind_texts::<DB>(&[LOCK_NAME, &self.holder])?;
+            DB::bind_i64(&mut args, expires).map_err(sqlx::Error::Encode)?;
+            DB::execute(conn, ledger::lease_claim_insert_sql(DB::DIALECT), args).await?;
+            let mut args = bind_texts::<DB>(&[&self.holder])?;
+            DB::bind_i64(&mut args, expires).map_err(sqlx::Error::Encode)?;
+            DB::bind_key(&mut args, &Key::Text(LOCK_NAME.into())).map_err(sqlx::Error::Encode)?;
+            DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
+            DB::bind_key(&mut args, &Key::Text(self.holder.clone())).map_err(sqlx::Error::Encode)?;
+            DB::execute(conn, ledger::lease_claim_update_sql(DB::DIALECT), args).await?;
+            Ok::<_, Error>(())
+        }
+        .await;
+        match claim {
+            Ok(()) => {}
+            Err(Error::Sql(sqlx::Error::Database(e)))
+                if straddle_core::render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message()) =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+        let args = bind_texts::<DB>(&[LOCK_NAME])?;
+        let rows = DB::texts_pairs(conn, ledger::lease_holder_sql(DB::DIALECT), args).await?;
+        Ok(rows.first().is_some_and(|(h, _)| *h == self.holder))
     }
 
     /// Release the lock.
-    pub async fn release<DB: Backend>(&self, conn: &mut DB::Connection) -> Result<()> {
-        if let Some(sql) = ledger::unlock_sql(DB::DIALECT, LOCK_NAME) {
+    pub async fn release<DB: Backend>(&mut self, conn: &mut DB::Connection) -> Result<()> {
+        if let Some(k) = self.keeper.take() {
+            k.abort();
+        }
+        if let Some(sql) = ledger::unlock_sql(DB::DIALECT, LOCK_NAME).filter(|_| !self.lease) {
             DB::scalar_i64(conn, sql, Default::default()).await?;
         }
         // The holder row (the SQLite lease itself), when it is still ours.
         let args = bind_texts::<DB>(&[LOCK_NAME, &self.holder])?;
         if let Err(e) = DB::execute(conn, ledger::lease_release_sql(DB::DIALECT), args).await {
-            if DB::DIALECT == Dialect::Sqlite {
+            if self.lease {
                 return Err(e.into());
             }
             tracing::debug!(error = %e, "could not clear the runner lock's holder");

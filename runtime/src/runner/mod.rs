@@ -25,7 +25,7 @@ use crate::error::{Error, Result, mask_url};
 use crate::fleet;
 use crate::progress::{Progress, ProgressMode};
 pub(crate) use connection::hostname;
-use connection::is_connection_lost;
+pub(crate) use connection::is_connection_lost;
 pub(crate) use connection::open as open_connection;
 use history::{History, checksum_of};
 use lock::RunnerLock;
@@ -219,6 +219,7 @@ impl<DB: Backend> Runner<DB> {
         runner.ledger = ledger::prepare::<DB>(&mut runner.conn, runner.options.read_only).await?;
         if !runner.options.read_only {
             runner.lock.record::<DB>(&mut runner.conn).await;
+            runner.lock.keep_alive::<DB>(&runner.connect_url, &runner.url);
         }
         Ok(runner)
     }
@@ -231,7 +232,9 @@ impl<DB: Backend> Runner<DB> {
             connection::reopen::<DB>(&self.connect_url, &self.url, self.options.reconnect_within).await?;
         self.lock
             .acquire::<DB>(&mut self.conn, &self.url, self.options.wait_for_runner)
-            .await
+            .await?;
+        self.lock.keep_alive::<DB>(&self.connect_url, &self.url);
+        Ok(())
     }
 
     /// Run a phase; when the connection breaks, reconnect and resume it from the ledger

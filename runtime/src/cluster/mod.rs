@@ -1,0 +1,5 @@
+//! Database clusters: what Straddle must know about the servers it runs on beyond one
+//! connection — MariaDB Galera ([`galera`]). (Standby lag is a pacing signal:
+//! `crate::pacing`; many databases are `crate::targets`.)
+
+pub(crate) mod galera;
