@@ -59,14 +59,7 @@ impl PrivatePostgres {
             dir,
             bin,
         };
-        if as_root() {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&pg.dir)
-                .status()
-                .unwrap();
-            assert!(ok.success(), "chown the data directory to postgres");
-        }
+        pg.own_dir();
         pg.run(
             "initdb",
             &[
@@ -95,14 +88,7 @@ impl PrivatePostgres {
             dir,
             bin: primary.bin.clone(),
         };
-        if as_root() {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&pg.dir)
-                .status()
-                .unwrap();
-            assert!(ok.success(), "chown the data directory to postgres");
-        }
+        pg.own_dir();
         pg.run(
             "pg_basebackup",
             &[
@@ -125,6 +111,18 @@ impl PrivatePostgres {
         );
         pg.start_again();
         pg
+    }
+
+    /// Give the data directory to `postgres` when the test runs as root.
+    fn own_dir(&self) {
+        if as_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&self.dir)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "chown the data directory to postgres");
+        }
     }
 
     fn data(&self) -> String {

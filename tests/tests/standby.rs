@@ -68,6 +68,17 @@ fn options(signals: SignalOptions) -> RunnerOptions {
     }
 }
 
+/// Three seconds in, the backfill has not finished, and it makes no progress for one more
+/// second (it is held); then `release` (what lets it go on).
+async fn stays_held(url: &str, why: &str, release: impl std::future::Future<Output = ()>) {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let held_at = filled(url).await;
+    assert!(held_at < ROWS as i64, "ran to the end ({held_at} rows) {why}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(filled(url).await, held_at, "the backfill went on {why}");
+    release.await;
+}
+
 /// Rows filled so far on the primary.
 async fn filled(url: &str) -> i64 {
     scalar(url, "SELECT count(email_normalized) FROM users").await
@@ -106,21 +117,12 @@ async fn a_lagging_or_missing_standby_holds_the_backfill() {
     r.up(Some(straddle::Phase::Expand), None).await.unwrap();
     caught_up(&admin, &standby_url).await;
     exec(&standby.url("postgres"), "SELECT pg_wal_replay_pause()").await;
-    let (runs, ()) = tokio::join!(r.up(None, None), async {
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let held_at = filled(&url).await;
-        assert!(
-            held_at < ROWS as i64,
-            "the backfill ran to the end ({held_at} rows) while the standby replayed nothing"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(
-            filled(&url).await,
-            held_at,
-            "the backfill went on while the standby was stuck"
-        );
-        exec(&standby.url("postgres"), "SELECT pg_wal_replay_resume()").await;
-    });
+    let control = standby.url("postgres");
+    let resume = exec(&control, "SELECT pg_wal_replay_resume()");
+    let (runs, ()) = tokio::join!(
+        r.up(None, None),
+        stays_held(&url, "while the standby replayed nothing", resume)
+    );
     let runs = runs.unwrap();
     r.close().await.unwrap();
     let report = runs[0].report.backfill.clone().expect("a backfill ran");
@@ -152,21 +154,9 @@ async fn a_lagging_or_missing_standby_holds_the_backfill() {
     r.up(Some(Phase::Expand), None).await.unwrap();
     caught_up(&admin, &standby_url).await;
     exec(&standby.url("postgres"), "SELECT pg_wal_replay_pause()").await;
-    let (runs, ()) = tokio::join!(r.up(None, None), async {
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let held_at = filled(&url).await;
-        assert!(
-            held_at < ROWS as i64,
-            "ran to the end ({held_at} rows) with replay stopped"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(
-            filled(&url).await,
-            held_at,
-            "the backfill went on while replay was stopped"
-        );
-        exec(&standby.url("postgres"), "SELECT pg_wal_replay_resume()").await;
-    });
+    let control = standby.url("postgres");
+    let resume = exec(&control, "SELECT pg_wal_replay_resume()");
+    let (runs, ()) = tokio::join!(r.up(None, None), stays_held(&url, "with replay stopped", resume));
     let runs = runs.unwrap();
     r.close().await.unwrap();
     let report = runs
@@ -205,19 +195,7 @@ async fn a_lagging_or_missing_standby_holds_the_backfill() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let held_at = filled(&url).await;
-    assert!(
-        held_at < ROWS as i64,
-        "ran to the end ({held_at} rows) with the standby gone"
-    );
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        filled(&url).await,
-        held_at,
-        "the backfill went on with the standby gone"
-    );
-    standby.start_again();
+    stays_held(&url, "with the standby gone", async { standby.start_again() }).await;
     let out = cli.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");

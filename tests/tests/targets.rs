@@ -225,6 +225,29 @@ async fn shards_stop_together_at_the_phase_boundary<DB: TestBackend>(t: &TestDb)
     );
 }
 
+/// `up` on every database of `list`, two at a time.
+async fn up_everywhere<DB: TestBackend>(
+    list: &[targets::Target],
+    models: &[&'static straddle::ir::Model],
+    options: &RunnerOptions,
+) -> targets::Advance {
+    let mut runners = targets::connect_all::<DB>(list, models, options, 2)
+        .await
+        .unwrap();
+    let done = targets::advance(
+        list,
+        &mut runners,
+        targets::Move::Up {
+            target: None,
+            only: None,
+        },
+        2,
+    )
+    .await;
+    targets::close_all(runners).await;
+    done
+}
+
 async fn every_fleet_gate_passes_before_any_database_contracts<DB: TestBackend>(t: &TestDb) {
     let more = shards::<DB>(t, UsersBefore::definition()).await;
     let all: Vec<&TestDb> = std::iter::once(t).chain(more.iter()).collect();
@@ -244,20 +267,7 @@ async fn every_fleet_gate_passes_before_any_database_contracts<DB: TestBackend>(
     // The previous release still runs against the second database only.
     let old = App::start(APP, &all[1].url, "before", "old", 500_000, Beat::QUICK);
 
-    let mut runners = targets::connect_all::<DB>(&list, &models, &options, 2)
-        .await
-        .unwrap();
-    let done = targets::advance(
-        &list,
-        &mut runners,
-        targets::Move::Up {
-            target: None,
-            only: None,
-        },
-        2,
-    )
-    .await;
-    targets::close_all(runners).await;
+    let done = up_everywhere::<DB>(&list, &models, &options).await;
     assert_eq!(done.completed, [Phase::Expand, Phase::Backfill], "{done:#?}");
     assert_eq!(done.held_before, Some(Phase::Contract), "{done:#?}");
     let failed: Vec<&str> = done.failed().map(|t| t.target.as_str()).collect();
@@ -288,20 +298,7 @@ async fn every_fleet_gate_passes_before_any_database_contracts<DB: TestBackend>(
     // The previous release leaves; contract runs everywhere.
     let report = old.stop();
     assert_eq!(report.failure_count, 0, "{report:?}");
-    let mut runners = targets::connect_all::<DB>(&list, &models, &options, 2)
-        .await
-        .unwrap();
-    let done = targets::advance(
-        &list,
-        &mut runners,
-        targets::Move::Up {
-            target: None,
-            only: None,
-        },
-        2,
-    )
-    .await;
-    targets::close_all(runners).await;
+    let done = up_everywhere::<DB>(&list, &models, &options).await;
     assert_eq!(done.failed().count(), 0, "{done:#?}");
     assert_eq!(
         done.completed,
