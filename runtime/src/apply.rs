@@ -190,7 +190,8 @@ pub(crate) struct StepOutcome {
     pub backfill: Option<BackfillReport>,
 }
 
-/// Run a step, retrying with jittered backoff while its DDL times out on the lock.
+/// Run a step, retrying with jittered backoff while its DDL times out on the lock (or, on
+/// PostgreSQL, while sessions on a standby hold its table: see [`standby_readers`]).
 pub(crate) async fn run_step<DB: Backend>(
     conn: &mut DB::Connection,
     step: &Step,
@@ -203,131 +204,94 @@ pub(crate) async fn run_step<DB: Backend>(
     loop {
         attempt += 1;
         tracing::info!(change = ctx.change, phase = %ctx.phase, step = step.name, attempt, "applying");
-        let result = match standby_readers::<DB>(step, ctx).await? {
+        // Why this attempt did not go through, when another may.
+        let retrying = match standby_readers::<DB>(step, ctx).await {
+            Some((standby, sessions)) if attempt >= ctx.attempts => {
+                return Err(Error::StandbyReaders {
+                    change: ctx.change.to_string(),
+                    phase: ctx.phase,
+                    step: step.name.clone(),
+                    table: ctx.tables.join(" / "),
+                    standby,
+                    sessions,
+                });
+            }
             // Like a lock the primary would not grant in time: wait and try again.
-            Some(readers) => Err(readers),
-            None => run_once::<DB>(
+            Some((standby, sessions)) => format!(
+                "waits for sessions on the standby {standby} to end ({})",
+                sessions.join("; ")
+            ),
+            None => match run_once::<DB>(
                 conn,
                 step,
                 ctx,
                 ledger_entry.map(|e| (e, attempt, started_ms, started)),
             )
             .await
-            .map_err(StepFailure::Error),
-        };
-        match result {
-            Ok((rows, backfill)) => {
-                // The next step (and the application reading from standbys) never runs
-                // ahead of a standby.
-                crate::pacing::standby::wait_replayed::<DB>(
-                    conn,
-                    &ctx.pacing.signals,
-                    &format!("{} {} step `{}`", ctx.change, ctx.phase, step.name),
-                )
-                .await?;
-                return Ok(StepOutcome {
-                    rows,
-                    attempts: attempt,
-                    backfill,
-                });
-            }
-            Err(StepFailure::StandbyReaders { standby, sessions }) => {
-                if attempt >= ctx.attempts {
-                    return Err(Error::StandbyReaders {
-                        change: ctx.change.to_string(),
-                        phase: ctx.phase,
-                        step: step.name.clone(),
-                        table: ctx.tables.join(" / "),
-                        standby,
-                        sessions,
+            {
+                Ok((rows, backfill)) => {
+                    // The next step (and the application reading from standbys) never
+                    // runs ahead of a standby.
+                    crate::pacing::standby::wait_replayed::<DB>(
+                        conn,
+                        &ctx.pacing.signals,
+                        &format!("{} {} step `{}`", ctx.change, ctx.phase, step.name),
+                    )
+                    .await?;
+                    return Ok(StepOutcome {
+                        rows,
+                        attempts: attempt,
+                        backfill,
                     });
                 }
-                let delay =
-                    crate::retry::backoff(attempt, Duration::from_millis(200), Duration::from_secs(10));
-                crate::targets::label::note!(
-                    "  {} {}: step {} waits for sessions on the standby {standby} to end ({}) (attempt {attempt}/{}); \
-                     retrying in {delay:.1?}",
-                    ctx.change,
-                    ctx.phase,
-                    step.name,
-                    sessions.join("; "),
-                    ctx.attempts
-                );
-                tokio::time::sleep(delay).await;
-            }
-            Err(StepFailure::Error(e)) => match e {
-                Error::Sql(sqlx::Error::Database(e))
+                Err(Error::Sql(sqlx::Error::Database(e)))
                     if step.ddl
                         && attempt < ctx.attempts
                         && render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message()) =>
                 {
-                    let delay =
-                        crate::retry::backoff(attempt, Duration::from_millis(200), Duration::from_secs(10));
                     tracing::warn!(
-                        change = ctx.change, phase = %ctx.phase, step = step.name, attempt, ?delay, error = %e,
+                        change = ctx.change, phase = %ctx.phase, step = step.name, attempt, error = %e,
                         "lock not granted within the lock timeout; retrying"
                     );
-                    crate::targets::label::note!(
-                        "  {} {}: step {} could not get its lock within {:?} (attempt {attempt}/{}); retrying in \
-                         {delay:.1?}",
-                        ctx.change,
-                        ctx.phase,
-                        step.name,
-                        ctx.lock_timeout,
-                        ctx.attempts
-                    );
-                    tokio::time::sleep(delay).await;
+                    format!("could not get its lock within {:?}", ctx.lock_timeout)
                 }
-                e => return Err(e),
+                Err(e) => return Err(e),
             },
-        }
+        };
+        let delay = crate::retry::backoff(attempt, Duration::from_millis(200), Duration::from_secs(10));
+        crate::targets::label::note!(
+            "  {} {}: step {} {retrying} (attempt {attempt}/{}); retrying in {delay:.1?}",
+            ctx.change,
+            ctx.phase,
+            step.name,
+            ctx.attempts
+        );
+        tokio::time::sleep(delay).await;
     }
 }
 
-/// Why one attempt at a step did not go through.
-enum StepFailure {
-    /// Sessions on a standby hold locks on the table the step locks exclusively.
-    StandbyReaders {
-        standby: String,
-        sessions: Vec<String>,
-    },
-    Error(Error),
-}
-
-/// Before a step that takes an `ACCESS EXCLUSIVE` lock on PostgreSQL: sessions on a
-/// `--standby-url` holding locks on its table (waited for up to the lock timeout, as the
-/// primary's own lock is), which the standby's replay of the lock would wait for, every
-/// read of the table there queued behind it. `None`: none, or nothing to check.
-async fn standby_readers<DB: Backend>(step: &Step, ctx: &StepContext<'_>) -> Result<Option<StepFailure>> {
+/// Before a step that takes an `ACCESS EXCLUSIVE` lock on PostgreSQL: the first
+/// `--standby-url` (masked) with sessions holding locks on its table, and those sessions
+/// — waited for up to the lock timeout, as the primary's own lock is. The standby would
+/// replay the lock only once they end, every read of the table there queued behind it.
+/// `None`: none, or nothing to check.
+async fn standby_readers<DB: Backend>(step: &Step, ctx: &StepContext<'_>) -> Option<(String, Vec<String>)> {
     let signals = &ctx.pacing.signals;
     if DB::DIALECT != straddle_core::Dialect::Postgres
         || step.lock != Some(straddle_core::step::TableLock::AccessExclusive)
-        || signals.standby_urls.is_empty()
         || signals.max_replica_lag.is_none()
     {
-        return Ok(None);
+        return None;
     }
     for url in &signals.standby_urls {
-        let until = Instant::now() + ctx.lock_timeout;
-        loop {
-            let sessions = match crate::pacing::standby::readers::<DB>(url, &ctx.tables).await {
-                Ok(s) => s,
-                // Unknown is not clear: fail closed, as a session would.
-                Err(why) => vec![why],
-            };
-            if sessions.is_empty() {
-                break;
-            }
-            if Instant::now() >= until {
-                return Ok(Some(StepFailure::StandbyReaders {
-                    standby: crate::error::mask_url(url),
-                    sessions,
-                }));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let masked = crate::error::mask_url(url);
+        let sessions =
+            crate::pacing::standby::readers_within::<DB>(url, &masked, &ctx.tables, ctx.lock_timeout).await;
+        if !sessions.is_empty() {
+            return Some((masked, sessions));
         }
     }
-    Ok(None)
+    None
 }
 
 type Ledgered<'a, 'b> = Option<(&'a LedgerEntry<'b>, u32, i64, Instant)>;

@@ -152,7 +152,10 @@ pub async fn run<DB: Backend>(
     for sql in setup {
         DB::execute(conn, sql, Default::default()).await?;
     }
-    let mut signals = Signals::<DB>::new(&pacing.signals);
+    let mut signals = Signals::<DB>::new(
+        &pacing.signals,
+        format!("the backfill of {}.{}", b.table, b.column),
+    );
     let mut result = batches::<DB>(
         conn,
         b,
@@ -194,7 +197,7 @@ pub async fn run<DB: Backend>(
         DB::execute(conn, sql, Default::default()).await?;
     }
     report.throttled_ms = signals.held.as_millis() as u64;
-    report.throttled_by = signals.reasons.clone();
+    report.throttled_by = std::mem::take(&mut signals.reasons);
     let done = result?;
     let left = missed::<DB>(conn, b).await?;
     if left > 0 {
@@ -337,9 +340,7 @@ async fn batches<DB: Backend>(
             tokio::time::sleep(wait).await;
         }
         // Outside the batch's own time: a hold is not the batch being slow.
-        signals
-            .hold_while_needed(conn, &format!("the backfill of {}.{}", b.table, b.column))
-            .await?;
+        signals.hold_while_needed(conn).await?;
     }
     Ok(done)
 }

@@ -322,6 +322,13 @@ impl TestBackend for sqlx::Postgres {}
 impl TestBackend for sqlx::MySql {}
 impl TestBackend for sqlx::Sqlite {}
 
+/// The report of the backfill among the phases a run applied (panics when none ran).
+pub fn backfill_report(runs: &[straddle::ChangeRun]) -> straddle::BackfillReport {
+    runs.iter()
+        .find_map(|r| r.report.backfill.clone())
+        .unwrap_or_else(|| panic!("no backfill ran: {runs:?}"))
+}
+
 /// `CREATE TABLE` for the model's columns that exist before its changes (the previous
 /// release's schema), with the model's own column types.
 pub fn base_table_sql(model: &ir::Model, dialect: Dialect) -> String {

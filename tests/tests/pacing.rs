@@ -5,7 +5,7 @@
 use std::time::Duration;
 use straddle::{BackfillOptions, Model, Phase, ProgressMode, Runner, RunnerOptions, SignalOptions};
 use straddle_tests::models::Normalized;
-use straddle_tests::{TestBackend, TestDb, base_table_sql, per_dialect, seed_sql};
+use straddle_tests::{TestBackend, TestDb, backfill_report, base_table_sql, per_dialect, seed_sql};
 
 const ROWS: u64 = 4000;
 
@@ -48,10 +48,7 @@ async fn load_holds_the_backfill<DB: TestBackend>(t: &TestDb) {
     slept.unwrap();
     let runs = runs.unwrap();
     r.close().await.unwrap();
-    let report = runs
-        .iter()
-        .find_map(|r| r.report.backfill.clone())
-        .expect("a backfill ran");
+    let report = backfill_report(&runs);
     assert_eq!(report.rows, ROWS, "{report:?}");
     assert!(report.throttled_ms >= 2000, "{report:?}");
     assert_eq!(report.throttled_by, ["load"], "{report:?}");

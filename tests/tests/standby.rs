@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use straddle::{BackfillOptions, Model, Phase, ProgressMode, Runner, RunnerOptions, SignalOptions};
 use straddle_tests::cluster::PrivatePostgres;
 use straddle_tests::models::{Normalized, NormalizedContract};
-use straddle_tests::{base_table_sql, seed_sql};
+use straddle_tests::{backfill_report, base_table_sql, seed_sql};
 
 const ROWS: u64 = 20_000;
 
@@ -159,10 +159,7 @@ async fn a_lagging_or_missing_standby_holds_the_backfill() {
     let (runs, ()) = tokio::join!(r.up(None, None), stays_held(&url, "with replay stopped", resume));
     let runs = runs.unwrap();
     r.close().await.unwrap();
-    let report = runs
-        .iter()
-        .find_map(|r| r.report.backfill.clone())
-        .expect("a backfill ran");
+    let report = backfill_report(&runs);
     assert!(report.throttled_ms >= 2000, "{report:?}");
     assert_eq!(filled(&url).await, ROWS as i64);
 

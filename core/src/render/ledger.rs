@@ -248,43 +248,25 @@ pub fn lease_take_sql() -> String {
 /// cluster (MariaDB Galera), first half: create it when nobody holds it; binds: name,
 /// holder, expires_at_ms. (Galera's certification lets one of two concurrent claims of
 /// the row commit; the other fails with a deadlock error.)
-pub fn lease_claim_insert_sql(dialect: Dialect) -> String {
-    let q = |s: &str| dialect.quote(s);
-    let p = |n| dialect.placeholder(n);
-    let verb = match dialect {
-        Dialect::MySql => "INSERT IGNORE INTO",
-        Dialect::Postgres | Dialect::Sqlite => "INSERT INTO",
-    };
-    let tail = match dialect {
-        Dialect::MySql => String::new(),
-        Dialect::Postgres | Dialect::Sqlite => format!(" ON CONFLICT ({}) DO NOTHING", q("name")),
-    };
+pub fn lease_claim_insert_sql() -> String {
+    let d = Dialect::MySql;
     format!(
-        "{verb} {} ({}, {}, {}) VALUES ({}, {}, {}){tail}",
-        q(LEASE),
-        q("name"),
-        q("holder"),
-        q("expires_at_ms"),
-        p(1),
-        p(2),
-        p(3)
+        "INSERT IGNORE INTO {} ({}, {}, {}) VALUES (?, ?, ?)",
+        d.quote(LEASE),
+        d.quote("name"),
+        d.quote("holder"),
+        d.quote("expires_at_ms"),
     )
 }
 
 /// Second half: take the lease over when it expired, or renew it when it is ours; binds:
 /// holder, expires_at_ms, name, now_ms, holder. Whether it is ours is then read back.
-pub fn lease_claim_update_sql(dialect: Dialect) -> String {
-    let q = |s: &str| dialect.quote(s);
-    let p = |n| dialect.placeholder(n);
+pub fn lease_claim_update_sql() -> String {
+    let q = |s: &str| Dialect::MySql.quote(s);
     format!(
-        "UPDATE {} SET {h} = {}, {e} = {} WHERE {} = {} AND ({e} < {} OR {h} = {})",
+        "UPDATE {} SET {h} = ?, {e} = ? WHERE {} = ? AND ({e} < ? OR {h} = ?)",
         q(LEASE),
-        p(1),
-        p(2),
         q("name"),
-        p(3),
-        p(4),
-        p(5),
         h = q("holder"),
         e = q("expires_at_ms"),
     )

@@ -849,16 +849,16 @@ async fn look<DB: Backend>(
         Command::Verify { change } => {
             // Changes with nothing to count say why, rather than printing nothing.
             let (checks, unchecked) = runner.verify_explained(change.as_deref()).await?;
+            let code = if checks.iter().any(|v| v.violations > 0) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
             if json {
                 let skipped: Vec<_> = unchecked
                     .iter()
                     .map(|(c, why)| serde_json::json!({ "change": c, "skipped": why }))
                     .collect();
-                let code = if checks.iter().any(|v| v.violations > 0) {
-                    ExitCode::FAILURE
-                } else {
-                    ExitCode::SUCCESS
-                };
                 return Ok((
                     Some(serde_json::json!({ "checked": checks, "not_checked": skipped })),
                     code,
@@ -887,14 +887,7 @@ async fn look<DB: Backend>(
                     out!("{c}: {why}");
                 }
             }
-            Ok((
-                None,
-                if checks.iter().any(|v| v.violations > 0) {
-                    ExitCode::FAILURE
-                } else {
-                    ExitCode::SUCCESS
-                },
-            ))
+            Ok((None, code))
         }
         Command::Ledger { change } => {
             let rows = runner.ledger(change).await?;

@@ -58,6 +58,8 @@ const TELL_EVERY: Duration = Duration::from_secs(5);
 /// connections, replay positions).
 pub(crate) struct Signals<DB: Backend> {
     options: SignalOptions,
+    /// What is held, for messages (`the backfill of users.email`).
+    what: String,
     standbys: standby::Standbys<DB>,
     /// Time spent held, and each distinct reason (its first words) in order.
     pub held: Duration,
@@ -66,9 +68,10 @@ pub(crate) struct Signals<DB: Backend> {
 }
 
 impl<DB: Backend> Signals<DB> {
-    pub fn new(options: &SignalOptions) -> Self {
+    pub fn new(options: &SignalOptions, what: String) -> Self {
         Signals {
             options: options.clone(),
+            what,
             standbys: standby::Standbys::new(options),
             held: Duration::ZERO,
             reasons: Vec::new(),
@@ -89,7 +92,7 @@ impl<DB: Backend> Signals<DB> {
 
     /// Between batches: return at once when every signal is clear; otherwise wait until
     /// they are, saying why now and then, and stop when asked to or after `give_up_after`.
-    pub async fn hold_while_needed(&mut self, conn: &mut DB::Connection, label: &str) -> Result<()> {
+    pub async fn hold_while_needed(&mut self, conn: &mut DB::Connection) -> Result<()> {
         if self.last_read.is_some_and(|t| t.elapsed() < READ_EVERY) {
             return Ok(());
         }
@@ -112,23 +115,27 @@ impl<DB: Backend> Signals<DB> {
                     d if d < TELL_EVERY => String::new(),
                     d => format!(" ({:.0?} so far)", d),
                 };
-                note!("  {label}: throttled{so_far}: {}", why.join("; "));
+                note!("  {}: throttled{so_far}: {}", self.what, why.join("; "));
                 told = Some(Instant::now());
             }
             if started.elapsed() >= self.options.give_up_after {
                 self.held += started.elapsed();
                 return Err(Error::Throttled {
-                    what: label.to_string(),
+                    what: self.what.clone(),
                     waited: started.elapsed(),
                     why: why.join("; "),
                 });
             }
-            crate::stop::check(|| format!("while the backfill of {label} was throttled"))?;
+            crate::stop::check(|| format!("while {} was throttled", self.what))?;
             tokio::time::sleep(POLL).await;
             why = self.read(conn).await?;
         }
         self.held += started.elapsed();
-        note!("  {label}: resumed after {:.1?} throttled", started.elapsed());
+        note!(
+            "  {}: resumed after {:.1?} throttled",
+            self.what,
+            started.elapsed()
+        );
         Ok(())
     }
 }

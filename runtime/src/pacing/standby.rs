@@ -23,9 +23,8 @@ const PRIMARY_VIEW: &str = "SELECT concat_ws('|', coalesce(nullif(application_na
      coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint, -1), coalesce(replay_lsn::text, '?')) \
      FROM pg_stat_replication";
 
-/// Physical slots no standby is connected to: (name, bytes of WAL they keep).
-const IDLE_SLOTS: &str = "SELECT slot_name || '|' || coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, 0) \
-     FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active";
+/// Physical replication slots no standby is connected to.
+const IDLE_SLOTS_FROM: &str = "FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active";
 
 /// On a standby: milliseconds behind (0 when everything received is replayed), or NULL
 /// when the server is not a standby.
@@ -126,7 +125,11 @@ impl<DB: Backend> Standbys<DB> {
                 self.positions.retain(|k, _| seen.contains(k));
             }
         }
-        match lost_or(DB::texts(conn, IDLE_SLOTS.into()).await)? {
+        let idle_slots = format!(
+            "SELECT slot_name || '|' || coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, 0) \
+             {IDLE_SLOTS_FROM}"
+        );
+        match lost_or(DB::texts(conn, idle_slots).await)? {
             Err(e) => why.push(format!("replica lag: cannot read pg_replication_slots ({e})")),
             Ok(rows) => {
                 for row in rows {
@@ -193,15 +196,21 @@ fn bytes(n: i64) -> String {
     }
 }
 
-/// Sessions on the standby at `url` that hold a lock on one of `tables` (a standby
-/// replays a primary's `ACCESS EXCLUSIVE` lock only once they end — or, after
-/// `max_standby_streaming_delay`, cancels them — and every read of the table there waits
-/// behind the replay meanwhile). An error says why it cannot be known.
-pub(crate) async fn readers<DB: Backend>(url: &str, tables: &[String]) -> Result<Vec<String>, String> {
-    let masked = mask_url(url);
-    let mut conn = crate::runner::open_connection::<DB>(url, &masked)
-        .await
-        .map_err(|e| format!("cannot reach the standby {masked} ({e})"))?;
+/// Sessions on the standby at `url` that hold a lock on one of `tables`, once `within` has
+/// passed without them all ending (a standby replays a primary's `ACCESS EXCLUSIVE` lock
+/// only once they end — or, after `max_standby_streaming_delay`, cancels them — and every
+/// read of the table there waits behind the replay meanwhile). A standby that cannot be
+/// asked answers with why: unknown is not clear.
+pub(crate) async fn readers_within<DB: Backend>(
+    url: &str,
+    masked: &str,
+    tables: &[String],
+    within: Duration,
+) -> Vec<String> {
+    let mut conn = match crate::runner::open_connection::<DB>(url, masked).await {
+        Ok(c) => c,
+        Err(e) => return vec![format!("cannot reach the standby {masked} ({e})")],
+    };
     let names: Vec<String> = tables.iter().map(|t| DB::DIALECT.string_literal(t)).collect();
     let sql = format!(
         "SELECT DISTINCT format('pid %s, transaction open %s s: %s', a.pid, \
@@ -213,9 +222,16 @@ pub(crate) async fn readers<DB: Backend>(url: &str, tables: &[String]) -> Result
          AND c.relnamespace = current_schema()::regnamespace)",
         names.join(", ")
     );
-    let found = DB::texts(&mut conn, sql)
-        .await
-        .map_err(|e| format!("cannot read the standby {masked}'s sessions ({e})"));
+    let until = Instant::now() + within;
+    let found = loop {
+        let sessions = DB::texts(&mut conn, sql.clone())
+            .await
+            .unwrap_or_else(|e| vec![format!("cannot read the standby {masked}'s sessions ({e})")]);
+        if sessions.is_empty() || Instant::now() >= until {
+            break sessions;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let _ = sqlx::Connection::close(conn).await;
     found
 }
@@ -228,8 +244,7 @@ async fn behind<DB: Backend>(conn: &mut DB::Connection, lsn: &str) -> crate::err
         "SELECT concat_ws(' ', 'standby', coalesce(nullif(application_name, ''), 'walreceiver'), 'at', \
          coalesce(host(client_addr), 'local'), 'has replayed to', coalesce(replay_lsn::text, '(unknown)'), '(' || state || ')') \
          FROM pg_stat_replication WHERE replay_lsn IS NULL OR replay_lsn < {lsn}::pg_lsn \
-         UNION ALL SELECT 'replication slot `' || slot_name || '` has no standby connected' \
-         FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active"
+         UNION ALL SELECT 'replication slot `' || slot_name || '` has no standby connected' {IDLE_SLOTS_FROM}"
     );
     Ok(match lost_or(DB::texts(conn, sql).await)? {
         Ok(rows) => rows,

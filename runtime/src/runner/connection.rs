@@ -10,6 +10,11 @@ use straddle_core::Dialect;
 
 /// Open a connection; `masked` names it in errors.
 pub(crate) async fn open<DB: Backend>(url: &str, masked: &str) -> Result<DB::Connection> {
+    Ok(open_on_cluster::<DB>(url, masked).await?.0)
+}
+
+/// [`open`], saying whether the server is a Galera node (learned setting up the session).
+pub(crate) async fn open_on_cluster<DB: Backend>(url: &str, masked: &str) -> Result<(DB::Connection, bool)> {
     let connect_error = |source| Error::Connect {
         url: masked.to_string(),
         source,
@@ -41,7 +46,8 @@ pub(crate) async fn open<DB: Backend>(url: &str, masked: &str) -> Result<DB::Con
     for sql in session {
         DB::execute(&mut conn, sql, Default::default()).await?;
     }
-    if crate::cluster::galera::is_galera::<DB>(&mut conn).await {
+    let galera = crate::cluster::galera::is_galera::<DB>(&mut conn).await;
+    if galera {
         DB::execute(
             &mut conn,
             crate::cluster::galera::SESSION.into(),
@@ -49,7 +55,7 @@ pub(crate) async fn open<DB: Backend>(url: &str, masked: &str) -> Result<DB::Con
         )
         .await?;
     }
-    Ok(conn)
+    Ok((conn, galera))
 }
 
 /// Open a connection again after the previous one broke, trying until `within` has passed

@@ -3,8 +3,9 @@
 //! never wait for each other; on SQLite and on MariaDB Galera (whose `GET_LOCK` holds on
 //! one node only) a lease row — renewed at every step and, by a task of its own, every
 //! 15 s (a backfill outlasts the lease), and released at once when its holder's process is
-//! gone. On Galera, certification lets exactly one of two concurrent claims commit. The holder (`host:pid:nonce`) and since when
-//! are recorded so that a runner that has to wait can say who it waits for.
+//! gone. On Galera, certification lets exactly one of two concurrent claims commit. The
+//! holder (`host:pid:nonce`) and since when are recorded so that a runner that has to wait
+//! can say who it waits for.
 
 use super::connection::hostname;
 use crate::backend::{Backend, Key};
@@ -45,7 +46,8 @@ fn bind_texts<DB: Backend>(values: &[&str]) -> Result<DB::Arguments> {
 }
 
 impl RunnerLock {
-    pub fn new() -> Self {
+    /// `lease`: a lease row rather than the server's lock (SQLite, Galera).
+    pub fn new(lease: bool) -> Self {
         RunnerLock {
             holder: format!(
                 "{}:{}:{:08x}",
@@ -53,7 +55,7 @@ impl RunnerLock {
                 std::process::id(),
                 rand::random::<u32>()
             ),
-            lease: false,
+            lease,
             keeper: None,
         }
     }
@@ -99,12 +101,11 @@ impl RunnerLock {
     /// Take the lock, waiting up to `wait` for another runner; `url` (masked) names the
     /// database in messages.
     pub async fn acquire<DB: Backend>(
-        &mut self,
+        &self,
         conn: &mut DB::Connection,
         url: &str,
         wait: Duration,
     ) -> Result<()> {
-        self.lease = DB::DIALECT == Dialect::Sqlite || crate::cluster::galera::is_galera::<DB>(conn).await;
         let started = Instant::now();
         let mut told = false;
         loop {
@@ -224,13 +225,13 @@ impl RunnerLock {
         let claim = async {
             let mut args = bind_texts::<DB>(&[LOCK_NAME, &self.holder])?;
             DB::bind_i64(&mut args, expires).map_err(sqlx::Error::Encode)?;
-            DB::execute(conn, ledger::lease_claim_insert_sql(DB::DIALECT), args).await?;
+            DB::execute(conn, ledger::lease_claim_insert_sql(), args).await?;
             let mut args = bind_texts::<DB>(&[&self.holder])?;
             DB::bind_i64(&mut args, expires).map_err(sqlx::Error::Encode)?;
             DB::bind_key(&mut args, &Key::Text(LOCK_NAME.into())).map_err(sqlx::Error::Encode)?;
             DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
             DB::bind_key(&mut args, &Key::Text(self.holder.clone())).map_err(sqlx::Error::Encode)?;
-            DB::execute(conn, ledger::lease_claim_update_sql(DB::DIALECT), args).await?;
+            DB::execute(conn, ledger::lease_claim_update_sql(), args).await?;
             Ok::<_, Error>(())
         }
         .await;

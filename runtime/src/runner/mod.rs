@@ -190,7 +190,7 @@ impl<DB: Backend> Runner<DB> {
             )));
         }
         let masked = mask_url(url);
-        let conn = connection::open::<DB>(url, &masked).await?;
+        let (conn, galera) = connection::open_on_cluster::<DB>(url, &masked).await?;
         let changes = models
             .iter()
             .filter(|m| m.supports(DB::DIALECT))
@@ -206,7 +206,8 @@ impl<DB: Backend> Runner<DB> {
             conn,
             changes,
             options,
-            lock: RunnerLock::new(),
+            // Where the server's lock does not exclude across the cluster: a lease row.
+            lock: RunnerLock::new(DB::DIALECT == straddle_core::Dialect::Sqlite || galera),
             ledger: ledger::Ledger::Absent,
             runs: Vec::new(),
         };

@@ -128,31 +128,16 @@ pub async fn advance<DB: Backend>(
     let mut completed = Vec::new();
     let mut held_before = None;
     match mv {
-        Move::Up { target, only } => {
+        Move::Up { target, .. } => {
             let last = target.unwrap_or(Phase::Contract);
             for phase in Phase::ALL.into_iter().filter(|p| *p <= last) {
                 // Every gate first: a phase starts nowhere until it may start everywhere.
-                let gates: Vec<Result<()>> = futures::stream::iter(runners.iter_mut().zip(targets))
-                    .map(|(r, t)| scoped(&t.name, r.gate_up(target, only, Some(phase))))
-                    .buffered(parallel)
-                    .collect()
-                    .await;
-                if record_errors(&mut outcomes, gates) {
+                let gates = on_each(runners, targets, parallel, Stage::Gate, mv, Some(phase)).await;
+                if merge(&mut outcomes, gates) {
                     held_before = Some(phase);
                     break;
                 }
-                let runs: Vec<(Result<Vec<ChangeRun>>, Vec<ChangeRun>)> =
-                    futures::stream::iter(runners.iter_mut().zip(targets))
-                        .map(|(r, t)| {
-                            scoped(&t.name, async move {
-                                let result = r.up_capped(target, only, Some(phase)).await;
-                                let so_far = r.runs_so_far().to_vec();
-                                (result, so_far)
-                            })
-                        })
-                        .buffered(parallel)
-                        .collect()
-                        .await;
+                let runs = on_each(runners, targets, parallel, Stage::Apply, mv, Some(phase)).await;
                 // A round whose phase no change reaches (each declares less) completes nothing.
                 let reached = runs.iter().any(|(result, _)| {
                     result.as_ref().is_ok_and(|runs| {
@@ -170,25 +155,10 @@ pub async fn advance<DB: Backend>(
                 }
             }
         }
-        Move::Down { phase, only } => {
-            let gates: Vec<Result<()>> = futures::stream::iter(runners.iter_mut().zip(targets))
-                .map(|(r, t)| scoped(&t.name, r.gate_down(only)))
-                .buffered(parallel)
-                .collect()
-                .await;
-            if !record_errors(&mut outcomes, gates) {
-                let runs: Vec<(Result<Vec<ChangeRun>>, Vec<ChangeRun>)> =
-                    futures::stream::iter(runners.iter_mut().zip(targets))
-                        .map(|(r, t)| {
-                            scoped(&t.name, async move {
-                                let result = r.down(phase, only).await;
-                                let so_far = r.runs_so_far().to_vec();
-                                (result, so_far)
-                            })
-                        })
-                        .buffered(parallel)
-                        .collect()
-                        .await;
+        Move::Down { .. } => {
+            let gates = on_each(runners, targets, parallel, Stage::Gate, mv, None).await;
+            if !merge(&mut outcomes, gates) {
+                let runs = on_each(runners, targets, parallel, Stage::Apply, mv, None).await;
                 merge(&mut outcomes, runs);
             }
         }
@@ -200,22 +170,54 @@ pub async fn advance<DB: Backend>(
     }
 }
 
-/// Note each database's error; whether any failed.
-fn record_errors(outcomes: &mut [TargetOutcome], results: Vec<Result<()>>) -> bool {
-    let mut any = false;
-    for (o, r) in outcomes.iter_mut().zip(results) {
-        if let Err(e) = r {
-            o.kind = Some(e.kind());
-            o.error = Some(e.to_string());
-            any = true;
-        }
-    }
-    any
+/// Half of a round on every database: the fleet gates, or the phase itself.
+#[derive(Clone, Copy)]
+enum Stage {
+    Gate,
+    Apply,
 }
 
-/// Add each database's runs of this phase (a failed one's: those it applied before it
-/// stopped) to what it did, each phase of each change once; whether any failed.
-fn merge(outcomes: &mut [TargetOutcome], results: Vec<(Result<Vec<ChangeRun>>, Vec<ChangeRun>)>) -> bool {
+/// What one database did in half a round: the result, and the runs it applied before it
+/// stopped when it failed.
+type Done = (Result<Vec<ChangeRun>>, Vec<ChangeRun>);
+
+/// `stage` of `mv` (no phase beyond `cap`) on every database, at most `parallel` at once,
+/// each one's messages prefixed with its name; results in the databases' order.
+async fn on_each<DB: Backend>(
+    runners: &mut [Runner<DB>],
+    targets: &[Target],
+    parallel: usize,
+    stage: Stage,
+    mv: Move<'_>,
+    cap: Option<Phase>,
+) -> Vec<Done> {
+    futures::stream::iter(runners.iter_mut().zip(targets))
+        .map(|(r, t)| {
+            scoped(&t.name, async move {
+                let result = match (stage, mv) {
+                    (Stage::Gate, Move::Up { target, only }) => {
+                        r.gate_up(target, only, cap).await.map(|()| vec![])
+                    }
+                    (Stage::Gate, Move::Down { only, .. }) => r.gate_down(only).await.map(|()| vec![]),
+                    (Stage::Apply, Move::Up { target, only }) => r.up_capped(target, only, cap).await,
+                    (Stage::Apply, Move::Down { phase, only }) => r.down(phase, only).await,
+                };
+                let so_far = match stage {
+                    Stage::Gate => Vec::new(),
+                    Stage::Apply => r.runs_so_far().to_vec(),
+                };
+                (result, so_far)
+            })
+        })
+        .buffered(parallel)
+        .collect()
+        .await
+}
+
+/// Note each database's error, and add its runs of this phase (a failed one's: those it
+/// applied before it stopped) to what it did, each phase of each change once; whether any
+/// failed.
+fn merge(outcomes: &mut [TargetOutcome], results: Vec<Done>) -> bool {
     let mut any = false;
     for (o, (result, so_far)) in outcomes.iter_mut().zip(results) {
         let runs = match result {
