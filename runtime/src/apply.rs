@@ -129,6 +129,7 @@ pub async fn apply_phase<DB: Backend>(
         progress: Progress::new(ProgressMode::Off),
         app_refresh: options.app_refresh,
         tables: model.table_names().iter().map(|t| t.to_string()).collect(),
+        cluster: None,
     };
     let mut report = PhaseReport::default();
     crate::catalog::precheck::<DB>(conn, &change, phase, &steps.iter().collect::<Vec<_>>()).await?;
@@ -176,6 +177,8 @@ pub(crate) struct StepContext<'a> {
     pub app_refresh: AppRefresh,
     /// The change's table, by every name it has during the change.
     pub tables: Vec<String>,
+    /// The Galera cluster the runner works on, checked before each DDL step.
+    pub cluster: Option<crate::cluster::galera::Cluster>,
 }
 
 /// The ledger row to write for a step, in its transaction when it has one.
@@ -205,22 +208,10 @@ pub(crate) async fn run_step<DB: Backend>(
         attempt += 1;
         tracing::info!(change = ctx.change, phase = %ctx.phase, step = step.name, attempt, "applying");
         // Why this attempt did not go through, when another may.
-        let retrying = match standby_readers::<DB>(step, ctx).await {
-            Some((standby, sessions)) if attempt >= ctx.attempts => {
-                return Err(Error::StandbyReaders {
-                    change: ctx.change.to_string(),
-                    phase: ctx.phase,
-                    step: step.name.clone(),
-                    table: ctx.tables.join(" / "),
-                    standby,
-                    sessions,
-                });
-            }
+        let retrying = match blocked::<DB>(conn, step, ctx).await {
+            Some(blocked) if attempt >= ctx.attempts => return Err(blocked.refusal(step, ctx)),
             // Like a lock the primary would not grant in time: wait and try again.
-            Some((standby, sessions)) => format!(
-                "waits for sessions on the standby {standby} to end ({})",
-                sessions.join("; ")
-            ),
+            Some(blocked) => blocked.waits_for(),
             None => match run_once::<DB>(
                 conn,
                 step,
@@ -268,6 +259,68 @@ pub(crate) async fn run_step<DB: Backend>(
         );
         tokio::time::sleep(delay).await;
     }
+}
+
+/// What keeps a step from running now, though it may run later.
+enum Blocked {
+    /// Sessions on a PostgreSQL standby hold locks on the step's table.
+    StandbyReaders { standby: String, sessions: Vec<String> },
+    /// A Galera node is not fit for the step's DDL.
+    Cluster(Vec<String>),
+}
+
+impl Blocked {
+    fn waits_for(&self) -> String {
+        match self {
+            Blocked::StandbyReaders { standby, sessions } => {
+                format!(
+                    "waits for sessions on the standby {standby} to end ({})",
+                    sessions.join("; ")
+                )
+            }
+            Blocked::Cluster(problems) => format!("waits for the Galera cluster ({})", problems.join("; ")),
+        }
+    }
+
+    /// The refusal once the step's attempts are spent.
+    fn refusal(self, step: &Step, ctx: &StepContext<'_>) -> Error {
+        let (change, phase, step) = (ctx.change.to_string(), ctx.phase, step.name.clone());
+        match self {
+            Blocked::StandbyReaders { standby, sessions } => Error::StandbyReaders {
+                change,
+                phase,
+                step,
+                table: ctx.tables.join(" / "),
+                standby,
+                sessions,
+            },
+            Blocked::Cluster(problems) => Error::ClusterNotReady {
+                change,
+                phase,
+                step,
+                problems,
+            },
+        }
+    }
+}
+
+/// Whether the step must wait: on a Galera cluster, a DDL step waits until every node is
+/// fit for it ([`crate::cluster::galera::Cluster::precheck`]); on PostgreSQL, a step taking
+/// an `ACCESS EXCLUSIVE` lock waits for standby sessions on its table.
+async fn blocked<DB: Backend>(
+    conn: &mut DB::Connection,
+    step: &Step,
+    ctx: &StepContext<'_>,
+) -> Option<Blocked> {
+    if let Some(cluster) = ctx.cluster.as_ref().filter(|_| step.ddl) {
+        let problems = cluster.precheck::<DB>(conn, &ctx.tables).await;
+        if !problems.is_empty() {
+            return Some(Blocked::Cluster(problems));
+        }
+    }
+    standby_readers::<DB>(step, ctx)
+        .await
+        .map(|(standby, sessions)| Blocked::StandbyReaders { standby, sessions })
 }
 
 /// Before a step that takes an `ACCESS EXCLUSIVE` lock on PostgreSQL: the first

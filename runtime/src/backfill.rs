@@ -53,6 +53,8 @@ pub struct Pacing {
     pub statement_timeout: Duration,
     pub lock_timeout: Duration,
     pub signals: SignalOptions,
+    /// The Galera cluster whose flow control and nodes hold the backfill (set by the runner).
+    pub(crate) cluster: Option<crate::cluster::galera::Cluster>,
 }
 
 impl Pacing {
@@ -76,6 +78,7 @@ impl Pacing {
             statement_timeout: run.statement_timeout.unwrap_or(Duration::from_secs(30)),
             lock_timeout,
             signals: run.signals.clone(),
+            cluster: None,
         }
     }
 }
@@ -154,6 +157,7 @@ pub async fn run<DB: Backend>(
     }
     let mut signals = Signals::<DB>::new(
         &pacing.signals,
+        pacing.cluster.clone(),
         format!("the backfill of {}.{}", b.table, b.column),
     );
     let mut result = batches::<DB>(

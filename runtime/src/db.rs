@@ -342,34 +342,42 @@ impl<DB: Backend> Db<DB> {
     where
         M: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
     {
-        let mut conn = self.pool.acquire().await?;
-        match DB::fetch_all::<M>(&mut conn, sql.clone(), args()?).await {
-            Err(sqlx::Error::Database(e)) if is_stale_plan(e.as_ref()) => {
-                DB::forget_statements(&mut conn).await?;
-                DB::fetch_all::<M>(&mut conn, sql, args()?).await
+        crate::retry::lost_statement(|| async {
+            let mut conn = self.pool.acquire().await?;
+            match DB::fetch_all::<M>(&mut conn, sql.clone(), args()?).await {
+                Err(sqlx::Error::Database(e)) if is_stale_plan(e.as_ref()) => {
+                    DB::forget_statements(&mut conn).await?;
+                    DB::fetch_all::<M>(&mut conn, sql.clone(), args()?).await
+                }
+                other => other,
             }
-            other => other,
-        }
+        })
+        .await
     }
 
     /// `sql` run on a pooled connection; rows affected. PostgreSQL refuses a prepared
     /// statement whose result columns changed type since it was prepared ("cached plan
     /// must not change result type": a column widened in place), and sqlx would reuse it
     /// on that connection for ever: the connection's statements are forgotten and the
-    /// statement runs once more, prepared anew, on the same connection.
+    /// statement runs once more, prepared anew, on the same connection. A statement that
+    /// lost a deadlock or a Galera certification conflict, or met a Galera node outside
+    /// the Primary component, did nothing and runs again ([`crate::retry::lost_statement`]).
     async fn execute(
         &self,
         sql: String,
         args: impl Fn() -> Result<DB::Arguments, sqlx::Error>,
     ) -> Result<u64, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        match DB::execute(&mut conn, sql.clone(), args()?).await {
-            Err(sqlx::Error::Database(e)) if is_stale_plan(e.as_ref()) => {
-                DB::forget_statements(&mut conn).await?;
-                DB::execute(&mut conn, sql, args()?).await
+        crate::retry::lost_statement(|| async {
+            let mut conn = self.pool.acquire().await?;
+            match DB::execute(&mut conn, sql.clone(), args()?).await {
+                Err(sqlx::Error::Database(e)) if is_stale_plan(e.as_ref()) => {
+                    DB::forget_statements(&mut conn).await?;
+                    DB::execute(&mut conn, sql.clone(), args()?).await
+                }
+                other => other,
             }
-            other => other,
-        }
+        })
+        .await
     }
 
     /// Run `op` with SQL for the current shape; on an error a stale snapshot may cause

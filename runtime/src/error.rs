@@ -14,6 +14,38 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// A Galera node that cannot take statements now: outside the Primary component (the
+    /// cluster lost quorum, or this node was cut off) or not yet Synced after joining.
+    #[error(
+        "{url} is a Galera node that cannot take statements now: {why} — it takes them again once it is back in \
+         the Primary component and Synced"
+    )]
+    NodeNotReady {
+        /// The node's URL, its secrets masked.
+        url: String,
+        /// Its state, in words.
+        why: String,
+    },
+
+    /// Before a DDL step on a Galera cluster, a node was not fit for it (unreachable, not
+    /// Synced, gone since the run started, or with another schema of the table): the DDL
+    /// replicates to every node at once, so it waits for all of them.
+    #[error(
+        "{change} {phase} step `{step}` refused before it ran: the Galera cluster is not ready for DDL: {}; nothing \
+         was changed — run again once every node is back, Synced, with the same schema",
+        .problems.join("; ")
+    )]
+    ClusterNotReady {
+        /// The change.
+        change: String,
+        /// The phase.
+        phase: Phase,
+        /// The step.
+        step: String,
+        /// What is wrong, node by node.
+        problems: Vec<String>,
+    },
+
     /// A backfill was held by its pacing signals (standby lag, load), or a step waited
     /// for standbys to replay it, longer than it may wait. What is done stays done;
     /// running again resumes.
@@ -331,9 +363,9 @@ impl Error {
         use crate::generate::GenerateError;
         match self {
             Error::Target { source, .. } => source.kind(),
-            Error::Connect { .. } => ErrorKind::Connection,
+            Error::Connect { .. } | Error::NodeNotReady { .. } => ErrorKind::Connection,
             Error::Throttled { .. } => ErrorKind::Failed,
-            Error::StandbyReaders { .. } => ErrorKind::Refused,
+            Error::StandbyReaders { .. } | Error::ClusterNotReady { .. } => ErrorKind::Refused,
             Error::Sql(e) if connection_lost(e) => ErrorKind::Connection,
             Error::Busy { .. } => ErrorKind::Busy,
             Error::Stopped { .. } => ErrorKind::Stopped,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A 3-node MariaDB Galera cluster on 127.0.0.1 for the cluster tests, from the installed
 # MariaDB and Debian's galera-4: `galera.sh start` (idempotent: a running cluster is
-# left as it is), `galera.sh stop`, `galera.sh status`.
+# left as it is), `galera.sh stop`, `galera.sh status`; for the fault tests `galera.sh kill N`
+# (SIGKILL node N, as a crash) and `galera.sh restart N` (it rejoins the running cluster).
 #
 # Node N (1..3) listens on 127.0.0.1:$((BASE_PORT + N)) for clients, with its data in
 # $GALERA_DIR/nodeN. The nodes run as the `mysql` OS user (as root the joiners' rsync state
@@ -117,6 +118,22 @@ stop() {
   pkill -9 -f "mariadbd --defaults-file=$DIR/" || true
 }
 
+kill_node() { # node: SIGKILL, as a crash
+  local pid="$DIR/node$1/mysqld.pid"
+  [ -f "$pid" ] && kill -9 "$(cat "$pid")" 2>/dev/null || true
+  for _ in $(seq 1 40); do
+    if [ -z "$(state "$1")" ]; then return 0; fi
+    sleep 0.25
+  done
+}
+
+restart_node() { # node: start it again, joining the running cluster (IST), until Synced
+  if [ "$(state "$1")" = Synced ]; then return 0; fi
+  rm -f "$DIR/node$1/mysqld.pid"
+  start_node "$1"
+  wait_synced "$1"
+}
+
 status() {
   for n in $(seq 1 $NODES); do
     echo "node$n 127.0.0.1:$(port "$n") $(state "$n" || true)"
@@ -127,5 +144,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  kill) kill_node "${2:?node}" ;;
+  restart) restart_node "${2:?node}" ;;
+  *) echo "usage: $0 start|stop|status|kill N|restart N" >&2; exit 2 ;;
 esac

@@ -254,6 +254,78 @@ impl Galera {
     pub fn url(&self, n: u8) -> String {
         self.node_url(n, &self.database)
     }
+
+    fn script(&self, args: &[&str]) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/cluster/galera.sh");
+        let out = Command::new(script).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "galera.sh {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// SIGKILL node `n`, as a crash (blocking: call it from `spawn_blocking`).
+    pub fn kill(&self, n: u8) {
+        self.script(&["kill", &n.to_string()]);
+    }
+
+    /// Start node `n` again; it rejoins the cluster, and this returns once it is Synced
+    /// (blocking).
+    pub fn restart(&self, n: u8) {
+        self.script(&["restart", &n.to_string()]);
+    }
+
+    /// Cut node `n` off the others (`gmcast.isolate`), or join it again: cut off, it leaves
+    /// the Primary component and refuses statements until it is back.
+    pub async fn isolate(&self, n: u8, isolated: bool) {
+        let mut c = <sqlx::MySqlConnection as sqlx::Connection>::connect(&self.node_url(n, "mysql"))
+            .await
+            .unwrap();
+        let sql = format!(
+            "SET GLOBAL wsrep_provider_options = 'gmcast.isolate={}'",
+            u8::from(isolated)
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+
+    /// Wait until every node is Synced in the Primary component (at most 60 s).
+    pub async fn wait_synced(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let mut synced = 0;
+            for n in 1..=3 {
+                if let Ok(mut c) =
+                    <sqlx::MySqlConnection as sqlx::Connection>::connect(&self.node_url(n, "mysql")).await
+                {
+                    let s: Option<String> = sqlx::query_scalar(
+                        "SELECT CONCAT(s.VARIABLE_VALUE, '/', p.VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS s, \
+                         information_schema.GLOBAL_STATUS p WHERE s.VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT' \
+                         AND p.VARIABLE_NAME = 'WSREP_CLUSTER_STATUS'",
+                    )
+                    .fetch_optional(&mut c)
+                    .await
+                    .ok()
+                    .flatten();
+                    if s.as_deref() == Some("Synced/Primary") {
+                        synced += 1;
+                    }
+                }
+            }
+            if synced == 3 {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the Galera cluster did not settle"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
 }
 
 impl Drop for Galera {

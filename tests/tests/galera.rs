@@ -2,14 +2,17 @@
 //! one node only, so the runner lock is a lease row that Galera's certification lets
 //! exactly one of several concurrent claims win. Migrators started at once on different
 //! nodes: exactly one applies each step, nothing is duplicated in the ledger, the others
-//! wait and find the phases applied.
+//! wait and find the phases applied. The phases under application traffic on the other
+//! nodes: no application statement fails, every row ends right.
 
 use sqlx::Connection;
-use std::time::Duration;
-use straddle::{Model, Phase, ProgressMode, Runner, RunnerOptions};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use straddle::{ColumnShape, Db, Model, Phase, ProgressMode, Runner, RunnerOptions};
 use straddle_tests::cluster::Galera;
-use straddle_tests::models::Normalized;
-use straddle_tests::{base_table_sql, seed_sql};
+use straddle_tests::models::{Normalized, UsersBefore};
+use straddle_tests::{base_table_sql, seed_sql, seeded_email};
 
 const ROWS: u64 = 3000;
 
@@ -84,4 +87,246 @@ async fn migrators_on_different_nodes_apply_each_step_once() {
     .await
     .unwrap();
     assert_eq!(wrong, 0);
+}
+
+/// Application statements on a node, by phase: how many, the slowest, what failed.
+#[derive(Default)]
+struct Traffic {
+    ops: std::sync::atomic::AtomicU64,
+    max_micros: std::sync::atomic::AtomicU64,
+    failures: std::sync::Mutex<Vec<String>>,
+}
+
+impl Traffic {
+    fn record<T, E: std::fmt::Display>(&self, what: &str, started: Instant, r: Result<T, E>) -> Option<T> {
+        self.ops.fetch_add(1, Ordering::Relaxed);
+        self.max_micros
+            .fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        r.map_err(|e| self.failures.lock().unwrap().push(format!("{what}: {e}")))
+            .ok()
+    }
+    fn take_max(&self) -> Duration {
+        Duration::from_micros(self.max_micros.swap(0, Ordering::Relaxed))
+    }
+}
+
+/// Certification failures and brute-force aborts a node counted so far: the conflicts
+/// between its transactions and other nodes' that Galera resolved by aborting one.
+async fn conflicts(url: &str) -> i64 {
+    let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT CAST(SUM(VARIABLE_VALUE) AS SIGNED) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN \
+         ('WSREP_LOCAL_CERT_FAILURES', 'WSREP_LOCAL_BF_ABORTS')",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap()
+}
+
+/// The change's phases run by a migrator on node 1 while the previous release writes on
+/// node 2 and this release reads and writes on node 3, each through its generated `Db`:
+/// the backfill's batches and the applications' writes to the same rows conflict at
+/// certification, and the loser is aborted with 1213 — the `Db` runs such a statement
+/// again, so no application statement fails, and every row ends right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phases_under_traffic_on_other_nodes() {
+    const ROWS: i64 = 20_000;
+    let Some(g) = Galera::start("galera_traffic").await else {
+        return;
+    };
+    let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
+    let mut setup = base_table_sql(Normalized::definition(), straddle::Dialect::MySql);
+    for sql in seed_sql(straddle::Dialect::MySql, "users", ROWS as u64) {
+        setup.push_str(";\n");
+        setup.push_str(&sql);
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let pool = |n: u8| {
+        let url = g.url(n);
+        async move {
+            let pool = sqlx::pool::PoolOptions::<sqlx::MySql>::new()
+                .max_connections(4)
+                .connect(&url)
+                .await
+                .unwrap();
+            Db::builder(pool).without_registry().build().await.unwrap()
+        }
+    };
+    let (old_db, new_db) = (pool(2).await, pool(3).await);
+    let conflicts_before = conflicts(&g.url(2)).await + conflicts(&g.url(3)).await;
+    let traffic = Traffic::default();
+    let (old_running, all_running) = (AtomicBool::new(true), AtomicBool::new(true));
+    // What this release last wrote per id: (email, the values email_normalized may read).
+    let written: std::sync::Mutex<HashMap<i64, (String, Vec<String>)>> = Default::default();
+    let old_inserted = std::sync::atomic::AtomicU64::new(0);
+
+    // The previous release (no email_normalized): updates ids ≡ 1 (mod 4), inserts from 1,000,000.
+    let old_app = async {
+        let mut n = 0i64;
+        while old_running.load(Ordering::Relaxed) {
+            n += 1;
+            let id = (n * 40 % ROWS) / 4 * 4 + 1;
+            let row = UsersBefore {
+                id,
+                email: format!("Old{n}@Old.App"),
+            };
+            let started = Instant::now();
+            traffic.record("old update", started, old_db.update(&row).await);
+            let row = UsersBefore {
+                id: 1_000_000 + n,
+                email: format!("Old{n}@Insert.App"),
+            };
+            let started = Instant::now();
+            if traffic
+                .record("old insert", started, old_db.insert(&row).await)
+                .is_some()
+            {
+                old_inserted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    };
+    let known = |db: &Db<sqlx::MySql>| db.shape::<Normalized>().unwrap().columns[2] != ColumnShape::Absent;
+    // This release: updates ids ≡ 3 (mod 4), inserts from 2,000,000, reads ids ≡ 0 (mod 4).
+    let new_app = async {
+        let mut n = 0i64;
+        while all_running.load(Ordering::Relaxed) {
+            n += 1;
+            for row in [
+                Normalized {
+                    id: (n * 36 % ROWS) / 4 * 4 + 3,
+                    email: format!("New{n}@New.App"),
+                    email_normalized: format!("custom {n}"),
+                },
+                Normalized {
+                    id: 2_000_000 + n,
+                    email: format!("New{n}@Insert.App"),
+                    email_normalized: format!("inserted {n}"),
+                },
+            ] {
+                let before = known(&new_db);
+                let started = Instant::now();
+                let r = if row.id < 2_000_000 {
+                    new_db.update(&row).await
+                } else {
+                    new_db.insert(&row).await
+                };
+                if traffic.record("new write", started, r).is_some() {
+                    let computed = row.email.to_lowercase();
+                    let values = match (before, known(&new_db)) {
+                        (true, true) => vec![row.email_normalized.clone()],
+                        (false, false) => vec![computed],
+                        _ => vec![row.email_normalized.clone(), computed],
+                    };
+                    written
+                        .lock()
+                        .unwrap()
+                        .insert(row.id, (row.email.clone(), values));
+                }
+            }
+            let id = (n * 52 % ROWS) / 4 * 4 + 4;
+            let started = Instant::now();
+            if let Some(row) = traffic.record("new read", started, new_db.find::<Normalized, _>(id).await)
+                && row.as_ref().map(|r| r.email_normalized.clone()) != Some(seeded_email(id).to_lowercase())
+            {
+                traffic
+                    .failures
+                    .lock()
+                    .unwrap()
+                    .push(format!("read {id}: {row:?}"));
+            }
+        }
+    };
+    let migrate = async {
+        let options = RunnerOptions {
+            fleet: straddle::FleetOptions {
+                ahead_of_code: true,
+                ..Default::default()
+            },
+            ..options()
+        };
+        let mut r = Runner::<sqlx::MySql>::connect(&g.url(1), &[Normalized::definition()], options)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = traffic.take_max();
+        let mut report = Vec::new();
+        for phase in Phase::ALL {
+            if phase == Phase::Contract {
+                // The previous release's last instance is gone before contract.
+                old_running.store(false, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            let started = Instant::now();
+            r.up(Some(phase), None)
+                .await
+                .unwrap_or_else(|e| panic!("{phase}: {e}"));
+            let took = started.elapsed();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            report.push((phase, took, traffic.take_max()));
+        }
+        r.close().await.unwrap();
+        all_running.store(false, Ordering::Relaxed);
+        report
+    };
+    let (report, ..) = tokio::join!(migrate, old_app, new_app);
+    let conflicts = conflicts(&g.url(2)).await + conflicts(&g.url(3)).await - conflicts_before;
+
+    println!(
+        "Galera, migrator on node 1, {ROWS} rows, the previous release on node 2 and this one on node 3: {} \
+         statements, {conflicts} certification conflicts on nodes 2 and 3",
+        traffic.ops.load(Ordering::Relaxed)
+    );
+    for (phase, took, max) in &report {
+        println!("  {phase:<9} took {took:>9.2?}; slowest application statement {max:>9.2?}");
+    }
+    let failures = traffic.failures.lock().unwrap().clone();
+    assert!(
+        failures.is_empty(),
+        "{} application statements failed, e.g. {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(traffic.ops.load(Ordering::Relaxed) > 300, "the workload ran");
+    for (phase, _, max) in &report {
+        assert!(
+            *max < Duration::from_secs(5),
+            "{phase}: an application statement took {max:?}"
+        );
+    }
+
+    // Every row right, read on node 1 once the cluster has applied everything.
+    let mut c1 = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
+    sqlx::raw_sql("SET SESSION wsrep_sync_wait = 1")
+        .execute(&mut c1)
+        .await
+        .unwrap();
+    let rows: Vec<(i64, String, String)> = sqlx::query_as("SELECT id, email, email_normalized FROM users")
+        .fetch_all(&mut c1)
+        .await
+        .unwrap();
+    let written = written.into_inner().unwrap();
+    let mut wrong = Vec::new();
+    for (id, email, normalized) in &rows {
+        let want = match written.get(id) {
+            Some((e, values)) if e == email => values.clone(),
+            Some((e, _)) => vec![format!("email {e}")],
+            None => vec![email.to_lowercase()],
+        };
+        if !want.contains(normalized) {
+            wrong.push(format!("{id}: {email} {normalized:?} not in {want:?}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong rows, e.g. {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+    let expected = ROWS as usize
+        + old_inserted.load(Ordering::Relaxed) as usize
+        + written.keys().filter(|id| **id >= 2_000_000).count();
+    assert_eq!(rows.len(), expected, "no row lost or duplicated");
 }

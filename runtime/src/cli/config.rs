@@ -7,7 +7,8 @@
 //! max_rows_per_sec = 20000
 //! targets = "shards.toml"   # the databases to migrate together (see `--targets`)
 //! parallel = 8
-//! max_replica_lag = "1s"     # or "off"; also max_replica_lag_bytes, max_load, throttle_give_up
+//! max_replica_lag = "1s"     # or "off"; also max_replica_lag_bytes, max_load, max_flow_ctl,
+//!                             # throttle_give_up
 //! ```
 //!
 //! A setting there is used when neither its flag nor its `STRADDLE_…` variable is given
@@ -42,6 +43,7 @@ pub(crate) struct ProjectConfig {
     max_replica_lag: Option<String>,
     max_replica_lag_bytes: Option<u64>,
     max_load: Option<toml::Value>,
+    max_flow_ctl: Option<toml::Value>,
     throttle_give_up: Option<String>,
     #[serde(skip)]
     path: PathBuf,
@@ -135,6 +137,19 @@ impl ProjectConfig {
             };
             cli.max_load =
                 super::load_arg(&text).map_err(|e| format!("{}: `max_load`: {e}", self.path.display()))?;
+        }
+        if let Some(v) = self
+            .max_flow_ctl
+            .as_ref()
+            .filter(|_| defaulted("max_flow_control"))
+        {
+            let text = match v {
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            cli.max_flow_control = super::percent_arg(&text)
+                .map_err(|e| format!("{}: `max_flow_ctl`: {e}", self.path.display()))?;
         }
         if let Some(v) = self
             .throttle_give_up

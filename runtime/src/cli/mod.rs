@@ -136,6 +136,11 @@ struct Cli {
     /// (`off` to not check).
     #[arg(long, env = "STRADDLE_MAX_LOAD", global = true, default_value = "25", value_parser = load_arg)]
     max_load: OrOff<u32>,
+    /// On a Galera cluster, backfills wait while the cluster spends more than this per
+    /// cent of the time paused by flow control (`off` to not check; node states are
+    /// checked regardless).
+    #[arg(long = "max-flow-ctl", env = "STRADDLE_MAX_FLOW_CTL", global = true, default_value = "10", value_name = "PERCENT", value_parser = percent_arg)]
+    max_flow_control: OrOff<u32>,
     /// A backfill held longer than this by standby lag or load stops (it resumes when run
     /// again).
     #[arg(long, env = "STRADDLE_THROTTLE_GIVE_UP", global = true, default_value = "1h", value_name = "DURATION", value_parser = duration_arg)]
@@ -154,6 +159,14 @@ fn limit_arg(s: &str) -> std::result::Result<OrOff<Duration>, String> {
         return Ok(OrOff(None));
     }
     duration_arg(s).map(|d| OrOff(Some(d)))
+}
+
+/// A percentage, or `off`.
+fn percent_arg(s: &str) -> std::result::Result<OrOff<u32>, String> {
+    match load_arg(s)? {
+        OrOff(Some(n)) if n > 100 => Err(format!("`{s}` is not a percentage (0 to 100, or `off`)")),
+        other => Ok(other),
+    }
 }
 
 /// A count, or `off`.
@@ -747,6 +760,7 @@ fn options(cli: &Cli, pacing: Option<&PacingArgs>, allow_data_loss: bool) -> Run
         max_replica_lag_bytes: cli.max_replica_lag_bytes,
         standby_urls: cli.standby_url.clone(),
         max_load: cli.max_load.0,
+        max_flow_control: cli.max_flow_control.0,
         give_up_after: cli.throttle_give_up,
     };
     let p = pacing.map(|p| BackfillOptions {

@@ -1,10 +1,12 @@
 //! Pacing signals: what, besides its own batch-time target, makes a backfill wait between
-//! batches — standby replay lag ([`standby`]) and server load ([`load`]). A signal over
+//! batches — standby replay lag ([`standby`]), Galera flow control ([`galera`]) and
+//! server load ([`load`]). A signal over
 //! its limit holds the backfill until it clears; a signal that cannot be read holds it
 //! too (it fails closed, naming the node and why), because a lag nobody can measure is
 //! not known to be small. A hold longer than `give_up_after` stops the backfill with that
 //! reason; it resumes from its checkpoint when run again.
 
+mod galera;
 mod load;
 pub(crate) mod standby;
 
@@ -30,6 +32,10 @@ pub struct SignalOptions {
     /// (PostgreSQL: active client backends; MySQL/MariaDB: `Threads_running`; default 25,
     /// as pt-online-schema-change's `--max-load`; `None`: not checked).
     pub max_load: Option<u32>,
+    /// On a Galera cluster: hold while the cluster spends more than this per cent of the
+    /// time paused by flow control (default 10; `None`: not checked — node states still
+    /// are).
+    pub max_flow_control: Option<u32>,
     /// Stop the backfill when a hold lasts longer than this (default 1 h).
     pub give_up_after: Duration,
 }
@@ -41,6 +47,7 @@ impl Default for SignalOptions {
             max_replica_lag_bytes: None,
             standby_urls: Vec::new(),
             max_load: Some(25),
+            max_flow_control: Some(10),
             give_up_after: Duration::from_secs(3600),
         }
     }
@@ -61,6 +68,8 @@ pub(crate) struct Signals<DB: Backend> {
     /// What is held, for messages (`the backfill of users.email`).
     what: String,
     standbys: standby::Standbys<DB>,
+    /// The Galera cluster's flow control and node states, when the database is one.
+    flow_control: Option<galera::FlowControl<DB>>,
     /// Time spent held, and each distinct reason (its first words) in order.
     pub held: Duration,
     pub reasons: Vec<String>,
@@ -68,11 +77,16 @@ pub(crate) struct Signals<DB: Backend> {
 }
 
 impl<DB: Backend> Signals<DB> {
-    pub fn new(options: &SignalOptions, what: String) -> Self {
+    pub fn new(
+        options: &SignalOptions,
+        cluster: Option<crate::cluster::galera::Cluster>,
+        what: String,
+    ) -> Self {
         Signals {
             options: options.clone(),
             what,
             standbys: standby::Standbys::new(options),
+            flow_control: cluster.map(galera::FlowControl::new),
             held: Duration::ZERO,
             reasons: Vec::new(),
             last_read: None,
@@ -82,6 +96,13 @@ impl<DB: Backend> Signals<DB> {
     /// Why the backfill should wait now (nothing: go on).
     async fn read(&mut self, conn: &mut DB::Connection) -> Result<Vec<String>> {
         let mut why = self.standbys.read(conn, &self.options).await?;
+        if let Some(flow_control) = &mut self.flow_control {
+            why.extend(
+                flow_control
+                    .read(self.options.max_flow_control.unwrap_or(100))
+                    .await,
+            );
+        }
         if let Some(max) = self.options.max_load
             && let Some(reason) = load::read::<DB>(conn, max).await?
         {

@@ -48,6 +48,16 @@ pub(crate) async fn open_on_cluster<DB: Backend>(url: &str, masked: &str) -> Res
     }
     let galera = crate::cluster::galera::is_galera::<DB>(&mut conn).await;
     if galera {
+        // A node outside the Primary component (or still joining) answers its status but
+        // refuses the runner's statements: say so, and let `reopen` wait for it.
+        let state = crate::cluster::galera::NodeState::read::<DB>(&mut conn).await?;
+        if let Some(why) = state.unusable() {
+            let _ = conn.close().await;
+            return Err(Error::NodeNotReady {
+                url: masked.to_string(),
+                why,
+            });
+        }
         DB::execute(
             &mut conn,
             crate::cluster::galera::SESSION.into(),
@@ -94,6 +104,8 @@ fn is_transient_connect_error(e: &Error) -> bool {
             sqlx::Error::Database(db) => is_lost_code(db.as_ref()),
             _ => false,
         },
+        // A Galera node that lost quorum, or is rejoining, comes back by itself.
+        Error::NodeNotReady { .. } => true,
         other => is_connection_lost(other),
     }
 }
@@ -110,6 +122,9 @@ fn is_lost_code(db: &dyn sqlx::error::DatabaseError) -> bool {
         || message.contains("Lost connection")
         || message.contains("shutdown in progress")
         || message.contains("the database system is")
+        // A Galera node outside the Primary component (1047 is 08S01 already; 1180 on
+        // commit is HY000): the runner waits for quorum as for a restarting server.
+        || crate::cluster::galera::is_not_primary(message)
 }
 
 /// The error means the connection is gone (closed, reset, the server terminated the

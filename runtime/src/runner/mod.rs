@@ -175,6 +175,8 @@ pub struct Runner<DB: Backend> {
     ledger: ledger::Ledger,
     /// The phases the current `up`/`down` has run so far (see [`Runner::runs_so_far`]).
     runs: Vec<ChangeRun>,
+    /// The Galera cluster, when the database is one (its nodes as the run started).
+    galera: Option<crate::cluster::galera::Cluster>,
 }
 
 impl<DB: Backend> Runner<DB> {
@@ -190,7 +192,11 @@ impl<DB: Backend> Runner<DB> {
             )));
         }
         let masked = mask_url(url);
-        let (conn, galera) = connection::open_on_cluster::<DB>(url, &masked).await?;
+        let (mut conn, galera) = connection::open_on_cluster::<DB>(url, &masked).await?;
+        let galera = match galera {
+            true => Some(crate::cluster::galera::Cluster::discover::<DB>(&mut conn, url).await?),
+            false => None,
+        };
         let changes = models
             .iter()
             .filter(|m| m.supports(DB::DIALECT))
@@ -207,9 +213,10 @@ impl<DB: Backend> Runner<DB> {
             changes,
             options,
             // Where the server's lock does not exclude across the cluster: a lease row.
-            lock: RunnerLock::new(DB::DIALECT == straddle_core::Dialect::Sqlite || galera),
+            lock: RunnerLock::new(DB::DIALECT == straddle_core::Dialect::Sqlite || galera.is_some()),
             ledger: ledger::Ledger::Absent,
             runs: Vec::new(),
+            galera,
         };
         if !runner.options.read_only {
             runner
@@ -779,7 +786,10 @@ impl<DB: Backend> Runner<DB> {
             phase,
             lock_timeout: self.options.lock_timeout,
             attempts: self.options.ddl_attempts.max(1),
-            pacing: Pacing::new(&self.options.backfill, &throttle, self.options.lock_timeout),
+            pacing: Pacing {
+                cluster: self.galera.clone(),
+                ..Pacing::new(&self.options.backfill, &throttle, self.options.lock_timeout)
+            },
             // Only the forward backfill checkpoints: a reverse copy (a rename's contract
             // going down) touches only rows still NULL, so it resumes by re-scanning keys.
             checkpoint: (direction == Direction::Up).then_some(checkpoint.as_str()),
@@ -788,6 +798,7 @@ impl<DB: Backend> Runner<DB> {
                 within: self.options.fleet.refresh_within,
             },
             tables: model.table_names().iter().map(|t| t.to_string()).collect(),
+            cluster: self.galera.clone(),
         };
         let applied_by = self.lock.holder.clone();
         let entry = LedgerEntry {
