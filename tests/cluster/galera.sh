@@ -2,7 +2,8 @@
 # A 3-node MariaDB Galera cluster on 127.0.0.1 for the cluster tests, from the installed
 # MariaDB and Debian's galera-4: `galera.sh start` (idempotent: a running cluster is
 # left as it is), `galera.sh stop`, `galera.sh status`; for the fault tests `galera.sh kill N`
-# (SIGKILL node N, as a crash) and `galera.sh restart N` (it rejoins the running cluster).
+# (SIGKILL node N, as a crash), `galera.sh restart N` (it rejoins the running cluster) and
+# `galera.sh heal` (every node joined again and Synced, after a fault test).
 #
 # Node N (1..3) listens on 127.0.0.1:$((BASE_PORT + N)) for clients, with its data in
 # $GALERA_DIR/nodeN. The nodes run as the `mysql` OS user (as root the joiners' rsync state
@@ -134,6 +135,15 @@ restart_node() { # node: start it again, joining the running cluster (IST), unti
   wait_synced "$1"
 }
 
+heal() { # after a fault test: every node joined again and Synced
+  for n in $(seq 1 $NODES); do
+    if [ -n "$(state "$n")" ]; then
+      client "$n" -e "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'" 2>/dev/null || true
+    fi
+  done
+  for n in $(seq 1 $NODES); do restart_node "$n"; done
+}
+
 status() {
   for n in $(seq 1 $NODES); do
     echo "node$n 127.0.0.1:$(port "$n") $(state "$n" || true)"
@@ -146,5 +156,6 @@ case "${1:-}" in
   status) status ;;
   kill) kill_node "${2:?node}" ;;
   restart) restart_node "${2:?node}" ;;
-  *) echo "usage: $0 start|stop|status|kill N|restart N" >&2; exit 2 ;;
+  heal) heal ;;
+  *) echo "usage: $0 start|stop|status|kill N|restart N|heal" >&2; exit 2 ;;
 esac

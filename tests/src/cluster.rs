@@ -255,7 +255,7 @@ impl Galera {
         self.node_url(n, &self.database)
     }
 
-    fn script(&self, args: &[&str]) {
+    fn script(args: &[&str]) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/cluster/galera.sh");
         let out = Command::new(script).args(args).output().unwrap();
         assert!(
@@ -267,14 +267,19 @@ impl Galera {
     }
 
     /// SIGKILL node `n`, as a crash (blocking: call it from `spawn_blocking`).
-    pub fn kill(&self, n: u8) {
-        self.script(&["kill", &n.to_string()]);
+    pub fn kill(n: u8) {
+        Self::script(&["kill", &n.to_string()]);
     }
 
     /// Start node `n` again; it rejoins the cluster, and this returns once it is Synced
     /// (blocking).
-    pub fn restart(&self, n: u8) {
-        self.script(&["restart", &n.to_string()]);
+    pub fn restart(n: u8) {
+        Self::script(&["restart", &n.to_string()]);
+    }
+
+    /// Every node joined again and Synced, whatever a fault test left (blocking).
+    pub fn heal() {
+        Self::script(&["heal"]);
     }
 
     /// Cut node `n` off the others (`gmcast.isolate`), or join it again: cut off, it leaves
@@ -325,6 +330,15 @@ impl Galera {
             );
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
+    }
+}
+
+/// Heals the cluster when dropped ([`Galera::heal`]), also when a fault test panics.
+pub struct Healing;
+
+impl Drop for Healing {
+    fn drop(&mut self) {
+        Galera::heal();
     }
 }
 

@@ -80,8 +80,12 @@ pub(crate) async fn reopen<DB: Backend>(url: &str, masked: &str, within: Duratio
             Ok(conn) => return Ok(conn),
             Err(e) if started.elapsed() < within && is_transient_connect_error(&e) => {
                 if told.elapsed() >= Duration::from_secs(5) || attempt == 1 {
+                    let why = match &e {
+                        Error::NodeNotReady { why, .. } => format!("a Galera node: {why}"),
+                        e => e.to_string(),
+                    };
                     crate::targets::label::note!(
-                        "  waiting for {masked} to accept connections again ({e}; {:.0?} of {within:?})",
+                        "  waiting for {masked} to accept connections again ({why}; {:.0?} of {within:?})",
                         started.elapsed()
                     );
                     told = Instant::now();

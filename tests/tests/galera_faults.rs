@@ -1,0 +1,264 @@
+//! MariaDB Galera under faults (the shared 3-node cluster of `tests/cluster/galera.sh`;
+//! these tests cut nodes off and kill them, so they run one at a time, in a binary of their
+//! own):
+//!
+//! - the migrator's node cut off from the others mid-backfill (it leaves the Primary
+//!   component: 1180, then 1047) → the runner waits until it is back and resumes;
+//! - the migrator's node killed mid-backfill and started again → the runner waits for it
+//!   to rejoin and be Synced, and resumes from its checkpoint;
+//! - another node killed → the backfill holds while the cluster still lists it and goes on
+//!   once the cluster has let it go, but the DDL of contract is refused while it is away
+//!   (naming it), and runs once it is back;
+//! - a node whose table differs (a DDL applied there alone, in RSU mode) → the next DDL
+//!   step is refused before it runs, naming the node and the difference.
+//!
+//! Each ends with every row filled right, the ledger with each step once.
+
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+use straddle::{BackfillOptions, ErrorKind, Model, Phase, ProgressMode, Runner, RunnerOptions};
+use straddle_tests::cluster::{Galera, Healing};
+use straddle_tests::models::Normalized;
+use straddle_tests::{base_table_sql, seed_sql};
+
+const ROWS: u64 = 20_000;
+
+/// One fault at a time: the cluster is shared.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn options(rows_per_sec: u64) -> RunnerOptions {
+    RunnerOptions {
+        progress: ProgressMode::Off,
+        ddl_attempts: 3,
+        backfill: BackfillOptions {
+            max_rows_per_sec: Some(rows_per_sec),
+            ..Default::default()
+        },
+        fleet: straddle::FleetOptions {
+            ahead_of_code: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+async fn populated(tag: &str) -> Option<Galera> {
+    let g = Galera::start(tag).await?;
+    g.wait_synced().await;
+    let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
+    let mut setup = base_table_sql(Normalized::definition(), straddle::Dialect::MySql);
+    for sql in seed_sql(straddle::Dialect::MySql, "users", ROWS) {
+        setup.push_str(";\n");
+        setup.push_str(&sql);
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    Some(g)
+}
+
+async fn runner(g: &Galera, rows_per_sec: u64) -> Runner<sqlx::MySql> {
+    Runner::<sqlx::MySql>::connect(&g.url(1), &[Normalized::definition()], options(rows_per_sec))
+        .await
+        .unwrap()
+}
+
+/// Rows filled so far, read on node `n` (0 when it cannot be read).
+async fn filled(g: &Galera, n: u8) -> i64 {
+    let Ok(mut c) = sqlx::MySqlConnection::connect(&g.url(n)).await else {
+        return 0;
+    };
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email_normalized IS NOT NULL")
+        .fetch_one(&mut c)
+        .await
+        .unwrap_or(0)
+}
+
+/// Every row right and each step in the ledger once, read on node `n`.
+async fn settled_right(g: &Galera, n: u8) {
+    let mut c = sqlx::MySqlConnection::connect(&g.url(n)).await.unwrap();
+    sqlx::raw_sql("SET SESSION wsrep_sync_wait = 1")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let (rows, wrong): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(email_normalized IS NULL OR email_normalized <> lower(email)), 0) AS SIGNED) \
+         FROM users",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!((rows, wrong), (ROWS as i64, 0), "rows, and rows not filled right");
+    let twice: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT phase, step, COUNT(*) FROM _straddle_migrations WHERE direction = 'up' AND status = 'applied' \
+         GROUP BY phase, step HAVING COUNT(*) > 1",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    assert!(twice.is_empty(), "steps applied twice: {twice:?}");
+}
+
+/// Run `fault` once the backfill has filled some rows, and the backfill to its end: the
+/// rows filled when the fault struck, and the backfill's outcome.
+async fn backfill_through<F: std::future::Future<Output = ()>>(
+    g: &Galera,
+    r: &mut Runner<sqlx::MySql>,
+    fault: impl FnOnce() -> F,
+) -> (i64, Duration) {
+    let started = Instant::now();
+    let (done, at_fault) = tokio::join!(
+        async {
+            r.up(Some(Phase::Backfill), None)
+                .await
+                .unwrap_or_else(|e| panic!("the backfill did not survive the fault: {e}"))
+        },
+        async {
+            while filled(g, 2).await < 2_000 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let at = filled(g, 2).await;
+            fault().await;
+            at
+        }
+    );
+    assert_eq!(done.len(), 1, "{done:?}");
+    (at_fault, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrator_node_cut_off_mid_backfill_waits_and_resumes() {
+    let _one = SERIAL.lock().await;
+    let Some(g) = populated("galera_isolated").await else {
+        return;
+    };
+    // Dropped first: the cluster healed, also on a panic, before the database is dropped.
+    let _heal = Healing;
+    let mut r = runner(&g, 2_000).await;
+    r.up(Some(Phase::Expand), None).await.unwrap();
+    let (at_fault, took) = backfill_through(&g, &mut r, || async {
+        g.isolate(1, true).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        g.isolate(1, false).await;
+    })
+    .await;
+    println!("node 1 cut off for 6 s at {at_fault} of {ROWS} rows; the backfill ended after {took:.1?}");
+    assert!(at_fault < ROWS as i64, "the fault struck mid-backfill");
+    r.up(None, None).await.unwrap();
+    r.close().await.unwrap();
+    g.wait_synced().await;
+    settled_right(&g, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrator_node_killed_mid_backfill_waits_and_resumes() {
+    let _one = SERIAL.lock().await;
+    let Some(g) = populated("galera_killed").await else {
+        return;
+    };
+    // Dropped first: the cluster healed, also on a panic, before the database is dropped.
+    let _heal = Healing;
+    let mut r = runner(&g, 2_000).await;
+    r.up(Some(Phase::Expand), None).await.unwrap();
+    let (at_fault, took) = backfill_through(&g, &mut r, || async {
+        tokio::task::spawn_blocking(|| {
+            Galera::kill(1);
+            std::thread::sleep(Duration::from_secs(2));
+            Galera::restart(1);
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+    println!(
+        "node 1 killed at {at_fault} of {ROWS} rows and started again; the backfill ended after {took:.1?}"
+    );
+    assert!(at_fault < ROWS as i64, "the fault struck mid-backfill");
+    r.up(None, None).await.unwrap();
+    r.close().await.unwrap();
+    g.wait_synced().await;
+    settled_right(&g, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_node_killed_holds_the_backfill_and_refuses_contract_until_it_is_back() {
+    let _one = SERIAL.lock().await;
+    let Some(g) = populated("galera_other_killed").await else {
+        return;
+    };
+    // Dropped first: the cluster healed, also on a panic, before the database is dropped.
+    let _heal = Healing;
+    let mut r = runner(&g, 2_000).await;
+    r.up(Some(Phase::Expand), None).await.unwrap();
+    let (at_fault, took) = backfill_through(&g, &mut r, || async {
+        tokio::task::spawn_blocking(|| Galera::kill(2)).await.unwrap();
+    })
+    .await;
+    println!("node 2 killed at {at_fault} of {ROWS} rows; the backfill ended after {took:.1?}");
+    // Node 2 is away: contract's DDL would reach it only when it rejoins.
+    let e = r.up(Some(Phase::Contract), None).await.unwrap_err();
+    let message = e.to_string();
+    assert_eq!(e.kind(), ErrorKind::Refused, "{message}");
+    assert!(
+        message.contains("the Galera cluster is not ready for DDL")
+            && message.contains("127.0.0.1:4302 left"),
+        "{message}"
+    );
+    tokio::task::spawn_blocking(|| Galera::restart(2)).await.unwrap();
+    r.up(None, None).await.unwrap();
+    r.close().await.unwrap();
+    g.wait_synced().await;
+    settled_right(&g, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_schema_refuses_ddl_naming_it() {
+    let _one = SERIAL.lock().await;
+    let Some(g) = populated("galera_rsu").await else {
+        return;
+    };
+    // Dropped first: the cluster healed, also on a panic, before the database is dropped.
+    let _heal = Healing;
+    // A column added on node 3 alone (rolling schema upgrade mode does not replicate DDL).
+    let mut c3 = sqlx::MySqlConnection::connect(&g.url(3)).await.unwrap();
+    sqlx::raw_sql(
+        "SET SESSION wsrep_OSU_method = 'RSU'; ALTER TABLE users ADD COLUMN stray INT; \
+         SET SESSION wsrep_OSU_method = 'TOI'",
+    )
+    .execute(&mut c3)
+    .await
+    .unwrap();
+    g.wait_synced().await;
+    let mut r = runner(&g, 100_000).await;
+    let e = r.up(Some(Phase::Expand), None).await.unwrap_err();
+    let message = e.to_string();
+    assert_eq!(e.kind(), ErrorKind::Refused, "{message}");
+    assert!(
+        message.contains(
+            "node 127.0.0.1:4303 has another schema than this node: it has column users.stray int(11) NULL"
+        ),
+        "{message}"
+    );
+    // Nothing changed, anywhere.
+    let mut c1 = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
+    let columns: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users'",
+    )
+    .fetch_one(&mut c1)
+    .await
+    .unwrap();
+    assert_eq!(columns, 2, "expand did not run");
+    // The same column everywhere again: the change goes through.
+    sqlx::raw_sql(
+        "SET SESSION wsrep_OSU_method = 'RSU'; ALTER TABLE users DROP COLUMN stray; \
+         SET SESSION wsrep_OSU_method = 'TOI'",
+    )
+    .execute(&mut c3)
+    .await
+    .unwrap();
+    g.wait_synced().await;
+    r.up(None, None).await.unwrap();
+    r.close().await.unwrap();
+    settled_right(&g, 3).await;
+}
