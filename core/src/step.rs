@@ -50,6 +50,12 @@ pub struct Step {
     /// documented (PostgreSQL). Shown in the plan; the test suite holds it to `pg_locks`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<TableLock>,
+    /// Whether its DDL reads every row of the table while it runs (MySQL: a rebuild, or an
+    /// index build). Online on one server, but on a Galera cluster DDL runs on every node
+    /// at once in total order, and every write on every node waits until it ends: the
+    /// runner estimates that stall from the table's size first. Not part of the checksum.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scans_table: bool,
 }
 
 /// PostgreSQL table lock modes a step may take, weakest first.

@@ -203,6 +203,19 @@ pub(crate) async fn run_step<DB: Backend>(
 ) -> Result<StepOutcome> {
     let started_ms = backfill::now_ms();
     let started = Instant::now();
+    if let Some(cluster) = ctx.cluster.as_ref().filter(|_| step.scans_table)
+        && let Some(stall) = cluster.stall_over_limit::<DB>(conn, &ctx.tables).await?
+    {
+        return Err(Error::ClusterStall {
+            change: ctx.change.to_string(),
+            phase: ctx.phase,
+            step: step.name.clone(),
+            table: stall.table,
+            bytes: stall.bytes,
+            estimate: stall.estimate,
+            limit: cluster.max_stall.unwrap_or_default(),
+        });
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;

@@ -46,6 +46,32 @@ pub enum Error {
         problems: Vec<String>,
     },
 
+    /// A DDL step that reads every row would stall a Galera cluster's writes longer than
+    /// allowed: under total order isolation it runs on every node at once.
+    #[error(
+        "{change} {phase} step `{step}` refused before it ran: on a Galera cluster its DDL runs on every node at \
+         once and reads every row of {table} ({} MB of data and indexes), about {estimate:.1?} during which every \
+         write on every node waits — longer than --max-cluster-stall {limit:?}; run it at a quiet time with a larger \
+         --max-cluster-stall (or `off`)",
+        .bytes / 1_000_000
+    )]
+    ClusterStall {
+        /// The change.
+        change: String,
+        /// The phase.
+        phase: Phase,
+        /// The step.
+        step: String,
+        /// The table.
+        table: String,
+        /// Its data and indexes, in bytes.
+        bytes: i64,
+        /// The estimated stall.
+        estimate: std::time::Duration,
+        /// The limit.
+        limit: std::time::Duration,
+    },
+
     /// A backfill was held by its pacing signals (standby lag, load), or a step waited
     /// for standbys to replay it, longer than it may wait. What is done stays done;
     /// running again resumes.
@@ -365,7 +391,9 @@ impl Error {
             Error::Target { source, .. } => source.kind(),
             Error::Connect { .. } | Error::NodeNotReady { .. } => ErrorKind::Connection,
             Error::Throttled { .. } => ErrorKind::Failed,
-            Error::StandbyReaders { .. } | Error::ClusterNotReady { .. } => ErrorKind::Refused,
+            Error::StandbyReaders { .. } | Error::ClusterNotReady { .. } | Error::ClusterStall { .. } => {
+                ErrorKind::Refused
+            }
             Error::Sql(e) if connection_lost(e) => ErrorKind::Connection,
             Error::Busy { .. } => ErrorKind::Busy,
             Error::Stopped { .. } => ErrorKind::Stopped,

@@ -330,3 +330,66 @@ async fn phases_under_traffic_on_other_nodes() {
         + written.keys().filter(|id| **id >= 2_000_000).count();
     assert_eq!(rows.len(), expected, "no row lost or duplicated");
 }
+
+/// Contract's `MODIFY … NOT NULL` reads and rebuilds the table on every node at once: a
+/// stall estimated over `--max-cluster-stall` is refused before anything runs, naming the
+/// table and the estimate; under the limit it runs, and the estimate is printed beside
+/// what it took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_that_would_stall_the_cluster_is_refused() {
+    let Some(g) = Galera::start("galera_stall").await else {
+        return;
+    };
+    let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
+    let mut setup = base_table_sql(Normalized::definition(), straddle::Dialect::MySql);
+    for sql in seed_sql(straddle::Dialect::MySql, "users", 50_000) {
+        setup.push_str(";\n");
+        setup.push_str(&sql);
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(setup + "; ANALYZE TABLE users"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let options = |stall: Option<Duration>| RunnerOptions {
+        max_cluster_stall: stall,
+        fleet: straddle::FleetOptions {
+            ahead_of_code: true,
+            ..Default::default()
+        },
+        ..options()
+    };
+    let mut r = Runner::<sqlx::MySql>::connect(
+        &g.url(1),
+        &[Normalized::definition()],
+        options(Some(Duration::from_millis(1))),
+    )
+    .await
+    .unwrap();
+    // Expand and backfill read no table under DDL.
+    r.up(Some(Phase::Backfill), None).await.unwrap();
+    let e = r.up(Some(Phase::Contract), None).await.unwrap_err();
+    let message = e.to_string();
+    assert_eq!(e.kind(), straddle::ErrorKind::Refused, "{message}");
+    assert!(
+        message.contains("users.email_normalized contract step `set-not-null` refused before it ran")
+            && message.contains("reads every row of users")
+            && message.contains("--max-cluster-stall"),
+        "{message}"
+    );
+    let nullable: String = sqlx::query_scalar(
+        "SELECT IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' \
+         AND COLUMN_NAME = 'email_normalized'",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(nullable, "YES", "nothing ran");
+    r.close().await.unwrap();
+    let mut r = Runner::<sqlx::MySql>::connect(&g.url(1), &[Normalized::definition()], options(None))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    r.up(Some(Phase::Contract), None).await.unwrap();
+    println!("{message}\ncontract took {:.2?}", started.elapsed());
+    r.close().await.unwrap();
+}

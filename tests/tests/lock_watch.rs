@@ -27,6 +27,7 @@ async fn sees_a_long_exclusive_lock_and_a_scan_under_it() {
         statements: vec![straddle::ir::Statement::Execute(scan.into())],
         expects: Vec::new(),
         lock: Some(straddle::ir::step::TableLock::AccessShare),
+        scans_table: false,
     };
     let (watch, running) = (LockWatch::claiming(&[claimed]), AtomicBool::new(true));
     let offender = async {

@@ -1150,6 +1150,7 @@ pub(crate) fn step(name: &str, transactional: bool, ddl: bool) -> Step {
         statements: Vec::new(),
         expects: Vec::new(),
         lock: None,
+        scans_table: false,
     }
 }
 

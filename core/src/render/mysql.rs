@@ -171,6 +171,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
 /// it runs (or refuses, for what it cannot restate).
 fn modify(t: &Target<'_>, name: &str, not_null: bool) -> Rendered {
     let mut s = step(name, false, true);
+    s.scans_table = true;
     s.statements.push(Statement::Live(LiveSql::MySqlModify {
         table: t.model.table.clone(),
         column: t.name(),
@@ -336,6 +337,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
     let (mut s, sql, expect) = match op {
         Op::CreateIndex => {
             let mut s = step("create-index", false, true);
+            s.scans_table = true;
             s.statements.extend(t.no_duplicates());
             (
                 s,

@@ -8,7 +8,7 @@
 //! targets = "shards.toml"   # the databases to migrate together (see `--targets`)
 //! parallel = 8
 //! max_replica_lag = "1s"     # or "off"; also max_replica_lag_bytes, max_load, max_flow_ctl,
-//!                             # throttle_give_up
+//!                             # max_cluster_stall, throttle_give_up
 //! ```
 //!
 //! A setting there is used when neither its flag nor its `STRADDLE_…` variable is given
@@ -44,6 +44,7 @@ pub(crate) struct ProjectConfig {
     max_replica_lag_bytes: Option<u64>,
     max_load: Option<toml::Value>,
     max_flow_ctl: Option<toml::Value>,
+    max_cluster_stall: Option<String>,
     throttle_give_up: Option<String>,
     #[serde(skip)]
     path: PathBuf,
@@ -150,6 +151,14 @@ impl ProjectConfig {
             };
             cli.max_flow_control = super::percent_arg(&text)
                 .map_err(|e| format!("{}: `max_flow_ctl`: {e}", self.path.display()))?;
+        }
+        if let Some(v) = self
+            .max_cluster_stall
+            .as_deref()
+            .filter(|_| defaulted("max_cluster_stall"))
+        {
+            cli.max_cluster_stall = super::limit_arg(v)
+                .map_err(|e| format!("{}: `max_cluster_stall`: {e}", self.path.display()))?;
         }
         if let Some(v) = self
             .throttle_give_up

@@ -141,6 +141,11 @@ struct Cli {
     /// checked regardless).
     #[arg(long = "max-flow-ctl", env = "STRADDLE_MAX_FLOW_CTL", global = true, default_value = "10", value_name = "PERCENT", value_parser = percent_arg)]
     max_flow_control: OrOff<u32>,
+    /// On a Galera cluster, a DDL step that reads every row of its table (a rebuild, an
+    /// index build) runs on every node at once and stalls every node's writes: refused
+    /// when its stall, estimated from the table's size, is longer than this (`off`: any).
+    #[arg(long, env = "STRADDLE_MAX_CLUSTER_STALL", global = true, default_value = "2s", value_name = "DURATION", value_parser = limit_arg)]
+    max_cluster_stall: OrOff<Duration>,
     /// A backfill held longer than this by standby lag or load stops (it resumes when run
     /// again).
     #[arg(long, env = "STRADDLE_THROTTLE_GIVE_UP", global = true, default_value = "1h", value_name = "DURATION", value_parser = duration_arg)]
@@ -792,6 +797,7 @@ fn options(cli: &Cli, pacing: Option<&PacingArgs>, allow_data_loss: bool) -> Run
             Command::Status { .. } | Command::Ledger { .. } | Command::Verify { .. }
         ),
         reconnect_within: Duration::from_secs(cli.reconnect_within_secs),
+        max_cluster_stall: cli.max_cluster_stall.0,
         fleet: crate::fleet::FleetOptions {
             wait_for: cli.wait_for_fleet,
             ignore: cli.ignore_fleet,

@@ -112,6 +112,7 @@ pub(crate) fn checksum_of(text: &str) -> String {
         statements: vec![straddle_core::Statement::Execute(text.to_string())],
         expects: Vec::new(),
         lock: None,
+        scans_table: false,
     };
     step.checksum()
 }

@@ -65,6 +65,10 @@ pub struct RunnerOptions {
     /// Fleet gating: waiting for, or overriding, live instances a phase would break;
     /// acknowledged schema refreshes; phases ahead of the code.
     pub fleet: crate::fleet::FleetOptions,
+    /// On a Galera cluster, the longest a DDL step that reads every row of its table may
+    /// stall every node's writes, estimated from the table's size before it runs
+    /// (default 2 s; `None`: no limit).
+    pub max_cluster_stall: Option<Duration>,
 }
 
 impl Default for RunnerOptions {
@@ -80,6 +84,7 @@ impl Default for RunnerOptions {
             read_only: false,
             reconnect_within: Duration::from_secs(60),
             fleet: crate::fleet::FleetOptions::default(),
+            max_cluster_stall: Some(Duration::from_secs(2)),
         }
     }
 }
@@ -194,7 +199,10 @@ impl<DB: Backend> Runner<DB> {
         let masked = mask_url(url);
         let (mut conn, galera) = connection::open_on_cluster::<DB>(url, &masked).await?;
         let galera = match galera {
-            true => Some(crate::cluster::galera::Cluster::discover::<DB>(&mut conn, url).await?),
+            true => Some(
+                crate::cluster::galera::Cluster::discover::<DB>(&mut conn, url, options.max_cluster_stall)
+                    .await?,
+            ),
             false => None,
         };
         let changes = models
