@@ -203,7 +203,10 @@ pub(crate) async fn run_step<DB: Backend>(
 ) -> Result<StepOutcome> {
     let started_ms = backfill::now_ms();
     let started = Instant::now();
-    if let Some(cluster) = ctx.cluster.as_ref().filter(|_| step.scans_table)
+    if let Some(cluster) = ctx
+        .cluster
+        .as_ref()
+        .filter(|_| step.scans_table && !rsu(step, ctx))
         && let Some(stall) = cluster.stall_over_limit::<DB>(conn, &ctx.tables).await?
     {
         return Err(Error::ClusterStall {
@@ -214,6 +217,10 @@ pub(crate) async fn run_step<DB: Backend>(
             bytes: stall.bytes,
             estimate: stall.estimate,
             limit: cluster.max_stall.unwrap_or_default(),
+            node_by_node: match crate::cluster::rsu::incompatible(step) {
+                None => "or run it one node at a time with --galera-rsu".into(),
+                Some(why) => format!("it cannot run one node at a time (--galera-rsu): {why}"),
+            },
         });
     }
     let mut attempt = 0;
@@ -317,6 +324,13 @@ impl Blocked {
     }
 }
 
+/// Whether the step runs one Galera node at a time (see [`crate::cluster::rsu`]).
+fn rsu(step: &Step, ctx: &StepContext<'_>) -> bool {
+    step.scans_table
+        && ctx.cluster.as_ref().is_some_and(|c| c.rsu)
+        && crate::cluster::rsu::incompatible(step).is_none()
+}
+
 /// Whether the step must wait: on a Galera cluster, a DDL step waits until every node is
 /// fit for it ([`crate::cluster::galera::Cluster::precheck`]); on PostgreSQL, a step taking
 /// an `ACCESS EXCLUSIVE` lock waits for standby sessions on its table.
@@ -326,7 +340,8 @@ async fn blocked<DB: Backend>(
     ctx: &StepContext<'_>,
 ) -> Option<Blocked> {
     if let Some(cluster) = ctx.cluster.as_ref().filter(|_| step.ddl) {
-        let problems = cluster.precheck::<DB>(conn, &ctx.tables).await;
+        // Run one node at a time, the nodes may differ in what the step changes meanwhile.
+        let problems = cluster.precheck::<DB>(conn, &ctx.tables, !rsu(step, ctx)).await;
         if !problems.is_empty() {
             return Some(Blocked::Cluster(problems));
         }
@@ -395,14 +410,22 @@ async fn run_once<DB: Backend>(
         .await;
         finish::<DB, _>(tx, result).await
     } else {
-        for sql in set {
-            DB::execute(conn, sql, Default::default()).await?;
-        }
-        let result = run_statements::<DB>(conn, step, ctx).await;
-        for sql in reset {
-            DB::execute(conn, sql, Default::default()).await?;
-        }
-        let (rows, report) = result?;
+        let (rows, report) = match ctx.cluster.clone().filter(|_| rsu(step, ctx)) {
+            Some(cluster) => (
+                crate::cluster::rsu::node_by_node::<DB>(&cluster, conn, step, ctx).await?,
+                None,
+            ),
+            None => {
+                for sql in set {
+                    DB::execute(conn, sql, Default::default()).await?;
+                }
+                let result = run_statements::<DB>(conn, step, ctx).await;
+                for sql in reset {
+                    DB::execute(conn, sql, Default::default()).await?;
+                }
+                result?
+            }
+        };
         crate::catalog::postcheck::<DB>(conn, ctx.change, ctx.phase, step).await?;
         if let Some(entry) = ledger_entry {
             record::<DB>(conn, ctx, step, entry, rows).await?;
@@ -531,7 +554,7 @@ impl<'a> LedgerRecord<'a> {
     }
 }
 
-async fn run_statements<DB: Backend>(
+pub(crate) async fn run_statements<DB: Backend>(
     conn: &mut DB::Connection,
     step: &Step,
     ctx: &mut StepContext<'_>,

@@ -52,7 +52,7 @@ pub enum Error {
         "{change} {phase} step `{step}` refused before it ran: on a Galera cluster its DDL runs on every node at \
          once and reads every row of {table} ({} MB of data and indexes), about {estimate:.1?} during which every \
          write on every node waits — longer than --max-cluster-stall {limit:?}; run it at a quiet time with a larger \
-         --max-cluster-stall (or `off`)",
+         --max-cluster-stall (or `off`), {node_by_node}",
         .bytes / 1_000_000
     )]
     ClusterStall {
@@ -70,6 +70,8 @@ pub enum Error {
         estimate: std::time::Duration,
         /// The limit.
         limit: std::time::Duration,
+        /// Whether it can run one node at a time instead, in words.
+        node_by_node: String,
     },
 
     /// A backfill was held by its pacing signals (standby lag, load), or a step waited

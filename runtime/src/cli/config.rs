@@ -8,7 +8,7 @@
 //! targets = "shards.toml"   # the databases to migrate together (see `--targets`)
 //! parallel = 8
 //! max_replica_lag = "1s"     # or "off"; also max_replica_lag_bytes, max_load, max_flow_ctl,
-//!                             # max_cluster_stall, throttle_give_up
+//!                             # max_cluster_stall, galera_rsu, throttle_give_up
 //! ```
 //!
 //! A setting there is used when neither its flag nor its `STRADDLE_…` variable is given
@@ -45,6 +45,7 @@ pub(crate) struct ProjectConfig {
     max_load: Option<toml::Value>,
     max_flow_ctl: Option<toml::Value>,
     max_cluster_stall: Option<String>,
+    galera_rsu: Option<bool>,
     throttle_give_up: Option<String>,
     #[serde(skip)]
     path: PathBuf,
@@ -151,6 +152,9 @@ impl ProjectConfig {
             };
             cli.max_flow_control = super::percent_arg(&text)
                 .map_err(|e| format!("{}: `max_flow_ctl`: {e}", self.path.display()))?;
+        }
+        if let Some(v) = self.galera_rsu.filter(|_| defaulted("galera_rsu")) {
+            cli.galera_rsu = v;
         }
         if let Some(v) = self
             .max_cluster_stall

@@ -146,6 +146,11 @@ struct Cli {
     /// when its stall, estimated from the table's size, is longer than this (`off`: any).
     #[arg(long, env = "STRADDLE_MAX_CLUSTER_STALL", global = true, default_value = "2s", value_name = "DURATION", value_parser = limit_arg)]
     max_cluster_stall: OrOff<Duration>,
+    /// On a Galera cluster, run a DDL step that reads every row one node at a time
+    /// (rolling schema upgrade: the others go on meanwhile), where the nodes' two schemas
+    /// accept each other's writes (a non-unique index, NOT NULL on a filled column).
+    #[arg(long, env = "STRADDLE_GALERA_RSU", global = true)]
+    galera_rsu: bool,
     /// A backfill held longer than this by standby lag or load stops (it resumes when run
     /// again).
     #[arg(long, env = "STRADDLE_THROTTLE_GIVE_UP", global = true, default_value = "1h", value_name = "DURATION", value_parser = duration_arg)]
@@ -798,6 +803,7 @@ fn options(cli: &Cli, pacing: Option<&PacingArgs>, allow_data_loss: bool) -> Run
         ),
         reconnect_within: Duration::from_secs(cli.reconnect_within_secs),
         max_cluster_stall: cli.max_cluster_stall.0,
+        galera_rsu: cli.galera_rsu,
         fleet: crate::fleet::FleetOptions {
             wait_for: cli.wait_for_fleet,
             ignore: cli.ignore_fleet,

@@ -136,6 +136,9 @@ pub(crate) struct Cluster {
     pub at_start: Vec<String>,
     /// The longest cluster-wide stall a DDL step may cause (`None`: any).
     pub max_stall: Option<Duration>,
+    /// Run DDL steps that read every row one node at a time where they can (see
+    /// [`super::rsu`]).
+    pub rsu: bool,
 }
 
 /// How fast a node reads and rebuilds a table under DDL, for the stall estimate: bytes of
@@ -164,6 +167,7 @@ impl Cluster {
             url: url.to_string(),
             at_start: state.addresses,
             max_stall,
+            rsu: false,
         })
     }
 
@@ -225,8 +229,14 @@ impl Cluster {
     /// Before a DDL step on `tables`: what makes the cluster unfit for it now (nothing:
     /// go). Every node must be reachable, Synced and in the Primary component; none of the
     /// nodes there at the start may be missing; and every node must have the same columns
-    /// and indexes on the tables as the runner's node.
-    pub async fn precheck<DB: Backend>(&self, conn: &mut DB::Connection, tables: &[String]) -> Vec<String> {
+    /// and indexes on the tables as the runner's node (unless `compare_schema` is false: a
+    /// step run one node at a time, whose nodes differ in what it changes meanwhile).
+    pub async fn precheck<DB: Backend>(
+        &self,
+        conn: &mut DB::Connection,
+        tables: &[String],
+        compare_schema: bool,
+    ) -> Vec<String> {
         let mut problems = Vec::new();
         let here = match NodeState::read::<DB>(conn).await {
             Ok(s) => s,
@@ -274,7 +284,7 @@ impl Cluster {
                     if let Some(why) = state.unusable() {
                         problems.push(format!("node {address}: {why}"));
                     }
-                    if let Some(diff) = difference(&ours, &theirs) {
+                    if let Some(diff) = difference(&ours, &theirs).filter(|_| compare_schema) {
                         problems.push(format!(
                             "node {address} has another schema than this node: {diff}"
                         ));
@@ -383,6 +393,7 @@ mod tests {
             url: "mysql://app:s3cret@db1.internal:3306/shop?ssl-mode=required".into(),
             at_start: vec![],
             max_stall: None,
+            rsu: false,
         };
         assert_eq!(
             c.node_url("10.0.0.2:3307").as_deref(),

@@ -69,6 +69,9 @@ pub struct RunnerOptions {
     /// stall every node's writes, estimated from the table's size before it runs
     /// (default 2 s; `None`: no limit).
     pub max_cluster_stall: Option<Duration>,
+    /// On a Galera cluster, run a DDL step that reads every row one node at a time
+    /// (rolling schema upgrade) where the nodes' two schemas accept each other's writes.
+    pub galera_rsu: bool,
 }
 
 impl Default for RunnerOptions {
@@ -85,6 +88,7 @@ impl Default for RunnerOptions {
             reconnect_within: Duration::from_secs(60),
             fleet: crate::fleet::FleetOptions::default(),
             max_cluster_stall: Some(Duration::from_secs(2)),
+            galera_rsu: false,
         }
     }
 }
@@ -199,10 +203,16 @@ impl<DB: Backend> Runner<DB> {
         let masked = mask_url(url);
         let (mut conn, galera) = connection::open_on_cluster::<DB>(url, &masked).await?;
         let galera = match galera {
-            true => Some(
-                crate::cluster::galera::Cluster::discover::<DB>(&mut conn, url, options.max_cluster_stall)
-                    .await?,
-            ),
+            true => {
+                let mut cluster = crate::cluster::galera::Cluster::discover::<DB>(
+                    &mut conn,
+                    url,
+                    options.max_cluster_stall,
+                )
+                .await?;
+                cluster.rsu = options.galera_rsu;
+                Some(cluster)
+            }
             false => None,
         };
         let changes = models
