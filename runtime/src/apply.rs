@@ -209,7 +209,7 @@ pub(crate) async fn run_step<DB: Backend>(
         .filter(|_| step.scans_table && !rsu(step, ctx))
         && let Some(stall) = cluster.stall_over_limit::<DB>(conn, &ctx.tables).await?
     {
-        return Err(Error::ClusterStall {
+        return Err(Error::ClusterStall(Box::new(crate::error::ClusterStall {
             change: ctx.change.to_string(),
             phase: ctx.phase,
             step: step.name.clone(),
@@ -221,7 +221,7 @@ pub(crate) async fn run_step<DB: Backend>(
                 None => "or run it one node at a time with --galera-rsu".into(),
                 Some(why) => format!("it cannot run one node at a time (--galera-rsu): {why}"),
             },
-        });
+        })));
     }
     let mut attempt = 0;
     loop {

@@ -48,31 +48,8 @@ pub enum Error {
 
     /// A DDL step that reads every row would stall a Galera cluster's writes longer than
     /// allowed: under total order isolation it runs on every node at once.
-    #[error(
-        "{change} {phase} step `{step}` refused before it ran: on a Galera cluster its DDL runs on every node at \
-         once and reads every row of {table} ({} MB of data and indexes), about {estimate:.1?} during which every \
-         write on every node waits — longer than --max-cluster-stall {limit:?}; run it at a quiet time with a larger \
-         --max-cluster-stall (or `off`), {node_by_node}",
-        .bytes / 1_000_000
-    )]
-    ClusterStall {
-        /// The change.
-        change: String,
-        /// The phase.
-        phase: Phase,
-        /// The step.
-        step: String,
-        /// The table.
-        table: String,
-        /// Its data and indexes, in bytes.
-        bytes: i64,
-        /// The estimated stall.
-        estimate: std::time::Duration,
-        /// The limit.
-        limit: std::time::Duration,
-        /// Whether it can run one node at a time instead, in words.
-        node_by_node: String,
-    },
+    #[error(transparent)]
+    ClusterStall(Box<ClusterStall>),
 
     /// A backfill was held by its pacing signals (standby lag, load), or a step waited
     /// for standbys to replay it, longer than it may wait. What is done stays done;
@@ -393,7 +370,7 @@ impl Error {
             Error::Target { source, .. } => source.kind(),
             Error::Connect { .. } | Error::NodeNotReady { .. } => ErrorKind::Connection,
             Error::Throttled { .. } => ErrorKind::Failed,
-            Error::StandbyReaders { .. } | Error::ClusterNotReady { .. } | Error::ClusterStall { .. } => {
+            Error::StandbyReaders { .. } | Error::ClusterNotReady { .. } | Error::ClusterStall(_) => {
                 ErrorKind::Refused
             }
             Error::Sql(e) if connection_lost(e) => ErrorKind::Connection,
@@ -658,4 +635,32 @@ mod tests {
             "host=db password=**** dbname=x"
         );
     }
+}
+
+/// What [`Error::ClusterStall`] refused: the step, its table and the estimate.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{change} {phase} step `{step}` refused before it ran: on a Galera cluster its DDL runs on every node at once and \
+     reads every row of {table} ({} MB of data and indexes), about {estimate:.1?} during which every write on every \
+     node waits — longer than --max-cluster-stall {limit:?}; run it at a quiet time with a larger \
+     --max-cluster-stall (or `off`), {node_by_node}",
+    .bytes / 1_000_000
+)]
+pub struct ClusterStall {
+    /// The change.
+    pub change: String,
+    /// The phase.
+    pub phase: Phase,
+    /// The step.
+    pub step: String,
+    /// The table.
+    pub table: String,
+    /// Its data and indexes, in bytes.
+    pub bytes: i64,
+    /// The estimated stall.
+    pub estimate: std::time::Duration,
+    /// The limit.
+    pub limit: std::time::Duration,
+    /// Whether it can run one node at a time instead, in words.
+    pub node_by_node: String,
 }

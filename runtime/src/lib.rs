@@ -77,7 +77,7 @@ pub use apply::{AppRefresh, ApplyOptions, PhaseReport, apply_phase, phase_steps}
 pub use backend::{Backend, Key, LedgerRow};
 pub use backfill::{BackfillOptions, BackfillReport, DEFAULT_BATCH_TIME};
 pub use db::{DEFAULT_MAX_STALENESS, Db, DbBuilder};
-pub use error::{Error, ErrorKind, FleetRefusal, Result, mask_url};
+pub use error::{ClusterStall, Error, ErrorKind, FleetRefusal, Result, mask_url};
 pub use fleet::{FleetOptions, Instance, RegistryOptions, UnknownClient};
 pub use pacing::SignalOptions;
 pub use progress::ProgressMode;
