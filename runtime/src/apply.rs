@@ -243,12 +243,9 @@ pub(crate) async fn run_step<DB: Backend>(
                 Ok((rows, backfill)) => {
                     // The next step (and the application reading from standbys) never
                     // runs ahead of a standby.
-                    crate::pacing::standby::wait_replayed::<DB>(
-                        conn,
-                        &ctx.pacing.signals,
-                        &format!("{} {} step `{}`", ctx.change, ctx.phase, step.name),
-                    )
-                    .await?;
+                    let what = format!("{} {} step `{}`", ctx.change, ctx.phase, step.name);
+                    crate::pacing::standby::wait_replayed::<DB>(conn, &ctx.pacing.signals, &what).await?;
+                    crate::pacing::replica::wait_applied::<DB>(conn, &ctx.pacing.signals, &what).await?;
                     return Ok(StepOutcome {
                         rows,
                         attempts: attempt,

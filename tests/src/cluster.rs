@@ -361,3 +361,64 @@ impl Drop for Galera {
         .join();
     }
 }
+
+/// A MariaDB primary with an asynchronous replica of its own (binary log, GTID), from the
+/// installed MariaDB, on free ports (`tests/cluster/mariadb-replica.sh`); stopped and
+/// removed when dropped.
+pub struct PrivateMariaDbReplica {
+    pub primary_port: u16,
+    pub replica_port: u16,
+    dir: PathBuf,
+}
+
+impl PrivateMariaDbReplica {
+    /// Start both, the replica replicating (about 5 s); `None` (loudly, or a failure under
+    /// `CI=true`) when they cannot start.
+    pub fn start() -> Option<PrivateMariaDbReplica> {
+        let dir = std::env::temp_dir().join(format!("straddle-mariadb-{:08x}", rand::random::<u32>()));
+        let pair = PrivateMariaDbReplica {
+            primary_port: free_port(),
+            replica_port: free_port(),
+            dir,
+        };
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/cluster/mariadb-replica.sh");
+        let out = Command::new(script)
+            .arg("start")
+            .arg(&pair.dir)
+            .args([pair.primary_port.to_string(), pair.replica_port.to_string()])
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(pair),
+            Ok(o) => {
+                let why = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                crate::not_run("a MariaDB primary and replica", script, &why);
+                None
+            }
+            Err(e) => {
+                crate::not_run("a MariaDB primary and replica", script, &e);
+                None
+            }
+        }
+    }
+
+    /// A URL to database `db` on the primary.
+    pub fn primary_url(&self, db: &str) -> String {
+        format!("mysql://root@127.0.0.1:{}/{db}", self.primary_port)
+    }
+
+    /// A URL to database `db` on the replica.
+    pub fn replica_url(&self, db: &str) -> String {
+        format!("mysql://root@127.0.0.1:{}/{db}", self.replica_port)
+    }
+}
+
+impl Drop for PrivateMariaDbReplica {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/cluster/mariadb-replica.sh");
+        let _ = Command::new(script).arg("stop").arg(&self.dir).output();
+    }
+}

@@ -128,9 +128,16 @@ struct Cli {
         value_name = "BYTES"
     )]
     max_replica_lag_bytes: Option<u64>,
-    /// A standby to measure directly (repeatable): its own replay lag, and an unreachable
-    /// standby holds the backfill.
-    #[arg(long, env = "STRADDLE_STANDBY_URL", global = true, value_name = "URL")]
+    /// A standby (PostgreSQL) or replica (MySQL/MariaDB, also `--replica-url`) to measure
+    /// directly (repeatable): its own lag — on MySQL/MariaDB from a heartbeat row the runner
+    /// writes — and one that cannot be reached holds the backfill.
+    #[arg(
+        long,
+        visible_alias = "replica-url",
+        env = "STRADDLE_STANDBY_URL",
+        global = true,
+        value_name = "URL"
+    )]
     standby_url: Vec<String>,
     /// Backfills wait while more than this many other statements run on the server
     /// (`off` to not check).

@@ -1,6 +1,6 @@
 //! Pacing signals: what, besides its own batch-time target, makes a backfill wait between
-//! batches — standby replay lag ([`standby`]), Galera flow control ([`galera`]) and
-//! server load ([`load`]). A signal over
+//! batches — PostgreSQL standby replay lag ([`standby`]), MySQL/MariaDB replica lag
+//! ([`replica`]), Galera flow control ([`galera`]) and server load ([`load`]). A signal over
 //! its limit holds the backfill until it clears; a signal that cannot be read holds it
 //! too (it fails closed, naming the node and why), because a lag nobody can measure is
 //! not known to be small. A hold longer than `give_up_after` stops the backfill with that
@@ -8,6 +8,7 @@
 
 mod galera;
 mod load;
+pub(crate) mod replica;
 pub(crate) mod standby;
 
 use crate::backend::Backend;
@@ -24,9 +25,10 @@ pub struct SignalOptions {
     /// Hold while a standby is more than this many bytes of WAL behind (default: no
     /// limit in bytes).
     pub max_replica_lag_bytes: Option<u64>,
-    /// Standbys to measure directly (PostgreSQL hot standbys), besides what the primary
-    /// reports of the standbys streaming from it: replay lag read on the standby itself,
-    /// and an unreachable standby holds the backfill.
+    /// Standbys and replicas to measure directly, each holding the backfill when it cannot
+    /// be reached. PostgreSQL hot standbys: replay lag read on the standby itself, besides
+    /// what the primary reports of the standbys streaming from it. MySQL/MariaDB replicas:
+    /// lag from a heartbeat row (see [`replica`]).
     pub standby_urls: Vec<String>,
     /// Hold while more than this many other statements run on the server at once
     /// (PostgreSQL: active client backends; MySQL/MariaDB: `Threads_running`; default 25,
@@ -68,6 +70,7 @@ pub(crate) struct Signals<DB: Backend> {
     /// What is held, for messages (`the backfill of users.email`).
     what: String,
     standbys: standby::Standbys<DB>,
+    replicas: replica::Replicas<DB>,
     /// The Galera cluster's flow control and node states, when the database is one.
     flow_control: Option<galera::FlowControl<DB>>,
     /// Time spent held, and each distinct reason (its first words) in order.
@@ -86,6 +89,7 @@ impl<DB: Backend> Signals<DB> {
             options: options.clone(),
             what,
             standbys: standby::Standbys::new(options),
+            replicas: replica::Replicas::new(options),
             flow_control: cluster.map(galera::FlowControl::new),
             held: Duration::ZERO,
             reasons: Vec::new(),
@@ -96,6 +100,7 @@ impl<DB: Backend> Signals<DB> {
     /// Why the backfill should wait now (nothing: go on).
     async fn read(&mut self, conn: &mut DB::Connection) -> Result<Vec<String>> {
         let mut why = self.standbys.read(conn, &self.options).await?;
+        why.extend(self.replicas.read(conn, &self.options).await?);
         if let Some(flow_control) = &mut self.flow_control {
             why.extend(
                 flow_control
