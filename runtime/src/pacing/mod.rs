@@ -55,6 +55,14 @@ impl Default for SignalOptions {
     }
 }
 
+/// A lag, as a person reads it: milliseconds under 10 s, seconds above.
+pub(crate) fn lag_text(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms < 10_000 => format!("{ms} ms"),
+        _ => format!("{:.1} s", d.as_secs_f64()),
+    }
+}
+
 /// How often a held backfill reads its signals again.
 const POLL: Duration = Duration::from_millis(250);
 /// How often a running backfill reads its signals (not after every batch: three catalog

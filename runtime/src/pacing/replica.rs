@@ -144,9 +144,9 @@ impl<DB: Backend> Replicas<DB> {
             .into_iter()
             .filter_map(|(replica, lag)| match lag {
                 Ok(lag) if lag > max => Some(format!(
-                    "replica lag: the replica {replica} is {:.1} s behind (the limit is {:.1} s, --max-replica-lag)",
-                    lag.as_secs_f64(),
-                    max.as_secs_f64()
+                    "replica lag: the replica {replica} is {} behind (the limit is {}, --max-replica-lag)",
+                    super::lag_text(lag),
+                    super::lag_text(max)
                 )),
                 Ok(_) => None,
                 Err(why) => Some(format!("replica lag: the replica {replica} {why}")),

@@ -108,10 +108,9 @@ impl<DB: Backend> Standbys<DB> {
                     };
                     if let Some(max) = max_ms.filter(|m| lag_ms > *m) {
                         why.push(format!(
-                            "replica lag: {who} replays {:.1} s behind (the limit is {:.1} s, --max-replica-lag; \
-                             {} behind)",
-                            lag_ms as f64 / 1000.0,
-                            max as f64 / 1000.0,
+                            "replica lag: {who} replays {} behind (the limit is {}, --max-replica-lag; {} behind)",
+                            super::lag_text(Duration::from_millis(lag_ms as u64)),
+                            super::lag_text(Duration::from_millis(max as u64)),
                             bytes(behind)
                         ));
                     } else if let Some(max) = max_bytes.filter(|m| behind > *m) {
@@ -158,10 +157,9 @@ impl<DB: Backend> Standbys<DB> {
                 Ok(Some(ms)) => {
                     if let Some(max) = max_ms.filter(|m| ms > *m) {
                         why.push(format!(
-                            "replica lag: the standby {masked} replays {:.1} s behind (the limit is {:.1} s, \
-                             --max-replica-lag)",
-                            ms as f64 / 1000.0,
-                            max as f64 / 1000.0
+                            "replica lag: the standby {masked} replays {} behind (the limit is {}, --max-replica-lag)",
+                            super::lag_text(Duration::from_millis(ms as u64)),
+                            super::lag_text(Duration::from_millis(max as u64))
                         ));
                     }
                 }
