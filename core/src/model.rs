@@ -405,6 +405,14 @@ pub struct Throttle {
     pub pause_ms: Option<u64>,
     /// Target duration of one batch, in milliseconds: the batch size adapts to it.
     pub batch_time_ms: Option<u64>,
+    /// Hold the backfill while a standby or replica is further behind than this, in
+    /// milliseconds — the stricter of this and the run's `--max-replica-lag` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replica_lag_ms: Option<u64>,
+    /// Hold the backfill while more than this many other statements run on the server —
+    /// the stricter of this and the run's `--max-load` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_load: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -77,9 +77,29 @@ impl Pacing {
             fixed_batch: run.fixed_batch,
             statement_timeout: run.statement_timeout.unwrap_or(Duration::from_secs(30)),
             lock_timeout,
-            signals: run.signals.clone(),
+            signals: SignalOptions {
+                max_replica_lag: stricter(
+                    run.signals.max_replica_lag,
+                    model.max_replica_lag_ms.map(Duration::from_millis),
+                ),
+                max_load: stricter(
+                    run.signals.max_load,
+                    model.max_load.map(|n| n.min(u64::from(u32::MAX)) as u32),
+                ),
+                ..run.signals.clone()
+            },
             cluster: None,
         }
+    }
+}
+
+/// A signal's limit where the run and the model may each set one: the lower — a model
+/// declares what its table's backfill must not exceed, and a run does not loosen it (a
+/// run's `off` leaves the model's).
+fn stricter<T: Ord>(run: Option<T>, model: Option<T>) -> Option<T> {
+    match (run, model) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -538,11 +558,39 @@ mod tests {
     }
 
     #[test]
+    fn signal_limits_are_the_stricter_of_run_and_model() {
+        let model = Throttle {
+            max_replica_lag_ms: Some(300),
+            max_load: Some(40),
+            ..Default::default()
+        };
+        // The defaults (1.5 s, 25) against the model's: the lower of each.
+        let p = Pacing::new(&BackfillOptions::default(), &model, Duration::from_secs(1));
+        assert_eq!(p.signals.max_replica_lag, Some(Duration::from_millis(300)));
+        assert_eq!(p.signals.max_load, Some(25));
+        // A run's `off` does not loosen the model's limit.
+        let off = BackfillOptions {
+            signals: SignalOptions {
+                max_replica_lag: None,
+                max_load: None,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let p = Pacing::new(&off, &model, Duration::from_secs(1));
+        assert_eq!(p.signals.max_replica_lag, Some(Duration::from_millis(300)));
+        assert_eq!(p.signals.max_load, Some(40));
+        let p = Pacing::new(&off, &Throttle::default(), Duration::from_secs(1));
+        assert_eq!((p.signals.max_replica_lag, p.signals.max_load), (None, None));
+    }
+
+    #[test]
     fn run_options_override_model_attributes_which_override_defaults() {
         let model = Throttle {
             max_rows_per_sec: Some(500),
             pause_ms: Some(7),
             batch_time_ms: Some(100),
+            ..Default::default()
         };
         let run = BackfillOptions {
             max_rows_per_sec: Some(900),

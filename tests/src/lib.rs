@@ -329,6 +329,15 @@ pub fn backfill_report(runs: &[straddle::ChangeRun]) -> straddle::BackfillReport
         .unwrap_or_else(|| panic!("no backfill ran: {runs:?}"))
 }
 
+/// [`base_table_sql`] for `users` and [`seed_sql`]'s `rows` rows in it: one script
+/// (statements separated by `;`, for `raw_sql`).
+pub fn seeded_users_sql(model: &ir::Model, dialect: Dialect, rows: u64) -> String {
+    std::iter::once(base_table_sql(model, dialect))
+        .chain(seed_sql(dialect, "users", rows))
+        .collect::<Vec<_>>()
+        .join(";\n")
+}
+
 /// `CREATE TABLE` for the model's columns that exist before its changes (the previous
 /// release's schema), with the model's own column types.
 pub fn base_table_sql(model: &ir::Model, dialect: Dialect) -> String {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use straddle::{ColumnShape, Db, Model, Phase, ProgressMode, Runner, RunnerOptions};
 use straddle_tests::cluster::Galera;
 use straddle_tests::models::{Normalized, UsersBefore};
-use straddle_tests::{base_table_sql, seed_sql, seeded_email};
+use straddle_tests::{seeded_email, seeded_users_sql};
 
 const ROWS: u64 = 3000;
 
@@ -39,11 +39,7 @@ async fn migrators_on_different_nodes_apply_each_step_once() {
         return;
     };
     let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
-    let mut setup = base_table_sql(Normalized::definition(), straddle::Dialect::MySql);
-    for sql in seed_sql(straddle::Dialect::MySql, "users", ROWS) {
-        setup.push_str(";\n");
-        setup.push_str(&sql);
-    }
+    let setup = seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, ROWS);
     sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
         .execute(&mut c)
         .await
@@ -135,11 +131,7 @@ async fn phases_under_traffic_on_other_nodes() {
         return;
     };
     let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
-    let mut setup = base_table_sql(Normalized::definition(), straddle::Dialect::MySql);
-    for sql in seed_sql(straddle::Dialect::MySql, "users", ROWS as u64) {
-        setup.push_str(";\n");
-        setup.push_str(&sql);
-    }
+    let setup = seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, ROWS as u64);
     sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
         .execute(&mut c)
         .await
@@ -341,11 +333,7 @@ async fn a_rebuild_that_would_stall_the_cluster_is_refused() {
         return;
     };
     let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
-    let mut setup = base_table_sql(Normalized::definition(), straddle::Dialect::MySql);
-    for sql in seed_sql(straddle::Dialect::MySql, "users", 50_000) {
-        setup.push_str(";\n");
-        setup.push_str(&sql);
-    }
+    let setup = seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, 50_000);
     sqlx::raw_sql(sqlx::AssertSqlSafe(setup + "; ANALYZE TABLE users"))
         .execute(&mut c)
         .await

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use straddle::{BackfillOptions, ErrorKind, Model, Phase, ProgressMode, Runner, RunnerOptions};
 use straddle_tests::cluster::{Galera, Healing};
 use straddle_tests::models::Normalized;
-use straddle_tests::{base_table_sql, seed_sql};
+use straddle_tests::seeded_users_sql;
 
 const ROWS: u64 = 20_000;
 
@@ -46,11 +46,7 @@ async fn populated(tag: &str) -> Option<Galera> {
     let g = Galera::start(tag).await?;
     g.wait_synced().await;
     let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
-    let mut setup = base_table_sql(Normalized::definition(), straddle::Dialect::MySql);
-    for sql in seed_sql(straddle::Dialect::MySql, "users", ROWS) {
-        setup.push_str(";\n");
-        setup.push_str(&sql);
-    }
+    let setup = seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, ROWS);
     sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
         .execute(&mut c)
         .await
@@ -62,6 +58,14 @@ async fn runner(g: &Galera, rows_per_sec: u64) -> Runner<sqlx::MySql> {
     Runner::<sqlx::MySql>::connect(&g.url(1), &[Normalized::definition()], options(rows_per_sec))
         .await
         .unwrap()
+}
+
+async fn exec_on(g: &Galera, n: u8, sql: &str) {
+    let mut c = sqlx::MySqlConnection::connect(&g.url(n)).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut c)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// Rows filled so far, read on node `n` (0 when it cannot be read).
@@ -394,4 +398,89 @@ async fn a_rebuild_runs_one_node_at_a_time_with_rsu() {
     // Measured, not asserted: in RSU a node's own writes still wait while it rebuilds (the
     // slowest write above is node 2's, during node 2's turn), and the two figures are
     // close on a table this small; what RSU spares is the other nodes' writes meanwhile.
+}
+
+/// Flow control: a node that cannot apply (here a table read lock held on node 3, while
+/// the application writes to that table through node 1) makes the whole cluster pause;
+/// once it applies again, the backfill holds while the cluster was paused more than
+/// `--max-flow-ctl` of the last window, naming the node that asked for the pauses — run
+/// through the command line, as an operator would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_control_holds_the_backfill() {
+    let _one = SERIAL.lock().await;
+    let Some(g) = populated("galera_flow_control").await else {
+        return;
+    };
+    // Dropped first: the cluster healed, also on a panic, before the database is dropped.
+    let _heal = Healing;
+    exec_on(
+        &g,
+        1,
+        "CREATE TABLE writes (id BIGINT AUTO_INCREMENT PRIMARY KEY, n BIGINT NOT NULL)",
+    )
+    .await;
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_straddle-fixture"))
+        .args([
+            "backfill",
+            "--json",
+            "--max-rows-per-sec",
+            "2000",
+            "--database-url",
+            &g.url(1),
+        ])
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while filled(&g, 2).await < 2_000 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Node 3 cannot apply writes to `writes`; the application goes on writing there
+    // through node 1, node 3's receive queue passes its flow-control limit (16 write
+    // sets), and every node pauses.
+    let mut c3 = sqlx::MySqlConnection::connect(&g.url(3)).await.unwrap();
+    sqlx::raw_sql("FLUSH TABLES writes WITH READ LOCK")
+        .execute(&mut c3)
+        .await
+        .unwrap();
+    let mut c1 = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
+    let started = Instant::now();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        n += 1;
+        // A write waits while the cluster is paused: bounded, then let go.
+        let _ = tokio::time::timeout(
+            Duration::from_millis(200),
+            sqlx::query("INSERT INTO writes (n) VALUES (?)")
+                .bind(n)
+                .execute(&mut c1),
+        )
+        .await;
+    }
+    sqlx::raw_sql("UNLOCK TABLES").execute(&mut c3).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cli.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("flow control: the cluster was paused")
+            && stderr.contains("node 127.0.0.1:4303 asked for them"),
+        "{stderr}"
+    );
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let backfill = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|r| r["report"]["backfill"].as_object())
+        .expect("a backfill ran");
+    assert!(backfill["throttled_ms"].as_u64().unwrap() > 0, "{runs:#}");
+    assert_eq!(
+        backfill["throttled_by"],
+        serde_json::json!(["flow control"]),
+        "{runs:#}"
+    );
+    assert_eq!(filled(&g, 3).await, ROWS as i64);
 }

@@ -12,7 +12,7 @@ use straddle::{
 };
 use straddle_tests::cluster::PrivateMariaDbReplica;
 use straddle_tests::models::Normalized;
-use straddle_tests::{backfill_report, base_table_sql, seed_sql};
+use straddle_tests::{backfill_report, seeded_users_sql};
 
 const ROWS: u64 = 20_000;
 
@@ -55,11 +55,7 @@ async fn a_lagging_or_missing_replica_holds_the_backfill() {
     };
     exec(&pair.primary_url("mysql"), "CREATE DATABASE app").await;
     let (url, replica_url) = (pair.primary_url("app"), pair.replica_url("app"));
-    let mut setup = base_table_sql(Normalized::definition(), straddle::Dialect::MySql);
-    for sql in seed_sql(straddle::Dialect::MySql, "users", ROWS) {
-        setup.push_str(";\n");
-        setup.push_str(&sql);
-    }
+    let setup = seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, ROWS);
     exec(&url, &setup).await;
     let signals = SignalOptions {
         max_replica_lag: Some(Duration::from_millis(500)),
@@ -151,11 +147,7 @@ async fn replica_lag_throttled_and_unthrottled() {
     };
     exec(&pair.primary_url("mysql"), "CREATE DATABASE app").await;
     let (url, replica_url) = (pair.primary_url("app"), pair.replica_url("app"));
-    let mut setup = base_table_sql(Normalized::definition(), straddle::Dialect::MySql);
-    for sql in seed_sql(straddle::Dialect::MySql, "users", MANY) {
-        setup.push_str(";\n");
-        setup.push_str(&sql);
-    }
+    let setup = seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, MANY);
     exec(&url, &setup).await;
     // Our own probe: a row written on the primary every 20 ms, its age read on the replica.
     exec(

@@ -232,7 +232,8 @@ pub struct Added {
     pub default_sql: Option<(Span, syn::LitStr)>,
     /// The expression existing rows are filled with.
     pub backfill: Option<(Span, syn::LitStr)>,
-    /// `max_rows_per_sec`, `pause_ms`, `batch_time_ms`: (key span, key, value).
+    /// `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, `max_replica_lag_ms`, `max_load`:
+    /// (key span, key, value).
     pub throttle: Vec<(Span, &'static str, u64)>,
 }
 
@@ -251,13 +252,20 @@ pub enum LiteralValue {
 const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `check`, `foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `default_changed`";
-const RETYPED_KEYS: &str =
-    "`from`, `from_sql_type`, `up`, `down`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
-const RENAMED_KEYS: &str = "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
+const RETYPED_KEYS: &str = "`from`, `from_sql_type`, `up`, `down`, `phase`, `max_rows_per_sec`, `pause_ms`, \
+     `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
+const RENAMED_KEYS: &str =
+    "`from`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
 const RETIRED_KEYS: &str = "`phase`, `default`";
-const ADDED_KEYS: &str =
-    "`phase`, `default`, `default_sql`, `backfill`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`";
-const THROTTLE_KEYS: [&str; 3] = ["max_rows_per_sec", "pause_ms", "batch_time_ms"];
+const ADDED_KEYS: &str = "`phase`, `default`, `default_sql`, `backfill`, `max_rows_per_sec`, `pause_ms`, \
+     `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
+const THROTTLE_KEYS: [&str; 5] = [
+    "max_rows_per_sec",
+    "pause_ms",
+    "batch_time_ms",
+    "max_replica_lag_ms",
+    "max_load",
+];
 
 fn key(meta: &ParseNestedMeta<'_>) -> String {
     meta.path.to_token_stream().to_string().replace(' ', "")
@@ -657,11 +665,11 @@ fn needs_parens(meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<()> {
     }
 }
 
-/// `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, when `inner` is one of them.
+/// One of [`THROTTLE_KEYS`], when `inner` is one of them.
 fn parse_throttle(
     cx: &Ctxt,
     inner: &ParseNestedMeta<'_>,
-    throttle: &mut [Attr<u64>; 3],
+    throttle: &mut [Attr<u64>; 5],
 ) -> syn::Result<bool> {
     let Some(i) = THROTTLE_KEYS.iter().position(|k| inner.path.is_ident(k)) else {
         return Ok(false);
@@ -674,15 +682,11 @@ fn parse_throttle(
     Ok(true)
 }
 
-fn new_throttle() -> [Attr<u64>; 3] {
-    [
-        Attr::none(THROTTLE_KEYS[0]),
-        Attr::none(THROTTLE_KEYS[1]),
-        Attr::none(THROTTLE_KEYS[2]),
-    ]
+fn new_throttle() -> [Attr<u64>; 5] {
+    THROTTLE_KEYS.map(Attr::none)
 }
 
-fn throttle_values(throttle: [Attr<u64>; 3]) -> Vec<(Span, &'static str, u64)> {
+fn throttle_values(throttle: [Attr<u64>; 5]) -> Vec<(Span, &'static str, u64)> {
     throttle
         .into_iter()
         .zip(THROTTLE_KEYS)

@@ -862,6 +862,8 @@ fn throttle_of(values: &[(proc_macro2::Span, &'static str, u64)]) -> Throttle {
         match *key {
             "max_rows_per_sec" => throttle.max_rows_per_sec = Some(*value),
             "pause_ms" => throttle.pause_ms = Some(*value),
+            "max_replica_lag_ms" => throttle.max_replica_lag_ms = Some(*value),
+            "max_load" => throttle.max_load = Some(*value),
             _ => throttle.batch_time_ms = Some(*value),
         }
     }

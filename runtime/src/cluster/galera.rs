@@ -40,7 +40,8 @@ pub(crate) const SESSION: &str = "SET SESSION wsrep_sync_wait = 7";
 /// outside the Primary component still answers.)
 const STATUS: &str = "SELECT CONCAT(VARIABLE_NAME, '=', VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS \
      WHERE VARIABLE_NAME IN ('WSREP_READY', 'WSREP_CLUSTER_STATUS', 'WSREP_LOCAL_STATE_COMMENT', \
-     'WSREP_CLUSTER_SIZE', 'WSREP_INCOMING_ADDRESSES', 'WSREP_FLOW_CONTROL_PAUSED_NS', 'WSREP_LOCAL_RECV_QUEUE')";
+     'WSREP_CLUSTER_SIZE', 'WSREP_INCOMING_ADDRESSES', 'WSREP_FLOW_CONTROL_PAUSED_NS', 'WSREP_LOCAL_RECV_QUEUE', \
+     'WSREP_FLOW_CONTROL_SENT')";
 
 /// What a node says of itself and of the cluster it sees.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -59,6 +60,9 @@ pub(crate) struct NodeState {
     pub flow_control_paused_ns: u64,
     /// Write sets received and not yet applied.
     pub recv_queue: u64,
+    /// Flow-control pause messages this node has sent since it started (it asked the
+    /// cluster to wait for it).
+    pub flow_control_sent: u64,
 }
 
 impl NodeState {
@@ -89,6 +93,7 @@ impl NodeState {
                 }
                 "WSREP_FLOW_CONTROL_PAUSED_NS" => s.flow_control_paused_ns = value.parse().unwrap_or(0),
                 "WSREP_LOCAL_RECV_QUEUE" => s.recv_queue = value.parse().unwrap_or(0),
+                "WSREP_FLOW_CONTROL_SENT" => s.flow_control_sent = value.parse().unwrap_or(0),
                 _ => {}
             }
         }

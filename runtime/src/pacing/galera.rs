@@ -24,10 +24,14 @@ pub(super) struct FlowControl<DB: Backend> {
 
 struct Node<DB: Backend> {
     conn: Option<DB::Connection>,
-    /// Paused nanoseconds and when they were read, at the start of the current window.
-    window_start: Option<(u64, Instant)>,
+    /// Paused nanoseconds, pause messages sent, and when they were read, at the start of
+    /// the current window.
+    window_start: Option<(u64, u64, Instant)>,
     /// The share of the last complete window spent paused, in per cent.
     paused_percent: f64,
+    /// Pause messages this node sent in the last complete window: it is the one falling
+    /// behind.
+    sent: u64,
 }
 
 impl<DB: Backend> FlowControl<DB> {
@@ -70,6 +74,7 @@ impl<DB: Backend> FlowControl<DB> {
                 conn: None,
                 window_start: None,
                 paused_percent: 0.0,
+                sent: 0,
             });
             match node.state(&url).await {
                 Err(e) => unreachable.push((address, e.to_string())),
@@ -85,7 +90,7 @@ impl<DB: Backend> FlowControl<DB> {
                             listed.push(a.clone());
                         }
                     }
-                    measured.push((address, state.recv_queue, node.paused_percent));
+                    measured.push((address, state.recv_queue, node.paused_percent, node.sent));
                 }
             }
         }
@@ -95,12 +100,28 @@ impl<DB: Backend> FlowControl<DB> {
             }
         }
         let paused = measured.iter().map(|s| s.2).fold(0.0, f64::max);
-        if paused > f64::from(max_percent)
-            && let Some((slowest, queue, _)) = measured.iter().max_by_key(|s| s.1)
-        {
+        if paused > f64::from(max_percent) {
+            // Who asked for the pauses; else who has the longest queue now.
+            let senders: Vec<String> = measured
+                .iter()
+                .filter(|m| m.3 > 0)
+                .map(|(a, queue, _, sent)| {
+                    format!("node {a} asked for them ({sent} pause messages; receive queue {queue} now)")
+                })
+                .collect();
+            let slowest = match senders.is_empty() {
+                false => senders.join(", "),
+                true => measured
+                    .iter()
+                    .max_by_key(|m| m.1)
+                    .map(|(a, queue, ..)| {
+                        format!("the longest receive queue is node {a}'s, {queue} write sets")
+                    })
+                    .unwrap_or_default(),
+            };
             why.push(format!(
                 "flow control: the cluster was paused {paused:.0}% of the last second (the limit is {max_percent}%, \
-                 --max-flow-ctl); the longest receive queue is node {slowest}'s, {queue} write sets"
+                 --max-flow-ctl); {slowest}"
             ));
         }
         why
@@ -134,13 +155,14 @@ impl<DB: Backend> Node<DB> {
         };
         let now = Instant::now();
         match self.window_start {
-            Some((ns, at)) if now.duration_since(at) >= WINDOW => {
+            Some((ns, sent, at)) if now.duration_since(at) >= WINDOW => {
                 let paused = state.flow_control_paused_ns.saturating_sub(ns) as f64;
                 self.paused_percent = 100.0 * paused / now.duration_since(at).as_nanos() as f64;
-                self.window_start = Some((state.flow_control_paused_ns, now));
+                self.sent = state.flow_control_sent.saturating_sub(sent);
+                self.window_start = Some((state.flow_control_paused_ns, state.flow_control_sent, now));
             }
             Some(_) => {}
-            None => self.window_start = Some((state.flow_control_paused_ns, now)),
+            None => self.window_start = Some((state.flow_control_paused_ns, state.flow_control_sent, now)),
         }
         Ok(state)
     }

@@ -17,7 +17,7 @@ pub struct User {
     pub ratio: f64,
     #[straddle(added(phase = expand, default = "new"))]
     pub state: String,
-    #[straddle(added(phase = backfill, backfill = "lower(email)", max_rows_per_sec = 20000, pause_ms = 5, batch_time_ms = 100))]
+    #[straddle(added(phase = backfill, backfill = "lower(email)", max_rows_per_sec = 20000, pause_ms = 5, batch_time_ms = 100, max_replica_lag_ms = 300, max_load = 10))]
     pub email_normalized: String,
     #[straddle(added(phase = "contract", backfill = "CASE WHEN id > 10 THEN 'late' END"))]
     pub cohort: Option<String>,
@@ -60,4 +60,5 @@ fn main() {
     let Some(straddle::ir::Change::Add(add)) = &user.column("email_normalized").unwrap().change else { panic!() };
     assert_eq!(add.throttle.max_rows_per_sec, Some(20000));
     assert_eq!((add.throttle.pause_ms, add.throttle.batch_time_ms), (Some(5), Some(100)));
+    assert_eq!((add.throttle.max_replica_lag_ms, add.throttle.max_load), (Some(300), Some(10)));
 }
