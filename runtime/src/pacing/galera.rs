@@ -24,15 +24,20 @@ pub(super) struct FlowControl<DB: Backend> {
 
 struct Node<DB: Backend> {
     conn: Option<DB::Connection>,
-    /// Paused nanoseconds, pause messages sent, and when they were read, at the start of
-    /// the current window.
-    window_start: Option<(u64, u64, Instant)>,
+    /// Paused nanoseconds and when they were read, at the start of the current window.
+    window_start: Option<(u64, Instant)>,
     /// The share of the last complete window spent paused, in per cent.
     paused_percent: f64,
-    /// Pause messages this node sent in the last complete window: it is the one falling
-    /// behind.
-    sent: u64,
+    /// Pause messages this node had sent at the last reading, and when it last sent one:
+    /// it is the node falling behind. (A node counts a message when it sends it, the
+    /// cluster its paused time when the pause ends — often in a later window — so the
+    /// sender is remembered for [`SENDER_MEMORY`], not per window.)
+    sent: Option<u64>,
+    last_sent_at: Option<Instant>,
 }
+
+/// How long a node that asked the cluster to pause is named as the cause.
+const SENDER_MEMORY: Duration = Duration::from_secs(30);
 
 impl<DB: Backend> FlowControl<DB> {
     pub fn new(cluster: Cluster) -> Self {
@@ -74,7 +79,8 @@ impl<DB: Backend> FlowControl<DB> {
                 conn: None,
                 window_start: None,
                 paused_percent: 0.0,
-                sent: 0,
+                sent: None,
+                last_sent_at: None,
             });
             match node.state(&url).await {
                 Err(e) => unreachable.push((address, e.to_string())),
@@ -90,7 +96,8 @@ impl<DB: Backend> FlowControl<DB> {
                             listed.push(a.clone());
                         }
                     }
-                    measured.push((address, state.recv_queue, node.paused_percent, node.sent));
+                    let asked = node.last_sent_at.is_some_and(|t| t.elapsed() < SENDER_MEMORY);
+                    measured.push((address, state.recv_queue, node.paused_percent, asked));
                 }
             }
         }
@@ -104,9 +111,9 @@ impl<DB: Backend> FlowControl<DB> {
             // Who asked for the pauses; else who has the longest queue now.
             let senders: Vec<String> = measured
                 .iter()
-                .filter(|m| m.3 > 0)
-                .map(|(a, queue, _, sent)| {
-                    format!("node {a} asked for them ({sent} pause messages; receive queue {queue} now)")
+                .filter(|m| m.3)
+                .map(|(a, queue, ..)| {
+                    format!("node {a} asked for them (its receive queue: {queue} write sets now)")
                 })
                 .collect();
             let slowest = match senders.is_empty() {
@@ -154,15 +161,18 @@ impl<DB: Backend> Node<DB> {
             }
         };
         let now = Instant::now();
+        if self.sent.is_some_and(|before| state.flow_control_sent > before) {
+            self.last_sent_at = Some(now);
+        }
+        self.sent = Some(state.flow_control_sent);
         match self.window_start {
-            Some((ns, sent, at)) if now.duration_since(at) >= WINDOW => {
+            Some((ns, at)) if now.duration_since(at) >= WINDOW => {
                 let paused = state.flow_control_paused_ns.saturating_sub(ns) as f64;
                 self.paused_percent = 100.0 * paused / now.duration_since(at).as_nanos() as f64;
-                self.sent = state.flow_control_sent.saturating_sub(sent);
-                self.window_start = Some((state.flow_control_paused_ns, state.flow_control_sent, now));
+                self.window_start = Some((state.flow_control_paused_ns, now));
             }
             Some(_) => {}
-            None => self.window_start = Some((state.flow_control_paused_ns, state.flow_control_sent, now)),
+            None => self.window_start = Some((state.flow_control_paused_ns, now)),
         }
         Ok(state)
     }
