@@ -177,7 +177,8 @@ pub(crate) struct StepContext<'a> {
     pub app_refresh: AppRefresh,
     /// The change's table, by every name it has during the change.
     pub tables: Vec<String>,
-    /// The Galera cluster the runner works on, checked before each DDL step.
+    /// The Galera cluster the runner works on: checked before each DDL step, and its flow
+    /// control and nodes hold a backfill.
     pub cluster: Option<crate::cluster::galera::Cluster>,
 }
 
@@ -380,13 +381,8 @@ async fn run_once<DB: Backend>(
     ctx: &mut StepContext<'_>,
     ledger_entry: Ledgered<'_, '_>,
 ) -> Result<(u64, Option<BackfillReport>)> {
-    let timeout_ms = ctx.lock_timeout.as_millis() as u64;
-    let (set, reset) = if step.ddl {
-        render::lock_timeout_sql(DB::DIALECT, timeout_ms, step.transactional)
-    } else {
-        (vec![], vec![])
-    };
     if step.transactional {
+        let (set, _) = lock_timeout_sql::<DB>(step, ctx);
         let mut tx = match render::begin_sql(DB::DIALECT, step.ddl) {
             Some(begin) => conn.begin_with(begin).await?,
             None => conn.begin().await?,
@@ -412,16 +408,7 @@ async fn run_once<DB: Backend>(
                 crate::cluster::rsu::node_by_node::<DB>(&cluster, conn, step, ctx).await?,
                 None,
             ),
-            None => {
-                for sql in set {
-                    DB::execute(conn, sql, Default::default()).await?;
-                }
-                let result = run_statements::<DB>(conn, step, ctx).await;
-                for sql in reset {
-                    DB::execute(conn, sql, Default::default()).await?;
-                }
-                result?
-            }
+            None => run_alone::<DB>(conn, step, ctx).await?,
         };
         crate::catalog::postcheck::<DB>(conn, ctx.change, ctx.phase, step).await?;
         if let Some(entry) = ledger_entry {
@@ -429,6 +416,37 @@ async fn run_once<DB: Backend>(
         }
         Ok((rows, report))
     }
+}
+
+/// The statements bounding a step's lock waits, and those undoing them (none for a step
+/// that takes no lock worth bounding).
+fn lock_timeout_sql<DB: Backend>(step: &Step, ctx: &StepContext<'_>) -> (Vec<String>, Vec<String>) {
+    match step.ddl {
+        true => render::lock_timeout_sql(
+            DB::DIALECT,
+            ctx.lock_timeout.as_millis() as u64,
+            step.transactional,
+        ),
+        false => (vec![], vec![]),
+    }
+}
+
+/// A step outside a transaction: its statements under the lock timeout, which is reset
+/// afterwards whatever they did.
+pub(crate) async fn run_alone<DB: Backend>(
+    conn: &mut DB::Connection,
+    step: &Step,
+    ctx: &mut StepContext<'_>,
+) -> Result<(u64, Option<BackfillReport>)> {
+    let (set, reset) = lock_timeout_sql::<DB>(step, ctx);
+    for sql in set {
+        DB::execute(conn, sql, Default::default()).await?;
+    }
+    let result = run_statements::<DB>(conn, step, ctx).await;
+    for sql in reset {
+        DB::execute(conn, sql, Default::default()).await?;
+    }
+    result
 }
 
 /// Commit on success; on failure roll back now — sqlx only queues a dropped
@@ -551,7 +569,7 @@ impl<'a> LedgerRecord<'a> {
     }
 }
 
-pub(crate) async fn run_statements<DB: Backend>(
+async fn run_statements<DB: Backend>(
     conn: &mut DB::Connection,
     step: &Step,
     ctx: &mut StepContext<'_>,
@@ -627,6 +645,7 @@ pub(crate) async fn run_statements<DB: Backend>(
                     conn,
                     b,
                     &ctx.pacing,
+                    ctx.cluster.as_ref(),
                     Checkpoint(ctx.checkpoint),
                     &mut ctx.progress,
                 )

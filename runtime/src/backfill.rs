@@ -53,8 +53,6 @@ pub struct Pacing {
     pub statement_timeout: Duration,
     pub lock_timeout: Duration,
     pub signals: SignalOptions,
-    /// The Galera cluster whose flow control and nodes hold the backfill (set by the runner).
-    pub(crate) cluster: Option<crate::cluster::galera::Cluster>,
 }
 
 impl Pacing {
@@ -88,7 +86,6 @@ impl Pacing {
                 ),
                 ..run.signals.clone()
             },
-            cluster: None,
         }
     }
 }
@@ -144,6 +141,7 @@ pub async fn run<DB: Backend>(
     conn: &mut DB::Connection,
     b: &Backfill,
     pacing: &Pacing,
+    cluster: Option<&crate::cluster::galera::Cluster>,
     checkpoint: Checkpoint<'_>,
     progress: &mut Progress,
 ) -> Result<BackfillReport> {
@@ -177,7 +175,7 @@ pub async fn run<DB: Backend>(
     }
     let mut signals = Signals::<DB>::new(
         &pacing.signals,
-        pacing.cluster.clone(),
+        cluster.cloned(),
         format!("the backfill of {}.{}", b.table, b.column),
     );
     let mut result = batches::<DB>(

@@ -132,25 +132,15 @@ impl ProjectConfig {
             cli.max_replica_lag_bytes = self.max_replica_lag_bytes;
         }
         if let Some(v) = self.max_load.as_ref().filter(|_| defaulted("max_load")) {
-            let text = match v {
-                toml::Value::Integer(n) => n.to_string(),
-                toml::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            cli.max_load =
-                super::load_arg(&text).map_err(|e| format!("{}: `max_load`: {e}", self.path.display()))?;
+            cli.max_load = super::load_arg(&count_or_off(v))
+                .map_err(|e| format!("{}: `max_load`: {e}", self.path.display()))?;
         }
         if let Some(v) = self
             .max_flow_ctl
             .as_ref()
             .filter(|_| defaulted("max_flow_control"))
         {
-            let text = match v {
-                toml::Value::Integer(n) => n.to_string(),
-                toml::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            cli.max_flow_control = super::percent_arg(&text)
+            cli.max_flow_control = super::percent_arg(&count_or_off(v))
                 .map_err(|e| format!("{}: `max_flow_ctl`: {e}", self.path.display()))?;
         }
         if let Some(v) = self.galera_rsu.filter(|_| defaulted("galera_rsu")) {
@@ -189,5 +179,14 @@ impl ProjectConfig {
             pacing.pause_ms = pacing.pause_ms.or(self.pause_ms);
         }
         Ok(())
+    }
+}
+
+/// A setting given as a number or as `"off"`, as the flag's text.
+fn count_or_off(v: &toml::Value) -> String {
+    match v {
+        toml::Value::Integer(n) => n.to_string(),
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }

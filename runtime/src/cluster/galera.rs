@@ -161,19 +161,16 @@ pub(crate) struct Stall {
 }
 
 impl Cluster {
-    /// The cluster of the node `conn` is on; DDL may stall it up to `max_stall`.
-    pub async fn discover<DB: Backend>(
-        conn: &mut DB::Connection,
-        url: &str,
-        max_stall: Option<Duration>,
-    ) -> Result<Cluster, sqlx::Error> {
-        let state = NodeState::read::<DB>(conn).await?;
-        Ok(Cluster {
+    /// The cluster of the node at `url`, as its `state` (read when the run connected)
+    /// shows it; DDL may stall it up to `max_stall`, and runs node by node where it can
+    /// when `rsu`.
+    pub fn new(url: &str, state: NodeState, max_stall: Option<Duration>, rsu: bool) -> Cluster {
+        Cluster {
             url: url.to_string(),
             at_start: state.addresses,
             max_stall,
-            rsu: false,
-        })
+            rsu,
+        }
     }
 
     /// Before a DDL step that reads every row: the stall it would cause, when longer than

@@ -21,7 +21,6 @@ use crate::backend::Backend;
 use crate::error::{Error, Result, mask_url};
 use std::time::{Duration, Instant};
 use straddle_core::catalog::{Effect, State};
-use straddle_core::render;
 use straddle_core::step::{LiveSql, Statement, Step};
 
 /// How long a node may take to catch up with the cluster after its DDL.
@@ -83,27 +82,11 @@ pub(crate) async fn node_by_node<DB: Backend>(
             continue;
         }
         let started = Instant::now();
-        let (set, reset) = render::lock_timeout_sql(DB::DIALECT, ctx.lock_timeout.as_millis() as u64, false);
-        DB::execute(
-            &mut conn,
-            "SET SESSION wsrep_OSU_method = 'RSU'".into(),
-            Default::default(),
-        )
-        .await?;
-        for sql in set {
-            DB::execute(&mut conn, sql, Default::default()).await?;
-        }
-        let result = crate::apply::run_statements::<DB>(&mut conn, step, ctx).await;
+        let osu = |method: &str| format!("SET SESSION wsrep_OSU_method = '{method}'");
+        DB::execute(&mut conn, osu("RSU"), Default::default()).await?;
+        let result = crate::apply::run_alone::<DB>(&mut conn, step, ctx).await;
         // The session goes back to total order before anything else runs on it.
-        DB::execute(
-            &mut conn,
-            "SET SESSION wsrep_OSU_method = 'TOI'".into(),
-            Default::default(),
-        )
-        .await?;
-        for sql in reset {
-            DB::execute(&mut conn, sql, Default::default()).await?;
-        }
+        DB::execute(&mut conn, osu("TOI"), Default::default()).await?;
         rows += result?.0;
         crate::catalog::postcheck::<DB>(&mut conn, ctx.change, ctx.phase, step).await?;
         let applied = started.elapsed();

@@ -1,7 +1,7 @@
 //! Server load: how many other statements are running right now.
 
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use straddle_core::Dialect;
 
 /// Why the backfill should wait for the load to drop, if it should. A load that cannot be
@@ -24,13 +24,11 @@ pub(super) async fn read<DB: Backend>(conn: &mut DB::Connection, max: u32) -> Re
         // One process, one writer: nothing to measure.
         Dialect::Sqlite => return Ok(None),
     };
-    Ok(match running.map_err(Error::from) {
+    Ok(match super::lost_or(running)? {
         Ok(n) if n > i64::from(max) => Some(format!(
             "load: {n} other statements running (the limit is {max}, --max-load)"
         )),
         Ok(_) => None,
-        // The connection itself broke: the runner reconnects and resumes.
-        Err(e) if crate::runner::is_connection_lost(&e) => return Err(e),
         Err(e) => Some(format!("load: cannot read the server's load ({e})")),
     })
 }

@@ -55,6 +55,68 @@ impl Default for SignalOptions {
     }
 }
 
+/// A result of a query a signal reads: the error of a broken connection is returned (the
+/// runner reconnects and resumes); any other is given back to be said as a hold reason.
+pub(super) fn lost_or<T, E: Into<Error>>(r: std::result::Result<T, E>) -> Result<Result<T>> {
+    match r.map_err(Into::into) {
+        Err(e) if crate::runner::is_connection_lost(&e) => Err(e),
+        other => Ok(other),
+    }
+}
+
+/// After a step: the wait until nobody is behind it any more (standbys that have not
+/// replayed it, replicas that have not applied it), so that neither the next step nor the
+/// application reading from them runs ahead. The caller reads who is behind and hands it
+/// to [`CatchUp::done`], which says now and then that the step is `waiting` for them,
+/// gives up after `give_up_after`, and stops when asked (saying it stopped `during` the
+/// wait).
+pub(super) struct CatchUp<'a> {
+    give_up_after: Duration,
+    what: &'a str,
+    waiting: &'a str,
+    during: &'a str,
+    started: Instant,
+    told: Option<Instant>,
+}
+
+impl<'a> CatchUp<'a> {
+    pub fn new(options: &SignalOptions, what: &'a str, (waiting, during): (&'a str, &'a str)) -> Self {
+        CatchUp {
+            give_up_after: options.give_up_after,
+            what,
+            waiting,
+            during,
+            started: Instant::now(),
+            told: None,
+        }
+    }
+
+    /// Whether nobody is `behind` (one line each); otherwise wait a little before the
+    /// next reading.
+    pub async fn done(&mut self, behind: Vec<String>) -> Result<bool> {
+        if behind.is_empty() {
+            return Ok(true);
+        }
+        let (what, waiting) = (self.what, self.waiting);
+        if self.started.elapsed() >= self.give_up_after {
+            return Err(Error::Throttled {
+                what: what.to_string(),
+                waited: self.started.elapsed(),
+                why: format!("{waiting}: {}", behind.join("; ")),
+            });
+        }
+        if self.told.is_none_or(|t| t.elapsed() >= TELL_EVERY)
+            && self.started.elapsed() >= Duration::from_secs(1)
+        {
+            note!("  {what}: {waiting}: {}", behind.join("; "));
+            self.told = Some(Instant::now());
+        }
+        crate::stop::check(|| format!("after {what}, {}", self.during))?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(false)
+    }
+}
+
 /// A lag, as a person reads it: milliseconds under 10 s, seconds above.
 pub(crate) fn lag_text(d: Duration) -> String {
     match d.as_millis() {

@@ -10,7 +10,7 @@
 
 use super::SignalOptions;
 use crate::backend::Backend;
-use crate::error::{Error, Result, mask_url};
+use crate::error::{Result, mask_url};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use straddle_core::Dialect;
@@ -54,8 +54,8 @@ impl<DB: Backend> Replicas<DB> {
         !self.direct.is_empty() && options.max_replica_lag.is_some()
     }
 
-    /// Write a heartbeat on the primary; its time.
-    async fn beat(&mut self, conn: &mut DB::Connection) -> Result<i64> {
+    /// Write a heartbeat on the primary.
+    async fn beat(&mut self, conn: &mut DB::Connection) -> Result<()> {
         if !self.table_ready {
             let q = DB::DIALECT.quote(TABLE);
             DB::execute(
@@ -77,7 +77,7 @@ impl<DB: Backend> Replicas<DB> {
         )
         .await?;
         self.written.push_back((micros, Instant::now()));
-        Ok(micros)
+        Ok(())
     }
 
     /// How far each replica is behind: (masked URL, its lag, or why it cannot be read).
@@ -130,10 +130,7 @@ impl<DB: Backend> Replicas<DB> {
             return Ok(Vec::new());
         }
         let max = options.max_replica_lag.unwrap_or_default();
-        if let Err(e) = self.beat(conn).await {
-            if crate::runner::is_connection_lost(&e) {
-                return Err(e);
-            }
+        if let Err(e) = super::lost_or(self.beat(conn).await)? {
             return Ok(vec![format!(
                 "replica lag: cannot write the heartbeat on the primary ({e})"
             )]);
@@ -167,10 +164,13 @@ pub(crate) async fn wait_applied<DB: Backend>(
         return Ok(());
     }
     replicas.beat(conn).await?;
-    let started = Instant::now();
-    let mut told: Option<Instant> = None;
+    let mut wait = super::CatchUp::new(
+        options,
+        what,
+        ("waiting for replicas to apply it", "while replicas applied it"),
+    );
     loop {
-        let behind: Vec<String> = replicas
+        let behind = replicas
             .lags()
             .await
             .into_iter()
@@ -182,26 +182,8 @@ pub(crate) async fn wait_applied<DB: Backend>(
                 Err(why) => Some(format!("the replica {replica} {why}")),
             })
             .collect();
-        if behind.is_empty() {
+        if wait.done(behind).await? {
             return Ok(());
         }
-        if started.elapsed() >= options.give_up_after {
-            return Err(Error::Throttled {
-                what: what.to_string(),
-                waited: started.elapsed(),
-                why: format!("waiting for replicas to apply it: {}", behind.join("; ")),
-            });
-        }
-        if told.is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
-            && started.elapsed() >= Duration::from_secs(1)
-        {
-            crate::targets::label::note!(
-                "  {what}: waiting for replicas to apply it: {}",
-                behind.join("; ")
-            );
-            told = Some(Instant::now());
-        }
-        crate::stop::check(|| format!("after {what}, while replicas applied it"))?;
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

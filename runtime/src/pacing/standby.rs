@@ -9,7 +9,7 @@
 //! - On each `--standby-url`: how long ago the last replayed transaction committed, while
 //!   WAL received is not replayed yet. An unreachable standby holds the backfill.
 
-use super::SignalOptions;
+use super::{SignalOptions, lost_or};
 use crate::backend::Backend;
 use crate::error::mask_url;
 use std::collections::HashMap;
@@ -177,15 +177,6 @@ impl<DB: Backend> Standbys<DB> {
     }
 }
 
-/// A result of a query on the primary: the error of a broken connection is returned (the
-/// runner reconnects and resumes); any other is given back to be said as a hold reason.
-fn lost_or<T>(r: Result<T, sqlx::Error>) -> crate::error::Result<Result<T, crate::error::Error>> {
-    match r.map_err(crate::error::Error::from) {
-        Err(e) if crate::runner::is_connection_lost(&e) => Err(e),
-        other => Ok(other),
-    }
-}
-
 fn bytes(n: i64) -> String {
     match n {
         n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
@@ -270,27 +261,11 @@ pub(crate) async fn wait_replayed<DB: Backend>(
     else {
         return Ok(());
     };
-    let started = Instant::now();
-    let mut told: Option<Instant> = None;
-    loop {
-        let why = behind::<DB>(conn, &lsn).await?;
-        if why.is_empty() {
-            return Ok(());
-        }
-        if started.elapsed() >= options.give_up_after {
-            return Err(crate::error::Error::Throttled {
-                what: what.to_string(),
-                waited: started.elapsed(),
-                why: format!("waiting for standbys to replay it: {}", why.join("; ")),
-            });
-        }
-        if told.is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
-            && started.elapsed() >= Duration::from_secs(1)
-        {
-            crate::targets::label::note!("  {what}: waiting for standbys to replay it: {}", why.join("; "));
-            told = Some(Instant::now());
-        }
-        crate::stop::check(|| format!("after {what}, while standbys replayed it"))?;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut wait = super::CatchUp::new(
+        options,
+        what,
+        ("waiting for standbys to replay it", "while standbys replayed it"),
+    );
+    while !wait.done(behind::<DB>(conn, &lsn).await?).await? {}
+    Ok(())
 }

@@ -13,8 +13,12 @@ pub(crate) async fn open<DB: Backend>(url: &str, masked: &str) -> Result<DB::Con
     Ok(open_on_cluster::<DB>(url, masked).await?.0)
 }
 
-/// [`open`], saying whether the server is a Galera node (learned setting up the session).
-pub(crate) async fn open_on_cluster<DB: Backend>(url: &str, masked: &str) -> Result<(DB::Connection, bool)> {
+/// [`open`], with the node's state when the server is a Galera node (read setting up the
+/// session: a node that cannot take statements is refused as not open yet).
+pub(crate) async fn open_on_cluster<DB: Backend>(
+    url: &str,
+    masked: &str,
+) -> Result<(DB::Connection, Option<crate::cluster::galera::NodeState>)> {
     let connect_error = |source| Error::Connect {
         url: masked.to_string(),
         source,
@@ -46,8 +50,8 @@ pub(crate) async fn open_on_cluster<DB: Backend>(url: &str, masked: &str) -> Res
     for sql in session {
         DB::execute(&mut conn, sql, Default::default()).await?;
     }
-    let galera = crate::cluster::galera::is_galera::<DB>(&mut conn).await;
-    if galera {
+    let mut node = None;
+    if crate::cluster::galera::is_galera::<DB>(&mut conn).await {
         // A node outside the Primary component (or still joining) answers its status but
         // refuses the runner's statements: say so, and let `reopen` wait for it.
         let state = crate::cluster::galera::NodeState::read::<DB>(&mut conn).await?;
@@ -64,8 +68,9 @@ pub(crate) async fn open_on_cluster<DB: Backend>(url: &str, masked: &str) -> Res
             Default::default(),
         )
         .await?;
+        node = Some(state);
     }
-    Ok((conn, galera))
+    Ok((conn, node))
 }
 
 /// Open a connection again after the previous one broke, trying until `within` has passed

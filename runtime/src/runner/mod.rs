@@ -201,20 +201,10 @@ impl<DB: Backend> Runner<DB> {
             )));
         }
         let masked = mask_url(url);
-        let (mut conn, galera) = connection::open_on_cluster::<DB>(url, &masked).await?;
-        let galera = match galera {
-            true => {
-                let mut cluster = crate::cluster::galera::Cluster::discover::<DB>(
-                    &mut conn,
-                    url,
-                    options.max_cluster_stall,
-                )
-                .await?;
-                cluster.rsu = options.galera_rsu;
-                Some(cluster)
-            }
-            false => None,
-        };
+        let (conn, node) = connection::open_on_cluster::<DB>(url, &masked).await?;
+        let galera = node.map(|state| {
+            crate::cluster::galera::Cluster::new(url, state, options.max_cluster_stall, options.galera_rsu)
+        });
         let changes = models
             .iter()
             .filter(|m| m.supports(DB::DIALECT))
@@ -804,10 +794,7 @@ impl<DB: Backend> Runner<DB> {
             phase,
             lock_timeout: self.options.lock_timeout,
             attempts: self.options.ddl_attempts.max(1),
-            pacing: Pacing {
-                cluster: self.galera.clone(),
-                ..Pacing::new(&self.options.backfill, &throttle, self.options.lock_timeout)
-            },
+            pacing: Pacing::new(&self.options.backfill, &throttle, self.options.lock_timeout),
             // Only the forward backfill checkpoints: a reverse copy (a rename's contract
             // going down) touches only rows still NULL, so it resumes by re-scanning keys.
             checkpoint: (direction == Direction::Up).then_some(checkpoint.as_str()),
