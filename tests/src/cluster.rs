@@ -282,12 +282,26 @@ impl Galera {
         Self::script(&["heal"]);
     }
 
-    /// Cut node `n` off the others (`gmcast.isolate`), or join it again: cut off, it leaves
-    /// the Primary component and refuses statements until it is back.
-    pub async fn isolate(&self, n: u8, isolated: bool) {
-        let mut c = <sqlx::MySqlConnection as sqlx::Connection>::connect(&self.node_url(n, "mysql"))
+    /// Run `sql` (one or more statements) in the test's database on node `n`.
+    pub async fn exec(&self, n: u8, sql: &str) {
+        let mut c = <sqlx::MySqlConnection as sqlx::Connection>::connect(&self.url(n))
             .await
             .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Cut node `n` off the others (`gmcast.isolate`), or join it again: cut off, it leaves
+    /// the Primary component and refuses statements until it is back.
+    pub async fn isolate(n: u8, isolated: bool) {
+        let mut c = <sqlx::MySqlConnection as sqlx::Connection>::connect(&format!(
+            "mysql://root@127.0.0.1:{}/mysql",
+            galera_port(n)
+        ))
+        .await
+        .unwrap();
         let sql = format!(
             "SET GLOBAL wsrep_provider_options = 'gmcast.isolate={}'",
             u8::from(isolated)

@@ -329,6 +329,19 @@ pub fn backfill_report(runs: &[straddle::ChangeRun]) -> straddle::BackfillReport
         .unwrap_or_else(|| panic!("no backfill ran: {runs:?}"))
 }
 
+/// The backfill's report in the output of a `--json` run of the command line (of the first
+/// phase that ran one), e.g. `{"rows": …, "throttled_ms": …, "throttled_by": […]}`.
+pub fn json_backfill_report(stdout: &[u8]) -> serde_json::Value {
+    let runs: serde_json::Value =
+        serde_json::from_slice(stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(stdout)));
+    runs.as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["report"]["backfill"].is_object())
+        .map(|r| r["report"]["backfill"].clone())
+        .unwrap_or_else(|| panic!("no backfill ran: {runs:#}"))
+}
+
 /// [`base_table_sql`] for `users` and [`seed_sql`]'s `rows` rows in it: one script
 /// (statements separated by `;`, for `raw_sql`).
 pub fn seeded_users_sql(model: &ir::Model, dialect: Dialect, rows: u64) -> String {

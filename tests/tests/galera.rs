@@ -38,12 +38,11 @@ async fn migrators_on_different_nodes_apply_each_step_once() {
     let Some(g) = Galera::start("galera_lock").await else {
         return;
     };
-    let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
-    let setup = seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, ROWS);
-    sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
-        .execute(&mut c)
-        .await
-        .unwrap();
+    g.exec(
+        1,
+        &seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, ROWS),
+    )
+    .await;
 
     // Three migrators at once, one per node.
     let (a, b, d) = tokio::join!(migrate(g.url(1)), migrate(g.url(2)), migrate(g.url(3)));
@@ -130,12 +129,11 @@ async fn phases_under_traffic_on_other_nodes() {
     let Some(g) = Galera::start("galera_traffic").await else {
         return;
     };
-    let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
-    let setup = seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, ROWS as u64);
-    sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
-        .execute(&mut c)
-        .await
-        .unwrap();
+    g.exec(
+        1,
+        &seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, ROWS as u64),
+    )
+    .await;
     let pool = |n: u8| {
         let url = g.url(n);
         async move {
@@ -332,12 +330,9 @@ async fn a_rebuild_that_would_stall_the_cluster_is_refused() {
     let Some(g) = Galera::start("galera_stall").await else {
         return;
     };
-    let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
     let setup = seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, 50_000);
-    sqlx::raw_sql(sqlx::AssertSqlSafe(setup + "; ANALYZE TABLE users"))
-        .execute(&mut c)
-        .await
-        .unwrap();
+    g.exec(1, &(setup + "; ANALYZE TABLE users")).await;
+    let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
     let options = |stall: Option<Duration>| RunnerOptions {
         max_cluster_stall: stall,
         fleet: straddle::FleetOptions {

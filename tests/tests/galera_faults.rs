@@ -45,12 +45,11 @@ fn options(rows_per_sec: u64) -> RunnerOptions {
 async fn populated(tag: &str) -> Option<Galera> {
     let g = Galera::start(tag).await?;
     g.wait_synced().await;
-    let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
-    let setup = seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, ROWS);
-    sqlx::raw_sql(sqlx::AssertSqlSafe(setup))
-        .execute(&mut c)
-        .await
-        .unwrap();
+    g.exec(
+        1,
+        &seeded_users_sql(Normalized::definition(), straddle::Dialect::MySql, ROWS),
+    )
+    .await;
     Some(g)
 }
 
@@ -58,14 +57,6 @@ async fn runner(g: &Galera, rows_per_sec: u64) -> Runner<sqlx::MySql> {
     Runner::<sqlx::MySql>::connect(&g.url(1), &[Normalized::definition()], options(rows_per_sec))
         .await
         .unwrap()
-}
-
-async fn exec_on(g: &Galera, n: u8, sql: &str) {
-    let mut c = sqlx::MySqlConnection::connect(&g.url(n)).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(&mut c)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// Rows filled so far, read on node `n` (0 when it cannot be read).
@@ -131,23 +122,24 @@ async fn backfill_through<F: std::future::Future<Output = ()>>(
     (at_fault, started.elapsed())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrator_node_cut_off_mid_backfill_waits_and_resumes() {
+/// The migrator's backfill on node 1 struck by `fault` (`what`, for the report) once it has
+/// filled some rows: it waits, resumes and finishes, and contract runs; every row right and
+/// each step once, read on node 3.
+async fn migrator_survives<F: std::future::Future<Output = ()>>(
+    tag: &str,
+    what: &str,
+    fault: impl FnOnce() -> F,
+) {
     let _one = SERIAL.lock().await;
-    let Some(g) = populated("galera_isolated").await else {
+    let Some(g) = populated(tag).await else {
         return;
     };
     // Dropped first: the cluster healed, also on a panic, before the database is dropped.
     let _heal = Healing;
     let mut r = runner(&g, 2_000).await;
     r.up(Some(Phase::Expand), None).await.unwrap();
-    let (at_fault, took) = backfill_through(&g, &mut r, || async {
-        g.isolate(1, true).await;
-        tokio::time::sleep(Duration::from_secs(6)).await;
-        g.isolate(1, false).await;
-    })
-    .await;
-    println!("node 1 cut off for 6 s at {at_fault} of {ROWS} rows; the backfill ended after {took:.1?}");
+    let (at_fault, took) = backfill_through(&g, &mut r, fault).await;
+    println!("{what} at {at_fault} of {ROWS} rows; the backfill ended after {took:.1?}");
     assert!(at_fault < ROWS as i64, "the fault struck mid-backfill");
     r.up(None, None).await.unwrap();
     r.close().await.unwrap();
@@ -156,16 +148,18 @@ async fn migrator_node_cut_off_mid_backfill_waits_and_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrator_node_cut_off_mid_backfill_waits_and_resumes() {
+    migrator_survives("galera_isolated", "node 1 cut off for 6 s", || async {
+        Galera::isolate(1, true).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        Galera::isolate(1, false).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrator_node_killed_mid_backfill_waits_and_resumes() {
-    let _one = SERIAL.lock().await;
-    let Some(g) = populated("galera_killed").await else {
-        return;
-    };
-    // Dropped first: the cluster healed, also on a panic, before the database is dropped.
-    let _heal = Healing;
-    let mut r = runner(&g, 2_000).await;
-    r.up(Some(Phase::Expand), None).await.unwrap();
-    let (at_fault, took) = backfill_through(&g, &mut r, || async {
+    migrator_survives("galera_killed", "node 1 killed and started again", || async {
         tokio::task::spawn_blocking(|| {
             Galera::kill(1);
             std::thread::sleep(Duration::from_secs(2));
@@ -175,14 +169,6 @@ async fn migrator_node_killed_mid_backfill_waits_and_resumes() {
         .unwrap();
     })
     .await;
-    println!(
-        "node 1 killed at {at_fault} of {ROWS} rows and started again; the backfill ended after {took:.1?}"
-    );
-    assert!(at_fault < ROWS as i64, "the fault struck mid-backfill");
-    r.up(None, None).await.unwrap();
-    r.close().await.unwrap();
-    g.wait_synced().await;
-    settled_right(&g, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,14 +211,11 @@ async fn a_node_with_another_schema_refuses_ddl_naming_it() {
     // Dropped first: the cluster healed, also on a panic, before the database is dropped.
     let _heal = Healing;
     // A column added on node 3 alone (rolling schema upgrade mode does not replicate DDL).
-    let mut c3 = sqlx::MySqlConnection::connect(&g.url(3)).await.unwrap();
-    sqlx::raw_sql(
-        "SET SESSION wsrep_OSU_method = 'RSU'; ALTER TABLE users ADD COLUMN stray INT; \
-         SET SESSION wsrep_OSU_method = 'TOI'",
-    )
-    .execute(&mut c3)
-    .await
-    .unwrap();
+    let on_node_3_alone = |ddl: &str| {
+        format!("SET SESSION wsrep_OSU_method = 'RSU'; {ddl}; SET SESSION wsrep_OSU_method = 'TOI'")
+    };
+    g.exec(3, &on_node_3_alone("ALTER TABLE users ADD COLUMN stray INT"))
+        .await;
     g.wait_synced().await;
     let mut r = runner(&g, 100_000).await;
     let e = r.up(Some(Phase::Expand), None).await.unwrap_err();
@@ -254,13 +237,8 @@ async fn a_node_with_another_schema_refuses_ddl_naming_it() {
     .unwrap();
     assert_eq!(columns, 2, "expand did not run");
     // The same column everywhere again: the change goes through.
-    sqlx::raw_sql(
-        "SET SESSION wsrep_OSU_method = 'RSU'; ALTER TABLE users DROP COLUMN stray; \
-         SET SESSION wsrep_OSU_method = 'TOI'",
-    )
-    .execute(&mut c3)
-    .await
-    .unwrap();
+    g.exec(3, &on_node_3_alone("ALTER TABLE users DROP COLUMN stray"))
+        .await;
     g.wait_synced().await;
     r.up(None, None).await.unwrap();
     r.close().await.unwrap();
@@ -300,15 +278,14 @@ async fn a_rebuild_runs_one_node_at_a_time_with_rsu() {
     };
     // Dropped first: the cluster healed, also on a panic, before the database is dropped.
     let _heal = Healing;
-    let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
-    sqlx::raw_sql(
+    g.exec(
+        1,
         "CREATE TABLE writes (id BIGINT AUTO_INCREMENT PRIMARY KEY, n BIGINT NOT NULL); \
          INSERT INTO users (id, email) SELECT seq + 100000, CONCAT('More', seq, '@Example.com') FROM seq_1_to_300000; \
          ANALYZE TABLE users",
     )
-    .execute(&mut c)
-    .await
-    .unwrap();
+    .await;
+    let mut c = sqlx::MySqlConnection::connect(&g.url(1)).await.unwrap();
     let rsu_options = |rsu: bool| RunnerOptions {
         galera_rsu: rsu,
         max_cluster_stall: Some(Duration::from_millis(1)),
@@ -413,8 +390,7 @@ async fn flow_control_holds_the_backfill() {
     };
     // Dropped first: the cluster healed, also on a panic, before the database is dropped.
     let _heal = Healing;
-    exec_on(
-        &g,
+    g.exec(
         1,
         "CREATE TABLE writes (id BIGINT AUTO_INCREMENT PRIMARY KEY, n BIGINT NOT NULL)",
     )
@@ -469,18 +445,12 @@ async fn flow_control_holds_the_backfill() {
             && stderr.contains("node 127.0.0.1:4303 asked for them"),
         "{stderr}"
     );
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let backfill = runs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find_map(|r| r["report"]["backfill"].as_object())
-        .expect("a backfill ran");
-    assert!(backfill["throttled_ms"].as_u64().unwrap() > 0, "{runs:#}");
+    let backfill = straddle_tests::json_backfill_report(&out.stdout);
+    assert!(backfill["throttled_ms"].as_u64().unwrap() > 0, "{backfill:#}");
     assert_eq!(
         backfill["throttled_by"],
         serde_json::json!(["flow control"]),
-        "{runs:#}"
+        "{backfill:#}"
     );
     assert_eq!(filled(&g, 3).await, ROWS as i64);
 }

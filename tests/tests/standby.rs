@@ -200,18 +200,12 @@ async fn a_lagging_or_missing_standby_holds_the_backfill() {
         stderr.contains("replication slot `standby_1` has no standby connected"),
         "{stderr}"
     );
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let backfill = runs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find_map(|r| r["report"]["backfill"].as_object())
-        .expect("a backfill ran");
-    assert!(backfill["throttled_ms"].as_u64().unwrap() >= 3000, "{runs:#}");
+    let backfill = straddle_tests::json_backfill_report(&out.stdout);
+    assert!(backfill["throttled_ms"].as_u64().unwrap() >= 3000, "{backfill:#}");
     assert_eq!(
         backfill["throttled_by"],
         serde_json::json!(["replica lag"]),
-        "{runs:#}"
+        "{backfill:#}"
     );
     assert_eq!(filled(&url).await, ROWS as i64);
 
