@@ -35,9 +35,13 @@ cluster_address() {
 
 write_config() { # node
   local n=$1 d="$DIR/node$1"
+  # Its own tmpdir: a starting mariadbd removes every `#sql` file in its tmpdir, the
+  # temporary tables of any other server sharing /tmp included.
+  mkdir -p "$d/tmp"
   cat >"$d/my.cnf" <<CNF
 [mariadbd]
 datadir=$d/data
+tmpdir=$d/tmp
 socket=$d/mysqld.sock
 pid-file=$d/mysqld.pid
 log-error=$d/error.log

@@ -10,10 +10,14 @@ client() { mariadb -h 127.0.0.1 -P "$1" -u root --connect-timeout=2 "${@:2}"; }
 
 server() { # dir, name, port, server id
   local d="$1/$2"
-  mkdir -p "$d"
+  # Each server its own tmpdir: a starting mariadbd removes every `#sql` file in its
+  # tmpdir, so two servers bootstrapping at once over a shared /tmp delete each other's
+  # temporary tables ("Unknown table 'mysql.tmp_user_sys'").
+  mkdir -p "$d/tmp"
   cat >"$d/my.cnf" <<CNF
 [mariadbd]
 datadir=$d/data
+tmpdir=$d/tmp
 socket=$d/mysqld.sock
 pid-file=$d/mysqld.pid
 log-error=$d/error.log
@@ -28,8 +32,13 @@ innodb_flush_log_at_trx_commit=2
 sync_binlog=0
 CNF
   [ "$(id -u)" = 0 ] && chown -R mysql:mysql "$1"
-  as_mysql mariadb-install-db --defaults-file="$d/my.cnf" --auth-root-authentication-method=normal \
-    --skip-test-db >"$d/install.log" 2>&1
+  if ! as_mysql mariadb-install-db --defaults-file="$d/my.cnf" --auth-root-authentication-method=normal \
+    --skip-test-db >"$d/install.log" 2>&1; then
+    echo "error: mariadb-install-db failed for the $2 on port $3:" >&2
+    cat "$d/install.log" >&2
+    tail -n 20 "$d/error.log" >&2 2>/dev/null || true
+    return 1
+  fi
   as_mysql /usr/sbin/mariadbd --defaults-file="$d/my.cnf" >>"$d/console.log" 2>&1 &
   for _ in $(seq 1 120); do
     if client "$3" -e "SELECT 1" >/dev/null 2>&1 || mariadb -S "$d/mysqld.sock" -u root -e "SELECT 1" >/dev/null 2>&1; then
