@@ -177,8 +177,8 @@ impl Generator {
             let summary: Vec<String> = report.pending.iter().map(|(c, p)| format!("{c} {p}\n")).collect();
             let _ = std::fs::write(out.join(".scanned"), summary.concat());
             let pending = &report.pending;
-            let files = straddle_core::migrations::files(&refs, |c, p| {
-                pending.iter().any(|(pc, pp)| pc == c && *pp == p)
+            let files = straddle_core::migrations::files(&refs, |_, c, p| {
+                pending.iter().any(|(pc, pp)| *pc == c.id && *pp == p)
             });
             for (rel, text) in files {
                 let path = out.join(rel);

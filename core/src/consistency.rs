@@ -3,8 +3,10 @@
 //! a table another renames): a column one of them renames away
 //! from, retires or changes must not be an ordinary column — or a differently changing
 //! one — in another, or the plans would contradict each other (one drops a column the
-//! other still indexes). Checked by the runner before it applies anything and by
-//! `straddle check`.
+//! other still indexes). And no two changes may share a ledger key: a column and an
+//! index of one name, or `a.b`'s column `c` and `a`'s column `b.c`, would read each
+//! other's ledger rows as their own. Checked by the runner before it applies anything and
+//! by `straddle check`.
 
 use crate::model::{Column, Model};
 
@@ -23,7 +25,7 @@ fn describe(c: &Column) -> String {
 /// Every contradiction between models that map the same table, as messages naming the
 /// structs and the column.
 pub fn conflicts(models: &[&Model]) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = shared_keys(models);
     // A table renamed away by one struct must not be mapped under its old name by another:
     // that one's queries would fail once contract renames it.
     for x in models {
@@ -76,6 +78,42 @@ pub fn conflicts(models: &[&Model]) -> Vec<String> {
                             x.rust_name, x.table, y.rust_name, index.name
                         ));
                     }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Changes of different objects whose ledger keys are equal, as messages naming both.
+fn shared_keys(models: &[&Model]) -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<String, (String, crate::plan::Subject, &str)> =
+        Default::default();
+    let mut out = Vec::new();
+    for m in models {
+        for plan in crate::plan::plan_model(m) {
+            match seen.get(&plan.id) {
+                Some((table, subject, owner)) if (table, subject) != (&plan.table, &plan.subject) => {
+                    out.push(format!(
+                        "the {} `{}` of table `{}` (in `{}`) and the {} `{}` of table `{}` (in `{}`) would share the \
+                         ledger key `{}`: each would read the other's ledger rows as its own — rename one of them",
+                        subject.kind(),
+                        subject.name(),
+                        table,
+                        owner,
+                        plan.subject.kind(),
+                        plan.subject.name(),
+                        plan.table,
+                        m.rust_name,
+                        plan.id
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(
+                        plan.id.clone(),
+                        (plan.table.clone(), plan.subject.clone(), &m.rust_name),
+                    );
                 }
             }
         }

@@ -27,9 +27,13 @@
 //! phase = "expand"
 //! change = "retyped"
 //! from = "i32"             # the previous Rust type
+//!
+//! [tables.users.completed.columns]   # rollouts that completed, oldest first: the next
+//! nickname = ["added"]                # change of `nickname` is its rollout 2
 //! ```
 
-use crate::model::{ChangeKind, Model, Phase};
+use crate::model::{ChangeKind, Model, Phase, Rollout};
+use crate::plan::Subject;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -81,6 +85,123 @@ pub struct LockedTable {
     /// Foreign keys added through Straddle, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub foreign_keys: BTreeMap<String, LockedForeignKey>,
+    /// The completed rollouts of the table and of its objects, oldest first: a change
+    /// whose contract shipped and whose declaration then went (or gave way to another
+    /// change of the same object). The next change of an object is its rollout
+    /// `completed + 1`, with ledger rows of its own.
+    #[serde(default, skip_serializing_if = "Completed::is_empty")]
+    pub completed: Completed,
+}
+
+/// Completed rollouts, per object kind and name: each a signature of the change
+/// (`retyped from i32`, `added index on (email)`, …).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completed {
+    /// Of the table itself (`created`, `renamed from …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub table: Vec<String>,
+    /// Of columns, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, Vec<String>>,
+    /// Of indexes, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub indexes: BTreeMap<String, Vec<String>>,
+    /// Of CHECK constraints, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, Vec<String>>,
+    /// Of foreign keys, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub foreign_keys: BTreeMap<String, Vec<String>>,
+}
+
+impl Completed {
+    fn is_empty(&self) -> bool {
+        self == &Completed::default()
+    }
+
+    /// The completed rollouts of `subject`, oldest first.
+    pub fn of(&self, subject: &Subject) -> &[String] {
+        let map = match subject {
+            Subject::Table(_) => return &self.table,
+            Subject::Column(_) => &self.columns,
+            Subject::Index(_) => &self.indexes,
+            Subject::Check(_) => &self.checks,
+            Subject::ForeignKey(_) => &self.foreign_keys,
+        };
+        map.get(subject.name()).map_or(&[], Vec::as_slice)
+    }
+
+    fn push(&mut self, subject: &Subject, signature: String) {
+        let map = match subject {
+            Subject::Table(_) => return self.table.push(signature),
+            Subject::Column(_) => &mut self.columns,
+            Subject::Index(_) => &mut self.indexes,
+            Subject::Check(_) => &mut self.checks,
+            Subject::ForeignKey(_) => &mut self.foreign_keys,
+        };
+        map.entry(subject.name().to_string()).or_default().push(signature);
+    }
+}
+
+/// An index change, comparably: e.g. `added unique index on (email)`.
+pub fn index_definition(change: ChangeKind, unique: bool, constraint: bool, columns: &[String]) -> String {
+    format!(
+        "{change} {}index on ({}){}",
+        if unique { "unique " } else { "" },
+        columns.join(", "),
+        if constraint { " as a constraint" } else { "" }
+    )
+}
+
+/// A column change, comparably: its kind, and where it comes from for a rename (the old
+/// name) or a type change (the old type) — what the history checks hold fixed while it
+/// rolls out.
+fn column_signature(kind: ChangeKind, from: Option<&str>) -> String {
+    match (kind, from) {
+        (ChangeKind::Renamed | ChangeKind::Retyped, Some(from)) => format!("{kind} from {from}"),
+        _ => kind.to_string(),
+    }
+}
+
+/// The changes `models` declare on `table`, each object's signature.
+fn declared_changes(models: &[&Model], table: &str) -> Vec<(Subject, String)> {
+    let mut out = Vec::new();
+    for m in models.iter().filter(|m| m.table == table) {
+        let mut own = Vec::new();
+        if m.created.is_some() {
+            own.push("created".to_string());
+        }
+        if let Some(r) = &m.renamed {
+            own.push(format!("renamed from {}", r.from));
+        }
+        if m.retired.is_some() {
+            own.push("retired".to_string());
+        }
+        if !own.is_empty() {
+            out.push((Subject::Table(table.to_string()), own.join(", ")));
+        }
+        for c in &m.columns {
+            if let Some(ch) = &c.change {
+                out.push((
+                    Subject::Column(c.name.clone()),
+                    column_signature(ch.kind(), ch.from_key()),
+                ));
+            }
+        }
+        for i in &m.indexes {
+            out.push((
+                Subject::Index(i.name.clone()),
+                index_definition(i.kind(), i.unique, i.constraint, &i.columns),
+            ));
+        }
+        for c in &m.checks {
+            out.push((Subject::Check(c.name.clone()), format!("CHECK ({})", c.expr.text)));
+        }
+        for f in &m.foreign_keys {
+            out.push((Subject::ForeignKey(f.name.clone()), f.definition()));
+        }
+    }
+    out
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +278,58 @@ pub fn declared_sql_types(c: &crate::model::Column) -> BTreeMap<String, String> 
         .collect()
 }
 
+impl LockedTable {
+    /// The changes this lock records as shipped (in flight, or settled at contract and
+    /// still declared), each object's signature and shipped phase.
+    pub fn shipped_changes(&self, table: &str) -> Vec<(Subject, String, Phase)> {
+        let mut out = Vec::new();
+        let own: Vec<(String, Phase)> = [
+            self.created.map(|p| ("created".to_string(), p)),
+            self.renamed.map(|p| {
+                (
+                    format!("renamed from {}", self.renamed_from.as_deref().unwrap_or("?")),
+                    p,
+                )
+            }),
+            self.retired.map(|p| ("retired".to_string(), p)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let Some((_, phase)) = own.first() {
+            let signature = own.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(", ");
+            out.push((Subject::Table(table.to_string()), signature, *phase));
+        }
+        for (name, c) in &self.columns {
+            if let Some((kind, phase)) = c.shipped() {
+                out.push((
+                    Subject::Column(name.clone()),
+                    column_signature(kind, c.from.as_deref()),
+                    phase,
+                ));
+            }
+        }
+        for (name, i) in &self.indexes {
+            out.push((
+                Subject::Index(name.clone()),
+                index_definition(i.change, i.unique, i.constraint, &i.columns),
+                i.phase,
+            ));
+        }
+        for (name, c) in &self.checks {
+            out.push((
+                Subject::Check(name.clone()),
+                format!("CHECK ({})", c.expr),
+                c.phase,
+            ));
+        }
+        for (name, f) in &self.foreign_keys {
+            out.push((Subject::ForeignKey(name.clone()), f.definition.clone(), f.phase));
+        }
+        out
+    }
+}
+
 impl LockedColumn {
     /// The change in flight or last shipped, with its shipped phase.
     pub fn shipped(&self) -> Option<(ChangeKind, Phase)> {
@@ -223,14 +396,84 @@ impl LockFile {
         let mut next = self.clone();
         next.version = VERSION;
         for model in models {
+            let mut table = LockedTable::of(models, &model.table);
+            if let Some((name, shipped)) = self.shipped_table(model) {
+                // A change whose contract shipped and that is no longer declared as it
+                // was has completed: the object's next change is its next rollout.
+                table.completed = shipped.completed.clone();
+                let declared = declared_changes(models, &model.table);
+                for (subject, signature, phase) in shipped.shipped_changes(name) {
+                    let continued = declared.iter().any(|(s, d)| *s == subject && *d == signature);
+                    if phase == Phase::Contract && !continued {
+                        let subject = match subject {
+                            Subject::Table(_) => Subject::Table(model.table.clone()),
+                            other => other,
+                        };
+                        table.completed.push(&subject, signature);
+                    }
+                }
+            }
             // A renamed table is recorded under its new name from its first release on.
             if let Some(r) = &model.renamed {
                 next.tables.remove(&r.from);
             }
-            next.tables
-                .insert(model.table.clone(), LockedTable::of(models, &model.table));
+            next.tables.insert(model.table.clone(), table);
         }
         next
+    }
+
+    /// The table `model` maps as this lock has it (under its previous name in a rename's
+    /// first release), with the name it has there.
+    fn shipped_table(&self, model: &Model) -> Option<(&str, &LockedTable)> {
+        let under = |name: &str| self.tables.get_key_value(name).map(|(k, t)| (k.as_str(), t));
+        under(&model.table).or_else(|| under(&model.renamed.as_ref()?.from))
+    }
+
+    /// The phase this lock has shipped of rollout `rollout` of `subject`, a change `model`
+    /// declares: `None` when the lock has another rollout of it (or none).
+    pub fn shipped_phase(&self, model: &Model, subject: &Subject, rollout: u32) -> Option<Phase> {
+        let (name, table) = self.shipped_table(model)?;
+        let locked_subject = match subject {
+            Subject::Table(_) => Subject::Table(name.to_string()),
+            other => other.clone(),
+        };
+        if table.completed.of(subject).len() + 1 != rollout as usize {
+            return None;
+        }
+        let declared = declared_changes(&[model], &model.table)
+            .into_iter()
+            .find(|(s, _)| s == subject)?
+            .1;
+        table
+            .shipped_changes(name)
+            .into_iter()
+            .find(|(s, d, _)| *s == locked_subject && *d == declared)
+            .map(|(_, _, phase)| phase)
+    }
+
+    /// Which rollout of its object each change `model` declares is, where it is not the
+    /// first: the object's completed rollouts, plus one when the lock has another change
+    /// of it settled at contract (this release is the first without that declaration).
+    pub fn rollouts(&self, model: &Model) -> Vec<Rollout> {
+        let Some((name, shipped)) = self.shipped_table(model) else {
+            return Vec::new();
+        };
+        let settled = shipped.shipped_changes(name);
+        declared_changes(&[model], &model.table)
+            .into_iter()
+            .filter_map(|(subject, signature)| {
+                let locked_subject = match &subject {
+                    Subject::Table(_) => Subject::Table(name.to_string()),
+                    other => other.clone(),
+                };
+                let done = shipped.completed.of(&subject).len();
+                let superseded = settled
+                    .iter()
+                    .any(|(s, d, p)| *s == locked_subject && *p == Phase::Contract && *d != signature);
+                let number = (done + usize::from(superseded) + 1) as u32;
+                (number > 1).then_some(Rollout { subject, number })
+            })
+            .collect()
     }
 }
 
@@ -239,6 +482,7 @@ impl LockedTable {
     pub fn of(models: &[&Model], table: &str) -> LockedTable {
         let mapping: Vec<&&Model> = models.iter().filter(|m| m.table == table).collect();
         LockedTable {
+            completed: Completed::default(),
             model: mapping
                 .iter()
                 .map(|m| m.rust_name.as_str())

@@ -3,7 +3,8 @@
 //! `straddle generate`/`check` and the build-time generator.
 //!
 //! Layout: `<change>/<n>-<phase>/<dialect>/{up,down}.sql`, e.g.
-//! `users.email_normalized/2-backfill/postgres/up.sql`.
+//! `users.email_normalized/2-backfill/postgres/up.sql`; an object's later rollouts under
+//! its first's folder: `users.email_normalized/rollout-2/1-expand/postgres/up.sql`.
 
 use crate::dialect::Dialect;
 use crate::lock::LockFile;
@@ -31,8 +32,13 @@ pub fn change_folder(change: &str) -> String {
 }
 
 /// The relative path of one migration file.
-pub fn file_path(change: &str, phase: Phase, dialect: Dialect, direction: Direction) -> PathBuf {
-    PathBuf::from(change_folder(change))
+pub fn file_path(change: &ChangePlan, phase: Phase, dialect: Dialect, direction: Direction) -> PathBuf {
+    let folder = PathBuf::from(change_folder(&change.rollout_key(1)));
+    let folder = match change.rollout {
+        1 => folder,
+        n => folder.join(format!("rollout-{n}")),
+    };
+    folder
         .join(format!("{}-{}", phase as usize + 1, phase.key()))
         .join(dialect.key())
         .join(format!("{}.sql", direction.key()))
@@ -65,15 +71,18 @@ pub fn file_text(
 }
 
 /// Every file of the phases selected by `phases(change, phase)`, with its text.
-pub fn files(models: &[&Model], phases: impl Fn(&str, Phase) -> bool) -> Vec<(PathBuf, String)> {
+pub fn files(
+    models: &[&Model],
+    phases: impl Fn(&Model, &ChangePlan, Phase) -> bool,
+) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     for model in models {
         for change in crate::plan_model(model) {
-            for phase in Phase::ALL.into_iter().filter(|p| phases(&change.id, *p)) {
+            for phase in Phase::ALL.into_iter().filter(|p| phases(model, &change, *p)) {
                 for dialect in model.dialects.iter().copied() {
                     for direction in [Direction::Up, Direction::Down] {
                         out.push((
-                            file_path(&change.id, phase, dialect, direction),
+                            file_path(&change, phase, dialect, direction),
                             file_text(model, &change, phase, dialect, direction),
                         ));
                     }
@@ -84,23 +93,11 @@ pub fn files(models: &[&Model], phases: impl Fn(&str, Phase) -> bool) -> Vec<(Pa
     out
 }
 
-/// The phase of `change` (`table.column`, `table.index`, or `table` for its creation)
-/// recorded in `lock`.
-pub fn locked_phase(lock: &LockFile, change: &str) -> Option<Phase> {
-    let Some((table, name)) = change.split_once('.') else {
-        let table = lock.tables.get(change)?; // a table's own creation or retirement
-        return table.created.or(table.retired);
-    };
-    let table = lock.tables.get(table)?;
-    match table.columns.get(name) {
-        Some(column) => column.phase,
-        None => table
-            .indexes
-            .get(name)
-            .map(|i| i.phase)
-            .or_else(|| table.checks.get(name).map(|c| c.phase))
-            .or_else(|| table.foreign_keys.get(name).map(|f| f.phase)),
-    }
+/// The phase of `change` (a change `model` declares) recorded in `lock`: the phase the
+/// lock has shipped of that same rollout of its object — nothing when the lock has another
+/// rollout of it (an earlier one settled at contract, which this change follows).
+pub fn locked_phase(lock: &LockFile, model: &Model, change: &ChangePlan) -> Option<Phase> {
+    lock.shipped_phase(model, &change.subject, change.rollout)
 }
 
 /// The phases this release ships: for each change, the declared phases past the lock's.
@@ -108,7 +105,7 @@ pub fn pending(models: &[&Model], lock: &LockFile) -> Vec<(String, Phase)> {
     let mut out = Vec::new();
     for model in models {
         for change in crate::plan_model(model) {
-            let after = locked_phase(lock, &change.id);
+            let after = locked_phase(lock, model, &change);
             for phase in change
                 .declared_phase
                 .through()

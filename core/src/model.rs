@@ -40,6 +40,21 @@ pub struct Model {
     /// from `from` (`table` is the new name).
     #[serde(default)]
     pub renamed: Option<TableRename>,
+    /// Which rollout of its object each change is, where it is not the first: the same
+    /// column, index, constraint or table changed again after an earlier change of it
+    /// completed. Read from `straddle.lock` (its `completed` lists) by the derive; the
+    /// change's ledger key carries the number, so each rollout has its own ledger rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<Rollout>,
+}
+
+/// A change that is not its object's first rollout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// The object the change acts on.
+    pub subject: crate::plan::Subject,
+    /// Which rollout of it this is: 2 for the second change of the object, …
+    pub number: u32,
 }
 
 /// A table's rename in flight. Until contract the table keeps its old name (the previous
@@ -573,6 +588,15 @@ impl Model {
     }
 
     /// Columns whose change is in flight, with the change.
+    /// Which rollout of `subject` this model's change of it is (1: its first).
+    pub fn rollout(&self, subject: &crate::plan::Subject) -> u32 {
+        self.rollouts
+            .iter()
+            .find(|r| &r.subject == subject)
+            .map_or(1, |r| r.number)
+    }
+
+    /// Every change's columns and declaration, in field order.
     pub fn changes(&self) -> impl Iterator<Item = (&Column, &Change)> {
         self.columns
             .iter()

@@ -15,7 +15,8 @@ use crate::model::{
 };
 
 /// What a change acts on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Subject {
     /// A column, by name.
     Column(String),
@@ -40,13 +41,40 @@ impl Subject {
             | Subject::Table(n) => n,
         }
     }
+
+    /// What kind of object it is, in words.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Subject::Column(_) => "column",
+            Subject::Index(_) => "index",
+            Subject::Check(_) => "check",
+            Subject::ForeignKey(_) => "foreign key",
+            Subject::Table(_) => "table",
+        }
+    }
+}
+
+/// The ledger key of rollout `number` of a change whose first rollout's key is `first`:
+/// `first` itself (`users.email`, the key ledgers have always used), then `first~2`,
+/// `first~3`, … Two changes whose keys would be equal are refused before anything runs
+/// ([`crate::consistency::conflicts`]).
+pub fn rollout_id(first: &str, number: u32) -> String {
+    if number <= 1 {
+        first.to_string()
+    } else {
+        format!("{first}~{number}")
+    }
 }
 
 /// All phases of one change, e.g. `users.email_normalized`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangePlan {
-    /// `table.column` or `table.index`: stable identifier of the change (ledger key).
+    /// `table.column` or `table.index` (the table's own name for a change of the table),
+    /// with `~N` for its object's Nth rollout: stable identifier of the change (ledger
+    /// key); see [`rollout_id`].
     pub id: String,
+    /// Which rollout of its object the change is (1: its first).
+    pub rollout: u32,
     /// The table.
     pub table: String,
     /// What changes: a column, an index, a constraint.
@@ -197,6 +225,16 @@ impl ChangePlan {
         &self.phases[phase as usize]
     }
 
+    /// The ledger key of rollout `number` of the same object.
+    pub fn rollout_key(&self, number: u32) -> String {
+        let suffix = format!("~{}", self.rollout);
+        let first = match self.rollout {
+            1 => self.id.as_str(),
+            _ => self.id.strip_suffix(&suffix).unwrap_or(&self.id),
+        };
+        rollout_id(first, number)
+    }
+
     /// The column the change is about, when it is a column change.
     pub fn column(&self) -> Option<&str> {
         match &self.subject {
@@ -222,6 +260,11 @@ pub fn plan_model(model: &Model) -> Vec<ChangePlan> {
         .chain(model.indexes.iter().map(|index| plan_index(model, index)))
         .chain(model.checks.iter().map(|check| plan_check(model, check)))
         .chain(model.foreign_keys.iter().map(|fk| plan_foreign_key(model, fk)))
+        .map(|mut plan| {
+            plan.rollout = model.rollout(&plan.subject);
+            plan.id = rollout_id(&plan.id, plan.rollout);
+            plan
+        })
         .collect()
 }
 
@@ -276,6 +319,7 @@ fn plan_table_rename(model: &Model, rename: &crate::model::TableRename) -> Chang
 /// previous release is left.
 fn plan_foreign_key(model: &Model, fk: &ForeignKey) -> ChangePlan {
     ChangePlan {
+        rollout: 1,
         id: format!("{}.{}", model.table, fk.name),
         table: model.table.clone(),
         subject: Subject::ForeignKey(fk.name.clone()),
@@ -294,6 +338,7 @@ fn plan_foreign_key(model: &Model, fk: &ForeignKey) -> ChangePlan {
 fn plan_check(model: &Model, check: &Check) -> ChangePlan {
     let none = || (vec![], vec![]);
     ChangePlan {
+        rollout: 1,
         id: format!("{}.{}", model.table, check.name),
         table: model.table.clone(),
         subject: Subject::Check(check.name.clone()),
@@ -321,6 +366,7 @@ fn plan_index(model: &Model, index: &Index) -> ChangePlan {
         )
     };
     ChangePlan {
+        rollout: 1,
         id: format!("{}.{}", model.table, index.name),
         table: model.table.clone(),
         subject: Subject::Index(index.name.clone()),
@@ -344,6 +390,7 @@ fn phases(ops: [PhaseOps; 3]) -> Vec<PhasePlan> {
 /// A change of the table itself (`created`, `retired`, `renamed`).
 fn table_change(model: &Model, declared_phase: Phase, summary: String, ops: [PhaseOps; 3]) -> ChangePlan {
     ChangePlan {
+        rollout: 1,
         id: model.table.clone(),
         table: model.table.clone(),
         subject: Subject::Table(model.table.clone()),
@@ -394,6 +441,7 @@ fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
     };
     let phases = phases([expand, backfill, contract]);
     ChangePlan {
+        rollout: 1,
         id: format!("{}.{}", model.table, column.name),
         table: model.table.clone(),
         subject: Subject::Column(column.name.clone()),

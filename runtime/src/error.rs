@@ -190,6 +190,16 @@ pub enum Error {
         problems: Vec<String>,
     },
 
+    /// A rollout run out of order: an older one of an object under a newer one, or a new
+    /// one before the previous one completed in this database.
+    #[error("{change}: {message}")]
+    RolloutOrder {
+        /// The change (`table.column~2`, …).
+        change: String,
+        /// What is out of order and what to do, in words.
+        message: String,
+    },
+
     /// An applied step's SQL changed since it ran.
     #[error(
         "{change} {phase} step `{step}` was applied with checksum {recorded} but now renders as {current}: \
@@ -380,6 +390,7 @@ impl Error {
             | Error::Conflict { .. }
             | Error::LedgerDisagrees { .. }
             | Error::ChecksumMismatch { .. }
+            | Error::RolloutOrder { .. }
             | Error::NotReviewed { .. }
             | Error::FleetNotReady(_)
             | Error::FleetLagging { .. }

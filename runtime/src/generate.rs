@@ -129,8 +129,8 @@ pub fn generate(project: &Project, models: &[&Model]) -> Result<Generated, Gener
     // must be unchanged.
     let next = lock.with_models(models);
     let mut written = Vec::new();
-    for (rel, text) in files(models, |change, phase| {
-        locked_phase(&next, change).is_some_and(|p| phase <= p)
+    for (rel, text) in files(models, |model, change, phase| {
+        locked_phase(&next, model, change).is_some_and(|p| phase <= p)
     }) {
         let path = project.migrations.join(&rel);
         let shown = path.display().to_string();
@@ -235,8 +235,8 @@ pub fn check(project: &Project, models: &[&Model]) -> Result<Vec<String>, Genera
             }
         }
     }
-    for (rel, text) in files(models, |change, phase| {
-        locked_phase(&lock, change).is_some_and(|p| phase <= p)
+    for (rel, text) in files(models, |model, change, phase| {
+        locked_phase(&lock, model, change).is_some_and(|p| phase <= p)
     }) {
         let path = project.migrations.join(&rel);
         match std::fs::read_to_string(&path) {

@@ -188,6 +188,7 @@ fn model(n: &Names) -> Model {
         created: None,
         retired: None,
         renamed: None,
+        rollouts: Vec::new(),
     }
 }
 

@@ -204,6 +204,7 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         foreign_keys,
         created,
         retired,
+        rollouts: Vec::new(),
     })
 }
 

@@ -5,7 +5,7 @@
 
 use super::ast::Decl;
 use super::ctxt::Ctxt;
-use crate::lock::{LockFile, LockedColumn, LockedTable};
+use crate::lock::{LockFile, LockedColumn, LockedTable, index_definition};
 use crate::model::{Change, ChangeKind, Column, Model, Phase};
 use proc_macro2::Span;
 
@@ -414,15 +414,6 @@ fn check_objects(
             Some(locked) => check_progression(cx, &id, locked.phase, object.phase, *at),
         }
     }
-}
-
-fn index_definition(change: ChangeKind, unique: bool, constraint: bool, columns: &[String]) -> String {
-    format!(
-        "{change} {}index on ({}){}",
-        if unique { "unique " } else { "" },
-        columns.join(", "),
-        if constraint { " as a constraint" } else { "" }
-    )
 }
 
 fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &LockedTable, sole: bool) {

@@ -23,9 +23,10 @@ pub fn parse_model(
 ) -> Result<Model, Vec<syn::Error>> {
     let cx = ctxt::Ctxt::new();
     let model = ast::from_input(&cx, input).and_then(|decl| {
-        let model = check::check(&cx, &decl, enabled)?;
+        let mut model = check::check(&cx, &decl, enabled)?;
         if let Some(lock) = lock {
             history::check(&cx, &decl, &model, lock);
+            model.rollouts = lock.rollouts(&model);
         }
         Some(model)
     });

@@ -349,10 +349,107 @@ impl<DB: Backend> Runner<DB> {
         ))
     }
 
+    /// Refuse a rollout of an object out of order: any run of it while this database has
+    /// the object's next rollout applied (an older release's runner must not touch what a
+    /// newer one changed since: going down reverts the newest rollout first), and applying
+    /// it before the previous rollout completed here (its contract applied). A previous
+    /// rollout with no ledger rows here is no obstacle: the database got that schema by
+    /// other means, and the catalog checks before each step still hold.
+    async fn check_rollout_order(&mut self, i: usize, direction: Direction) -> Result<()> {
+        let plan = self.changes[i].plan.clone();
+        let what = format!(
+            "{} `{}` of table `{}`",
+            plan.subject.kind(),
+            plan.subject.name(),
+            plan.table
+        );
+        let next = plan.rollout_key(plan.rollout + 1);
+        let later = self.history(&next).await?;
+        if let Some(phase) = Phase::ALL.into_iter().rev().find(|p| later.applied(*p)) {
+            return Err(Error::RolloutOrder {
+                change: plan.id.clone(),
+                message: format!(
+                    "this is rollout {} of the {what}, but this database has its rollout {} (`{next}`) applied \
+                     through {phase}: a newer release changed it since, and an older rollout never runs under a \
+                     newer one — revert `{next}` first, with the release that declares it",
+                    plan.rollout,
+                    plan.rollout + 1
+                ),
+            });
+        }
+        if direction == Direction::Up && plan.rollout > 1 {
+            let previous = plan.rollout_key(plan.rollout - 1);
+            let earlier = self.history(&previous).await?;
+            if !earlier.0.is_empty() && !earlier.applied(Phase::Contract) {
+                let stands = Phase::ALL
+                    .into_iter()
+                    .rev()
+                    .find(|p| earlier.applied(*p))
+                    .map_or("reverted".to_string(), |p| format!("applied through {p}"));
+                return Err(Error::RolloutOrder {
+                    change: plan.id.clone(),
+                    message: format!(
+                        "this is rollout {} of the {what}, but its rollout {} (`{previous}`) has not completed in this \
+                         database ({stands}): run it through contract first, with the release that declares it",
+                        plan.rollout,
+                        plan.rollout - 1
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuse a change that is not the one the ledger completed under its key: a different
+    /// change of the object, declared as if that completed change were still in flight (a
+    /// lock that does not record the completion). Told apart from an edit (its steps keep
+    /// their names) and from lost or forged rows (the steps that did run are this change's):
+    /// an applied phase ran a step this change does not render, or no applied phase ran
+    /// any step while this change renders some.
+    fn check_same_change(&self, t: &Tracked, history: &History) -> Result<()> {
+        if !history.applied(Phase::Contract) {
+            return Ok(());
+        }
+        let (mut ran, mut renders, mut foreign) = (Vec::new(), Vec::new(), false);
+        for phase in Phase::ALL {
+            let steps = render::render_phase(DB::DIALECT, t.model, &t.plan, phase, Direction::Up);
+            let run = history.applying_run(phase);
+            foreign |= run.iter().any(|(n, _)| !steps.iter().any(|s| s.name == *n));
+            ran.extend(run.into_iter().map(|(n, _)| format!("{phase} `{n}`")));
+            renders.extend(steps.into_iter().map(|s| format!("{phase} `{}`", s.name)));
+        }
+        if !foreign && !(ran.is_empty() && !renders.is_empty()) {
+            return Ok(());
+        }
+        let list = |l: Vec<String>| {
+            if l.is_empty() {
+                "none".to_string()
+            } else {
+                l.join(", ")
+            }
+        };
+        Err(Error::RolloutOrder {
+            change: t.plan.id.clone(),
+            message: format!(
+                "the ledger has a completed change of this {} under `{}` (it ran {}), and the code declares another \
+                 one as the same rollout (it renders {}): {} does not record that the earlier change completed — \
+                 generate the lock with the release that removed its declaration (`straddle generate`), or list it \
+                 under `[tables.{}.completed]` so that this one becomes rollout 2",
+                t.plan.subject.kind(),
+                t.plan.id,
+                list(ran),
+                list(renders),
+                straddle_core::lock::FILE_NAME,
+                t.plan.table
+            ),
+        })
+    }
+
     /// Refuse when a step of an applied phase renders differently from what was applied.
     /// Refuse, too, a phase marked applied whose completion row does not match its steps
     /// (a row copied from elsewhere) or whose run does not record every one of them.
     fn check_checksums(&self, t: &Tracked, history: &History) -> Result<()> {
+        self.check_same_change(t, history)?;
         for phase in Phase::ALL.into_iter().filter(|p| history.applied(*p)) {
             let steps = render::render_phase(DB::DIALECT, t.model, &t.plan, phase, Direction::Up);
             let current: HashMap<String, String> =
@@ -363,6 +460,9 @@ impl<DB: Backend> Runner<DB> {
                 phase,
                 problems: vec![problem],
             };
+            let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
+            let completion_matches =
+                history.completion(phase).map(|r| r.checksum.as_str()) == Some(checksum_of(&all).as_str());
             // A step that changed since it ran is the most specific thing to say: first.
             for (step, recorded) in run.iter().cloned() {
                 let now = current
@@ -385,8 +485,7 @@ impl<DB: Backend> Runner<DB> {
                     missing.name
                 )));
             }
-            let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
-            if history.completion(phase).map(|r| r.checksum.as_str()) != Some(checksum_of(&all).as_str()) {
+            if !completion_matches {
                 return Err(tampered(
                     "its completion row's checksum is not that of its steps (a row written by something else)".into(),
                 ));
@@ -448,6 +547,7 @@ impl<DB: Backend> Runner<DB> {
         self.runs.clear();
         for i in self.selected(only)? {
             let id = self.changes[i].plan.id.clone();
+            self.check_rollout_order(i, Direction::Up).await?;
             let history = self.history(&id).await?;
             self.check_checksums(&self.changes[i], &history)?;
             self.check_applied_state(i, &history).await?;
@@ -548,6 +648,7 @@ impl<DB: Backend> Runner<DB> {
         // Newest first: a table's indexes and columns before the table itself.
         for i in self.selected(only)?.into_iter().rev() {
             let id = self.changes[i].plan.id.clone();
+            self.check_rollout_order(i, Direction::Down).await?;
             let history = self.history(&id).await?;
             self.check_checksums(&self.changes[i], &history)?;
             self.check_applied_state(i, &history).await?;
@@ -738,7 +839,7 @@ impl<DB: Backend> Runner<DB> {
     fn unreviewed(&self, i: usize, phase: Phase, direction: Direction) -> Option<String> {
         let reviewed = self.options.migrations.as_ref()?;
         let (model, plan) = (self.changes[i].model, &self.changes[i].plan);
-        let path = straddle_core::migrations::file_path(&plan.id, phase, DB::DIALECT, direction);
+        let path = straddle_core::migrations::file_path(plan, phase, DB::DIALECT, direction);
         let key = path.to_string_lossy().replace('\\', "/");
         let rendered = straddle_core::migrations::file_text(model, plan, phase, DB::DIALECT, direction);
         let embedded = reviewed.get(&key);
