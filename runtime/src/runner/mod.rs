@@ -418,7 +418,8 @@ impl<DB: Backend> Runner<DB> {
             ran.extend(run.into_iter().map(|(n, _)| format!("{phase} `{n}`")));
             renders.extend(steps.into_iter().map(|s| format!("{phase} `{}`", s.name)));
         }
-        if !foreign && !(ran.is_empty() && !renders.is_empty()) {
+        let nothing_ran_but_renders = ran.is_empty() && !renders.is_empty();
+        if !foreign && !nothing_ran_but_renders {
             return Ok(());
         }
         let list = |l: Vec<String>| {
