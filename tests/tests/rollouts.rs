@@ -95,7 +95,38 @@ pub struct PostTitles {
     pub title: String,
 }
 
+/// A UNIQUE constraint added (rollout 1, at contract) …
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(
+    table = "events",
+    lock = "rollouts/events-unique-1.lock",
+    index(name = "events_email_key", on(email), unique, constraint, phase = contract)
+)]
+pub struct EventUnique {
+    #[straddle(primary_key)]
+    pub id: i64,
+    #[straddle(sql_type(mysql = "VARCHAR(255)"))]
+    pub email: String,
+    pub level: i32,
+}
+
+/// … and dropped again (rollout 2, at contract).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(
+    table = "events",
+    lock = "rollouts/events-unique-2.lock",
+    dropped_index(name = "events_email_key", on(email), unique, constraint, phase = contract)
+)]
+pub struct EventUniqueDropped {
+    #[straddle(primary_key)]
+    pub id: i64,
+    #[straddle(sql_type(mysql = "VARCHAR(255)"))]
+    pub email: String,
+    pub level: i32,
+}
+
 per_dialect!(a_column_and_an_index_change_again_in_a_later_rollout);
+per_dialect!(a_unique_constraint_added_then_dropped);
 per_dialect!(an_older_rollout_never_runs_under_a_newer_one);
 
 fn options() -> RunnerOptions {
@@ -119,29 +150,43 @@ async fn seeded<DB: TestBackend>(t: &TestDb) -> sqlx::Pool<DB> {
     pool
 }
 
-/// The catalog of `events` against the table `model` settles into, written by hand (with
-/// the index on `email` when `indexed`) under another name.
+/// What the hand-written reference has on `email`.
+#[derive(Clone, Copy, PartialEq)]
+enum OnEmail {
+    Nothing,
+    /// `events_email`.
+    Index,
+    /// `events_email_key`: a UNIQUE constraint (PostgreSQL), a unique index elsewhere.
+    UniqueConstraint,
+}
+
+/// The catalog of `events` against the table `model` settles into, written by hand
+/// under another name.
 async fn assert_settled<DB: TestBackend>(
     pool: &sqlx::Pool<DB>,
     model: &straddle::ir::Model,
-    indexed: bool,
+    on: OnEmail,
     when: &str,
 ) {
     let mut conn = pool.acquire().await.unwrap();
     let q = |s: &str| DB::DIALECT.quote(s);
     DB::exec(&mut conn, &format!("DROP TABLE IF EXISTS {}", q("events_ref"))).await;
     DB::exec(&mut conn, &final_table_sql(model, DB::DIALECT, "events_ref")).await;
-    if indexed {
-        DB::exec(
-            &mut conn,
-            &format!(
-                "CREATE INDEX {} ON {} ({})",
-                q("events_ref_email"),
-                q("events_ref"),
-                q("email")
-            ),
-        )
-        .await;
+    let (r, e) = (q("events_ref"), q("email"));
+    let extra = match (on, DB::DIALECT) {
+        (OnEmail::Nothing, _) => None,
+        (OnEmail::Index, _) => Some(format!("CREATE INDEX {} ON {r} ({e})", q("events_ref_email"))),
+        (OnEmail::UniqueConstraint, straddle::Dialect::Postgres) => Some(format!(
+            "ALTER TABLE {r} ADD CONSTRAINT {} UNIQUE ({e})",
+            q("events_ref_email_key")
+        )),
+        (OnEmail::UniqueConstraint, _) => Some(format!(
+            "CREATE UNIQUE INDEX {} ON {r} ({e})",
+            q("events_ref_email_key")
+        )),
+    };
+    if let Some(sql) = extra {
+        DB::exec(&mut conn, &sql).await;
     }
     let reference = DB::catalog(&mut conn, "events_ref").await;
     DB::exec(&mut conn, &format!("DROP TABLE {}", q("events_ref"))).await;
@@ -186,15 +231,21 @@ async fn a_column_and_an_index_change_again_in_a_later_rollout<DB: TestBackend>(
 
     let pool = seeded::<DB>(t).await;
     up_through_contract::<DB>(t, first).await;
-    assert_settled(&pool, first, true, "rollout 1 applied").await;
+    assert_settled(&pool, first, OnEmail::Index, "rollout 1 applied").await;
 
     // Rollout 2 of the same column and index: applied, reverted, applied again.
     up_through_contract::<DB>(t, second).await;
-    assert_settled(&pool, second, false, "rollout 2 applied").await;
+    assert_settled(&pool, second, OnEmail::Nothing, "rollout 2 applied").await;
     down_completely::<DB>(t, second).await;
-    assert_settled(&pool, first, true, "rollout 2 reverted (rollout 1 stays)").await;
+    assert_settled(
+        &pool,
+        first,
+        OnEmail::Index,
+        "rollout 2 reverted (rollout 1 stays)",
+    )
+    .await;
     up_through_contract::<DB>(t, second).await;
-    assert_settled(&pool, second, false, "rollout 2 applied again").await;
+    assert_settled(&pool, second, OnEmail::Nothing, "rollout 2 applied again").await;
 
     // Its ledger rows are its own: rollout 1's stay as they were, completed.
     let mut conn = pool.acquire().await.unwrap();
@@ -245,6 +296,49 @@ async fn a_column_and_an_index_change_again_in_a_later_rollout<DB: TestBackend>(
     )
     .await;
     assert_eq!(rows.iter().map(|l| l.trim()).collect::<Vec<_>>(), ["2001"]);
+}
+
+/// The UNIQUE constraint (PostgreSQL; a unique index elsewhere) comes and goes: rollout 2
+/// drops the constraint, which takes its index with it, and going down restores both.
+/// (The reference is the table without it, the constraint added by hand.)
+async fn a_unique_constraint_added_then_dropped<DB: TestBackend>(t: &TestDb) {
+    let (first, second) = (EventUnique::definition(), EventUniqueDropped::definition());
+    assert_eq!(
+        straddle::ir::plan_model(second)
+            .into_iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        ["events.events_email_key~2"]
+    );
+    let pool = seeded::<DB>(t).await;
+    up_through_contract::<DB>(t, first).await;
+    assert_settled(&pool, second, OnEmail::UniqueConstraint, "the constraint added").await;
+    up_through_contract::<DB>(t, second).await;
+    assert_settled(&pool, second, OnEmail::Nothing, "the constraint dropped").await;
+    // A duplicate is accepted now.
+    let mut conn = pool.acquire().await.unwrap();
+    let q = |s: &str| DB::DIALECT.quote(s);
+    DB::exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO {} ({}, {}, {}) VALUES (9000001, 'User1@Example.COM', 1)",
+            q("events"),
+            q("id"),
+            q("email"),
+            q("level")
+        ),
+    )
+    .await;
+    DB::exec(
+        &mut conn,
+        &format!("DELETE FROM {} WHERE {} = 9000001", q("events"), q("id")),
+    )
+    .await;
+    drop(conn);
+    down_completely::<DB>(t, second).await;
+    assert_settled(&pool, second, OnEmail::UniqueConstraint, "the drop reverted").await;
+    up_through_contract::<DB>(t, second).await;
+    assert_settled(&pool, second, OnEmail::Nothing, "the constraint dropped again").await;
 }
 
 async fn an_older_rollout_never_runs_under_a_newer_one<DB: TestBackend>(t: &TestDb) {
@@ -305,7 +399,7 @@ async fn an_older_rollout_never_runs_under_a_newer_one<DB: TestBackend>(t: &Test
         }
     }
     r.close().await.unwrap();
-    assert_settled(&pool, second, false, "after the refusals").await;
+    assert_settled(&pool, second, OnEmail::Nothing, "after the refusals").await;
 
     // A later change that takes itself for the first rollout (its lock does not record the
     // completed one) finds another change's rows under its key: refused, saying why.
@@ -324,7 +418,13 @@ async fn an_older_rollout_never_runs_under_a_newer_one<DB: TestBackend>(t: &Test
         other => panic!("an unrecorded rollout 2: {other:?}"),
     }
     r.close().await.unwrap();
-    assert_settled(&pool, first, true, "after the unrecorded rollout was refused").await;
+    assert_settled(
+        &pool,
+        first,
+        OnEmail::Index,
+        "after the unrecorded rollout was refused",
+    )
+    .await;
 }
 
 /// Two changes whose ledger keys are equal would read each other's rows as their own:

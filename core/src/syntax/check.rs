@@ -553,12 +553,12 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
             }
         }
         if let Some(s) = attr.constraint
-            && (!attr.unique || attr.dropped)
+            && !attr.unique
         {
             cx.error_at(
                 s,
-                "`constraint` turns a unique index being added into a UNIQUE constraint: it needs `unique`, on \
-                 `index(...)`",
+                "`constraint` is a UNIQUE constraint's index (on `index(...)`: built, then made the constraint; on \
+                 `dropped_index(...)`: the constraint dropped with it): it needs `unique`",
             );
             ok = false;
         }

@@ -484,6 +484,52 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
             }),
     );
     check_objects(cx, decl, model, &shipped, &declared, sole);
+    check_dropped_as_added(cx, decl, model, table);
+}
+
+/// An index being dropped is declared the way it was added: a UNIQUE constraint's index
+/// with `unique, constraint` (PostgreSQL refuses to drop the index a constraint owns; the
+/// constraint is dropped, and going down it is restored), a unique index with `unique`.
+fn check_dropped_as_added(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &LockedTable) {
+    for (i, (span, _)) in model.indexes.iter().zip(&decl.attrs.indexes) {
+        if !i.dropped {
+            continue;
+        }
+        // As the lock has it added: in flight or settled, else its newest completed rollout.
+        let added = match table.indexes.get(&i.name) {
+            Some(l) if l.change == ChangeKind::Added => Some(index_definition(
+                ChangeKind::Added,
+                l.unique,
+                l.constraint,
+                &l.columns,
+            )),
+            _ => table
+                .completed
+                .indexes
+                .get(&i.name)
+                .and_then(|r| r.last())
+                .filter(|d| d.starts_with("added "))
+                .cloned(),
+        };
+        let Some(added) = added else { continue };
+        let (unique, constraint) = (added.contains("unique "), added.ends_with(" as a constraint"));
+        if (unique, constraint) != (i.unique, i.constraint) {
+            let wanted = match (unique, constraint) {
+                (true, true) => "`unique, constraint`",
+                (true, false) => "`unique` (without `constraint`)",
+                _ => "neither `unique` nor `constraint`",
+            };
+            cx.error_at(
+                *span,
+                format!(
+                    "`{}.{}` shipped as `{added}` ({}): declare its drop with {wanted}, as it was added",
+                    model.table,
+                    i.name,
+                    crate::lock::FILE_NAME
+                ),
+            );
+        }
+    }
 }
 
 /// One phase forward per release, never back.
