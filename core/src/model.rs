@@ -191,6 +191,8 @@ pub enum Change {
     Retire(RetireColumn),
     /// `nullable(...)`: NOT NULL dropped.
     Nullable(NullableColumn),
+    /// `not_null(...)`: a nullable column made NOT NULL, its NULLs filled.
+    NotNull(NotNullColumn),
     /// `default_changed(...)`: the default changed.
     DefaultChanged(DefaultChange),
     /// `retyped(...)`: the column's type changed.
@@ -280,6 +282,9 @@ pub enum ChangeKind {
     Dropped,
     /// A NOT NULL column becoming nullable.
     Nullable,
+    /// A nullable column becoming NOT NULL.
+    #[serde(rename = "not_null")]
+    NotNull,
     /// A column's default changing.
     #[serde(rename = "default_changed")]
     DefaultChanged,
@@ -296,6 +301,7 @@ impl ChangeKind {
             ChangeKind::Retired => "retired",
             ChangeKind::Dropped => "dropped",
             ChangeKind::Nullable => "nullable",
+            ChangeKind::NotNull => "not_null",
             ChangeKind::DefaultChanged => "default_changed",
             ChangeKind::Retyped => "retyped",
         }
@@ -316,6 +322,7 @@ impl Change {
             Change::Rename(r) => r.phase,
             Change::Retire(r) => r.phase,
             Change::Nullable(n) => n.phase,
+            Change::NotNull(n) => n.phase,
             Change::DefaultChanged(d) => d.phase,
             Change::Retype(r) => r.phase,
         }
@@ -328,6 +335,7 @@ impl Change {
             Change::Rename(_) => ChangeKind::Renamed,
             Change::Retire(_) => ChangeKind::Retired,
             Change::Nullable(_) => ChangeKind::Nullable,
+            Change::NotNull(_) => ChangeKind::NotNull,
             Change::DefaultChanged(_) => ChangeKind::DefaultChanged,
             Change::Retype(_) => ChangeKind::Retyped,
         }
@@ -339,6 +347,7 @@ impl Change {
             Change::Add(add) => add.throttle.clone(),
             Change::Rename(r) => r.throttle.clone(),
             Change::Retype(r) => r.throttle.clone(),
+            Change::NotNull(n) => n.throttle.clone(),
             Change::Retire(_) | Change::Nullable(_) | Change::DefaultChanged(_) => Throttle::default(),
         }
     }
@@ -383,6 +392,23 @@ pub struct RenameColumn {
 pub struct NullableColumn {
     /// The phase the code ships it in.
     pub phase: Phase,
+}
+
+/// `#[straddle(not_null(fill = "<sql>", phase = …))]`: a nullable column becomes NOT
+/// NULL. This release always writes a value (the field is `T`) and reads a NULL the way
+/// `fill` computes it; from expand a trigger fills the NULLs the previous release writes,
+/// the backfill fills existing ones in keyset batches, and contract — the previous release
+/// gone — asserts none is left and enforces NOT NULL without a long lock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotNullColumn {
+    /// The phase the code ships it in.
+    pub phase: Phase,
+    /// What a NULL becomes: trusted SQL over the row's other columns, parsed at compile
+    /// time.
+    pub fill: SqlExpr,
+    #[serde(default)]
+    /// Backfill pacing declared on this change.
+    pub throttle: Throttle,
 }
 
 /// `#[straddle(retired(...))]`: the column is on its way out. This release never reads

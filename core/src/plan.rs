@@ -426,6 +426,21 @@ fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
                 ],
             )
         }
+        // The recipe of an added column filled from an expression, on a column that is
+        // there: a trigger fills the NULLs the previous release writes, the backfill the
+        // existing ones, and NOT NULL is enforced once that release is gone.
+        Change::NotNull(n) => (
+            format!("make NOT NULL, NULLs filled from `{}`", n.fill.text),
+            [
+                (vec![Op::CreateSyncTrigger], vec![Op::DropSyncTrigger]),
+                // Filled values are kept on the way down: NULL and the fill read alike.
+                (vec![Op::Backfill(Col::This)], vec![]),
+                (
+                    vec![Op::EnforceNotNull(Col::This), Op::DropSyncTrigger],
+                    vec![Op::RelaxNotNull(Col::This), Op::CreateSyncTrigger],
+                ),
+            ],
+        ),
         Change::Nullable(_) => (
             "drop NOT NULL (at contract: the previous release cannot read NULL)".to_string(),
             [

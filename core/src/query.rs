@@ -56,6 +56,9 @@ fn fallback(dialect: Dialect, column: &Column) -> Option<String> {
         Some(Change::Rename(r)) => return Some(dialect.quote(&r.from)),
         Some(Change::Retire(_)) => return Some(typed(dialect, "NULL", column)),
         Some(Change::Nullable(_) | Change::DefaultChanged(_)) => return None,
+        Some(Change::NotNull(n)) => {
+            return Some(typed(dialect, &n.fill.render(dialect, Qualifier::None), column));
+        }
         // Read through `retyped_read`.
         Some(Change::Retype(_)) => return None,
         Some(Change::Add(add)) => add,

@@ -82,6 +82,14 @@ impl Snapshot {
                         None => return ColumnShape::Present,
                         Some(Change::Retire(_)) => return ColumnShape::Unused,
                         Some(Change::Nullable(_) | Change::DefaultChanged(_)) => return ColumnShape::Present,
+                        // NULLs read as the fill until the catalog says NOT NULL.
+                        Some(Change::NotNull(_)) => {
+                            return match self.column(table, &c.name) {
+                                None => ColumnShape::Absent,
+                                Some(true) => ColumnShape::Filling,
+                                Some(false) => ColumnShape::Present,
+                            };
+                        }
                         Some(Change::Rename(r)) => {
                             return match (self.column(table, &c.name), self.column(table, &r.from)) {
                                 (None, _) => ColumnShape::Absent,

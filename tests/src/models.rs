@@ -247,6 +247,29 @@ pub struct MemberNullable {
 
 has_id!(Member, MemberNullable);
 
+/// The release before `nickname` becomes NOT NULL: it may write NULL.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "guests")]
+pub struct Guest {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    pub nickname: Option<String>,
+}
+
+/// `nickname` becoming NOT NULL, its NULLs filled from `lower(email)`.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "guests")]
+pub struct GuestRequired {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub email: String,
+    #[straddle(not_null(fill = "lower(email)", phase = contract))]
+    pub nickname: String,
+}
+
+has_id!(Guest, GuestRequired);
+
 /// A check constraint rolling out on `members` (previous release: `Member`), enforced
 /// from contract on. PostgreSQL only: the other engines cannot add one without blocking.
 #[derive(Debug, Clone, PartialEq, straddle::Model)]

@@ -6,8 +6,8 @@
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer,
-    MemberChecked, MemberNullable, Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TagWidened,
-    TicketLinked,
+    GuestRequired, MemberChecked, MemberNullable, Nickname, Normalized, Note, ProfileRetiring,
+    SettingDefaulted, TagWidened, TicketLinked,
 };
 
 struct Rendered {
@@ -26,6 +26,7 @@ fn all_plans() -> Vec<Rendered> {
         ProfileRetiring::definition(),
         ContactIndexed::definition(),
         MemberNullable::definition(),
+        GuestRequired::definition(),
         MemberChecked::definition(),
         TicketLinked::definition(),
         Note::definition(),

@@ -76,6 +76,11 @@ fn made_nullable() {
 }
 
 #[test]
+fn made_not_null() {
+    insta::assert_snapshot!(render_all(straddle_tests::models::GuestRequired::definition()));
+}
+
+#[test]
 fn check_constraints() {
     insta::assert_snapshot!(render_all(MemberChecked::definition()));
 }

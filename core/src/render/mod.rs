@@ -105,6 +105,7 @@ impl<'a> Target<'a> {
                 .clone()
                 .expect("planner emits sync/backfill ops only with an expression"),
             Change::Rename(_) => SqlExpr::column(&self.other_name()),
+            Change::NotNull(n) => n.fill.clone(),
             Change::Retype(r) => match self.col {
                 Col::From => r.down.reading(&self.column.name, &self.other_name()),
                 Col::Shadow | Col::This => r.up.clone(),
@@ -237,6 +238,11 @@ pub(crate) fn sync_when(t: &Target<'_>) -> [String; 2] {
     };
     let row = |r: &str, col: &str| format!("{r}.{col}");
     match t.change {
+        // Only a NULL is filled: the column holds this and the previous release's values.
+        Change::NotNull(_) => {
+            let null = format!("NEW.{} IS NULL", t.col());
+            [null.clone(), null]
+        }
         Change::Rename(_) => {
             let (new, old) = (t.q(&t.column.name), t.q(&t.other_name()));
             let differ = distinct(&row("NEW", &new), &row("NEW", &old));

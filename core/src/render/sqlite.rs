@@ -141,6 +141,8 @@ fn update_of(t: &Target<'_>) -> Vec<String> {
     match t.change {
         Change::Rename(_) => vec![t.q(&t.column.name), t.q(&t.other_name())],
         Change::Retype(_) => vec![t.q(&t.name_of(Col::From)), t.q(&t.name_of(Col::Shadow))],
+        // An update that writes NULL into it.
+        Change::NotNull(_) => vec![t.q(&t.column.name)],
         _ => {
             let sources = t.fill_expr().sources;
             if sources.is_empty() {

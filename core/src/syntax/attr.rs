@@ -21,6 +21,7 @@
 //!             #[straddle(retired(phase = expand))]            (a nullable column)
 //!             #[straddle(retired(phase = expand, default = ""))]  (a NOT NULL one)
 //!             #[straddle(nullable(phase = expand))]
+//!             #[straddle(not_null(fill = "<sql>", phase = expand))]   (NULLs filled, then NOT NULL)
 //!             #[straddle(retyped(from = "i32", phase = expand))]
 //!             #[straddle(retyped(from = "String", up = "CAST(code AS BIGINT)",
 //!                                down = "CAST(code AS TEXT)", phase = expand))]
@@ -163,6 +164,18 @@ pub struct Field {
     pub default_changed: Option<(Span, DefaultChanged)>,
     /// `retyped(...)`.
     pub retyped: Option<(Span, Retyped)>,
+    /// `not_null(...)`.
+    pub not_null: Option<(Span, NotNull)>,
+}
+
+/// `not_null(fill = "<sql>", phase = …, pacing…)`.
+pub struct NotNull {
+    /// The phase the code ships it in.
+    pub phase: Option<PhaseValue>,
+    /// What a NULL becomes.
+    pub fill: Option<(Span, syn::LitStr)>,
+    /// Backfill pacing declared on this change.
+    pub throttle: Vec<(Span, &'static str, u64)>,
 }
 
 /// `retyped(from = "<Rust type>", up = "<sql>", down = "<sql>", phase = …, pacing…)`.
@@ -251,7 +264,9 @@ pub enum LiteralValue {
 
 const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `check`, `foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
-const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `default_changed`";
+const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`";
+const NOT_NULL_KEYS: &str =
+    "`fill`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
 const RETYPED_KEYS: &str = "`from`, `from_sql_type`, `up`, `down`, `phase`, `max_rows_per_sec`, `pause_ms`, \
      `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
 const RENAMED_KEYS: &str =
@@ -525,6 +540,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
     let mut nullable = Attr::none("nullable");
     let mut default_changed = Attr::none("default_changed");
     let mut retyped = Attr::none("retyped");
+    let mut not_null = Attr::none("not_null");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("primary_key") {
@@ -569,6 +585,9 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
                         to: to.get().map(|(_, v)| v),
                     },
                 );
+            } else if meta.path.is_ident("not_null") {
+                let value = parse_not_null(cx, &meta)?;
+                not_null.set(cx, meta.path.span(), value);
             } else if meta.path.is_ident("nullable") {
                 let phase = parse_phase_only(cx, &meta, "nullable")?;
                 nullable.set(cx, meta.path.span(), phase);
@@ -594,7 +613,31 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
         nullable: nullable.get(),
         default_changed: default_changed.get(),
         retyped: retyped.get(),
+        not_null: not_null.get(),
     }
+}
+
+fn parse_not_null(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<NotNull> {
+    needs_parens(meta, "not_null")?;
+    let mut phase = Attr::none("phase");
+    let mut fill = Attr::none("fill");
+    let mut throttle = new_throttle();
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)?;
+        } else if inner.path.is_ident("fill") {
+            let s = lit_str(&inner)?;
+            fill.set(cx, inner.path.span(), s);
+        } else if !parse_throttle(cx, &inner, &mut throttle)? {
+            unknown(cx, &inner, "`not_null`", NOT_NULL_KEYS)?;
+        }
+        Ok(())
+    })?;
+    Ok(NotNull {
+        phase: phase.get(),
+        fill: fill.get().map(|(_, s)| (s.span(), s)),
+        throttle: throttle_values(throttle),
+    })
 }
 
 /// The rollout phase of a change: `phase = expand` (or a string).

@@ -3,7 +3,7 @@
 //! shows them all.
 
 use super::ast::{Decl, FieldDecl};
-use super::attr::{Added, LiteralValue, Renamed, Retired, Retyped, SqlTypeOverride};
+use super::attr::{Added, LiteralValue, NotNull, Renamed, Retired, Retyped, SqlTypeOverride};
 use super::ctxt::Ctxt;
 use super::sql::{self, NON_VOLATILE_FUNCTIONS, VOLATILE_FUNCTIONS};
 use crate::dialect::Dialect;
@@ -11,7 +11,7 @@ use crate::model::{
     AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
     RetypeColumn, Throttle,
 };
-use crate::model::{Check, DefaultChange, ForeignKey, Index, NullableColumn};
+use crate::model::{Check, DefaultChange, ForeignKey, Index, NotNullColumn, NullableColumn};
 use crate::types::{LiteralClass, literal_class, sql_type};
 use std::collections::BTreeMap;
 
@@ -665,6 +665,7 @@ fn column(
         (f.attrs.retyped.as_ref().map(|r| r.0), "retyped"),
         (f.attrs.retired.as_ref().map(|r| r.0), "retired"),
         (f.attrs.nullable.as_ref().map(|r| r.0), "made nullable"),
+        (f.attrs.not_null.as_ref().map(|r| r.0), "made NOT NULL"),
     ] {
         if let (Some(span), Some(_)) = (span, f.attrs.primary_key) {
             cx.error_at(
@@ -756,6 +757,7 @@ fn change(
         f.attrs.retyped.as_ref().map(|a| (a.0, "retyped")),
         f.attrs.retired.as_ref().map(|a| (a.0, "retired")),
         f.attrs.nullable.as_ref().map(|a| (a.0, "nullable")),
+        f.attrs.not_null.as_ref().map(|a| (a.0, "not_null")),
         f.attrs.default_changed.as_ref().map(|a| (a.0, "default_changed")),
     ]
     .into_iter()
@@ -820,6 +822,9 @@ fn change(
             })
         });
     }
+    if let Some((span, n)) = &f.attrs.not_null {
+        return not_null_column(cx, decl, f, *span, n, name, names, dialects).map(Change::NotNull);
+    }
     if let Some((span, phase)) = &f.attrs.nullable {
         let phase = required_phase(cx, *span, "nullable", *phase);
         let shape = f.shape.as_ref()?;
@@ -837,6 +842,55 @@ fn change(
         return phase.map(|phase| Change::Nullable(NullableColumn { phase }));
     }
     None
+}
+
+/// `not_null(fill = …)`: the field is `T` (this release writes a value and reads NULL as
+/// the fill), and `fill` an expression over the row's other, unchanging columns.
+#[allow(clippy::too_many_arguments)]
+fn not_null_column(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    f: &FieldDecl<'_>,
+    span: proc_macro2::Span,
+    n: &NotNull,
+    name: &str,
+    names: &[String],
+    dialects: &[Dialect],
+) -> Option<NotNullColumn> {
+    let phase = required_phase(cx, span, "not_null", n.phase);
+    let shape = f.shape.as_ref()?;
+    let mut ok = true;
+    if shape.nullable {
+        cx.error_spanned_by(
+            f.ty,
+            format!(
+                "a column becoming NOT NULL is read as `{}` from this release on (a NULL reads as `fill`): make the \
+                 field `{}`",
+                shape.display.trim_start_matches("Option<").trim_end_matches('>'),
+                shape.display.trim_start_matches("Option<").trim_end_matches('>')
+            ),
+        );
+        ok = false;
+    }
+    let table = decl.attrs.table.as_ref().map(|(_, t)| t.as_str()).unwrap_or("?");
+    let fill = match &n.fill {
+        Some((s, text)) => backfill_expr(cx, decl, *s, text, table, name, names, dialects, "fill"),
+        None => {
+            cx.error_at(
+                span,
+                format!(
+                    "`not_null(...)` needs `fill = \"<sql expr>\"`: what the NULLs of `{name}` become (the previous \
+                     release keeps writing them until contract) — e.g. `fill = \"''\"` or `fill = \"lower(email)\"`"
+                ),
+            );
+            None
+        }
+    };
+    (ok && phase.is_some() && fill.is_some()).then(|| NotNullColumn {
+        phase: phase.expect("checked"),
+        fill: fill.expect("checked"),
+        throttle: throttle_of(&n.throttle),
+    })
 }
 
 fn required_phase(
@@ -993,7 +1047,7 @@ fn added_column(
                  (every row gets the same value), not both",
             );
         }
-        backfill = backfill_expr(cx, decl, *span, text, table, name, names, dialects);
+        backfill = backfill_expr(cx, decl, *span, text, table, name, names, dialects, "backfill");
     }
 
     let has_fill = added.default.is_some() || added.default_sql.is_some() || added.backfill.is_some();
@@ -1371,12 +1425,13 @@ fn backfill_expr(
     name: &str,
     names: &[String],
     dialects: &[Dialect],
+    purpose: &str,
 ) -> Option<crate::expr::SqlExpr> {
-    let mut ok = backfill_key(cx, decl, span, table, "backfill");
-    let analysis = analyze(cx, text, "backfill", dialects, names)?;
+    let mut ok = backfill_key(cx, decl, span, table, purpose);
+    let analysis = analyze(cx, text, purpose, dialects, names)?;
     for src in &analysis.expr.sources {
         if src == name {
-            cx.error_at(span, format!("backfill of `{name}` reads `{name}` itself"));
+            cx.error_at(span, format!("{purpose} of `{name}` reads `{name}` itself"));
             ok = false;
         } else if let Some(what) = decl.fields.iter().find(|f| column_name(f) == *src).and_then(|f| {
             let a = &f.attrs;
@@ -1388,8 +1443,9 @@ fn backfill_expr(
             cx.error_at(
                 span,
                 format!(
-                    "backfill of `{name}` reads `{src}`, which is itself being {what}: backfill from columns \
-                     that exist, under their names, before and after this release"
+                    "{kind} of `{name}` reads `{src}`, which is itself being {what}: {kind} from columns that \
+                     exist, under their names, before and after this release",
+                    kind = purpose
                 ),
             );
             ok = false;

@@ -24,6 +24,9 @@ fn phase_span(decl: &Decl<'_>, i: usize) -> Option<Span> {
     if let Some((s, x)) = &a.added {
         return pick(*s, x.phase.as_ref().map(|p| p.0));
     }
+    if let Some((s, x)) = &a.not_null {
+        return pick(*s, x.phase.as_ref().map(|p| p.0));
+    }
     if let Some((s, x)) = &a.renamed {
         return pick(*s, x.phase.as_ref().map(|p| p.0));
     }
@@ -166,7 +169,7 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                             model.table, column.name
                         ),
                     ),
-                    Some(ch @ (Change::Nullable(_) | Change::DefaultChanged(_))) => cx.error_at(
+                    Some(ch @ (Change::Nullable(_) | Change::NotNull(_) | Change::DefaultChanged(_))) => cx.error_at(
                         at.expect("declared change has a span"),
                         format!(
                             "`{}.{}` has not shipped ({lock_name}): it has no previous release to stay compatible \
@@ -201,9 +204,12 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                     }
                     _ => false,
                 };
-                let retyped = shipped_type(column) != locked.rust_type
-                    && !declared_retype
-                    && !(loosened && format!("Option<{}>", locked.rust_type) == shipped_type(column));
+                // Making a column NOT NULL turns `Option<T>` into `T`.
+                let tightened = matches!(column.change, Some(Change::NotNull(_)))
+                    && locked.rust_type == format!("Option<{}>", shipped_type(column));
+                let loosened = loosened && format!("Option<{}>", locked.rust_type) == shipped_type(column);
+                let retyped =
+                    shipped_type(column) != locked.rust_type && !(declared_retype || tightened || loosened);
                 if retyped {
                     cx.error_spanned_by(
                         field.ty,
@@ -223,6 +229,20 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                 // The retirement's first release: the lock still has the column's own type.
                 // (A retirement declared while another change is in flight is reported above.)
                 let first_retire = matches!(locked.shipped(), None | Some((_, Phase::Contract)));
+                if let (Some(Change::NotNull(_)), true) = (&column.change, first_retire)
+                    && !locked.rust_type.starts_with("Option<")
+                {
+                    cx.error_at(
+                        at.expect("declared change has a span"),
+                        format!(
+                            "`{}.{}` is NOT NULL already (`{}` in {})",
+                            model.table,
+                            column.name,
+                            locked.rust_type,
+                            crate::lock::FILE_NAME
+                        ),
+                    );
+                }
                 if let (Some(Change::Nullable(_)), true) = (&column.change, first_retire)
                     && locked.rust_type.starts_with("Option<")
                 {

@@ -1208,7 +1208,7 @@ impl<DB: Backend> Runner<DB> {
             let column = t.plan.column().and_then(|c| t.model.column(c));
             let backfills = column.is_some_and(|c| match &c.change {
                 Some(Change::Add(a)) => matches!(a.kind(c.nullable), AddKind::Backfilled { .. }),
-                Some(Change::Rename(_) | Change::Retype(_)) => true,
+                Some(Change::Rename(_) | Change::Retype(_) | Change::NotNull(_)) => true,
                 _ => false,
             });
             out.push(ChangeStatus {
