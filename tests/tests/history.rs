@@ -155,7 +155,7 @@ fn options() -> RunnerOptions {
 
 /// A release's traffic while `on`: inserts of new keys, updates and reads of seeded ones;
 /// every failure recorded.
-async fn traffic<DB: TestBackend, M: Release>(
+async fn traffic<DB: TestBackend, M>(
     db: &Db<DB>,
     who: &str,
     on: &AtomicBool,
@@ -164,7 +164,7 @@ async fn traffic<DB: TestBackend, M: Release>(
     failures: &Mutex<Vec<String>>,
 ) -> i64
 where
-    M: for<'r> sqlx::FromRow<'r, DB::Row> + straddle::BindFields<DB>,
+    M: Release + for<'r> sqlx::FromRow<'r, DB::Row> + straddle::BindFields<DB>,
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     let mut n = 0i64;
@@ -195,10 +195,10 @@ where
 
 /// Rollout `k`: `Cur` through every phase with `Prev` running beside it until contract;
 /// then every phase down and up again.
-async fn rollout<DB: TestBackend, Prev: Release, Cur: Release>(t: &TestDb, k: usize, next_id: &AtomicI64)
+async fn rollout<DB: TestBackend, Prev, Cur>(t: &TestDb, k: usize, next_id: &AtomicI64)
 where
-    Prev: for<'r> sqlx::FromRow<'r, DB::Row> + straddle::BindFields<DB>,
-    Cur: for<'r> sqlx::FromRow<'r, DB::Row> + straddle::BindFields<DB>,
+    Prev: Release + for<'r> sqlx::FromRow<'r, DB::Row> + straddle::BindFields<DB>,
+    Cur: Release + for<'r> sqlx::FromRow<'r, DB::Row> + straddle::BindFields<DB>,
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     let model = Cur::definition();
