@@ -153,6 +153,16 @@ pub fn index_definition(change: ChangeKind, unique: bool, constraint: bool, colu
     )
 }
 
+/// A CHECK change, comparably: `CHECK (…)` added, `dropped CHECK (…)`.
+pub fn check_definition(expr: &str, dropped: bool) -> String {
+    format!("{}CHECK ({expr})", if dropped { "dropped " } else { "" })
+}
+
+/// A foreign key change, comparably: its definition, `dropped …` when it goes.
+pub fn foreign_key_definition(definition: &str, dropped: bool) -> String {
+    format!("{}{definition}", if dropped { "dropped " } else { "" })
+}
+
 /// A column change, comparably: its kind, and where it comes from for a rename (the old
 /// name) or a type change (the old type) — what the history checks hold fixed while it
 /// rolls out.
@@ -195,10 +205,16 @@ fn declared_changes(models: &[&Model], table: &str) -> Vec<(Subject, String)> {
             ));
         }
         for c in &m.checks {
-            out.push((Subject::Check(c.name.clone()), format!("CHECK ({})", c.expr.text)));
+            out.push((
+                Subject::Check(c.name.clone()),
+                check_definition(&c.expr.text, c.dropped),
+            ));
         }
         for f in &m.foreign_keys {
-            out.push((Subject::ForeignKey(f.name.clone()), f.definition()));
+            out.push((
+                Subject::ForeignKey(f.name.clone()),
+                foreign_key_definition(&f.definition(), f.dropped),
+            ));
         }
     }
     out
@@ -211,6 +227,9 @@ pub struct LockedForeignKey {
     pub definition: String,
     /// The phase the code ships it in.
     pub phase: Phase,
+    /// Being dropped (`dropped_foreign_key`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +239,9 @@ pub struct LockedCheck {
     pub expr: String,
     /// The phase the code ships it in.
     pub phase: Phase,
+    /// Being dropped (`dropped_check`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,12 +341,16 @@ impl LockedTable {
         for (name, c) in &self.checks {
             out.push((
                 Subject::Check(name.clone()),
-                format!("CHECK ({})", c.expr),
+                check_definition(&c.expr, c.dropped),
                 c.phase,
             ));
         }
         for (name, f) in &self.foreign_keys {
-            out.push((Subject::ForeignKey(name.clone()), f.definition.clone(), f.phase));
+            out.push((
+                Subject::ForeignKey(name.clone()),
+                foreign_key_definition(&f.definition, f.dropped),
+                f.phase,
+            ));
         }
         out
     }
@@ -542,6 +568,7 @@ impl LockedTable {
                         LockedCheck {
                             expr: c.expr.text.clone(),
                             phase: c.phase,
+                            dropped: c.dropped,
                         },
                     )
                 })
@@ -555,6 +582,7 @@ impl LockedTable {
                         LockedForeignKey {
                             definition: f.definition(),
                             phase: f.phase,
+                            dropped: f.dropped,
                         },
                     )
                 })

@@ -82,6 +82,10 @@ pub struct ForeignKey {
     pub parent_columns: Vec<String>,
     /// The phase the code ships it in.
     pub phase: Phase,
+    /// `dropped_foreign_key(...)`: dropped at contract (its index stays), re-added going
+    /// down.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
 }
 
 impl ForeignKey {
@@ -112,6 +116,9 @@ pub struct Check {
     pub expr: SqlExpr,
     /// The phase the code ships it in.
     pub phase: Phase,
+    /// `dropped_check(...)`: dropped at contract, re-added (validated) going down.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
 }
 
 /// `#[straddle(index(...))]` / `#[straddle(dropped_index(...))]` on the struct.

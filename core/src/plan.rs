@@ -324,12 +324,21 @@ fn plan_foreign_key(model: &Model, fk: &ForeignKey) -> ChangePlan {
         table: model.table.clone(),
         subject: Subject::ForeignKey(fk.name.clone()),
         declared_phase: fk.phase,
-        summary: format!("add {}", fk.definition()),
-        phases: phases([
-            (vec![Op::CreateForeignKeyIndex], vec![Op::DropForeignKeyIndex]),
-            (vec![], vec![]),
-            (vec![Op::AddForeignKey], vec![Op::DropForeignKey]),
-        ]),
+        summary: format!("{} {}", if fk.dropped { "drop" } else { "add" }, fk.definition()),
+        phases: phases(if fk.dropped {
+            // Dropped once no release relies on it; its index stays (queries may use it).
+            [
+                (vec![], vec![]),
+                (vec![], vec![]),
+                (vec![Op::DropForeignKey], vec![Op::AddForeignKey]),
+            ]
+        } else {
+            [
+                (vec![Op::CreateForeignKeyIndex], vec![Op::DropForeignKeyIndex]),
+                (vec![], vec![]),
+                (vec![Op::AddForeignKey], vec![Op::DropForeignKey]),
+            ]
+        }),
     }
 }
 
@@ -343,8 +352,18 @@ fn plan_check(model: &Model, check: &Check) -> ChangePlan {
         table: model.table.clone(),
         subject: Subject::Check(check.name.clone()),
         declared_phase: check.phase,
-        summary: format!("add CHECK ({})", check.expr.text),
-        phases: phases([none(), none(), (vec![Op::AddCheck], vec![Op::DropCheck])]),
+        summary: format!(
+            "{} CHECK ({})",
+            if check.dropped { "drop" } else { "add" },
+            check.expr.text
+        ),
+        // Dropped at contract, like NOT NULL: until then the previous release may rely
+        // on it. Going back re-adds it, refused (with keys) while rows violate it.
+        phases: phases(if check.dropped {
+            [none(), none(), (vec![Op::DropCheck], vec![Op::AddCheck])]
+        } else {
+            [none(), none(), (vec![Op::AddCheck], vec![Op::DropCheck])]
+        }),
     }
 }
 

@@ -56,6 +56,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod fleet;
 pub mod models;
+pub mod releases;
 pub mod rollout;
 
 pub fn pg_admin_url() -> String {

@@ -116,9 +116,11 @@ pub struct ForeignKeyAttr {
     pub mysql_unvalidated: bool,
     /// The phase the code ships it in.
     pub phase: Option<PhaseValue>,
+    /// A foreign key being dropped (`dropped_foreign_key`).
+    pub dropped: bool,
 }
 
-/// `check(name = "…", expr = "…", phase = …)`.
+/// `check(name = "…", expr = "…", phase = …)`; `dropped` for `dropped_check(...)`.
 pub struct CheckAttr {
     /// Its name.
     pub name: Option<(Span, String)>,
@@ -126,6 +128,8 @@ pub struct CheckAttr {
     pub expr: Option<syn::LitStr>,
     /// The phase the code ships it in.
     pub phase: Option<PhaseValue>,
+    /// A CHECK being dropped (`dropped_check`).
+    pub dropped: bool,
 }
 
 /// `index(name = "…", on(a, b), unique, phase = …)`; `dropped` for `dropped_index(...)`.
@@ -262,7 +266,7 @@ pub enum LiteralValue {
     Str(String),
 }
 
-const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `check`, `foreign_key`";
+const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `check`, `dropped_check`, `foreign_key`, `dropped_foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`";
 const NOT_NULL_KEYS: &str =
@@ -369,10 +373,12 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
             } else if meta.path.is_ident("renamed") {
                 let (phase, from) = parse_phase_and(cx, &meta, "renamed", "from")?;
                 renamed.set(cx, meta.path.span(), RenamedTable { phase, from });
-            } else if meta.path.is_ident("foreign_key") {
-                foreign_keys.push((meta.path.span(), parse_foreign_key(cx, &meta)?));
-            } else if meta.path.is_ident("check") {
-                checks.push((meta.path.span(), parse_check(cx, &meta)?));
+            } else if meta.path.is_ident("foreign_key") || meta.path.is_ident("dropped_foreign_key") {
+                let dropped = meta.path.is_ident("dropped_foreign_key");
+                foreign_keys.push((meta.path.span(), parse_foreign_key(cx, &meta, dropped)?));
+            } else if meta.path.is_ident("check") || meta.path.is_ident("dropped_check") {
+                let dropped = meta.path.is_ident("dropped_check");
+                checks.push((meta.path.span(), parse_check(cx, &meta, dropped)?));
             } else if meta.path.is_ident("dialects") {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|d| {
@@ -428,8 +434,13 @@ fn parse_on(cx: &Ctxt, inner: &ParseNestedMeta<'_>) -> syn::Result<Vec<(Span, St
     Ok(columns)
 }
 
-fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<ForeignKeyAttr> {
-    needs_parens(meta, "foreign_key")?;
+fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Result<ForeignKeyAttr> {
+    let what = if dropped {
+        "dropped_foreign_key"
+    } else {
+        "foreign_key"
+    };
+    needs_parens(meta, what)?;
     let mut name = Attr::none("name");
     let mut on = Attr::none("on");
     let mut references = Attr::none("references");
@@ -453,7 +464,7 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Forei
             unknown(
                 cx,
                 &inner,
-                "`foreign_key`",
+                &format!("`{what}`"),
                 "`name`, `on`, `references`, `phase`, `mysql_unvalidated`",
             )?;
         }
@@ -465,11 +476,13 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Forei
         references: references.get().map(|(_, v)| v),
         mysql_unvalidated: mysql_unvalidated.get().is_some_and(|(_, v)| v),
         phase: phase.get(),
+        dropped,
     })
 }
 
-fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<CheckAttr> {
-    needs_parens(meta, "check")?;
+fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Result<CheckAttr> {
+    let what = if dropped { "dropped_check" } else { "check" };
+    needs_parens(meta, what)?;
     let mut name = Attr::none("name");
     let mut expr = Attr::none("expr");
     let mut phase = Attr::none("phase");
@@ -482,7 +495,7 @@ fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<CheckAttr> 
         } else if inner.path.is_ident("phase") {
             parse_phase(cx, &inner, &mut phase)?;
         } else {
-            unknown(cx, &inner, "`check`", "`name`, `expr`, `phase`")?;
+            unknown(cx, &inner, &format!("`{what}`"), "`name`, `expr`, `phase`")?;
         }
         Ok(())
     })?;
@@ -490,6 +503,7 @@ fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<CheckAttr> 
         name: name.get().map(|(_, v)| v),
         expr: expr.get().map(|(_, v)| v),
         phase: phase.get(),
+        dropped,
     })
 }
 

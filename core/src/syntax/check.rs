@@ -411,6 +411,7 @@ fn foreign_keys(
                 parent,
                 parent_columns,
                 phase,
+                dropped: attr.dropped,
             });
         }
     }
@@ -472,7 +473,12 @@ fn checks(
         };
         let phase = required_phase(cx, *span, "check", attr.phase);
         if let (Some(name), Some(expr), Some(phase)) = (name, expr, phase) {
-            out.push(Check { name, expr, phase });
+            out.push(Check {
+                name,
+                expr,
+                phase,
+                dropped: attr.dropped,
+            });
         }
     }
     out

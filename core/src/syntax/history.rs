@@ -5,7 +5,9 @@
 
 use super::ast::Decl;
 use super::ctxt::Ctxt;
-use crate::lock::{LockFile, LockedColumn, LockedTable, index_definition};
+use crate::lock::{
+    LockFile, LockedColumn, LockedTable, check_definition, foreign_key_definition, index_definition,
+};
 use crate::model::{Change, ChangeKind, Column, Model, Phase};
 use proc_macro2::Span;
 
@@ -448,12 +450,12 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
         .collect();
     shipped.extend(table.checks.iter().map(|(name, c)| Object {
         name,
-        definition: format!("CHECK ({})", c.expr),
+        definition: check_definition(&c.expr, c.dropped),
         phase: c.phase,
     }));
     shipped.extend(table.foreign_keys.iter().map(|(name, f)| Object {
         name,
-        definition: f.definition.clone(),
+        definition: foreign_key_definition(&f.definition, f.dropped),
         phase: f.phase,
     }));
     let mut declared: Vec<(Object<'_>, Span)> = model
@@ -480,7 +482,7 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
                 (
                     Object {
                         name: &c.name,
-                        definition: format!("CHECK ({})", c.expr.text),
+                        definition: check_definition(&c.expr.text, c.dropped),
                         phase: c.phase,
                     },
                     attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
@@ -496,7 +498,7 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
                 (
                     Object {
                         name: &f.name,
-                        definition: f.definition(),
+                        definition: foreign_key_definition(&f.definition(), f.dropped),
                         phase: f.phase,
                     },
                     attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
@@ -505,6 +507,61 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
     );
     check_objects(cx, decl, model, &shipped, &declared, sole);
     check_dropped_as_added(cx, decl, model, table);
+    check_constraint_drops(cx, decl, model, table);
+}
+
+/// A CHECK or foreign key being dropped is declared as it was added: going down re-adds
+/// what the declaration says, and that must be what was there.
+fn check_constraint_drops(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &LockedTable) {
+    let as_added = |shipped: Option<(String, bool)>, completed: Option<&Vec<String>>| match shipped {
+        Some((definition, false)) => Some(definition),
+        _ => completed
+            .and_then(|r| r.last())
+            .filter(|d| !d.starts_with("dropped "))
+            .cloned(),
+    };
+    let report = |span: Span, name: &str, added: String, declared: String| {
+        if added != declared {
+            cx.error_at(
+                span,
+                format!(
+                    "`{}.{name}` shipped as `{added}` ({}), but its drop declares `{declared}`: declare it as it was \
+                     added, so that going down restores it",
+                    model.table,
+                    crate::lock::FILE_NAME
+                ),
+            );
+        }
+    };
+    for (c, (span, _)) in model.checks.iter().zip(&decl.attrs.checks) {
+        if !c.dropped {
+            continue;
+        }
+        let shipped = table
+            .checks
+            .get(&c.name)
+            .map(|l| (check_definition(&l.expr, false), l.dropped));
+        if let Some(added) = as_added(shipped, table.completed.checks.get(&c.name)) {
+            report(*span, &c.name, added, check_definition(&c.expr.text, false));
+        }
+    }
+    for (f, (span, _)) in model.foreign_keys.iter().zip(&decl.attrs.foreign_keys) {
+        if !f.dropped {
+            continue;
+        }
+        let shipped = table
+            .foreign_keys
+            .get(&f.name)
+            .map(|l| (foreign_key_definition(&l.definition, false), l.dropped));
+        if let Some(added) = as_added(shipped, table.completed.foreign_keys.get(&f.name)) {
+            report(
+                *span,
+                &f.name,
+                added,
+                foreign_key_definition(&f.definition(), false),
+            );
+        }
+    }
 }
 
 /// An index being dropped is declared the way it was added: a UNIQUE constraint's index
