@@ -153,6 +153,21 @@ pub fn index_definition(change: ChangeKind, unique: bool, constraint: bool, colu
     )
 }
 
+/// [`index_definition`], with where a renamed index comes from.
+pub fn index_change(
+    change: ChangeKind,
+    unique: bool,
+    constraint: bool,
+    columns: &[String],
+    from: Option<&str>,
+) -> String {
+    let definition = index_definition(change, unique, constraint, columns);
+    match from {
+        Some(from) => format!("{definition} from {from}"),
+        None => definition,
+    }
+}
+
 /// A CHECK change, comparably: `CHECK (…)` added, `dropped CHECK (…)`.
 pub fn check_definition(expr: &str, dropped: bool) -> String {
     format!("{}CHECK ({expr})", if dropped { "dropped " } else { "" })
@@ -201,7 +216,13 @@ fn declared_changes(models: &[&Model], table: &str) -> Vec<(Subject, String)> {
         for i in &m.indexes {
             out.push((
                 Subject::Index(i.name.clone()),
-                index_definition(i.kind(), i.unique, i.constraint, &i.columns),
+                index_change(
+                    i.kind(),
+                    i.unique,
+                    i.constraint,
+                    &i.columns,
+                    i.renamed_from.as_deref(),
+                ),
             ));
         }
         for c in &m.checks {
@@ -257,8 +278,11 @@ pub struct LockedIndex {
     pub constraint: bool,
     /// The phase the code ships it in.
     pub phase: Phase,
-    /// `added` or `dropped`.
+    /// `added`, `dropped` or `renamed`.
     pub change: ChangeKind,
+    /// A rename's previous name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,7 +358,7 @@ impl LockedTable {
         for (name, i) in &self.indexes {
             out.push((
                 Subject::Index(name.clone()),
-                index_definition(i.change, i.unique, i.constraint, &i.columns),
+                index_change(i.change, i.unique, i.constraint, &i.columns, i.from.as_deref()),
                 i.phase,
             ));
         }
@@ -555,6 +579,7 @@ impl LockedTable {
                             constraint: i.constraint,
                             phase: i.phase,
                             change: i.kind(),
+                            from: i.renamed_from.clone(),
                         },
                     )
                 })

@@ -138,12 +138,18 @@ pub struct Index {
     pub dropped: bool,
     /// The phase the code ships it in.
     pub phase: Phase,
+    /// `renamed_index(from = "old", …)`: the index, there under `from`, takes `name` at
+    /// contract (and its old name back going down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 impl Index {
     /// What kind of change this is.
     pub fn kind(&self) -> ChangeKind {
-        if self.dropped {
+        if self.renamed_from.is_some() {
+            ChangeKind::Renamed
+        } else if self.dropped {
             ChangeKind::Dropped
         } else {
             ChangeKind::Added

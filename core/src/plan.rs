@@ -169,6 +169,10 @@ pub enum Op {
     CreateIndex,
     /// Drop the index without blocking reads or writes.
     DropIndex,
+    /// Give the index (there under its previous name) its declared name: metadata only.
+    RenameIndex,
+    /// Undo [`Op::RenameIndex`].
+    UnrenameIndex,
     /// Assert no row violates the check, then add it without a long lock (PostgreSQL:
     /// `NOT VALID`, then `VALIDATE` in its own transaction).
     AddCheck,
@@ -373,7 +377,14 @@ fn plan_index(model: &Model, index: &Index) -> ChangePlan {
     let none = || (vec![], vec![]);
     let what = if index.unique { "unique index" } else { "index" };
     let on = index.columns.join(", ");
-    let (summary, ops) = if index.dropped {
+    let (summary, ops) = if let Some(from) = &index.renamed_from {
+        // At contract: the previous release's hand-written SQL (an index hint) may name
+        // it until then.
+        (
+            format!("rename {what} on ({on}) from {from}"),
+            [none(), none(), (vec![Op::RenameIndex], vec![Op::UnrenameIndex])],
+        )
+    } else if index.dropped {
         (
             format!("drop {what} on ({on})"),
             [none(), none(), (vec![Op::DropIndex], vec![Op::CreateIndex])],

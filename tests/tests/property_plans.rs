@@ -182,6 +182,7 @@ fn model(n: &Names) -> Model {
             constraint: false,
             dropped: false,
             phase: Phase::Contract,
+            renamed_from: None,
         }],
         checks: vec![],
         foreign_keys: vec![],

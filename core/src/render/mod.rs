@@ -352,10 +352,34 @@ impl IndexTarget<'_> {
     }
     /// The index in the catalog.
     pub fn object(&self) -> Object {
+        self.object_named(&self.index.name)
+    }
+    /// An index of the table named `name` in the catalog.
+    pub fn object_named(&self, name: &str) -> Object {
         Object::Index {
             table: self.model.table.clone(),
-            name: self.index.name.clone(),
+            name: name.to_string(),
         }
+    }
+    /// A rename's (old name, new name) for `op` (`RenameIndex` or `UnrenameIndex`).
+    pub fn renaming(&self, op: &Op) -> (String, String) {
+        let from = self
+            .index
+            .renamed_from
+            .clone()
+            .expect("the planner renames only a renamed index");
+        match op {
+            Op::RenameIndex => (from, self.index.name.clone()),
+            _ => (self.index.name.clone(), from),
+        }
+    }
+    /// A rename's expectations: the old name gone, the new one the index as declared.
+    pub fn renamed(&self, op: &Op) -> Vec<Expect> {
+        let (old, new) = self.renaming(op);
+        vec![
+            drop(self.object_named(&old)),
+            create(self.object_named(&new), self.state()),
+        ]
     }
     /// The index as built.
     pub fn state(&self) -> State {
@@ -469,6 +493,7 @@ fn render_steps(
                 constraint: false,
                 dropped: false,
                 phase: fk.phase,
+                renamed_from: None,
             };
             let it = IndexTarget {
                 model,

@@ -147,6 +147,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::RelaxNotNull(_) => vec![modify(t, "drop-not-null", false)],
         Op::CreateIndex
         | Op::DropIndex
+        | Op::RenameIndex
+        | Op::UnrenameIndex
         | Op::AddCheck
         | Op::DropCheck
         | Op::CreateForeignKeyIndex
@@ -360,6 +362,29 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
             ),
             drop(t.object()),
         ),
+        // Metadata only (MySQL 5.7, MariaDB 10.5).
+        Op::RenameIndex | Op::UnrenameIndex => {
+            let (old, new) = t.renaming(op);
+            let name = if *op == Op::RenameIndex {
+                "rename-index"
+            } else {
+                "unrename-index"
+            };
+            let mut s = step(name, false, true);
+            let mut expects = t.renamed(op);
+            let last = expects.pop().expect("a rename expects two things");
+            s.expects.extend(expects);
+            (
+                s,
+                format!(
+                    "ALTER TABLE {} RENAME INDEX {} TO {}, ALGORITHM=INPLACE, LOCK=NONE",
+                    t.table(),
+                    t.q(&old),
+                    t.q(&new)
+                ),
+                last,
+            )
+        }
         _ => unreachable!("only index operations act on an index"),
     };
     s.statements.push(Statement::Execute(sql));

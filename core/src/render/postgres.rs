@@ -186,6 +186,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         }
         Op::CreateIndex
         | Op::DropIndex
+        | Op::RenameIndex
+        | Op::UnrenameIndex
         | Op::AddCheck
         | Op::DropCheck
         | Op::CreateForeignKeyIndex
@@ -433,6 +435,40 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                         combinable: false,
                     },
                 ];
+            }
+            s
+        }
+        Op::RenameIndex | Op::UnrenameIndex => {
+            let (old, new) = t.renaming(op);
+            let mut s = step(
+                if *op == Op::RenameIndex {
+                    "rename-index"
+                } else {
+                    "unrename-index"
+                },
+                true,
+                true,
+            );
+            // A UNIQUE constraint's index goes by the constraint's name: renaming the
+            // constraint renames both.
+            s.statements.push(Statement::Execute(if t.index.constraint {
+                format!(
+                    "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+                    t.table(),
+                    t.q(&old),
+                    t.q(&new)
+                )
+            } else {
+                format!("ALTER INDEX {} RENAME TO {}", t.q(&old), t.q(&new))
+            }));
+            s.expects.extend(t.renamed(op));
+            if t.index.constraint {
+                let named = |name: &str| Object::Constraint {
+                    table: t.model.table.clone(),
+                    name: name.to_string(),
+                };
+                s.expects.push(drop(named(&old)));
+                s.expects.push(create(named(&new), unique_constraint.clone()));
             }
             s
         }

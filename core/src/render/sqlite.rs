@@ -92,6 +92,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::DropDefault => rebuild(t, None, Some(None)),
         Op::CreateIndex
         | Op::DropIndex
+        | Op::RenameIndex
+        | Op::UnrenameIndex
         | Op::AddCheck
         | Op::DropCheck
         | Op::CreateForeignKeyIndex
@@ -241,6 +243,28 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
             s.statements
                 .push(Statement::Execute(format!("DROP INDEX IF EXISTS {}", t.name())));
             s.expects.push(drop(t.object()));
+            s
+        }
+        // SQLite cannot rename an index: the new one is built under the write lock and
+        // the old one dropped, in one transaction.
+        Op::RenameIndex | Op::UnrenameIndex => {
+            let (old, new) = t.renaming(op);
+            let name = if *op == Op::RenameIndex {
+                "rename-index"
+            } else {
+                "unrename-index"
+            };
+            let mut s = step(name, true, true);
+            s.statements.push(Statement::Execute(format!(
+                "CREATE {}INDEX IF NOT EXISTS {} ON {} {}",
+                t.unique(),
+                t.q(&new),
+                t.table(),
+                t.columns()
+            )));
+            s.statements
+                .push(Statement::Execute(format!("DROP INDEX IF EXISTS {}", t.q(&old))));
+            s.expects.extend(t.renamed(op));
             s
         }
         _ => unreachable!("only index operations act on an index"),

@@ -136,6 +136,10 @@ pub struct CheckAttr {
 pub struct IndexAttr {
     /// An index being dropped (`dropped_index`).
     pub dropped: bool,
+    /// An index being renamed (`renamed_index`): `from = "old"`, with the value's span.
+    pub renamed: bool,
+    /// `from = "…"` of `renamed_index`.
+    pub from: Option<(Span, String)>,
     /// Its name.
     pub name: Option<(Span, String)>,
     /// The columns it covers.
@@ -266,8 +270,9 @@ pub enum LiteralValue {
     Str(String),
 }
 
-const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `check`, `dropped_check`, `foreign_key`, `dropped_foreign_key`";
+const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `renamed_index`, `check`, `dropped_check`, `foreign_key`, `dropped_foreign_key`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
+const RENAMED_INDEX_KEYS: &str = "`from`, `name`, `on`, `unique`, `constraint`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`";
 const NOT_NULL_KEYS: &str =
     "`fill`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
@@ -361,9 +366,12 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
             } else if meta.path.is_ident("lock") {
                 let s = lit_str(&meta)?;
                 lock.set(cx, meta.path.span(), s.value());
-            } else if meta.path.is_ident("index") || meta.path.is_ident("dropped_index") {
-                let dropped = meta.path.is_ident("dropped_index");
-                indexes.push((meta.path.span(), parse_index(cx, &meta, dropped)?));
+            } else if meta.path.is_ident("index")
+                || meta.path.is_ident("dropped_index")
+                || meta.path.is_ident("renamed_index")
+            {
+                let kind = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+                indexes.push((meta.path.span(), parse_index(cx, &meta, &kind)?));
             } else if meta.path.is_ident("created") {
                 let phase = parse_phase_only(cx, &meta, "created")?;
                 created.set(cx, meta.path.span(), phase);
@@ -507,9 +515,10 @@ fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Res
     })
 }
 
-fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Result<IndexAttr> {
-    let what = if dropped { "dropped_index" } else { "index" };
+fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<IndexAttr> {
+    let (dropped, renamed) = (what == "dropped_index", what == "renamed_index");
     needs_parens(meta, what)?;
+    let mut from = Attr::none("from");
     let mut name = Attr::none("name");
     let mut on = Attr::none("on");
     let mut unique = Attr::none("unique");
@@ -528,6 +537,11 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Res
             constraint.set(cx, inner.path.span(), ());
         } else if inner.path.is_ident("phase") {
             parse_phase(cx, &inner, &mut phase)?;
+        } else if renamed && inner.path.is_ident("from") {
+            let s = lit_str(&inner)?;
+            from.set(cx, inner.path.span(), (s.span(), s.value()));
+        } else if renamed {
+            unknown(cx, &inner, &format!("`{what}`"), RENAMED_INDEX_KEYS)?;
         } else {
             unknown(cx, &inner, &format!("`{what}`"), INDEX_KEYS)?;
         }
@@ -535,6 +549,8 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Res
     })?;
     Ok(IndexAttr {
         dropped,
+        renamed,
+        from: from.get().map(|(_, v)| v),
         name: name.get().map(|(_, v)| v),
         on: on.get(),
         unique: unique.get().is_some(),

@@ -487,7 +487,13 @@ fn checks(
 fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect]) -> Vec<Index> {
     let mut out: Vec<Index> = Vec::new();
     for (span, attr) in &decl.attrs.indexes {
-        let what = if attr.dropped { "dropped_index" } else { "index" };
+        let what = if attr.renamed {
+            "renamed_index"
+        } else if attr.dropped {
+            "dropped_index"
+        } else {
+            "index"
+        };
         let mut used: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         used.extend(out.iter().map(|i| i.name.as_str()));
         let name = object_name(cx, *span, what, "index", &attr.name, "", &used, dialects);
@@ -568,6 +574,28 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
             );
             ok = false;
         }
+        let renamed_from = match (&attr.from, attr.renamed) {
+            (_, false) => None,
+            (None, true) => {
+                cx.error_at(
+                    *span,
+                    "`renamed_index(...)` needs the index's current name: `from = \"…\"`",
+                );
+                ok = false;
+                None
+            }
+            (Some((s, from)), true) => {
+                if Some(from) == name.as_ref() {
+                    cx.error_at(
+                        *s,
+                        "`from` is the index's name already: a rename needs a new `name`",
+                    );
+                    ok = false;
+                }
+                ok &= identifier(cx, *s, "index", from, dialects);
+                Some(from.clone())
+            }
+        };
         let phase = required_phase(cx, *span, what, attr.phase);
         if let (Some(name), Some(phase), true) = (name, phase, ok) {
             out.push(Index {
@@ -577,6 +605,7 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
                 constraint: attr.constraint.is_some(),
                 dropped: attr.dropped,
                 phase,
+                renamed_from,
             });
         }
     }

@@ -6,7 +6,8 @@
 use super::ast::Decl;
 use super::ctxt::Ctxt;
 use crate::lock::{
-    LockFile, LockedColumn, LockedTable, check_definition, foreign_key_definition, index_definition,
+    LockFile, LockedColumn, LockedTable, check_definition, foreign_key_definition, index_change,
+    index_definition,
 };
 use crate::model::{Change, ChangeKind, Column, Model, Phase};
 use proc_macro2::Span;
@@ -444,7 +445,7 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
         .iter()
         .map(|(name, i)| Object {
             name,
-            definition: index_definition(i.change, i.unique, i.constraint, &i.columns),
+            definition: index_change(i.change, i.unique, i.constraint, &i.columns, i.from.as_deref()),
             phase: i.phase,
         })
         .collect();
@@ -466,7 +467,13 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
             (
                 Object {
                     name: &i.name,
-                    definition: index_definition(i.kind(), i.unique, i.constraint, &i.columns),
+                    definition: index_change(
+                        i.kind(),
+                        i.unique,
+                        i.constraint,
+                        &i.columns,
+                        i.renamed_from.as_deref(),
+                    ),
                     phase: i.phase,
                 },
                 attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
