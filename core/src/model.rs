@@ -86,6 +86,67 @@ pub struct ForeignKey {
     /// down.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dropped: bool,
+    /// `on_delete = "…"`: what deleting a referenced row does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_delete: Option<ReferentialAction>,
+    /// `on_update = "…"`: what changing a referenced key does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_update: Option<ReferentialAction>,
+    /// `deferrable` / `initially_deferred` (PostgreSQL): checked at commit, when deferred.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferrable: Option<Deferral>,
+}
+
+/// What a foreign key does when the referenced row is deleted or its key changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferentialAction {
+    /// `CASCADE`: the referencing rows follow.
+    Cascade,
+    /// `SET NULL`: the referencing columns become NULL.
+    SetNull,
+    /// `SET DEFAULT`: the referencing columns take their default.
+    SetDefault,
+    /// `RESTRICT`: refused at once.
+    Restrict,
+    /// `NO ACTION`: refused at the end of the statement (or at commit, when deferred).
+    NoAction,
+}
+
+impl ReferentialAction {
+    /// From the attribute's text: `cascade`, `set null`, `set default`, `restrict`,
+    /// `no action` (any case, `_` for the space).
+    pub fn parse(text: &str) -> Option<ReferentialAction> {
+        match text.trim().to_ascii_lowercase().replace('_', " ").as_str() {
+            "cascade" => Some(ReferentialAction::Cascade),
+            "set null" => Some(ReferentialAction::SetNull),
+            "set default" => Some(ReferentialAction::SetDefault),
+            "restrict" => Some(ReferentialAction::Restrict),
+            "no action" => Some(ReferentialAction::NoAction),
+            _ => None,
+        }
+    }
+
+    /// As SQL spells it.
+    pub fn sql(self) -> &'static str {
+        match self {
+            ReferentialAction::Cascade => "CASCADE",
+            ReferentialAction::SetNull => "SET NULL",
+            ReferentialAction::SetDefault => "SET DEFAULT",
+            ReferentialAction::Restrict => "RESTRICT",
+            ReferentialAction::NoAction => "NO ACTION",
+        }
+    }
+}
+
+/// When a deferrable foreign key is checked by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deferral {
+    /// `DEFERRABLE INITIALLY IMMEDIATE`: per statement unless a transaction defers it.
+    InitiallyImmediate,
+    /// `DEFERRABLE INITIALLY DEFERRED`: at commit.
+    InitiallyDeferred,
 }
 
 impl ForeignKey {
@@ -94,14 +155,32 @@ impl ForeignKey {
         format!("{}_idx", self.name)
     }
 
-    /// `FOREIGN KEY (a) REFERENCES parent(id)`, for messages and the lock.
+    /// `FOREIGN KEY (a) REFERENCES parent(id)` and its options, for messages and the lock.
     pub fn definition(&self) -> String {
         format!(
-            "FOREIGN KEY ({}) REFERENCES {}({})",
+            "FOREIGN KEY ({}) REFERENCES {}({}){}",
             self.columns.join(", "),
             self.parent,
-            self.parent_columns.join(", ")
+            self.parent_columns.join(", "),
+            self.options_sql()
         )
+    }
+
+    /// ` ON DELETE … ON UPDATE … DEFERRABLE …`, as declared (empty when nothing is).
+    pub fn options_sql(&self) -> String {
+        let mut out = String::new();
+        if let Some(a) = self.on_delete {
+            out.push_str(&format!(" ON DELETE {}", a.sql()));
+        }
+        if let Some(a) = self.on_update {
+            out.push_str(&format!(" ON UPDATE {}", a.sql()));
+        }
+        match self.deferrable {
+            Some(Deferral::InitiallyImmediate) => out.push_str(" DEFERRABLE INITIALLY IMMEDIATE"),
+            Some(Deferral::InitiallyDeferred) => out.push_str(" DEFERRABLE INITIALLY DEFERRED"),
+            None => {}
+        }
+        out
     }
 }
 

@@ -297,11 +297,12 @@ pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec
             add.statements.extend([
                 Statement::Execute("SET SESSION foreign_key_checks = 0".into()),
                 Statement::Execute(format!(
-                    "ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({}) REFERENCES {} ({}), \
+                    "ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({}) REFERENCES {} ({}){}, \
                      ALGORITHM=INPLACE, LOCK=NONE",
                     list(&fk.columns),
                     d.quote(&fk.parent),
-                    list(&fk.parent_columns)
+                    list(&fk.parent_columns),
+                    fk.options_sql()
                 )),
                 Statement::Execute("SET SESSION foreign_key_checks = 1".into()),
             ]);

@@ -330,10 +330,11 @@ pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec
     let d = crate::dialect::Dialect::Postgres;
     let list = |cols: &[String]| cols.iter().map(|c| d.quote(c)).collect::<Vec<_>>().join(", ");
     let definition = format!(
-        "FOREIGN KEY ({}) REFERENCES {} ({})",
+        "FOREIGN KEY ({}) REFERENCES {} ({}){}",
         list(&fk.columns),
         d.quote(&fk.parent),
-        list(&fk.parent_columns)
+        list(&fk.parent_columns),
+        fk.options_sql()
     );
     let verify = super::no_orphans(d, model, fk);
     not_valid_constraint(model, &fk.name, "foreign-key", &definition, verify, op)

@@ -118,6 +118,14 @@ pub struct ForeignKeyAttr {
     pub phase: Option<PhaseValue>,
     /// A foreign key being dropped (`dropped_foreign_key`).
     pub dropped: bool,
+    /// `on_delete = "…"`, `on_update = "…"`: the text and its span.
+    pub on_delete: Option<syn::LitStr>,
+    /// See `on_delete`.
+    pub on_update: Option<syn::LitStr>,
+    /// `deferrable`, `initially_deferred`: their spans.
+    pub deferrable: Option<Span>,
+    /// See `deferrable`.
+    pub initially_deferred: Option<Span>,
 }
 
 /// `check(name = "…", expr = "…", phase = …)`; `dropped` for `dropped_check(...)`.
@@ -454,6 +462,10 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> sy
     let mut references = Attr::none("references");
     let mut mysql_unvalidated = Attr::none("mysql_unvalidated");
     let mut phase = Attr::none("phase");
+    let mut on_delete = Attr::none("on_delete");
+    let mut on_update = Attr::none("on_update");
+    let mut deferrable = Attr::none("deferrable");
+    let mut initially_deferred = Attr::none("initially_deferred");
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("name") {
             let s = lit_str(&inner)?;
@@ -468,12 +480,21 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> sy
             mysql_unvalidated.set(cx, inner.path.span(), b.value);
         } else if inner.path.is_ident("phase") {
             parse_phase(cx, &inner, &mut phase)?;
+        } else if inner.path.is_ident("on_delete") {
+            on_delete.set(cx, inner.path.span(), lit_str(&inner)?);
+        } else if inner.path.is_ident("on_update") {
+            on_update.set(cx, inner.path.span(), lit_str(&inner)?);
+        } else if inner.path.is_ident("deferrable") {
+            deferrable.set(cx, inner.path.span(), ());
+        } else if inner.path.is_ident("initially_deferred") {
+            initially_deferred.set(cx, inner.path.span(), ());
         } else {
             unknown(
                 cx,
                 &inner,
                 &format!("`{what}`"),
-                "`name`, `on`, `references`, `phase`, `mysql_unvalidated`",
+                "`name`, `on`, `references`, `phase`, `on_delete`, `on_update`, `deferrable`, `initially_deferred`, \
+                 `mysql_unvalidated`",
             )?;
         }
         Ok(())
@@ -485,6 +506,10 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> sy
         mysql_unvalidated: mysql_unvalidated.get().is_some_and(|(_, v)| v),
         phase: phase.get(),
         dropped,
+        on_delete: on_delete.get().map(|(_, v)| v),
+        on_update: on_update.get().map(|(_, v)| v),
+        deferrable: deferrable.get().map(|(s, ())| s),
+        initially_deferred: initially_deferred.get().map(|(s, ())| s),
     })
 }
 

@@ -3,7 +3,7 @@
 //! shows them all.
 
 use super::ast::{Decl, FieldDecl};
-use super::attr::{Added, LiteralValue, NotNull, Renamed, Retired, Retyped, SqlTypeOverride};
+use super::attr::{Added, ForeignKeyAttr, LiteralValue, NotNull, Renamed, Retired, Retyped, SqlTypeOverride};
 use super::ctxt::Ctxt;
 use super::sql::{self, NON_VOLATILE_FUNCTIONS, VOLATILE_FUNCTIONS};
 use crate::dialect::Dialect;
@@ -11,7 +11,9 @@ use crate::model::{
     AddColumn, Change, Column, ColumnType, DefaultValue, Literal, Model, Phase, RenameColumn, RetireColumn,
     RetypeColumn, Throttle,
 };
-use crate::model::{Check, DefaultChange, ForeignKey, Index, NotNullColumn, NullableColumn};
+use crate::model::{
+    Check, DefaultChange, Deferral, ForeignKey, Index, NotNullColumn, NullableColumn, ReferentialAction,
+};
 use crate::types::{LiteralClass, literal_class, sql_type};
 use std::collections::BTreeMap;
 
@@ -403,6 +405,8 @@ fn foreign_keys(
             ok = false;
         }
         let phase = required_phase(cx, *span, "foreign_key", attr.phase);
+        let (on_delete, on_update, deferrable) = referential_options(cx, attr, columns, &cols, dialects);
+        ok &= on_delete.is_ok() && on_update.is_ok() && deferrable.is_ok();
         if let (Some(name), Some((parent, parent_columns)), Some(phase), true) = (name, reference, phase, ok)
         {
             out.push(ForeignKey {
@@ -412,10 +416,86 @@ fn foreign_keys(
                 parent_columns,
                 phase,
                 dropped: attr.dropped,
+                on_delete: on_delete.unwrap_or(None),
+                on_update: on_update.unwrap_or(None),
+                deferrable: deferrable.unwrap_or(None),
             });
         }
     }
     out
+}
+
+type Checked<T> = Result<Option<T>, ()>;
+
+/// A foreign key's `on_delete`, `on_update` and deferral, each checked: a known action;
+/// `set null` only over nullable columns, `set default` and deferral not on MySQL/MariaDB
+/// (InnoDB refuses the one and has no deferred constraints).
+fn referential_options(
+    cx: &Ctxt,
+    attr: &ForeignKeyAttr,
+    columns: &[Column],
+    cols: &[String],
+    dialects: &[Dialect],
+) -> (
+    Checked<ReferentialAction>,
+    Checked<ReferentialAction>,
+    Checked<Deferral>,
+) {
+    let on_mysql = dialects.contains(&Dialect::MySql);
+    let action = |text: &Option<syn::LitStr>, key: &str| -> Checked<ReferentialAction> {
+        let Some(text) = text else { return Ok(None) };
+        let Some(action) = ReferentialAction::parse(&text.value()) else {
+            cx.error_at(
+                text.span(),
+                format!(
+                    "`{key}` takes \"cascade\", \"set null\", \"set default\", \"restrict\" or \"no action\", not \"{}\"",
+                    text.value()
+                ),
+            );
+            return Err(());
+        };
+        let not_null: Vec<&str> = cols
+            .iter()
+            .filter(|c| columns.iter().any(|m| m.name == **c && !m.nullable))
+            .map(String::as_str)
+            .collect();
+        if action == ReferentialAction::SetNull && !not_null.is_empty() {
+            cx.error_at(
+                text.span(),
+                format!(
+                    "`{key} = \"set null\"` writes NULL into {}, which {} NOT NULL: make the field `Option<…>` (or \
+                     use \"cascade\" or \"restrict\")",
+                    not_null.join(", "),
+                    if not_null.len() == 1 { "is" } else { "are" }
+                ),
+            );
+            return Err(());
+        }
+        if action == ReferentialAction::SetDefault && on_mysql {
+            cx.error_at(
+                text.span(),
+                format!("MySQL/MariaDB (InnoDB) refuse `{key} = \"set default\"`\nhelp: limit the model with `dialects(...)`"),
+            );
+            return Err(());
+        }
+        Ok(Some(action))
+    };
+    let on_delete = action(&attr.on_delete, "on_delete");
+    let on_update = action(&attr.on_update, "on_update");
+    let deferrable = match (attr.deferrable, attr.initially_deferred) {
+        (None, None) => Ok(None),
+        (Some(s), _) | (None, Some(s)) if on_mysql => {
+            cx.error_at(
+                s,
+                "MySQL/MariaDB have no deferrable constraints: every foreign key is checked per row\nhelp: limit the \
+                 model to PostgreSQL with `dialects(postgres)`",
+            );
+            Err(())
+        }
+        (_, Some(_)) => Ok(Some(Deferral::InitiallyDeferred)),
+        (Some(_), None) => Ok(Some(Deferral::InitiallyImmediate)),
+    };
+    (on_delete, on_update, deferrable)
 }
 
 fn checks(
