@@ -132,6 +132,9 @@ pub enum State {
         columns: Vec<String>,
         /// Whether it is unique.
         unique: bool,
+        /// Whether it covers only the rows of a predicate (a partial index).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        partial: bool,
     },
     /// A constraint of this kind.
     Constraint {
@@ -249,9 +252,14 @@ fn describe(s: &State) -> String {
         ),
         State::Trigger { .. } => "with the planned body".into(),
         State::Function { .. } => "with the planned body".into(),
-        State::Index { columns, unique } => format!(
-            "{}on ({})",
+        State::Index {
+            columns,
+            unique,
+            partial,
+        } => format!(
+            "{}{}on ({})",
             if *unique { "unique, " } else { "" },
+            if *partial { "partial, " } else { "" },
             columns.join(", ")
         ),
         State::Constraint { kind, validated } => format!(
@@ -304,6 +312,9 @@ pub struct Found {
     #[serde(default, deserialize_with = "lenient_bool")]
     /// Whether an index is unique.
     pub unique: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    /// Whether an index is partial (absent where the engine has none).
+    pub partial: Option<bool>,
     #[serde(default, deserialize_with = "lenient_bool")]
     /// Whether an index is valid, a constraint validated.
     pub valid: Option<bool>,
@@ -465,7 +476,11 @@ pub fn difference(dialect: Dialect, state: &State, f: &Found, strict: bool) -> O
         State::Function { body } => {
             (f.definition.as_deref() != Some(body.as_str())).then(|| "has another body".to_string())
         }
-        State::Index { columns, unique } => {
+        State::Index {
+            columns,
+            unique,
+            partial,
+        } => {
             let live = f.column_names.clone().unwrap_or_default();
             if &live != columns {
                 return Some(format!(
@@ -476,6 +491,16 @@ pub fn difference(dialect: Dialect, state: &State, f: &Found, strict: bool) -> O
             }
             if f.unique != Some(*unique) {
                 return Some(if *unique { "is not unique" } else { "is unique" }.into());
+            }
+            if f.partial.unwrap_or(false) != *partial {
+                return Some(
+                    if *partial {
+                        "covers every row (it is not partial)"
+                    } else {
+                        "is partial (it covers only some rows)"
+                    }
+                    .into(),
+                );
             }
             (strict && f.valid == Some(false))
                 .then(|| "is INVALID (a failed or interrupted build)".to_string())
@@ -627,9 +652,9 @@ pub fn probe_sql(dialect: Dialect, object: &Object) -> String {
             "SELECT json_build_object('kind', CASE c.relkind WHEN 'i' THEN 'index' WHEN 'I' THEN 'index' \
              WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' \
              WHEN 'S' THEN 'sequence' ELSE 'relation' END, 'table', t.relname, 'unique', i.indisunique, \
-             'valid', i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL, 'column_names', \
+             'valid', i.indisvalid AND i.indexprs IS NULL, 'partial', i.indpred IS NOT NULL, 'column_names', \
              (SELECT json_agg(a.attname::text ORDER BY k.n) FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum))::text \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE k.n <= i.indnkeyatts))::text \
              FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid \
              WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = {}",
             lit(name)
@@ -698,6 +723,7 @@ pub fn probe_sql(dialect: Dialect, object: &Object) -> String {
         (Dialect::Sqlite, Object::Trigger { name, .. } | Object::Index { name, .. }) => format!(
             "SELECT json_object('kind', m.type, 'table', m.tbl_name, 'definition', m.sql, 'unique', \
              (SELECT l.\"unique\" FROM pragma_index_list(m.tbl_name) l WHERE l.name = m.name), 'valid', 1, \
+             'partial', (SELECT l.partial FROM pragma_index_list(m.tbl_name) l WHERE l.name = m.name), \
              'column_names', (SELECT json_group_array(i.name) FROM (SELECT name FROM pragma_index_info(m.name) \
              ORDER BY seqno) i)) FROM sqlite_master m WHERE m.name = {}",
             lit(name)
@@ -771,6 +797,7 @@ mod tests {
             effect: Effect::Create(State::Index {
                 columns: vec!["user_id".into()],
                 unique: false,
+                partial: false,
             }),
         };
         let drop = Expect {
@@ -795,6 +822,7 @@ mod tests {
             effect: Effect::Create(State::Index {
                 columns: vec!["a".into()],
                 unique: true,
+                partial: false,
             }),
         };
         let mut f = Found {

@@ -153,18 +153,54 @@ pub fn index_definition(change: ChangeKind, unique: bool, constraint: bool, colu
     )
 }
 
-/// [`index_definition`], with where a renamed index comes from.
+/// [`index_definition`], with its method, included columns and predicate, and where a
+/// renamed index comes from.
 pub fn index_change(
     change: ChangeKind,
     unique: bool,
     constraint: bool,
     columns: &[String],
+    options: &IndexOptions,
     from: Option<&str>,
 ) -> String {
-    let definition = index_definition(change, unique, constraint, columns);
-    match from {
-        Some(from) => format!("{definition} from {from}"),
-        None => definition,
+    let mut out = index_definition(change, unique, constraint, columns);
+    if let Some(m) = &options.using {
+        out.push_str(&format!(" using {m}"));
+    }
+    if !options.include.is_empty() {
+        out.push_str(&format!(" including ({})", options.include.join(", ")));
+    }
+    if let Some(p) = &options.predicate {
+        out.push_str(&format!(" where {p}"));
+    }
+    if let Some(from) = from {
+        out.push_str(&format!(" from {from}"));
+    }
+    out
+}
+
+/// An index's method, included columns and predicate, as the lock records them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexOptions {
+    /// `predicate`, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+    /// `using`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub using: Option<String>,
+    /// `include(…)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+}
+
+impl IndexOptions {
+    /// What `index` declares.
+    pub fn of(index: &crate::model::Index) -> IndexOptions {
+        IndexOptions {
+            predicate: index.predicate.as_ref().map(|p| p.text.clone()),
+            using: index.method.clone(),
+            include: index.include.clone(),
+        }
     }
 }
 
@@ -221,6 +257,7 @@ fn declared_changes(models: &[&Model], table: &str) -> Vec<(Subject, String)> {
                     i.unique,
                     i.constraint,
                     &i.columns,
+                    &IndexOptions::of(i),
                     i.renamed_from.as_deref(),
                 ),
             ));
@@ -283,6 +320,9 @@ pub struct LockedIndex {
     /// A rename's previous name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// Its method, included columns and predicate.
+    #[serde(flatten)]
+    pub options: IndexOptions,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -358,7 +398,14 @@ impl LockedTable {
         for (name, i) in &self.indexes {
             out.push((
                 Subject::Index(name.clone()),
-                index_change(i.change, i.unique, i.constraint, &i.columns, i.from.as_deref()),
+                index_change(
+                    i.change,
+                    i.unique,
+                    i.constraint,
+                    &i.columns,
+                    &i.options,
+                    i.from.as_deref(),
+                ),
                 i.phase,
             ));
         }
@@ -580,6 +627,7 @@ impl LockedTable {
                             phase: i.phase,
                             change: i.kind(),
                             from: i.renamed_from.clone(),
+                            options: IndexOptions::of(i),
                         },
                     )
                 })

@@ -221,6 +221,16 @@ pub struct Index {
     /// contract (and its old name back going down).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
+    /// `where = "<sql>"`: a partial index, over the rows the condition holds for
+    /// (PostgreSQL, SQLite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<SqlExpr>,
+    /// `using = "gin"`: the index method (PostgreSQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// `include(a, b)`: columns stored in the index, not searched (PostgreSQL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
 }
 
 impl Index {

@@ -347,6 +347,26 @@ impl IndexTarget<'_> {
         let cols: Vec<String> = self.index.columns.iter().map(|c| self.q(c)).collect();
         format!("({})", cols.join(", "))
     }
+    /// What follows `ON <table>` in `CREATE INDEX`: the method, the columns, the included
+    /// columns and the predicate, as declared (just the columns when nothing else is).
+    pub fn definition(&self) -> String {
+        let mut out = String::new();
+        if let Some(m) = &self.index.method {
+            out.push_str(&format!("USING {m} "));
+        }
+        out.push_str(&self.columns());
+        if !self.index.include.is_empty() {
+            let cols: Vec<String> = self.index.include.iter().map(|c| self.q(c)).collect();
+            out.push_str(&format!(" INCLUDE ({})", cols.join(", ")));
+        }
+        if let Some(p) = &self.index.predicate {
+            out.push_str(&format!(
+                " WHERE {}",
+                p.render(self.dialect, crate::expr::Qualifier::None)
+            ));
+        }
+        out
+    }
     pub fn unique(&self) -> &'static str {
         if self.index.unique { "UNIQUE " } else { "" }
     }
@@ -386,6 +406,7 @@ impl IndexTarget<'_> {
         State::Index {
             columns: self.index.columns.clone(),
             unique: self.index.unique,
+            partial: self.index.predicate.is_some(),
         }
     }
 
@@ -397,11 +418,18 @@ impl IndexTarget<'_> {
         }
         let cols: Vec<String> = self.index.columns.iter().map(|c| self.q(c)).collect();
         let list = cols.join(", ");
-        let not_null = cols
+        let mut not_null = cols
             .iter()
             .map(|c| format!("{c} IS NOT NULL"))
             .collect::<Vec<_>>()
             .join(" AND ");
+        // A partial unique index: only the rows it covers must be distinct.
+        if let Some(p) = &self.index.predicate {
+            not_null.push_str(&format!(
+                " AND {}",
+                p.render(self.dialect, crate::expr::Qualifier::None)
+            ));
+        }
         let text = match self.dialect {
             Dialect::MySql => "CHAR",
             Dialect::Postgres | Dialect::Sqlite => "TEXT",
@@ -494,6 +522,9 @@ fn render_steps(
                 dropped: false,
                 phase: fk.phase,
                 renamed_from: None,
+                predicate: None,
+                method: None,
+                include: Vec::new(),
             };
             let it = IndexTarget {
                 model,

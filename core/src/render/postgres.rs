@@ -375,7 +375,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                 t.unique(),
                 t.name(),
                 t.table(),
-                t.columns()
+                t.definition()
             )));
             s.statements.push(Statement::Assert {
                 sql: invalid,

@@ -233,7 +233,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                 t.unique(),
                 t.name(),
                 t.table(),
-                t.columns()
+                t.definition()
             )));
             s.expects.push(create(t.object(), t.state()));
             s
@@ -260,7 +260,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
                 t.unique(),
                 t.q(&new),
                 t.table(),
-                t.columns()
+                t.definition()
             )));
             s.statements
                 .push(Statement::Execute(format!("DROP INDEX IF EXISTS {}", t.q(&old))));

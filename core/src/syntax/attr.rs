@@ -148,6 +148,12 @@ pub struct IndexAttr {
     pub renamed: bool,
     /// `from = "…"` of `renamed_index`.
     pub from: Option<(Span, String)>,
+    /// `predicate = "<sql>"`: a partial index.
+    pub predicate: Option<syn::LitStr>,
+    /// `using = "gin"`: the method.
+    pub using: Option<syn::LitStr>,
+    /// `include(a, b)`.
+    pub include: Option<(Span, Vec<(Span, String)>)>,
     /// Its name.
     pub name: Option<(Span, String)>,
     /// The columns it covers.
@@ -279,8 +285,9 @@ pub enum LiteralValue {
 }
 
 const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `renamed_index`, `check`, `dropped_check`, `foreign_key`, `dropped_foreign_key`";
-const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `phase`";
-const RENAMED_INDEX_KEYS: &str = "`from`, `name`, `on`, `unique`, `constraint`, `phase`";
+const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `phase`";
+const RENAMED_INDEX_KEYS: &str =
+    "`from`, `name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`";
 const NOT_NULL_KEYS: &str =
     "`fill`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
@@ -544,6 +551,9 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
     let (dropped, renamed) = (what == "dropped_index", what == "renamed_index");
     needs_parens(meta, what)?;
     let mut from = Attr::none("from");
+    let mut predicate = Attr::none("predicate");
+    let mut using = Attr::none("using");
+    let mut include = Attr::none("include");
     let mut name = Attr::none("name");
     let mut on = Attr::none("on");
     let mut unique = Attr::none("unique");
@@ -562,6 +572,13 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
             constraint.set(cx, inner.path.span(), ());
         } else if inner.path.is_ident("phase") {
             parse_phase(cx, &inner, &mut phase)?;
+        } else if inner.path.is_ident("predicate") {
+            predicate.set(cx, inner.path.span(), lit_str(&inner)?);
+        } else if inner.path.is_ident("using") {
+            using.set(cx, inner.path.span(), lit_str(&inner)?);
+        } else if inner.path.is_ident("include") {
+            let columns = parse_on(cx, &inner)?;
+            include.set(cx, inner.path.span(), columns);
         } else if renamed && inner.path.is_ident("from") {
             let s = lit_str(&inner)?;
             from.set(cx, inner.path.span(), (s.span(), s.value()));
@@ -576,6 +593,9 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
         dropped,
         renamed,
         from: from.get().map(|(_, v)| v),
+        predicate: predicate.get().map(|(_, v)| v),
+        using: using.get().map(|(_, v)| v),
+        include: include.get(),
         name: name.get().map(|(_, v)| v),
         on: on.get(),
         unique: unique.get().is_some(),

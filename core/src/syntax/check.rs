@@ -3,7 +3,9 @@
 //! shows them all.
 
 use super::ast::{Decl, FieldDecl};
-use super::attr::{Added, ForeignKeyAttr, LiteralValue, NotNull, Renamed, Retired, Retyped, SqlTypeOverride};
+use super::attr::{
+    Added, ForeignKeyAttr, IndexAttr, LiteralValue, NotNull, Renamed, Retired, Retyped, SqlTypeOverride,
+};
 use super::ctxt::Ctxt;
 use super::sql::{self, NON_VOLATILE_FUNCTIONS, VOLATILE_FUNCTIONS};
 use crate::dialect::Dialect;
@@ -676,6 +678,7 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
                 Some(from.clone())
             }
         };
+        let (predicate, method, include) = index_options(cx, attr, columns, dialects, &mut ok);
         let phase = required_phase(cx, *span, what, attr.phase);
         if let (Some(name), Some(phase), true) = (name, phase, ok) {
             out.push(Index {
@@ -686,10 +689,118 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
                 dropped: attr.dropped,
                 phase,
                 renamed_from,
+                predicate,
+                method,
+                include,
             });
         }
     }
     out
+}
+
+/// PostgreSQL's index methods.
+const INDEX_METHODS: [&str; 6] = ["btree", "hash", "gist", "spgist", "gin", "brin"];
+
+/// An index's `predicate`, `using` and `include`, checked: where the engines have them,
+/// over columns of the model that are not changing; a UNIQUE constraint's index is a
+/// plain b-tree (PostgreSQL's `ADD CONSTRAINT … USING INDEX` takes nothing else).
+fn index_options(
+    cx: &Ctxt,
+    attr: &IndexAttr,
+    columns: &[Column],
+    dialects: &[Dialect],
+    ok: &mut bool,
+) -> (Option<crate::expr::SqlExpr>, Option<String>, Vec<String>) {
+    let refuse = |span: proc_macro2::Span, what: &str, only: &[Dialect]| -> bool {
+        let lacking: Vec<String> = dialects
+            .iter()
+            .filter(|d| !only.contains(d))
+            .map(|d| d.to_string())
+            .collect();
+        if !lacking.is_empty() {
+            cx.error_at(
+                span,
+                format!(
+                    "{} {} no {what}\nhelp: limit the model with `dialects(...)`",
+                    lacking.join(" and "),
+                    if lacking.len() == 1 { "has" } else { "have" }
+                ),
+            );
+        }
+        lacking.is_empty()
+    };
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let predicate = attr.predicate.as_ref().and_then(|text| {
+        *ok &= refuse(text.span(), "partial indexes (`predicate`)", &[Dialect::Postgres, Dialect::Sqlite]);
+        let a = analyze(cx, text, "predicate", dialects, &names)?;
+        if let Some(src) = a
+            .expr
+            .sources
+            .iter()
+            .find(|s| columns.iter().any(|c| c.name == **s && c.change.is_some()))
+        {
+            cx.error_at(
+                text.span(),
+                format!("the predicate reads `{src}`, whose own change is in flight: index it once that has settled"),
+            );
+            *ok = false;
+        }
+        Some(a.expr)
+    });
+    let method = attr.using.as_ref().and_then(|text| {
+        let m = text.value().to_ascii_lowercase();
+        if !INDEX_METHODS.contains(&m.as_str()) {
+            cx.error_at(
+                text.span(),
+                format!(
+                    "`using` takes one of {}, not `{}`",
+                    INDEX_METHODS.join(", "),
+                    text.value()
+                ),
+            );
+            *ok = false;
+            return None;
+        }
+        *ok &= refuse(text.span(), "index methods (`using`)", &[Dialect::Postgres]);
+        Some(m)
+    });
+    let include = match &attr.include {
+        None => Vec::new(),
+        Some((span, cols)) => {
+            *ok &= refuse(*span, "covering indexes (`include`)", &[Dialect::Postgres]);
+            cols.iter()
+                .filter_map(
+                    |(s, col)| match columns.iter().find(|c| c.name == *col || c.field == *col) {
+                        Some(c) if c.change.is_none() => Some(c.name.clone()),
+                        Some(_) => {
+                            cx.error_at(
+                                *s,
+                                format!("`{col}` has a change in flight: include it once that has settled"),
+                            );
+                            *ok = false;
+                            None
+                        }
+                        None => {
+                            cx.error_at(*s, format!("`{col}` is not a column of this model"));
+                            *ok = false;
+                            None
+                        }
+                    },
+                )
+                .collect()
+        }
+    };
+    if let Some(s) = attr.constraint
+        && (predicate.is_some() || method.as_deref().is_some_and(|m| m != "btree"))
+    {
+        cx.error_at(
+            s,
+            "a UNIQUE constraint's index is a whole-table b-tree: drop `predicate` / `using`, or `constraint` (a \
+             unique index enforces the rule as well)",
+        );
+        *ok = false;
+    }
+    (predicate, method, include)
 }
 
 fn column_name(f: &FieldDecl<'_>) -> String {

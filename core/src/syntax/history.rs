@@ -445,7 +445,14 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
         .iter()
         .map(|(name, i)| Object {
             name,
-            definition: index_change(i.change, i.unique, i.constraint, &i.columns, i.from.as_deref()),
+            definition: index_change(
+                i.change,
+                i.unique,
+                i.constraint,
+                &i.columns,
+                &i.options,
+                i.from.as_deref(),
+            ),
             phase: i.phase,
         })
         .collect();
@@ -472,6 +479,7 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
                         i.unique,
                         i.constraint,
                         &i.columns,
+                        &crate::lock::IndexOptions::of(i),
                         i.renamed_from.as_deref(),
                     ),
                     phase: i.phase,

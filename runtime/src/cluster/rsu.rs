@@ -155,6 +155,7 @@ mod tests {
             effect: Effect::Create(State::Index {
                 columns: vec!["c".into()],
                 unique,
+                partial: false,
             }),
         }]
     }
