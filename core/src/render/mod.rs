@@ -393,6 +393,14 @@ impl IndexTarget<'_> {
             _ => (self.index.name.clone(), from),
         }
     }
+    /// A rename step's name, for `op` (`RenameIndex` or `UnrenameIndex`).
+    pub fn rename_step(&self, op: &Op) -> &'static str {
+        if *op == Op::RenameIndex {
+            "rename-index"
+        } else {
+            "unrename-index"
+        }
+    }
     /// A rename's expectations: the old name gone, the new one the index as declared.
     pub fn renamed(&self, op: &Op) -> Vec<Expect> {
         let (old, new) = self.renaming(op);

@@ -366,12 +366,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
         // Metadata only (MySQL 5.7, MariaDB 10.5).
         Op::RenameIndex | Op::UnrenameIndex => {
             let (old, new) = t.renaming(op);
-            let name = if *op == Op::RenameIndex {
-                "rename-index"
-            } else {
-                "unrename-index"
-            };
-            let mut s = step(name, false, true);
+            let mut s = step(t.rename_step(op), false, true);
             let mut expects = t.renamed(op);
             let last = expects.pop().expect("a rename expects two things");
             s.expects.extend(expects);

@@ -441,15 +441,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
         }
         Op::RenameIndex | Op::UnrenameIndex => {
             let (old, new) = t.renaming(op);
-            let mut s = step(
-                if *op == Op::RenameIndex {
-                    "rename-index"
-                } else {
-                    "unrename-index"
-                },
-                true,
-                true,
-            );
+            let mut s = step(t.rename_step(op), true, true);
             // A UNIQUE constraint's index goes by the constraint's name: renaming the
             // constraint renames both.
             s.statements.push(Statement::Execute(if t.index.constraint {

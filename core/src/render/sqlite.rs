@@ -249,12 +249,7 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
         // the old one dropped, in one transaction.
         Op::RenameIndex | Op::UnrenameIndex => {
             let (old, new) = t.renaming(op);
-            let name = if *op == Op::RenameIndex {
-                "rename-index"
-            } else {
-                "unrename-index"
-            };
-            let mut s = step(name, true, true);
+            let mut s = step(t.rename_step(op), true, true);
             s.statements.push(Statement::Execute(format!(
                 "CREATE {}INDEX IF NOT EXISTS {} ON {} {}",
                 t.unique(),
