@@ -842,7 +842,15 @@ mod tests {
             judge(Dialect::Postgres, &e, std::slice::from_ref(&f)),
             Verdict::Done
         );
+        // A partial index of that name is not the whole-table index planned (nor the
+        // other way round), whatever its columns.
+        f.partial = Some(true);
+        assert!(matches!(
+            judge(Dialect::Postgres, &e, std::slice::from_ref(&f)),
+            Verdict::Conflict(ref why) if why.contains("is partial")
+        ));
         f.column_names = Some(vec!["b".into()]);
+        f.partial = Some(false);
         assert!(matches!(
             judge(Dialect::Postgres, &e, std::slice::from_ref(&f)),
             Verdict::Conflict(_)
