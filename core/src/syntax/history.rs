@@ -528,13 +528,6 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
 /// A CHECK or foreign key being dropped is declared as it was added: going down re-adds
 /// what the declaration says, and that must be what was there.
 fn check_constraint_drops(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &LockedTable) {
-    let as_added = |shipped: Option<(String, bool)>, completed: Option<&Vec<String>>| match shipped {
-        Some((definition, false)) => Some(definition),
-        _ => completed
-            .and_then(|r| r.last())
-            .filter(|d| !d.starts_with("dropped "))
-            .cloned(),
-    };
     let report = |span: Span, name: &str, added: String, declared: String| {
         if added != declared {
             cx.error_at(
@@ -555,7 +548,8 @@ fn check_constraint_drops(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &Loc
         let shipped = table
             .checks
             .get(&c.name)
-            .map(|l| (check_definition(&l.expr, false), l.dropped));
+            .filter(|l| !l.dropped)
+            .map(|l| check_definition(&l.expr, false));
         if let Some(added) = as_added(shipped, table.completed.checks.get(&c.name)) {
             report(*span, &c.name, added, check_definition(&c.expr.text, false));
         }
@@ -567,7 +561,8 @@ fn check_constraint_drops(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &Loc
         let shipped = table
             .foreign_keys
             .get(&f.name)
-            .map(|l| (foreign_key_definition(&l.definition, false), l.dropped));
+            .filter(|l| !l.dropped)
+            .map(|l| foreign_key_definition(&l.definition, false));
         if let Some(added) = as_added(shipped, table.completed.foreign_keys.get(&f.name)) {
             report(
                 *span,
@@ -579,6 +574,18 @@ fn check_constraint_drops(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &Loc
     }
 }
 
+/// How the lock has an object added: its shipped addition (in flight, or settled and still
+/// declared), else its newest completed rollout when that one added it (not a drop or a
+/// rename).
+fn as_added(shipped: Option<String>, completed: Option<&Vec<String>>) -> Option<String> {
+    shipped.or_else(|| {
+        completed
+            .and_then(|r| r.last())
+            .filter(|d| !d.starts_with("dropped ") && !d.starts_with("renamed "))
+            .cloned()
+    })
+}
+
 /// An index being dropped is declared the way it was added: a UNIQUE constraint's index
 /// with `unique, constraint` (PostgreSQL refuses to drop the index a constraint owns; the
 /// constraint is dropped, and going down it is restored), a unique index with `unique`.
@@ -587,24 +594,19 @@ fn check_dropped_as_added(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &Loc
         if !i.dropped {
             continue;
         }
-        // As the lock has it added: in flight or settled, else its newest completed rollout.
-        let added = match table.indexes.get(&i.name) {
-            Some(l) if l.change == ChangeKind::Added => Some(index_definition(
-                ChangeKind::Added,
-                l.unique,
-                l.constraint,
-                &l.columns,
-            )),
-            _ => table
-                .completed
-                .indexes
-                .get(&i.name)
-                .and_then(|r| r.last())
-                .filter(|d| d.starts_with("added "))
-                .cloned(),
+        let shipped = table
+            .indexes
+            .get(&i.name)
+            .filter(|l| l.change == ChangeKind::Added)
+            .map(|l| index_definition(ChangeKind::Added, l.unique, l.constraint, &l.columns));
+        let Some(added) = as_added(shipped, table.completed.indexes.get(&i.name)) else {
+            continue;
         };
-        let Some(added) = added else { continue };
-        let (unique, constraint) = (added.contains("unique "), added.ends_with(" as a constraint"));
+        // Options (`including (…)`, …) may follow: the flags are read where they stand.
+        let (unique, constraint) = (
+            added.contains(" unique index "),
+            added.contains(" as a constraint"),
+        );
         if (unique, constraint) != (i.unique, i.constraint) {
             let wanted = match (unique, constraint) {
                 (true, true) => "`unique, constraint`",
@@ -915,6 +917,70 @@ fn check_key_and_sql_type(
                 shown(was),
                 shown(is),
             ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dialect::Dialect;
+    use crate::lock::LockFile;
+
+    /// A UNIQUE constraint's index that also stores a column (`include`) was added as a
+    /// constraint: dropping it as one is accepted, dropping it as a plain unique index is
+    /// not (the lock's signature carries the option after `as a constraint`).
+    #[test]
+    fn a_constraint_index_with_options_is_dropped_as_it_was_added() {
+        let lock = LockFile::parse(
+            "version = 1\n[tables.users]\nmodel = \"User\"\n\
+             [tables.users.columns.id]\ntype = \"i64\"\nprimary_key = true\n\
+             [tables.users.columns.email]\ntype = \"String\"\n\
+             [tables.users.columns.bio]\ntype = \"String\"\n\
+             [tables.users.completed.indexes]\n\
+             users_email_key = [\"added unique index on (email) as a constraint including (bio)\"]\n",
+        )
+        .unwrap();
+        let as_constraint: syn::DeriveInput = syn::parse_quote! {
+            #[straddle(
+                table = "users",
+                dialects(postgres),
+                dropped_index(name = "users_email_key", on(email), unique, constraint, include(bio), phase = expand)
+            )]
+            struct User {
+                #[straddle(primary_key)]
+                id: i64,
+                email: String,
+                bio: String,
+            }
+        };
+        let parsed = crate::syntax::parse_model(&as_constraint, &[Dialect::Postgres], Some(&lock));
+        assert!(
+            parsed.is_ok(),
+            "{:?}",
+            parsed
+                .err()
+                .map(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())
+        );
+        let as_plain: syn::DeriveInput = syn::parse_quote! {
+            #[straddle(
+                table = "users",
+                dialects(postgres),
+                dropped_index(name = "users_email_key", on(email), unique, include(bio), phase = expand)
+            )]
+            struct User {
+                #[straddle(primary_key)]
+                id: i64,
+                email: String,
+                bio: String,
+            }
+        };
+        let errors = crate::syntax::parse_model(&as_plain, &[Dialect::Postgres], Some(&lock)).unwrap_err();
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("declare its drop with `unique, constraint`"),
+            "{}",
+            errors[0]
         );
     }
 }
