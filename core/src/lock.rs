@@ -366,7 +366,8 @@ pub fn declared_sql_types(c: &crate::model::Column) -> BTreeMap<String, String> 
 
 impl LockedTable {
     /// The changes this lock records as shipped (in flight, or settled at contract and
-    /// still declared), each object's signature and shipped phase.
+    /// still declared), each object's signature and shipped phase; the table's own
+    /// changes under the name `table`.
     pub fn shipped_changes(&self, table: &str) -> Vec<(Subject, String, Phase)> {
         let mut out = Vec::new();
         let own: Vec<(String, Phase)> = [
@@ -494,18 +495,14 @@ impl LockFile {
         next.version = VERSION;
         for model in models {
             let mut table = LockedTable::of(models, &model.table);
-            if let Some((name, shipped)) = self.shipped_table(model) {
+            if let Some(shipped) = self.shipped_table(model) {
                 // A change whose contract shipped and that is no longer declared as it
                 // was has completed: the object's next change is its next rollout.
                 table.completed = shipped.completed.clone();
                 let declared = declared_changes(models, &model.table);
-                for (subject, signature, phase) in shipped.shipped_changes(name) {
+                for (subject, signature, phase) in shipped.shipped_changes(&model.table) {
                     let continued = declared.iter().any(|(s, d)| *s == subject && *d == signature);
                     if phase == Phase::Contract && !continued {
-                        let subject = match subject {
-                            Subject::Table(_) => Subject::Table(model.table.clone()),
-                            other => other,
-                        };
                         table.completed.push(&subject, signature);
                     }
                 }
@@ -520,20 +517,18 @@ impl LockFile {
     }
 
     /// The table `model` maps as this lock has it (under its previous name in a rename's
-    /// first release), with the name it has there.
-    fn shipped_table(&self, model: &Model) -> Option<(&str, &LockedTable)> {
-        let under = |name: &str| self.tables.get_key_value(name).map(|(k, t)| (k.as_str(), t));
-        under(&model.table).or_else(|| under(&model.renamed.as_ref()?.from))
+    /// first release). Its changes are read under the model's name for the table
+    /// (`shipped_changes(&model.table)`), so that they compare with the declared ones.
+    fn shipped_table(&self, model: &Model) -> Option<&LockedTable> {
+        self.tables
+            .get(&model.table)
+            .or_else(|| self.tables.get(&model.renamed.as_ref()?.from))
     }
 
     /// The phase this lock has shipped of rollout `rollout` of `subject`, a change `model`
     /// declares: `None` when the lock has another rollout of it (or none).
     pub fn shipped_phase(&self, model: &Model, subject: &Subject, rollout: u32) -> Option<Phase> {
-        let (name, table) = self.shipped_table(model)?;
-        let locked_subject = match subject {
-            Subject::Table(_) => Subject::Table(name.to_string()),
-            other => other.clone(),
-        };
+        let table = self.shipped_table(model)?;
         if table.completed.of(subject).len() + 1 != rollout as usize {
             return None;
         }
@@ -542,9 +537,9 @@ impl LockFile {
             .find(|(s, _)| s == subject)?
             .1;
         table
-            .shipped_changes(name)
+            .shipped_changes(&model.table)
             .into_iter()
-            .find(|(s, d, _)| *s == locked_subject && *d == declared)
+            .find(|(s, d, _)| s == subject && *d == declared)
             .map(|(_, _, phase)| phase)
     }
 
@@ -552,21 +547,17 @@ impl LockFile {
     /// first: the object's completed rollouts, plus one when the lock has another change
     /// of it settled at contract (this release is the first without that declaration).
     pub fn rollouts(&self, model: &Model) -> Vec<Rollout> {
-        let Some((name, shipped)) = self.shipped_table(model) else {
+        let Some(shipped) = self.shipped_table(model) else {
             return Vec::new();
         };
-        let settled = shipped.shipped_changes(name);
+        let settled = shipped.shipped_changes(&model.table);
         declared_changes(&[model], &model.table)
             .into_iter()
             .filter_map(|(subject, signature)| {
-                let locked_subject = match &subject {
-                    Subject::Table(_) => Subject::Table(name.to_string()),
-                    other => other.clone(),
-                };
                 let done = shipped.completed.of(&subject).len();
                 let superseded = settled
                     .iter()
-                    .any(|(s, d, p)| *s == locked_subject && *p == Phase::Contract && *d != signature);
+                    .any(|(s, d, p)| *s == subject && *p == Phase::Contract && *d != signature);
                 let number = (done + usize::from(superseded) + 1) as u32;
                 (number > 1).then_some(Rollout { subject, number })
             })

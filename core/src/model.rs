@@ -221,7 +221,7 @@ pub struct Index {
     /// contract (and its old name back going down).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
-    /// `where = "<sql>"`: a partial index, over the rows the condition holds for
+    /// `predicate = "<sql>"`: a partial index, over the rows the condition holds for
     /// (PostgreSQL, SQLite).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicate: Option<SqlExpr>,
@@ -715,7 +715,6 @@ impl Model {
         self.dialects.contains(&dialect)
     }
 
-    /// Columns whose change is in flight, with the change.
     /// Which rollout of `subject` this model's change of it is (1: its first).
     pub fn rollout(&self, subject: &crate::plan::Subject) -> u32 {
         self.rollouts
@@ -724,7 +723,7 @@ impl Model {
             .map_or(1, |r| r.number)
     }
 
-    /// Every change's columns and declaration, in field order.
+    /// Columns whose change is in flight, with the change.
     pub fn changes(&self) -> impl Iterator<Item = (&Column, &Change)> {
         self.columns
             .iter()

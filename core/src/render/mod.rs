@@ -359,13 +359,15 @@ impl IndexTarget<'_> {
             let cols: Vec<String> = self.index.include.iter().map(|c| self.q(c)).collect();
             out.push_str(&format!(" INCLUDE ({})", cols.join(", ")));
         }
-        if let Some(p) = &self.index.predicate {
-            out.push_str(&format!(
-                " WHERE {}",
-                p.render(self.dialect, crate::expr::Qualifier::None)
-            ));
+        if let Some(p) = self.predicate() {
+            out.push_str(&format!(" WHERE {p}"));
         }
         out
+    }
+    /// A partial index's predicate, in the dialect.
+    fn predicate(&self) -> Option<String> {
+        let p = self.index.predicate.as_ref()?;
+        Some(p.render(self.dialect, crate::expr::Qualifier::None))
     }
     pub fn unique(&self) -> &'static str {
         if self.index.unique { "UNIQUE " } else { "" }
@@ -432,11 +434,8 @@ impl IndexTarget<'_> {
             .collect::<Vec<_>>()
             .join(" AND ");
         // A partial unique index: only the rows it covers must be distinct.
-        if let Some(p) = &self.index.predicate {
-            not_null.push_str(&format!(
-                " AND {}",
-                p.render(self.dialect, crate::expr::Qualifier::None)
-            ));
+        if let Some(p) = self.predicate() {
+            not_null.push_str(&format!(" AND {p}"));
         }
         let text = match self.dialect {
             Dialect::MySql => "CHAR",

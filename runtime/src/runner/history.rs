@@ -21,6 +21,11 @@ impl History {
         self.markers(phase).last().is_some_and(|r| r.direction == "up")
     }
 
+    /// The newest phase applied, if any.
+    pub(crate) fn newest_applied(&self) -> Option<Phase> {
+        Phase::ALL.into_iter().rev().find(|p| self.applied(*p))
+    }
+
     /// Steps recorded for `phase`/`direction` since its last completion marker (either
     /// direction): the progress of an interrupted run.
     pub(crate) fn recorded_since_marker(

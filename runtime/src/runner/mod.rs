@@ -365,7 +365,7 @@ impl<DB: Backend> Runner<DB> {
         );
         let next = plan.rollout_key(plan.rollout + 1);
         let later = self.history(&next).await?;
-        if let Some(phase) = Phase::ALL.into_iter().rev().find(|p| later.applied(*p)) {
+        if let Some(phase) = later.newest_applied() {
             return Err(Error::RolloutOrder {
                 change: plan.id.clone(),
                 message: format!(
@@ -381,10 +381,8 @@ impl<DB: Backend> Runner<DB> {
             let previous = plan.rollout_key(plan.rollout - 1);
             let earlier = self.history(&previous).await?;
             if !earlier.0.is_empty() && !earlier.applied(Phase::Contract) {
-                let stands = Phase::ALL
-                    .into_iter()
-                    .rev()
-                    .find(|p| earlier.applied(*p))
+                let stands = earlier
+                    .newest_applied()
                     .map_or("reverted".to_string(), |p| format!("applied through {p}"));
                 return Err(Error::RolloutOrder {
                     change: plan.id.clone(),
@@ -406,17 +404,22 @@ impl<DB: Backend> Runner<DB> {
     /// their names) and from lost or forged rows (the steps that did run are this change's):
     /// an applied phase ran a step this change does not render, or no applied phase ran
     /// any step while this change renders some.
-    fn check_same_change(&self, t: &Tracked, history: &History) -> Result<()> {
+    /// `rendered`: each phase's steps going up, in phase order.
+    fn check_same_change(
+        &self,
+        t: &Tracked,
+        history: &History,
+        rendered: &[Vec<straddle_core::Step>],
+    ) -> Result<()> {
         if !history.applied(Phase::Contract) {
             return Ok(());
         }
         let (mut ran, mut renders, mut foreign) = (Vec::new(), Vec::new(), false);
-        for phase in Phase::ALL {
-            let steps = render::render_phase(DB::DIALECT, t.model, &t.plan, phase, Direction::Up);
+        for (phase, steps) in Phase::ALL.into_iter().zip(rendered) {
             let run = history.applying_run(phase);
             foreign |= run.iter().any(|(n, _)| !steps.iter().any(|s| s.name == *n));
             ran.extend(run.into_iter().map(|(n, _)| format!("{phase} `{n}`")));
-            renders.extend(steps.into_iter().map(|s| format!("{phase} `{}`", s.name)));
+            renders.extend(steps.iter().map(|s| format!("{phase} `{}`", s.name)));
         }
         let nothing_ran_but_renders = ran.is_empty() && !renders.is_empty();
         if !foreign && !nothing_ran_but_renders {
@@ -450,9 +453,13 @@ impl<DB: Backend> Runner<DB> {
     /// Refuse, too, a phase marked applied whose completion row does not match its steps
     /// (a row copied from elsewhere) or whose run does not record every one of them.
     fn check_checksums(&self, t: &Tracked, history: &History) -> Result<()> {
-        self.check_same_change(t, history)?;
+        let rendered: Vec<Vec<straddle_core::Step>> = Phase::ALL
+            .into_iter()
+            .map(|phase| render::render_phase(DB::DIALECT, t.model, &t.plan, phase, Direction::Up))
+            .collect();
+        self.check_same_change(t, history, &rendered)?;
         for phase in Phase::ALL.into_iter().filter(|p| history.applied(*p)) {
-            let steps = render::render_phase(DB::DIALECT, t.model, &t.plan, phase, Direction::Up);
+            let steps = &rendered[phase as usize];
             let current: HashMap<String, String> =
                 steps.iter().map(|s| (s.name.clone(), s.checksum())).collect();
             let run = history.applying_run(phase);
@@ -461,9 +468,6 @@ impl<DB: Backend> Runner<DB> {
                 phase,
                 problems: vec![problem],
             };
-            let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
-            let completion_matches =
-                history.completion(phase).map(|r| r.checksum.as_str()) == Some(checksum_of(&all).as_str());
             // A step that changed since it ran is the most specific thing to say: first.
             for (step, recorded) in run.iter().cloned() {
                 let now = current
@@ -486,7 +490,8 @@ impl<DB: Backend> Runner<DB> {
                     missing.name
                 )));
             }
-            if !completion_matches {
+            let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
+            if history.completion(phase).map(|r| r.checksum.as_str()) != Some(checksum_of(&all).as_str()) {
                 return Err(tampered(
                     "its completion row's checksum is not that of its steps (a row written by something else)".into(),
                 ));
@@ -634,7 +639,7 @@ impl<DB: Backend> Runner<DB> {
         self.writable()?;
         for i in self.selected(only)?.into_iter().rev() {
             let history = self.history(&self.changes[i].plan.id.clone()).await?;
-            if let Some(newest) = Phase::ALL.into_iter().rev().find(|p| history.applied(*p)) {
+            if let Some(newest) = history.newest_applied() {
                 self.fleet_gate(i, newest, Direction::Down).await?;
             }
         }
@@ -653,7 +658,7 @@ impl<DB: Backend> Runner<DB> {
             let history = self.history(&id).await?;
             self.check_checksums(&self.changes[i], &history)?;
             self.check_applied_state(i, &history).await?;
-            let Some(newest) = Phase::ALL.into_iter().rev().find(|p| history.applied(*p)) else {
+            let Some(newest) = history.newest_applied() else {
                 self.runs.push(ChangeRun {
                     change: id,
                     phase: phase.unwrap_or(Phase::Expand),
