@@ -358,6 +358,35 @@ pub fn base_table_sql(model: &ir::Model, dialect: Dialect) -> String {
     table_sql(model, dialect, &model.table, false)
 }
 
+/// Assert that `table`'s catalog equals that of the reference table the hand-written
+/// statements `reference` create as `reference_table` (dropped again afterwards; the
+/// catalog lines name either table `<table>`), and that nothing of Straddle's is left.
+/// `when` names the moment in the messages.
+pub async fn assert_matches_reference<DB: TestBackend>(
+    conn: &mut DB::Connection,
+    table: &str,
+    reference_table: &str,
+    reference: &[String],
+    when: &str,
+) {
+    for sql in reference {
+        DB::exec(conn, sql).await;
+    }
+    let expected = DB::catalog(conn, reference_table).await;
+    DB::exec(
+        conn,
+        &format!("DROP TABLE {}", DB::DIALECT.quote(reference_table)),
+    )
+    .await;
+    assert_eq!(
+        DB::catalog(conn, table).await,
+        expected,
+        "{when}: {table} is not the reference"
+    );
+    let leftovers = DB::leftovers(conn).await;
+    assert!(leftovers.is_empty(), "{when}: leftovers {leftovers:?}");
+}
+
 /// `CREATE TABLE` for the schema the model describes once every change has settled,
 /// written by hand — the reference a migrated table must match.
 pub fn final_table_sql(model: &ir::Model, dialect: Dialect, table: &str) -> String {

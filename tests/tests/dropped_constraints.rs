@@ -12,7 +12,7 @@
 use std::sync::atomic::AtomicI64;
 use straddle::{Error, Model, Phase, ProgressMode, Runner, RunnerOptions};
 use straddle_tests::releases::{Release, rollout};
-use straddle_tests::{TestBackend, TestDb, base_table_sql, seed_sql_with};
+use straddle_tests::{TestBackend, TestDb, assert_matches_reference, base_table_sql, seed_sql_with};
 
 /// Before: no constraint.
 #[derive(Debug, Clone, PartialEq, straddle::Model)]
@@ -94,18 +94,8 @@ async fn assert_settled(t: &TestDb, k: usize) {
     type DB = sqlx::Postgres;
     let pool = t.pool::<DB>(1).await;
     let mut conn = pool.acquire().await.unwrap();
-    for sql in reference(k) {
-        DB::exec(&mut conn, &sql).await;
-    }
-    let expected = DB::catalog(&mut conn, "orders_ref").await;
-    DB::exec(&mut conn, "DROP TABLE orders_ref").await;
-    assert_eq!(
-        DB::catalog(&mut conn, "orders").await,
-        expected,
-        "after rollout {k}"
-    );
-    let leftovers = DB::leftovers(&mut conn).await;
-    assert!(leftovers.is_empty(), "after rollout {k}: leftovers {leftovers:?}");
+    let when = format!("after rollout {k}");
+    assert_matches_reference::<DB>(&mut conn, "orders", "orders_ref", &reference(k), &when).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,9 @@
 use std::sync::atomic::AtomicI64;
 use straddle::{Dialect, Model, Phase, ProgressMode, Runner, RunnerOptions};
 use straddle_tests::releases::{Release, rollout};
-use straddle_tests::{TestBackend, TestDb, base_table_sql, per_dialect, seed_sql};
+use straddle_tests::{
+    TestBackend, TestDb, assert_matches_reference, base_table_sql, final_table_sql, per_dialect, seed_sql,
+};
 
 #[derive(Debug, Clone, PartialEq, straddle::Model)]
 #[straddle(table = "tags")]
@@ -75,25 +77,10 @@ fn indexes(d: Dialect, table: &str, label: &str, code: &str) -> Vec<String> {
 async fn assert_named<DB: TestBackend>(t: &TestDb, label: &str, code: &str, when: &str) {
     let pool = t.pool::<DB>(1).await;
     let mut conn = pool.acquire().await.unwrap();
-    DB::exec(
-        &mut conn,
-        &base_table_sql(Tag::definition(), DB::DIALECT)
-            .replace("\"tags\"", "\"tags_ref\"")
-            .replace("`tags`", "`tags_ref`"),
-    )
-    .await;
-    for sql in indexes(DB::DIALECT, "tags_ref", label, code) {
-        DB::exec(&mut conn, &sql).await;
-    }
-    let expected = DB::catalog(&mut conn, "tags_ref").await;
-    DB::exec(
-        &mut conn,
-        &format!("DROP TABLE {}", DB::DIALECT.quote("tags_ref")),
-    )
-    .await;
-    assert_eq!(DB::catalog(&mut conn, "tags").await, expected, "{when}");
-    let leftovers = DB::leftovers(&mut conn).await;
-    assert!(leftovers.is_empty(), "{when}: leftovers {leftovers:?}");
+    let reference: Vec<String> = std::iter::once(final_table_sql(Tag::definition(), DB::DIALECT, "tags_ref"))
+        .chain(indexes(DB::DIALECT, "tags_ref", label, code))
+        .collect();
+    assert_matches_reference::<DB>(&mut conn, "tags", "tags_ref", &reference, when).await;
 }
 
 async fn indexes_take_their_new_names_at_contract<DB: TestBackend>(t: &TestDb)

@@ -10,7 +10,10 @@
 //! completed. After every step the table's catalog equals a hand-written reference.
 
 use straddle::{Error, Model, Phase, ProgressMode, Runner, RunnerOptions};
-use straddle_tests::{TestBackend, TestDb, base_table_sql, final_table_sql, per_dialect, seed_sql_with};
+use straddle_tests::{
+    TestBackend, TestDb, assert_matches_reference, base_table_sql, final_table_sql, per_dialect,
+    seed_sql_with,
+};
 
 /// The release before: `level` an `i32`, no index.
 #[derive(Debug, Clone, PartialEq, straddle::Model)]
@@ -168,10 +171,7 @@ async fn assert_settled<DB: TestBackend>(
     on: OnEmail,
     when: &str,
 ) {
-    let mut conn = pool.acquire().await.unwrap();
     let q = |s: &str| DB::DIALECT.quote(s);
-    DB::exec(&mut conn, &format!("DROP TABLE IF EXISTS {}", q("events_ref"))).await;
-    DB::exec(&mut conn, &final_table_sql(model, DB::DIALECT, "events_ref")).await;
     let (r, e) = (q("events_ref"), q("email"));
     let extra = match (on, DB::DIALECT) {
         (OnEmail::Nothing, _) => None,
@@ -185,18 +185,11 @@ async fn assert_settled<DB: TestBackend>(
             q("events_ref_email_key")
         )),
     };
-    if let Some(sql) = extra {
-        DB::exec(&mut conn, &sql).await;
-    }
-    let reference = DB::catalog(&mut conn, "events_ref").await;
-    DB::exec(&mut conn, &format!("DROP TABLE {}", q("events_ref"))).await;
-    let actual = DB::catalog(&mut conn, "events").await;
-    assert_eq!(
-        actual, reference,
-        "{when}: the catalog of events is not the reference"
-    );
-    let leftovers = DB::leftovers(&mut conn).await;
-    assert!(leftovers.is_empty(), "{when}: leftovers {leftovers:?}");
+    let reference: Vec<String> = std::iter::once(final_table_sql(model, DB::DIALECT, "events_ref"))
+        .chain(extra)
+        .collect();
+    let mut conn = pool.acquire().await.unwrap();
+    assert_matches_reference::<DB>(&mut conn, "events", "events_ref", &reference, when).await;
 }
 
 async fn up_through_contract<DB: TestBackend>(t: &TestDb, model: &'static straddle::ir::Model) {
