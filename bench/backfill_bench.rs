@@ -22,6 +22,9 @@
 //! - SQLite: `table copy (rebuild's limit)`: what contract's table rebuild does at the
 //!   least — the filled table copied into a new one with the column NOT NULL.
 //!
+//! `BENCH_VARIANTS=default,fixed` runs only the variants whose names contain one of the
+//! words (the limit always runs: every ratio is against it).
+//!
 //! Servers: STRADDLE_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres) and
 //! STRADDLE_MYSQL_URL (default mysql://root@127.0.0.1:3306/test); a database
 //! `straddle_bench` is created and dropped. SQLite runs in a temporary directory (WAL).
@@ -88,6 +91,8 @@ struct Outcome {
     max: Duration,
     workload_ops: usize,
     workload_errors: usize,
+    /// The backfill's batches and the time it was held by pacing signals, when it ran one.
+    backfill: Option<(u64, u64)>,
 }
 
 struct Setup {
@@ -312,11 +317,11 @@ async fn phase<DB: Backend>(
     model: &'static straddle::ir::Model,
     to: Phase,
     opts: RunnerOptions,
-) -> Result<(), BoxError> {
+) -> Result<Option<straddle::BackfillReport>, BoxError> {
     let mut runner = Runner::<DB>::connect(url, &[model], opts).await?;
-    runner.up(Some(to), None).await?;
+    let runs = runner.up(Some(to), None).await?;
     runner.close().await?;
-    Ok(())
+    Ok(runs.into_iter().find_map(|r| r.report.backfill))
 }
 
 async fn bench<DB: Backend>(setup: &Setup) -> Result<Vec<Outcome>, BoxError> {
@@ -336,6 +341,14 @@ async fn bench<DB: Backend>(setup: &Setup) -> Result<Vec<Outcome>, BoxError> {
     let sql = statements(DB::DIALECT, setup.rows);
     if !sql.copy.is_empty() {
         variants.push(Variant::TableCopy);
+    }
+    if let Ok(wanted) = std::env::var("BENCH_VARIANTS") {
+        variants.retain(|v| {
+            matches!(v, Variant::Limit)
+                || wanted
+                    .split(',')
+                    .any(|w| !w.is_empty() && v.name().contains(w.trim()))
+        });
     }
     let mut place = Place::new(DB::DIALECT)?;
     let mut runs: Vec<Vec<Outcome>> = (0..variants.len()).map(|_| Vec::new()).collect();
@@ -420,12 +433,13 @@ async fn run_variant<DB: Backend>(
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     let mut phases = None;
+    let mut backfill = None;
     match &v {
         Variant::Limit | Variant::UpdateWithTrigger => {
             exec(&pool, sql.fill).await?;
         }
         Variant::Backfill(_, opts) => {
-            phase::<DB>(
+            backfill = phase::<DB>(
                 &url,
                 filling::User::definition(),
                 Phase::Backfill,
@@ -441,7 +455,9 @@ async fn run_variant<DB: Backend>(
                 .enumerate()
             {
                 let t = Instant::now();
-                phase::<DB>(&url, model, p, options(Default::default())).await?;
+                if let Some(report) = phase::<DB>(&url, model, p, options(Default::default())).await? {
+                    backfill = Some(report);
+                }
                 at[i] = t.elapsed().as_secs_f64();
             }
             phases = Some(at);
@@ -485,9 +501,17 @@ async fn run_variant<DB: Backend>(
         max: *latencies.last().expect("one latency"),
         workload_ops: latencies.len(),
         workload_errors: errors,
+        backfill: backfill.map(|r| (r.batches, r.throttled_ms)),
+    };
+    let batches = match o.backfill {
+        Some((batches, held)) => format!(
+            "  {batches} batches of {:.0} rows, held {held} ms",
+            setup.rows as f64 / batches.max(1) as f64
+        ),
+        None => String::new(),
     };
     println!(
-        "{:<46} {:>8.3} s {:>9.0} rows/s  workload p99 {:>9.2?}  max {:>9.2?}  ({} updates, {} failed)",
+        "{:<46} {:>8.3} s {:>9.0} rows/s  workload p99 {:>9.2?}  max {:>9.2?}  ({} updates, {} failed){batches}",
         o.variant.name(),
         o.secs,
         setup.rows as f64 / o.secs,

@@ -7,8 +7,12 @@
 //! Two throwaway crates are generated side by side, sharing one target directory, so the
 //! dependencies are built once. Each round rebuilds both crates from scratch (their own
 //! code only: `cargo clean -p`, no incremental cache), interleaved; the median wall time
-//! of each is reported, and their ratio. A tenth of the straddle models carry a change in
+//! of each is reported, and their ratio, with the CPU time (user + system) of the build,
+//! the steadier figure on a busy machine. A tenth of the straddle models carry a change in
 //! flight (a backfilled column), as a real code base would.
+//!
+//! `DERIVE_COST_TARGET=/some/dir` keeps the target directory between runs (the
+//! dependencies are then built once, not on every run).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,7 +27,9 @@ fn main() {
         .unwrap()
         .to_path_buf();
     let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("target");
+    let target = std::env::var_os("DERIVE_COST_TARGET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("target"));
     let straddle_crate = write_crate(dir.path(), "with-straddle", &ws, &models(count, true));
     let fromrow_crate = write_crate(dir.path(), "with-fromrow", &ws, &models(count, false));
 
@@ -32,6 +38,7 @@ fn main() {
         build(krate, &target);
     }
     let (mut s, mut f) = (Vec::new(), Vec::new());
+    let (mut s_cpu, mut f_cpu) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         // Alternate which goes first: neither always gets the warmer cache.
         let order: [(&PathBuf, &str); 2] = if round % 2 == 0 {
@@ -47,26 +54,48 @@ fn main() {
         };
         for (krate, name) in order {
             clean(krate, name, &target);
+            let cpu_before = children_cpu();
             let took = build(krate, &target);
+            let cpu = children_cpu() - cpu_before;
             if name == "with-straddle" {
-                s.push(took)
+                s.push(took);
+                s_cpu.push(cpu);
             } else {
-                f.push(took)
+                f.push(took);
+                f_cpu.push(cpu);
             }
         }
         println!(
-            "round {}: straddle::Model {:.2?}, sqlx::FromRow {:.2?}",
+            "round {}: straddle::Model {:.2?} (cpu {:.2?}), sqlx::FromRow {:.2?} (cpu {:.2?})",
             round + 1,
             s.last().unwrap(),
-            f.last().unwrap()
+            s_cpu.last().unwrap(),
+            f.last().unwrap(),
+            f_cpu.last().unwrap()
         );
     }
     let (ms, mf) = (median(&mut s), median(&mut f));
+    let (cs, cf) = (median(&mut s_cpu), median(&mut f_cpu));
     println!(
         "\n{count} models, {rounds} rounds, medians: #[derive(straddle::Model)] {ms:.2?}, #[derive(sqlx::FromRow)] \
-         {mf:.2?} — ratio {:.2}",
-        ms.as_secs_f64() / mf.as_secs_f64()
+         {mf:.2?} — ratio {:.2}; CPU {cs:.2?} vs {cf:.2?} — ratio {:.2}",
+        ms.as_secs_f64() / mf.as_secs_f64(),
+        cs.as_secs_f64() / cf.as_secs_f64()
     );
+}
+
+/// CPU time (user + system) of every finished child process and its waited-for
+/// descendants (cargo and the rustc it ran).
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct it is given and nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let time =
+        |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 fn median(v: &mut [Duration]) -> Duration {

@@ -117,9 +117,8 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
             let json = model.to_json();
             (
                 quote! {
-                    static MODEL: ::std::sync::LazyLock<::straddle::ir::Model> =
-                        ::std::sync::LazyLock::new(|| ::straddle::__private::model_from_json(#json));
-                    &MODEL
+                    static MODEL: ::straddle::__private::LazyModel = ::straddle::__private::LazyModel::new(#json);
+                    MODEL.get()
                 },
                 Vec::new(),
             )
@@ -154,7 +153,7 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
         .map(|f| f.to_string().trim_start_matches("r#").to_string())
         .collect();
     let types: Vec<&syn::Type> = named.named.iter().map(|f| &f.ty).collect();
-    let indexes = 0..fields.len();
+    let (refs_type, refs) = field_refs(&fields, &types);
 
     quote! {
         #(#errors)*
@@ -169,20 +168,10 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
                 }
             }
 
-            impl<DB: ::straddle::sqlx::Database> ::straddle::BindFields<DB> for #ident
-            where
-                #( #types: for<'q> ::straddle::sqlx::Encode<'q, DB> + ::straddle::sqlx::Type<DB>, )*
-            {
-                fn bind_field(
-                    &self,
-                    index: usize,
-                    args: &mut <DB as ::straddle::sqlx::Database>::Arguments,
-                ) -> ::std::result::Result<(), ::straddle::sqlx::error::BoxDynError> {
-                    use ::straddle::sqlx::Arguments as _;
-                    match index {
-                        #( #indexes => args.add(&self.#fields), )*
-                        _ => ::std::result::Result::Err(::std::format!("no field #{index}").into()),
-                    }
+            impl ::straddle::Fields for #ident {
+                type Refs<'a> = #refs_type;
+                fn field_refs(&self) -> Self::Refs<'_> {
+                    #refs
                 }
             }
 
@@ -199,4 +188,30 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
             }
         };
     }
+}
+
+/// The type and the expression of `Fields::Refs`: `(&'a A, &'a B, …)` for the fields in
+/// declaration order, nested in tuples of at most `GROUP` elements,
+/// the largest tuple the runtime implements binding for.
+fn field_refs(
+    fields: &[&syn::Ident],
+    types: &[&syn::Type],
+) -> (proc_macro2::TokenStream, proc_macro2::TokenStream) {
+    const GROUP: usize = 12;
+    let mut level: Vec<(proc_macro2::TokenStream, proc_macro2::TokenStream)> = fields
+        .iter()
+        .zip(types)
+        .map(|(field, ty)| (quote! { &'a #ty }, quote! { &self.#field }))
+        .collect();
+    while level.len() > GROUP {
+        level = level
+            .chunks(GROUP)
+            .map(|chunk| {
+                let (tys, exprs): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
+                (quote! { (#(#tys,)*) }, quote! { (#(#exprs,)*) })
+            })
+            .collect();
+    }
+    let (tys, exprs): (Vec<_>, Vec<_>) = level.into_iter().unzip();
+    (quote! { (#(#tys,)*) }, quote! { (#(#exprs,)*) })
 }

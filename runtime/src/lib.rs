@@ -58,6 +58,7 @@ mod apply;
 pub mod attributes;
 mod backend;
 mod backfill;
+mod bind;
 mod catalog;
 pub mod cli;
 mod cluster;
@@ -76,6 +77,7 @@ pub mod targets;
 pub use apply::{AppRefresh, ApplyOptions, PhaseReport, apply_phase, phase_steps};
 pub use backend::{Backend, Key, LedgerRow};
 pub use backfill::{BackfillOptions, BackfillReport, DEFAULT_BATCH_TIME};
+pub use bind::{BindFields, Fields};
 pub use db::{DEFAULT_MAX_STALENESS, Db, DbBuilder};
 pub use error::{ClusterStall, Error, ErrorKind, FleetRefusal, Result, mask_url};
 pub use fleet::{FleetOptions, Instance, RegistryOptions, UnknownClient};
@@ -151,12 +153,6 @@ pub trait Model: Sized + Send + Unpin + 'static {
     }
 }
 
-/// Binds a model's fields as query arguments: implemented by the derive.
-pub trait BindFields<DB: sqlx::Database> {
-    /// Bind the value of the field at `index` (in declaration order).
-    fn bind_field(&self, index: usize, args: &mut DB::Arguments) -> Result<(), sqlx::error::BoxDynError>;
-}
-
 /// The model's definition, checked to be compiled for `dialect`.
 pub(crate) fn definition_for<M: Model>(dialect: Dialect) -> Result<&'static ir::Model> {
     let model = M::definition();
@@ -188,7 +184,28 @@ pub mod __private {
     pub struct ModelEntry(pub fn() -> &'static crate::ir::Model);
     inventory::collect!(ModelEntry);
 
-    pub fn model_from_json(json: &str) -> crate::ir::Model {
-        crate::ir::Model::from_json(json).expect("the derive embeds a valid model")
+    pub use crate::bind::BindRefs;
+
+    /// A model's definition, embedded as JSON by the derive and decoded on first use.
+    /// One non-generic type for every model: no closure per model to type-check and
+    /// compile, as `LazyLock::new(|| …)` would be.
+    pub struct LazyModel {
+        json: &'static str,
+        model: std::sync::OnceLock<crate::ir::Model>,
+    }
+
+    impl LazyModel {
+        pub const fn new(json: &'static str) -> LazyModel {
+            LazyModel {
+                json,
+                model: std::sync::OnceLock::new(),
+            }
+        }
+
+        pub fn get(&'static self) -> &'static crate::ir::Model {
+            self.model.get_or_init(|| {
+                crate::ir::Model::from_json(self.json).expect("the derive embeds a valid model")
+            })
+        }
     }
 }
