@@ -74,11 +74,20 @@ fn main() {
             f_cpu.last().unwrap()
         );
     }
+    // Each round's two builds ran back to back: the median of their ratios is the steadier
+    // figure when the machine's speed drifts between rounds.
+    let mut paired: Vec<f64> = s_cpu
+        .iter()
+        .zip(&f_cpu)
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    paired.sort_by(f64::total_cmp);
+    let paired = paired[paired.len() / 2];
     let (ms, mf) = (median(&mut s), median(&mut f));
     let (cs, cf) = (median(&mut s_cpu), median(&mut f_cpu));
     println!(
         "\n{count} models, {rounds} rounds, medians: #[derive(straddle::Model)] {ms:.2?}, #[derive(sqlx::FromRow)] \
-         {mf:.2?} — ratio {:.2}; CPU {cs:.2?} vs {cf:.2?} — ratio {:.2}",
+         {mf:.2?} — ratio {:.2}; CPU {cs:.2?} vs {cf:.2?} — ratio {:.2}; median of the rounds' CPU ratios {paired:.2}",
         ms.as_secs_f64() / mf.as_secs_f64(),
         cs.as_secs_f64() / cf.as_secs_f64()
     );

@@ -112,29 +112,26 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
         Some(e) => Err(vec![e]),
         None => straddle_core::syntax::parse_model(input, &enabled_dialects(), lock.as_ref()),
     };
-    let (model_body, errors) = match parsed {
+    // The definition is a static beside the impl, registered for the fleet registry
+    // (`straddle::linked_models`) by address: no function per model to compile for it.
+    let (model_body, linked, errors) = match parsed {
         Ok(model) => {
             let json = model.to_json();
             (
-                quote! {
+                quote! { MODEL.get() },
+                Some(quote! {
                     static MODEL: ::straddle::__private::LazyModel = ::straddle::__private::LazyModel::new(#json);
-                    MODEL.get()
-                },
+                    ::straddle::__private::inventory::submit! {
+                        ::straddle::__private::ModelEntry(&MODEL)
+                    }
+                }),
                 Vec::new(),
             )
         }
         // Fallback expansion: the trait impls still exist, so code using the model
         // reports only the declaration's errors, not a cascade of missing impls.
-        Err(errors) => (quote! { ::std::unreachable!() }, errors),
+        Err(errors) => (quote! { ::std::unreachable!() }, None, errors),
     };
-    // The binary's models, for the fleet registry (`straddle::linked_models`).
-    let linked = errors.is_empty().then(|| {
-        quote! {
-            ::straddle::__private::inventory::submit! {
-                ::straddle::__private::ModelEntry(<#ident as ::straddle::Model>::definition)
-            }
-        }
-    });
     let errors = errors.iter().map(syn::Error::to_compile_error);
 
     let syn::Data::Struct(syn::DataStruct {
@@ -153,7 +150,21 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
         .map(|f| f.to_string().trim_start_matches("r#").to_string())
         .collect();
     let types: Vec<&syn::Type> = named.named.iter().map(|f| &f.ty).collect();
-    let (refs_type, refs) = field_refs(&fields, &types);
+    let (refs_type, refs) = nested(
+        fields
+            .iter()
+            .zip(&types)
+            .map(|(field, ty)| (quote! { &'a #ty }, quote! { &self.#field })),
+    );
+    let bindings: Vec<syn::Ident> = (0..fields.len())
+        .map(|i| quote::format_ident!("__field{i}"))
+        .collect();
+    let (cols_type, cols_pattern) = nested(bindings.iter().zip(&types).map(|(binding, ty)| {
+        (
+            quote! { ::straddle::__private::Col<#ty> },
+            quote! { ::straddle::__private::Col(#binding) },
+        )
+    }));
 
     quote! {
         #(#errors)*
@@ -163,6 +174,7 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
             #linked
 
             impl ::straddle::Model for #ident {
+                #[inline]
                 fn definition() -> &'static ::straddle::ir::Model {
                     #model_body
                 }
@@ -170,6 +182,7 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
 
             impl ::straddle::Fields for #ident {
                 type Refs<'a> = #refs_type;
+                #[inline]
                 fn field_refs(&self) -> Self::Refs<'_> {
                     #refs
                 }
@@ -177,41 +190,35 @@ fn expand(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
 
             impl<'r, R: ::straddle::sqlx::Row> ::straddle::sqlx::FromRow<'r, R> for #ident
             where
-                &'r str: ::straddle::sqlx::ColumnIndex<R>,
-                #( #types: ::straddle::sqlx::Decode<'r, R::Database> + ::straddle::sqlx::Type<R::Database>, )*
+                #cols_type: ::straddle::__private::DecodeFields<'r, R>,
             {
                 fn from_row(row: &'r R) -> ::std::result::Result<Self, ::straddle::sqlx::Error> {
-                    ::std::result::Result::Ok(Self {
-                        #( #fields: row.try_get(#names)?, )*
-                    })
+                    let #cols_pattern =
+                        <#cols_type as ::straddle::__private::DecodeFields<'r, R>>::decode(row, &[#(#names),*])?;
+                    ::std::result::Result::Ok(Self { #( #fields: #bindings, )* })
                 }
             }
         };
     }
 }
 
-/// The type and the expression of `Fields::Refs`: `(&'a A, &'a B, …)` for the fields in
-/// declaration order, nested in tuples of at most `GROUP` elements,
-/// the largest tuple the runtime implements binding for.
-fn field_refs(
-    fields: &[&syn::Ident],
-    types: &[&syn::Type],
+/// A tuple type and its value (expression or pattern) from one (type, value) per field,
+/// in declaration order, nested in tuples of at most `GROUP` elements: the largest tuple
+/// the runtime implements `BindRefs` and `DecodeFields` for.
+fn nested(
+    leaves: impl Iterator<Item = (proc_macro2::TokenStream, proc_macro2::TokenStream)>,
 ) -> (proc_macro2::TokenStream, proc_macro2::TokenStream) {
     const GROUP: usize = 12;
-    let mut level: Vec<(proc_macro2::TokenStream, proc_macro2::TokenStream)> = fields
-        .iter()
-        .zip(types)
-        .map(|(field, ty)| (quote! { &'a #ty }, quote! { &self.#field }))
-        .collect();
+    let mut level: Vec<(proc_macro2::TokenStream, proc_macro2::TokenStream)> = leaves.collect();
     while level.len() > GROUP {
         level = level
             .chunks(GROUP)
             .map(|chunk| {
-                let (tys, exprs): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
-                (quote! { (#(#tys,)*) }, quote! { (#(#exprs,)*) })
+                let (tys, values): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
+                (quote! { (#(#tys,)*) }, quote! { (#(#values,)*) })
             })
             .collect();
     }
-    let (tys, exprs): (Vec<_>, Vec<_>) = level.into_iter().unzip();
-    (quote! { (#(#tys,)*) }, quote! { (#(#exprs,)*) })
+    let (tys, values): (Vec<_>, Vec<_>) = level.into_iter().unzip();
+    (quote! { (#(#tys,)*) }, quote! { (#(#values,)*) })
 }

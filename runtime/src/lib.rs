@@ -58,12 +58,12 @@ mod apply;
 pub mod attributes;
 mod backend;
 mod backfill;
-mod bind;
 mod catalog;
 pub mod cli;
 mod cluster;
 mod db;
 mod error;
+mod fields;
 pub mod fleet;
 pub mod generate;
 mod pacing;
@@ -77,9 +77,9 @@ pub mod targets;
 pub use apply::{AppRefresh, ApplyOptions, PhaseReport, apply_phase, phase_steps};
 pub use backend::{Backend, Key, LedgerRow};
 pub use backfill::{BackfillOptions, BackfillReport, DEFAULT_BATCH_TIME};
-pub use bind::{BindFields, Fields};
 pub use db::{DEFAULT_MAX_STALENESS, Db, DbBuilder};
 pub use error::{ClusterStall, Error, ErrorKind, FleetRefusal, Result, mask_url};
+pub use fields::{BindFields, Fields};
 pub use fleet::{FleetOptions, Instance, RegistryOptions, UnknownClient};
 pub use pacing::SignalOptions;
 pub use progress::ProgressMode;
@@ -170,7 +170,7 @@ pub(crate) fn definition_for<M: Model>(dialect: Dialect) -> Result<&'static ir::
 pub fn linked_models() -> Vec<&'static ir::Model> {
     let mut models: Vec<&'static ir::Model> = inventory::iter::<__private::ModelEntry>
         .into_iter()
-        .map(|e| (e.0)())
+        .map(|e| e.0.get())
         .collect();
     models.sort_by(|a, b| (&a.table, &a.rust_name).cmp(&(&b.table, &b.rust_name)));
     models
@@ -180,11 +180,12 @@ pub fn linked_models() -> Vec<&'static ir::Model> {
 pub mod __private {
     pub use inventory;
 
-    /// A model compiled into the binary (the derive submits one per struct).
-    pub struct ModelEntry(pub fn() -> &'static crate::ir::Model);
+    /// A model compiled into the binary (the derive submits one per struct): its
+    /// definition's static, so no function per model is compiled for the registry.
+    pub struct ModelEntry(pub &'static LazyModel);
     inventory::collect!(ModelEntry);
 
-    pub use crate::bind::BindRefs;
+    pub use crate::fields::{BindRefs, Col, DecodeFields};
 
     /// A model's definition, embedded as JSON by the derive and decoded on first use.
     /// One non-generic type for every model: no closure per model to type-check and
