@@ -9,14 +9,11 @@ use crate::backend::{Backend, Key};
 use crate::error::{Error, Result};
 use crate::pacing::{SignalOptions, Signals};
 use crate::progress::Progress;
-use sizer::{MAX_BATCH, Sizer};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
 use straddle_core::model::Throttle;
 use straddle_core::render::{self, ledger};
 use straddle_core::step::Backfill;
-
-mod sizer;
 
 /// How a backfill runs. Unset values come from the model's `added(...)` attributes, then
 /// from the defaults.
@@ -41,6 +38,8 @@ pub struct BackfillOptions {
 
 /// The default target duration of one batch (the batch size adapts to it).
 pub const DEFAULT_BATCH_TIME: Duration = Duration::from_millis(50);
+const MIN_BATCH: u64 = 10;
+const MAX_BATCH: u64 = 200_000;
 const BATCH_ATTEMPTS: u32 = 8;
 
 /// Effective pacing: run options over model attributes over defaults.
@@ -265,16 +264,12 @@ async fn batches<DB: Backend>(
     mut done: u64,
 ) -> Result<u64> {
     let started = Instant::now();
-    let mut sizer = Sizer::new(pacing.initial_batch, pacing.batch_time, pacing.fixed_batch);
+    let mut batch = pacing.initial_batch;
     loop {
-        let mut batch = sizer.next();
-        // The time of the attempt that went through, when it ran as one batch (not row by
-        // row after a failure): what the sizer learns from.
-        let mut timed = None;
+        let batch_started = Instant::now();
         let mut attempt = 0;
         let step = loop {
             attempt += 1;
-            let attempt_started = Instant::now();
             let result = match one_statement {
                 Some((sql, change)) => {
                     batch_in_one_statement::<DB>(conn, b, sql, change, last.as_ref(), batch, done).await
@@ -290,10 +285,7 @@ async fn batches<DB: Backend>(
                 },
             };
             match result {
-                Ok(step) => {
-                    timed = Some(attempt_started.elapsed());
-                    break step;
-                }
+                Ok(step) => break step,
                 // A statement that fails for a row of the batch (the expression divides by
                 // zero, a value does not convert): find that row and name its key.
                 Err(Error::Sql(sqlx::Error::Database(e)))
@@ -335,8 +327,7 @@ async fn batches<DB: Backend>(
                     // A lock held by the application, or the statement timeout: the batch
                     // rolled back; back off and retry it, smaller.
                     report.retried_batches += 1;
-                    sizer.shrink();
-                    batch = sizer.next();
+                    batch = (batch / 2).max(MIN_BATCH);
                     tracing::warn!(table = b.table, attempt, error = %e, "backfill batch timed out; retrying");
                     let delay =
                         crate::retry::backoff(attempt, Duration::from_millis(50), Duration::from_secs(5));
@@ -358,8 +349,9 @@ async fn batches<DB: Backend>(
             )
         })?;
 
-        if let Some(took) = timed {
-            sizer.record(batch, took);
+        let took = batch_started.elapsed();
+        if pacing.fixed_batch.is_none() {
+            batch = adapt(batch, took, pacing.batch_time);
         }
         let mut wait = pacing.pause;
         if let Some(cap) = pacing.max_rows_per_sec {
@@ -445,6 +437,13 @@ async fn batch_in_one_statement<DB: Backend>(
     DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
     let (upper, rows) = DB::batch_row(conn, sql, args, b.key_is_integer).await?;
     Ok(upper.map(|k| (k, rows.max(0) as u64)))
+}
+
+/// Next batch size: scaled toward the target duration, at most doubling or halving.
+fn adapt(batch: u64, took: Duration, target: Duration) -> u64 {
+    let ratio = target.as_secs_f64() / took.as_secs_f64().max(1e-4);
+    let next = (batch as f64 * ratio.clamp(0.5, 2.0)).round() as u64;
+    next.clamp(MIN_BATCH, MAX_BATCH)
 }
 
 async fn load_checkpoint<DB: Backend>(
@@ -537,6 +536,24 @@ async fn fill_batch<DB: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_size_moves_toward_the_target_within_bounds() {
+        let target = Duration::from_millis(50);
+        assert_eq!(adapt(1000, Duration::from_millis(25), target), 2000);
+        assert_eq!(
+            adapt(1000, Duration::from_millis(10), target),
+            2000,
+            "at most doubles"
+        );
+        assert_eq!(
+            adapt(1000, Duration::from_millis(500), target),
+            500,
+            "at most halves"
+        );
+        assert_eq!(adapt(MAX_BATCH, Duration::from_millis(1), target), MAX_BATCH);
+        assert_eq!(adapt(MIN_BATCH, Duration::from_secs(9), target), MIN_BATCH);
+    }
 
     #[test]
     fn signal_limits_are_the_stricter_of_run_and_model() {
