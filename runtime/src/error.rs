@@ -200,6 +200,32 @@ pub enum Error {
         message: String,
     },
 
+    /// A DDL step's lock was not granted within the lock timeout on any attempt: each
+    /// attempt gave up (the application did not wait on it) and nothing of the step was
+    /// applied.
+    #[error(
+        "{change} {phase} step `{step}`: its lock on {table} was not granted within {lock_timeout:?} in {attempts} \
+         attempts, so nothing of it was applied ({cause}). A session holds a conflicting lock on the table — a \
+         long transaction or query (PostgreSQL: pg_stat_activity and pg_locks; MySQL/MariaDB: SHOW PROCESSLIST). \
+         Run again once it has ended, or give the step more time (--lock-timeout-ms, --ddl-attempts)"
+    )]
+    LockNotGranted {
+        /// The change.
+        change: String,
+        /// The phase.
+        phase: Phase,
+        /// The step, by name.
+        step: String,
+        /// The table the step locks, quoted for reading (`users`).
+        table: String,
+        /// The lock timeout of each attempt.
+        lock_timeout: std::time::Duration,
+        /// Attempts made.
+        attempts: u32,
+        /// The server's message for the last attempt.
+        cause: String,
+    },
+
     /// An applied step's SQL changed since it ran.
     #[error(
         "{change} {phase} step `{step}` was applied with checksum {recorded} but now renders as {current}: \
@@ -402,6 +428,7 @@ impl Error {
             | Error::DialectNotCompiled { .. }
             | Error::Project(GenerateError::Lock(_)) => ErrorKind::Usage,
             Error::Sql(_)
+            | Error::LockNotGranted { .. }
             | Error::BackfillRow { .. }
             | Error::NotAsPlanned { .. }
             | Error::Privilege(_)

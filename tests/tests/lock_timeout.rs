@@ -28,6 +28,79 @@ async fn mysql() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_attempts_spent() {
+    if let Some(t) = TestDb::postgres("lock_attempts_spent").await {
+        attempts_spent::<sqlx::Postgres>(&t, Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_attempts_spent() {
+    if let Some(t) = TestDb::mysql("lock_attempts_spent").await {
+        attempts_spent::<sqlx::MySql>(&t, Duration::from_secs(1)).await;
+    }
+}
+
+/// When every attempt times out on the lock, the error names the change, the phase, the
+/// step, the table and the attempts — not the server's message alone — and nothing of the
+/// step was applied: once the transaction ends, the same run goes through.
+async fn attempts_spent<DB: TestBackend>(t: &TestDb, lock_timeout: Duration) {
+    let pool = t.pool::<DB>(4).await;
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        DB::exec(&mut conn, &base_table_sql(Normalized::definition(), DB::DIALECT)).await;
+        for sql in seed_sql(DB::DIALECT, "users", 100) {
+            DB::exec(&mut conn, &sql).await;
+        }
+    }
+    let column_exists = |pool: sqlx::Pool<DB>| async move {
+        let mut conn = pool.acquire().await.unwrap();
+        DB::texts(
+            &mut conn,
+            "SELECT email FROM users WHERE email_normalized IS NULL AND id = 1".into(),
+        )
+        .await
+        .is_ok()
+    };
+    let mut hold = pool.acquire().await.unwrap();
+    blocker::<DB>(&mut hold).await;
+    let options = || RunnerOptions {
+        lock_timeout,
+        ddl_attempts: 2,
+        progress: ProgressMode::Off,
+        ..Default::default()
+    };
+    let mut runner = Runner::<DB>::connect(&t.url, &[Normalized::definition()], options())
+        .await
+        .unwrap();
+    let err = runner.up(Some(Phase::Expand), None).await.unwrap_err();
+    runner.close().await.unwrap();
+    let message = err.to_string();
+    assert!(matches!(err, straddle::Error::LockNotGranted { .. }), "{err:?}");
+    assert_eq!(err.kind().exit_code(), 1, "{message}");
+    for part in [
+        "users.email_normalized expand step `",
+        "its lock on `users` was not granted within",
+        "in 2 attempts",
+        "nothing of it was applied",
+        "--ddl-attempts",
+    ] {
+        assert!(message.contains(part), "{part:?} in: {message}");
+    }
+    assert!(!column_exists(pool.clone()).await, "nothing applied: {message}");
+
+    DB::exec(&mut hold, "COMMIT").await;
+    drop(hold);
+    let mut runner = Runner::<DB>::connect(&t.url, &[Normalized::definition()], options())
+        .await
+        .unwrap();
+    let runs = runner.up(Some(Phase::Expand), None).await.unwrap();
+    runner.close().await.unwrap();
+    assert_eq!(runs[0].outcome, "applied", "{runs:?}");
+    assert!(column_exists(pool.clone()).await);
+}
+
 /// Reads one row at a time until `stop`; returns the slowest read.
 async fn reader<DB: TestBackend>(pool: &sqlx::Pool<DB>, stop: &AtomicBool, failures: &AtomicU64) -> Duration {
     let mut slowest = Duration::ZERO;
