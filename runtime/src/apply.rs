@@ -254,31 +254,27 @@ pub(crate) async fn run_step<DB: Backend>(
                     });
                 }
                 Err(Error::Sql(sqlx::Error::Database(e)))
-                    if step.ddl
-                        && attempt < ctx.attempts
-                        && render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message()) =>
+                    if step.ddl && render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message()) =>
                 {
+                    if attempt >= ctx.attempts {
+                        return Err(Error::LockNotGranted {
+                            change: ctx.change.to_string(),
+                            phase: ctx.phase,
+                            step: step.name.clone(),
+                            table: ctx
+                                .tables
+                                .first()
+                                .map_or_else(|| "its table".to_string(), |t| format!("`{t}`")),
+                            lock_timeout: ctx.lock_timeout,
+                            attempts: attempt,
+                            cause: e.message().to_string(),
+                        });
+                    }
                     tracing::warn!(
                         change = ctx.change, phase = %ctx.phase, step = step.name, attempt, error = %e,
                         "lock not granted within the lock timeout; retrying"
                     );
                     format!("could not get its lock within {:?}", ctx.lock_timeout)
-                }
-                Err(Error::Sql(sqlx::Error::Database(e)))
-                    if step.ddl && render::is_lock_timeout(DB::DIALECT, e.code().as_deref(), e.message()) =>
-                {
-                    return Err(Error::LockNotGranted {
-                        change: ctx.change.to_string(),
-                        phase: ctx.phase,
-                        step: step.name.clone(),
-                        table: ctx
-                            .tables
-                            .first()
-                            .map_or_else(|| "its table".to_string(), |t| format!("`{t}`")),
-                        lock_timeout: ctx.lock_timeout,
-                        attempts: attempt,
-                        cause: e.message().to_string(),
-                    });
                 }
                 Err(e) => return Err(e),
             },

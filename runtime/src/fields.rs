@@ -75,38 +75,6 @@ impl<DB: Database> BindRefs<DB> for () {
     }
 }
 
-macro_rules! tuple_refs {
-    ($($name:ident $idx:tt),+) => {
-        impl<DB: Database, $($name: BindRefs<DB>),+> BindRefs<DB> for ($($name,)+) {
-            const LEN: usize = 0 $(+ $name::LEN)+;
-            fn bind_at(&self, index: usize, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
-                let mut rest = index;
-                $(
-                    if rest < $name::LEN {
-                        return self.$idx.bind_at(rest, args);
-                    }
-                    rest -= $name::LEN;
-                )+
-                let _ = rest;
-                Err(format!("no field #{index}").into())
-            }
-        }
-    };
-}
-
-tuple_refs!(A 0);
-tuple_refs!(A 0, B 1);
-tuple_refs!(A 0, B 1, C 2);
-tuple_refs!(A 0, B 1, C 2, D 3);
-tuple_refs!(A 0, B 1, C 2, D 3, E 4);
-tuple_refs!(A 0, B 1, C 2, D 3, E 4, F 5);
-tuple_refs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
-tuple_refs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
-tuple_refs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
-tuple_refs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
-tuple_refs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
-tuple_refs!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
-
 /// One field's value, decoded from its column: the leaves of a model's
 /// [`DecodeFields`] tuple (a newtype, so a field whose type is itself a tuple is not
 /// taken for a group of fields).
@@ -140,8 +108,24 @@ where
     }
 }
 
-macro_rules! tuple_decode {
-    ($($name:ident),+) => {
+/// `BindRefs` and `DecodeFields` for a tuple: each element in turn, at its offset.
+macro_rules! tuple_impls {
+    ($($name:ident $idx:tt),+) => {
+        impl<DB: Database, $($name: BindRefs<DB>),+> BindRefs<DB> for ($($name,)+) {
+            const LEN: usize = 0 $(+ $name::LEN)+;
+            #[allow(unused_assignments)]
+            fn bind_at(&self, index: usize, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+                let mut rest = index;
+                $(
+                    if rest < $name::LEN {
+                        return self.$idx.bind_at(rest, args);
+                    }
+                    rest -= $name::LEN;
+                )+
+                Err(format!("no field #{index}").into())
+            }
+        }
+
         impl<'r, R: Row, $($name: DecodeFields<'r, R>),+> DecodeFields<'r, R> for ($($name,)+) {
             const LEN: usize = 0 $(+ $name::LEN)+;
             #[allow(unused_assignments)]
@@ -159,15 +143,16 @@ macro_rules! tuple_decode {
     };
 }
 
-tuple_decode!(A);
-tuple_decode!(A, B);
-tuple_decode!(A, B, C);
-tuple_decode!(A, B, C, D);
-tuple_decode!(A, B, C, D, E);
-tuple_decode!(A, B, C, D, E, F);
-tuple_decode!(A, B, C, D, E, F, G);
-tuple_decode!(A, B, C, D, E, F, G, H);
-tuple_decode!(A, B, C, D, E, F, G, H, I);
-tuple_decode!(A, B, C, D, E, F, G, H, I, J);
-tuple_decode!(A, B, C, D, E, F, G, H, I, J, K);
-tuple_decode!(A, B, C, D, E, F, G, H, I, J, K, L);
+// Up to 12 elements: the derive's `GROUP` (macros/src/lib.rs) nests larger structs.
+tuple_impls!(A 0);
+tuple_impls!(A 0, B 1);
+tuple_impls!(A 0, B 1, C 2);
+tuple_impls!(A 0, B 1, C 2, D 3);
+tuple_impls!(A 0, B 1, C 2, D 3, E 4);
+tuple_impls!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_impls!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_impls!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+tuple_impls!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+tuple_impls!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+tuple_impls!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
+tuple_impls!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);

@@ -47,13 +47,7 @@ async fn mysql_attempts_spent() {
 /// step was applied: once the transaction ends, the same run goes through.
 async fn attempts_spent<DB: TestBackend>(t: &TestDb, lock_timeout: Duration) {
     let pool = t.pool::<DB>(4).await;
-    {
-        let mut conn = pool.acquire().await.unwrap();
-        DB::exec(&mut conn, &base_table_sql(Normalized::definition(), DB::DIALECT)).await;
-        for sql in seed_sql(DB::DIALECT, "users", 100) {
-            DB::exec(&mut conn, &sql).await;
-        }
-    }
+    users_table(&pool, 100).await;
     let column_exists = |pool: sqlx::Pool<DB>| async move {
         let mut conn = pool.acquire().await.unwrap();
         DB::texts(
@@ -101,6 +95,15 @@ async fn attempts_spent<DB: TestBackend>(t: &TestDb, lock_timeout: Duration) {
     assert!(column_exists(pool.clone()).await);
 }
 
+/// The table `Normalized` is changed on, before its change, with `rows` rows.
+async fn users_table<DB: TestBackend>(pool: &sqlx::Pool<DB>, rows: u64) {
+    let mut conn = pool.acquire().await.unwrap();
+    DB::exec(&mut conn, &base_table_sql(Normalized::definition(), DB::DIALECT)).await;
+    for sql in seed_sql(DB::DIALECT, "users", rows) {
+        DB::exec(&mut conn, &sql).await;
+    }
+}
+
 /// Reads one row at a time until `stop`; returns the slowest read.
 async fn reader<DB: TestBackend>(pool: &sqlx::Pool<DB>, stop: &AtomicBool, failures: &AtomicU64) -> Duration {
     let mut slowest = Duration::ZERO;
@@ -140,13 +143,7 @@ async fn blocker<DB: TestBackend>(conn: &mut DB::Connection) {
 
 async fn held_lock<DB: TestBackend>(t: &TestDb, lock_timeout: Duration, margin: Duration) {
     let pool = t.pool::<DB>(6).await;
-    {
-        let mut conn = pool.acquire().await.unwrap();
-        DB::exec(&mut conn, &base_table_sql(Normalized::definition(), DB::DIALECT)).await;
-        for sql in seed_sql(DB::DIALECT, "users", 5000) {
-            DB::exec(&mut conn, &sql).await;
-        }
-    }
+    users_table(&pool, 5000).await;
     let failures = AtomicU64::new(0);
 
     // Straddle: expand under a lock timeout, with retries.
