@@ -85,6 +85,9 @@ pub struct LockedTable {
     /// Foreign keys added through Straddle, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub foreign_keys: BTreeMap<String, LockedForeignKey>,
+    /// Hand-written SQL steps, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sql: BTreeMap<String, LockedSql>,
     /// The completed rollouts of the table and of its objects, oldest first: a change
     /// whose contract shipped and whose declaration then went (or gave way to another
     /// change of the same object). The next change of an object is its rollout
@@ -112,6 +115,9 @@ pub struct Completed {
     /// Of foreign keys, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub foreign_keys: BTreeMap<String, Vec<String>>,
+    /// Of hand-written SQL steps, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sql: BTreeMap<String, Vec<String>>,
 }
 
 impl Completed {
@@ -127,6 +133,7 @@ impl Completed {
             Subject::Index(_) => &self.indexes,
             Subject::Check(_) => &self.checks,
             Subject::ForeignKey(_) => &self.foreign_keys,
+            Subject::Sql(_) => &self.sql,
         };
         map.get(subject.name()).map_or(&[], Vec::as_slice)
     }
@@ -138,6 +145,7 @@ impl Completed {
             Subject::Index(_) => &mut self.indexes,
             Subject::Check(_) => &mut self.checks,
             Subject::ForeignKey(_) => &mut self.foreign_keys,
+            Subject::Sql(_) => &mut self.sql,
         };
         map.entry(subject.name().to_string()).or_default().push(signature);
     }
@@ -274,6 +282,9 @@ fn declared_changes(models: &[&Model], table: &str) -> Vec<(Subject, String)> {
                 foreign_key_definition(&f.definition(), f.dropped),
             ));
         }
+        for s in &m.sql_steps {
+            out.push((Subject::Sql(s.name.clone()), s.signature()));
+        }
     }
     out
 }
@@ -288,6 +299,16 @@ pub struct LockedForeignKey {
     /// Being dropped (`dropped_foreign_key`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dropped: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A hand-written SQL step as shipped.
+pub struct LockedSql {
+    /// Where it runs and a digest of its statements: `sql at expand 3f2a…` (see
+    /// [`crate::model::SqlStep::signature`]).
+    pub definition: String,
+    /// The phase the code ships it in.
+    pub phase: Phase,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -423,6 +444,9 @@ impl LockedTable {
                 foreign_key_definition(&f.definition, f.dropped),
                 f.phase,
             ));
+        }
+        for (name, s) in &self.sql {
+            out.push((Subject::Sql(name.clone()), s.definition.clone(), s.phase));
         }
         out
     }
@@ -647,6 +671,19 @@ impl LockedTable {
                             definition: f.definition(),
                             phase: f.phase,
                             dropped: f.dropped,
+                        },
+                    )
+                })
+                .collect(),
+            sql: mapping
+                .iter()
+                .flat_map(|m| &m.sql_steps)
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        LockedSql {
+                            definition: s.signature(),
+                            phase: s.phase,
                         },
                     )
                 })

@@ -28,6 +28,9 @@ pub struct Model {
     /// Foreign keys being added in this rollout.
     #[serde(default)]
     pub foreign_keys: Vec<ForeignKey>,
+    /// Hand-written SQL steps (`sql(...)`), each with its `down`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sql_steps: Vec<SqlStep>,
     /// `#[straddle(created(phase = …))]`: the table itself is new in this rollout (created
     /// at expand); the phase the code ships in.
     #[serde(default)]
@@ -181,6 +184,69 @@ impl ForeignKey {
             None => {}
         }
         out
+    }
+}
+
+/// `#[straddle(sql(name = "…", up = "…", down = "…", at = …, phase = …))]` on the struct:
+/// hand-written statements run by one phase (`at`) of the rollout, with the statements
+/// that undo them going down — for what no declaration expresses (`CREATE EXTENSION`, an
+/// enum type, a function). Trusted SQL, split into statements and linted at compile time
+/// (see `syntax::sql_step`), recorded in the ledger like every generated step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SqlStep {
+    /// Its name: the change is `table.name` in the ledger.
+    pub name: String,
+    /// The phase whose run applies it.
+    pub at: Phase,
+    /// The phase the code ships it in.
+    pub phase: Phase,
+    /// The statements going up, per dialect (none: nothing to do on that engine).
+    pub up: BTreeMap<Dialect, Vec<String>>,
+    /// The statements undoing them, per dialect.
+    pub down: BTreeMap<Dialect, Vec<String>>,
+    /// Whether each direction runs in one transaction (`no_transaction` clears it: then it
+    /// is one statement, e.g. `CREATE INDEX CONCURRENTLY`).
+    pub transactional: bool,
+}
+
+impl SqlStep {
+    /// The statements of `direction` on `dialect`.
+    pub fn statements(&self, dialect: Dialect, direction: crate::step::Direction) -> &[String] {
+        let map = match direction {
+            crate::step::Direction::Up => &self.up,
+            crate::step::Direction::Down => &self.down,
+        };
+        map.get(&dialect).map_or(&[], Vec::as_slice)
+    }
+
+    /// What it is, comparably (the lock's signature): where it runs, whether in a
+    /// transaction, and a digest of its statements on every engine — a shipped step whose
+    /// SQL changes is a new rollout, not an edit.
+    pub fn signature(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for (direction, map) in [("up", &self.up), ("down", &self.down)] {
+            for (dialect, statements) in map {
+                for s in statements {
+                    hash.update(format!("{direction}\0{}\0{s}\0", dialect.key()));
+                }
+            }
+        }
+        let digest: String = hash
+            .finalize()
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!(
+            "sql at {}{} {digest}",
+            self.at,
+            if self.transactional {
+                ""
+            } else {
+                " (no transaction)"
+            }
+        )
     }
 }
 
@@ -699,6 +765,11 @@ impl Model {
         self.foreign_keys.iter().find(|c| c.name == name)
     }
 
+    /// A hand-written SQL step by name.
+    pub fn sql_step(&self, name: &str) -> Option<&SqlStep> {
+        self.sql_steps.iter().find(|c| c.name == name)
+    }
+
     /// Whether anything of this model is changing (a column or an index).
     pub fn has_changes(&self) -> bool {
         self.changes().next().is_some()
@@ -708,6 +779,7 @@ impl Model {
             || !self.indexes.is_empty()
             || !self.checks.is_empty()
             || !self.foreign_keys.is_empty()
+            || !self.sql_steps.is_empty()
     }
 
     /// Whether the model is compiled for `dialect`.

@@ -11,7 +11,7 @@
 
 use crate::model::{
     AddColumn, AddKind, Change, Check, Column, DefaultValue, ForeignKey, Index, Literal, Model, Phase,
-    RenameColumn, RetireColumn, RetypeColumn,
+    RenameColumn, RetireColumn, RetypeColumn, SqlStep,
 };
 
 /// What a change acts on.
@@ -28,6 +28,8 @@ pub enum Subject {
     ForeignKey(String),
     /// The table itself (`created`).
     Table(String),
+    /// A hand-written SQL step (`sql(...)`), by name.
+    Sql(String),
 }
 
 impl Subject {
@@ -38,7 +40,8 @@ impl Subject {
             | Subject::Index(n)
             | Subject::Check(n)
             | Subject::ForeignKey(n)
-            | Subject::Table(n) => n,
+            | Subject::Table(n)
+            | Subject::Sql(n) => n,
         }
     }
 
@@ -50,6 +53,7 @@ impl Subject {
             Subject::Check(_) => "check",
             Subject::ForeignKey(_) => "foreign key",
             Subject::Table(_) => "table",
+            Subject::Sql(_) => "sql step",
         }
     }
 }
@@ -206,6 +210,10 @@ pub enum Op {
     SetDefault(Literal),
     /// Drop the column's default.
     DropDefault,
+    /// A hand-written step's `up` statements.
+    RunSql,
+    /// A hand-written step's `down` statements.
+    RevertSql,
 }
 
 impl Op {
@@ -243,7 +251,11 @@ impl ChangePlan {
     pub fn column(&self) -> Option<&str> {
         match &self.subject {
             Subject::Column(c) => Some(c),
-            Subject::Index(_) | Subject::Check(_) | Subject::ForeignKey(_) | Subject::Table(_) => None,
+            Subject::Index(_)
+            | Subject::Check(_)
+            | Subject::ForeignKey(_)
+            | Subject::Table(_)
+            | Subject::Sql(_) => None,
         }
     }
 }
@@ -264,6 +276,7 @@ pub fn plan_model(model: &Model) -> Vec<ChangePlan> {
         .chain(model.indexes.iter().map(|index| plan_index(model, index)))
         .chain(model.checks.iter().map(|check| plan_check(model, check)))
         .chain(model.foreign_keys.iter().map(|fk| plan_foreign_key(model, fk)))
+        .chain(model.sql_steps.iter().map(|step| plan_sql_step(model, step)))
         .map(|mut plan| {
             plan.rollout = model.rollout(&plan.subject);
             plan.id = rollout_id(&plan.id, plan.rollout);
@@ -343,6 +356,21 @@ fn plan_foreign_key(model: &Model, fk: &ForeignKey) -> ChangePlan {
                 (vec![Op::AddForeignKey], vec![Op::DropForeignKey]),
             ]
         }),
+    }
+}
+
+/// A hand-written step runs in the phase it names (`at`), its `down` going back.
+fn plan_sql_step(model: &Model, step: &SqlStep) -> ChangePlan {
+    let mut ops: [PhaseOps; 3] = Default::default();
+    ops[step.at as usize] = (vec![Op::RunSql], vec![Op::RevertSql]);
+    ChangePlan {
+        rollout: 1,
+        id: format!("{}.{}", model.table, step.name),
+        table: model.table.clone(),
+        subject: Subject::Sql(step.name.clone()),
+        declared_phase: step.phase,
+        summary: format!("hand-written SQL at {}", step.at),
+        phases: phases(ops),
     }
 }
 

@@ -597,3 +597,45 @@ pub struct Label {
     #[straddle(sql_type(mysql = "VARCHAR(255)"))]
     pub tag: Option<String>,
 }
+
+/// Hand-written steps: one per engine at expand, one outside a transaction at contract
+/// (nothing to do on SQLite).
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(
+    table = "ledger_entries",
+    sql(
+        name = "currency_type",
+        up(
+            postgres = "CREATE TYPE currency AS ENUM ('eur', 'usd')",
+            mysql = "CREATE TABLE IF NOT EXISTS currencies (code CHAR(3) PRIMARY KEY)",
+            sqlite = "CREATE TABLE IF NOT EXISTS currencies (code TEXT PRIMARY KEY)"
+        ),
+        down(
+            postgres = "DROP TYPE IF EXISTS currency",
+            mysql = "DROP TABLE IF EXISTS currencies",
+            sqlite = "DROP TABLE IF EXISTS currencies"
+        ),
+        phase = expand
+    ),
+    sql(
+        name = "rates_index",
+        at = contract,
+        no_transaction,
+        up(
+            postgres = "CREATE INDEX CONCURRENTLY IF NOT EXISTS rates_day ON rates (day)",
+            mysql = "CREATE INDEX rates_day ON rates (day)",
+            sqlite = ""
+        ),
+        down(
+            postgres = "DROP INDEX CONCURRENTLY IF EXISTS rates_day",
+            mysql = "DROP INDEX rates_day ON rates",
+            sqlite = ""
+        ),
+        phase = expand
+    )
+)]
+pub struct LedgerEntryScripted {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub amount: i64,
+}

@@ -4,8 +4,8 @@
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer,
-    MemberChecked, MemberNullable, Nickname, Normalized, Note, ProfileRetiring, SettingDefaulted, TagWidened,
-    TicketLinked,
+    LedgerEntryScripted, MemberChecked, MemberNullable, Nickname, Normalized, Note, ProfileRetiring,
+    SettingDefaulted, TagWidened, TicketLinked,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -132,4 +132,9 @@ fn widened_in_place() {
 #[test]
 fn renamed_table() {
     insta::assert_snapshot!(render_all(Customer::definition()));
+}
+
+#[test]
+fn hand_written_steps() {
+    insta::assert_snapshot!(render_all(LedgerEntryScripted::definition()));
 }

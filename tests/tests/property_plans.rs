@@ -188,6 +188,7 @@ fn model(n: &Names) -> Model {
             include: vec![],
         }],
         checks: vec![],
+        sql_steps: vec![],
         foreign_keys: vec![],
         created: None,
         retired: None,

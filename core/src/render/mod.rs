@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod live;
 mod mysql;
 mod postgres;
+mod sql_step;
 mod sqlite;
 pub mod sqlite_rebuild;
 pub mod table_definition;
@@ -566,6 +567,14 @@ fn render_steps(
                     // Refused at compile time; a model compiled elsewhere cannot reach here.
                     Dialect::MySql | Dialect::Sqlite => vec![unsupported("check constraints", dialect)],
                 })
+                .collect();
+            return merge_combinable(rendered);
+        }
+        Subject::Sql(name) => {
+            let declared = model.sql_step(name).expect("plan refers to a model SQL step");
+            let rendered = ops
+                .iter()
+                .flat_map(|op| sql_step::render(dialect, declared, op))
                 .collect();
             return merge_combinable(rendered);
         }

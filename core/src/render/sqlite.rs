@@ -105,6 +105,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         | Op::RetireTable
         | Op::CreateRenameView
         | Op::DropRenameView
+        | Op::RunSql
+        | Op::RevertSql
         | Op::RenameTable
         | Op::UnrenameTable => {
             unreachable!("index, constraint and table operations have their own renderers")

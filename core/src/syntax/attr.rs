@@ -85,6 +85,33 @@ pub struct Container {
     pub renamed: Option<(Span, RenamedTable)>,
     /// `retired(phase = …, confirm = "…")` on the struct.
     pub retired: Option<(Span, RetiredTable)>,
+    /// `sql(...)`, in order, with the attribute's span.
+    pub sql_steps: Vec<(Span, SqlStepAttr)>,
+}
+
+/// `sql(name = "…", up = "…", down = "…", at = …, phase = …, no_transaction)`: a
+/// hand-written step.
+pub struct SqlStepAttr {
+    /// Its name.
+    pub name: Option<(Span, String)>,
+    /// The statements going up: one text, or one per dialect.
+    pub up: Option<(Span, SqlText)>,
+    /// The statements undoing them.
+    pub down: Option<(Span, SqlText)>,
+    /// The phase that runs it (expand when left out).
+    pub at: Option<PhaseValue>,
+    /// The phase the code ships it in.
+    pub phase: Option<PhaseValue>,
+    /// `no_transaction`: its span.
+    pub no_transaction: Option<Span>,
+}
+
+/// Hand-written SQL: the same text on every dialect, or one per dialect.
+pub enum SqlText {
+    /// For every dialect.
+    All(syn::LitStr),
+    /// Per dialect.
+    PerDialect(BTreeMap<Dialect, syn::LitStr>),
 }
 
 /// `renamed(...)` on the struct.
@@ -284,7 +311,8 @@ pub enum LiteralValue {
     Str(String),
 }
 
-const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `renamed_index`, `check`, `dropped_check`, `foreign_key`, `dropped_foreign_key`";
+const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `renamed_index`, `check`, `dropped_check`, `foreign_key`, `dropped_foreign_key`, `sql`";
+const SQL_STEP_KEYS: &str = "`name`, `up`, `down`, `at`, `phase`, `no_transaction`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `phase`";
 const RENAMED_INDEX_KEYS: &str =
     "`from`, `name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `phase`";
@@ -373,6 +401,7 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
     let mut created = Attr::none("created");
     let mut retired = Attr::none("retired");
     let mut renamed = Attr::none("renamed");
+    let mut sql_steps = Vec::new();
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
@@ -402,6 +431,8 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
             } else if meta.path.is_ident("check") || meta.path.is_ident("dropped_check") {
                 let dropped = meta.path.is_ident("dropped_check");
                 checks.push((meta.path.span(), parse_check(cx, &meta, dropped)?));
+            } else if meta.path.is_ident("sql") {
+                sql_steps.push((meta.path.span(), parse_sql_step(cx, &meta)?));
             } else if meta.path.is_ident("dialects") {
                 let mut list = Vec::new();
                 meta.parse_nested_meta(|d| {
@@ -437,7 +468,80 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
         created: created.get(),
         renamed: renamed.get(),
         retired: retired.get(),
+        sql_steps,
     }
+}
+
+fn parse_sql_step(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<SqlStepAttr> {
+    needs_parens(meta, "sql")?;
+    let mut name = Attr::none("name");
+    let mut up = Attr::none("up");
+    let mut down = Attr::none("down");
+    let mut at = Attr::none("at");
+    let mut phase = Attr::none("phase");
+    let mut no_transaction = Attr::none("no_transaction");
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("name") {
+            let s = lit_str(&inner)?;
+            name.set(cx, inner.path.span(), (s.span(), s.value()));
+        } else if inner.path.is_ident("up") {
+            up.set(cx, inner.path.span(), parse_sql_text(cx, &inner)?);
+        } else if inner.path.is_ident("down") {
+            down.set(cx, inner.path.span(), parse_sql_text(cx, &inner)?);
+        } else if inner.path.is_ident("at") {
+            parse_phase(cx, &inner, &mut at)?;
+        } else if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)?;
+        } else if inner.path.is_ident("no_transaction") {
+            no_transaction.set(cx, inner.path.span(), ());
+        } else {
+            unknown(cx, &inner, "`sql`", SQL_STEP_KEYS)?;
+        }
+        Ok(())
+    })?;
+    Ok(SqlStepAttr {
+        name: name.get().map(|(_, v)| v),
+        up: up.get(),
+        down: down.get(),
+        at: at.get(),
+        phase: phase.get(),
+        no_transaction: no_transaction.get().map(|(s, ())| s),
+    })
+}
+
+/// `up = "…"` or `up(postgres = "…", mysql = "…")`.
+fn parse_sql_text(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<SqlText> {
+    if !meta.input.peek(syn::token::Paren) {
+        return Ok(SqlText::All(lit_str(meta)?));
+    }
+    Ok(SqlText::PerDialect(parse_per_dialect(cx, meta)?))
+}
+
+/// `(postgres = "…", mysql = "…")`: one string per dialect named (an unknown dialect or a
+/// repeated one reported).
+fn parse_per_dialect(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<BTreeMap<Dialect, syn::LitStr>> {
+    let mut per = BTreeMap::new();
+    meta.parse_nested_meta(|d| {
+        match d.path.get_ident().and_then(|i| Dialect::from_key(&i.to_string())) {
+            Some(dialect) => {
+                if per.insert(dialect, lit_str(&d)?).is_some() {
+                    cx.error_spanned_by(&d.path, format!("duplicate straddle attribute `{}`", key(&d)));
+                }
+            }
+            None => {
+                cx.error_spanned_by(
+                    &d.path,
+                    format!(
+                        "unknown dialect `{}`; expected `postgres`, `mysql` or `sqlite`",
+                        key(&d)
+                    ),
+                );
+                d.value()?.parse::<syn::Expr>()?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(per)
 }
 
 /// `on(a, b)`: column names with their spans.
@@ -858,26 +962,10 @@ fn parse_sql_type(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<SqlTypeO
     if !meta.input.peek(syn::token::Paren) {
         return Ok(SqlTypeOverride::All(lit_str(meta)?.value()));
     }
-    let mut per = BTreeMap::new();
-    meta.parse_nested_meta(|d| {
-        match d.path.get_ident().and_then(|i| Dialect::from_key(&i.to_string())) {
-            Some(dialect) => {
-                per.insert(dialect, lit_str(&d)?.value());
-            }
-            None => {
-                cx.error_spanned_by(
-                    &d.path,
-                    format!(
-                        "unknown dialect `{}`; expected `postgres`, `mysql` or `sqlite`",
-                        key(&d)
-                    ),
-                );
-                d.value()?.parse::<syn::Expr>()?;
-            }
-        }
-        Ok(())
-    })?;
-    Ok(SqlTypeOverride::PerDialect(per))
+    let per = parse_per_dialect(cx, meta)?;
+    Ok(SqlTypeOverride::PerDialect(
+        per.into_iter().map(|(d, l)| (d, l.value())).collect(),
+    ))
 }
 
 fn parse_retyped(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Retyped> {

@@ -96,6 +96,10 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
     let mut taken = index_names.clone();
     taken.extend(checks.iter().map(|c| c.name.clone()));
     let foreign_keys = foreign_keys(cx, decl, &columns, &dialects, &taken);
+    let mut used: Vec<&str> = taken.iter().map(String::as_str).collect();
+    used.extend(columns.iter().map(|c| c.name.as_str()));
+    used.extend(foreign_keys.iter().map(|f| f.name.as_str()));
+    let sql_steps = super::sql_step::check_steps(cx, decl, &table, &dialects, &used);
     let whole_table = |what: &str| {
         for (f, c) in decl.fields.iter().zip(&columns) {
             if let Some(ch) = &c.change {
@@ -206,6 +210,7 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, enabled: &[Dialect]) -> Option<Model> {
         indexes,
         checks,
         foreign_keys,
+        sql_steps,
         created,
         retired,
         rollouts: Vec::new(),
@@ -253,7 +258,7 @@ pub(super) fn identifier(
 /// enough for every engine once `suffix` is appended (a foreign key's `_idx`), and not
 /// the name of a column or of another object of the model (`taken`).
 #[allow(clippy::too_many_arguments)]
-fn object_name(
+pub(super) fn object_name(
     cx: &Ctxt,
     span: proc_macro2::Span,
     attr: &str,
@@ -1119,7 +1124,7 @@ fn not_null_column(
     })
 }
 
-fn required_phase(
+pub(super) fn required_phase(
     cx: &Ctxt,
     span: proc_macro2::Span,
     what: &str,

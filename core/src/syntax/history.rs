@@ -466,6 +466,11 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
         definition: foreign_key_definition(&f.definition, f.dropped),
         phase: f.phase,
     }));
+    shipped.extend(table.sql.iter().map(|(name, s)| Object {
+        name,
+        definition: s.definition.clone(),
+        phase: s.phase,
+    }));
     let mut declared: Vec<(Object<'_>, Span)> = model
         .indexes
         .iter()
@@ -515,6 +520,22 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
                         name: &f.name,
                         definition: foreign_key_definition(&f.definition(), f.dropped),
                         phase: f.phase,
+                    },
+                    attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
+                )
+            }),
+    );
+    declared.extend(
+        model
+            .sql_steps
+            .iter()
+            .zip(&decl.attrs.sql_steps)
+            .map(|(s, (span, attr))| {
+                (
+                    Object {
+                        name: &s.name,
+                        definition: s.signature(),
+                        phase: s.phase,
                     },
                     attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
                 )

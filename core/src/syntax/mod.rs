@@ -8,6 +8,7 @@ pub mod check;
 pub mod ctxt;
 pub mod history;
 pub mod sql;
+pub mod sql_step;
 
 use crate::dialect::Dialect;
 use crate::lock::LockFile;

@@ -362,7 +362,7 @@ fn byte_range(text: &str, start: Location, end: Location) -> Option<std::ops::Ra
     Some(offset(text, start)?..offset(text, end)?)
 }
 
-fn offset(text: &str, loc: Location) -> Option<usize> {
+pub(super) fn offset(text: &str, loc: Location) -> Option<usize> {
     let mut line_start = 0;
     for _ in 1..loc.line {
         line_start += text[line_start..].find('\n')? + 1;
