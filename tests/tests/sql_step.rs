@@ -330,7 +330,7 @@ fn the_lock_records_steps_and_their_rollouts() {
     let next = shipped.with_models(&[edited]);
     assert_eq!(
         next.tables["journal"].completed.sql["kinds"],
-        [kinds.definition.clone()]
+        std::slice::from_ref(&kinds.definition)
     );
     // The steps no longer declared completed too.
     assert_eq!(next.tables["journal"].completed.sql.len(), 4);
