@@ -178,6 +178,13 @@ pub fn index_change(
     if !options.include.is_empty() {
         out.push_str(&format!(" including ({})", options.include.join(", ")));
     }
+    if !options.opclass.is_empty() {
+        let classes: Vec<String> = options.opclass.iter().map(|(c, o)| format!("{c} {o}")).collect();
+        out.push_str(&format!(" with operator classes ({})", classes.join(", ")));
+    }
+    if !options.with.is_empty() {
+        out.push_str(&format!(" with ({})", options.with.join(", ")));
+    }
     if let Some(p) = &options.predicate {
         out.push_str(&format!(" where {p}"));
     }
@@ -199,6 +206,12 @@ pub struct IndexOptions {
     /// `include(…)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<String>,
+    /// `opclass(…)`: each column's operator class.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub opclass: BTreeMap<String, String>,
+    /// `with = "…"`: storage parameters, `name = value` each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub with: Vec<String>,
 }
 
 impl IndexOptions {
@@ -208,6 +221,8 @@ impl IndexOptions {
             predicate: index.predicate.as_ref().map(|p| p.text.clone()),
             using: index.method.clone(),
             include: index.include.clone(),
+            opclass: index.opclass.clone(),
+            with: index.with.iter().map(|(n, v)| format!("{n} = {v}")).collect(),
         }
     }
 }
@@ -756,6 +771,29 @@ mod tests {
                 phase: Some(Phase::Backfill),
                 change: Some(ChangeKind::Renamed),
                 from: Some("m".into()),
+            },
+        );
+        t.indexes.insert(
+            "users_email_prefix".into(),
+            LockedIndex {
+                columns: vec!["org".into(), "email".into()],
+                unique: false,
+                constraint: false,
+                phase: Phase::Expand,
+                change: ChangeKind::Added,
+                from: None,
+                options: IndexOptions {
+                    opclass: BTreeMap::from([("email".to_string(), "text_pattern_ops".to_string())]),
+                    with: vec!["fillfactor = 70".into()],
+                    ..IndexOptions::default()
+                },
+            },
+        );
+        t.sql.insert(
+            "citext".into(),
+            LockedSql {
+                definition: "sql at expand 0123456789ab".into(),
+                phase: Phase::Expand,
             },
         );
         lock.tables.insert("users".into(), t);

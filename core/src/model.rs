@@ -297,6 +297,12 @@ pub struct Index {
     /// `include(a, b)`: columns stored in the index, not searched (PostgreSQL).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<String>,
+    /// `opclass(a = "text_pattern_ops")`: a column's operator class (PostgreSQL).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub opclass: BTreeMap<String, String>,
+    /// `with = "fillfactor = 70"`: storage parameters, `name = value` each (PostgreSQL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub with: Vec<(String, String)>,
 }
 
 impl Index {

@@ -1,5 +1,6 @@
 //! Issue 11 — index options: a partial unique index (`predicate`, PostgreSQL and SQLite),
-//! an index method (`using`) and a covering index (`include`) on PostgreSQL, built the
+//! an index method (`using`), a covering index (`include`), operator classes (`opclass`) and
+//! storage parameters (`with`) on PostgreSQL, built the
 //! usual way (concurrently on PostgreSQL) through the ledger. The partial unique index is
 //! built over rows that repeat outside its predicate — the duplicate check counts only the
 //! rows it covers — and then refuses a second active job of one owner.
@@ -13,7 +14,15 @@ use straddle_tests::{TestBackend, TestDb, per_dialect};
     dialects(postgres),
     index(name = "jobs_active_owner", on(owner_id), unique, predicate = "state = 'active'", phase = contract),
     index(name = "jobs_state_hash", on(state), using = "hash", phase = contract),
-    index(name = "jobs_owner_cover", on(owner_id), include(state), phase = contract)
+    index(name = "jobs_owner_cover", on(owner_id), include(state), phase = contract),
+    index(
+        name = "jobs_state_prefix",
+        on(owner_id, state),
+        opclass(state = "text_pattern_ops"),
+        with = "fillfactor = 70, deduplicate_items = off",
+        phase = contract
+    ),
+    index(name = "jobs_id_brin", on(id), using = "brin", with = "pages_per_range = 16, autosummarize = on", phase = contract)
 )]
 pub struct Job {
     #[straddle(primary_key)]
@@ -71,8 +80,11 @@ async fn partial_and_other_indexes<DB: TestBackend>(t: &TestDb) {
         assert_eq!(
             built,
             [
+                "CREATE INDEX jobs_id_brin ON public.jobs USING brin (id) WITH (pages_per_range='16', autosummarize='on')",
                 "CREATE INDEX jobs_owner_cover ON public.jobs USING btree (owner_id) INCLUDE (state)",
                 "CREATE INDEX jobs_state_hash ON public.jobs USING hash (state)",
+                "CREATE INDEX jobs_state_prefix ON public.jobs USING btree (owner_id, state text_pattern_ops) WITH \
+                 (fillfactor='70', deduplicate_items=off)",
                 "CREATE UNIQUE INDEX jobs_active_owner ON public.jobs USING btree (owner_id) WHERE (state = 'active'::text)",
             ]
         );

@@ -186,6 +186,8 @@ fn model(n: &Names) -> Model {
             predicate: None,
             method: None,
             include: vec![],
+            opclass: Default::default(),
+            with: vec![],
         }],
         checks: vec![],
         sql_steps: vec![],

@@ -355,10 +355,37 @@ impl IndexTarget<'_> {
         if let Some(m) = &self.index.method {
             out.push_str(&format!("USING {m} "));
         }
-        out.push_str(&self.columns());
+        if self.index.opclass.is_empty() {
+            out.push_str(&self.columns());
+        } else {
+            // A column's operator class follows it: `("email" "text_pattern_ops")`.
+            let cols: Vec<String> = self
+                .index
+                .columns
+                .iter()
+                .map(|c| match self.index.opclass.get(c) {
+                    Some(class) => {
+                        let class: Vec<String> = class.split('.').map(|p| self.q(p)).collect();
+                        format!("{} {}", self.q(c), class.join("."))
+                    }
+                    None => self.q(c),
+                })
+                .collect();
+            out.push_str(&format!("({})", cols.join(", ")));
+        }
         if !self.index.include.is_empty() {
             let cols: Vec<String> = self.index.include.iter().map(|c| self.q(c)).collect();
             out.push_str(&format!(" INCLUDE ({})", cols.join(", ")));
+        }
+        if !self.index.with.is_empty() {
+            // Names and values checked at compile time (`syntax::index_params`).
+            let params: Vec<String> = self
+                .index
+                .with
+                .iter()
+                .map(|(n, v)| format!("{n} = {v}"))
+                .collect();
+            out.push_str(&format!(" WITH ({})", params.join(", ")));
         }
         if let Some(p) = self.predicate() {
             out.push_str(&format!(" WHERE {p}"));
@@ -533,6 +560,8 @@ fn render_steps(
                 predicate: None,
                 method: None,
                 include: Vec::new(),
+                opclass: Default::default(),
+                with: Vec::new(),
             };
             let it = IndexTarget {
                 model,

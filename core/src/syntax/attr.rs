@@ -181,6 +181,10 @@ pub struct IndexAttr {
     pub using: Option<syn::LitStr>,
     /// `include(a, b)`.
     pub include: Option<(Span, Vec<(Span, String)>)>,
+    /// `opclass(a = "text_pattern_ops")`: an operator class per column.
+    pub opclass: Option<(Span, BTreeMap<String, syn::LitStr>)>,
+    /// `with = "fillfactor = 70"`: storage parameters.
+    pub with: Option<syn::LitStr>,
     /// Its name.
     pub name: Option<(Span, String)>,
     /// The columns it covers.
@@ -313,9 +317,9 @@ pub enum LiteralValue {
 
 const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `renamed_index`, `check`, `dropped_check`, `foreign_key`, `dropped_foreign_key`, `sql`";
 const SQL_STEP_KEYS: &str = "`name`, `up`, `down`, `at`, `phase`, `no_transaction`";
-const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `phase`";
-const RENAMED_INDEX_KEYS: &str =
-    "`from`, `name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `phase`";
+const INDEX_KEYS: &str =
+    "`name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
+const RENAMED_INDEX_KEYS: &str = "`from`, `name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`";
 const NOT_NULL_KEYS: &str =
     "`fill`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
@@ -658,6 +662,8 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
     let mut predicate = Attr::none("predicate");
     let mut using = Attr::none("using");
     let mut include = Attr::none("include");
+    let mut opclass = Attr::none("opclass");
+    let mut with = Attr::none("with");
     let mut name = Attr::none("name");
     let mut on = Attr::none("on");
     let mut unique = Attr::none("unique");
@@ -683,6 +689,18 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
         } else if inner.path.is_ident("include") {
             let columns = parse_on(cx, &inner)?;
             include.set(cx, inner.path.span(), columns);
+        } else if inner.path.is_ident("opclass") {
+            let mut per = BTreeMap::new();
+            inner.parse_nested_meta(|c| {
+                let column = key(&c).trim_start_matches("r#").to_string();
+                if per.insert(column.clone(), lit_str(&c)?).is_some() {
+                    cx.error_spanned_by(&c.path, format!("`{column}` has two operator classes"));
+                }
+                Ok(())
+            })?;
+            opclass.set(cx, inner.path.span(), per);
+        } else if inner.path.is_ident("with") {
+            with.set(cx, inner.path.span(), lit_str(&inner)?);
         } else if renamed && inner.path.is_ident("from") {
             let s = lit_str(&inner)?;
             from.set(cx, inner.path.span(), (s.span(), s.value()));
@@ -700,6 +718,8 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
         predicate: predicate.get().map(|(_, v)| v),
         using: using.get().map(|(_, v)| v),
         include: include.get(),
+        opclass: opclass.get(),
+        with: with.get().map(|(_, v)| v),
         name: name.get().map(|(_, v)| v),
         on: on.get(),
         unique: unique.get().is_some(),

@@ -684,6 +684,14 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
             }
         };
         let (predicate, method, include) = index_options(cx, attr, columns, dialects, &mut ok);
+        let resolve = |col: &str| {
+            columns
+                .iter()
+                .find(|c| c.name == col || c.field == col)
+                .map(|c| c.name.clone())
+        };
+        let (opclass, with) =
+            super::index_params::check(cx, attr, &resolved, resolve, method.as_deref(), dialects, &mut ok);
         let phase = required_phase(cx, *span, what, attr.phase);
         if let (Some(name), Some(phase), true) = (name, phase, ok) {
             out.push(Index {
@@ -697,6 +705,8 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
                 predicate,
                 method,
                 include,
+                opclass,
+                with,
             });
         }
     }

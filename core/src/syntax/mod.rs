@@ -7,6 +7,7 @@ pub mod attr;
 pub mod check;
 pub mod ctxt;
 pub mod history;
+mod index_params;
 pub mod sql;
 pub mod sql_step;
 
