@@ -227,14 +227,24 @@ impl IndexOptions {
     }
 }
 
-/// A CHECK change, comparably: `CHECK (…)` added, `dropped CHECK (…)`.
-pub fn check_definition(expr: &str, dropped: bool) -> String {
-    format!("{}CHECK ({expr})", if dropped { "dropped " } else { "" })
+/// A CHECK change, comparably: `CHECK (…)` added, `dropped CHECK (…)`, `renamed CHECK (…)
+/// from old`.
+pub fn check_definition(expr: &str, dropped: bool, from: Option<&str>) -> String {
+    constraint_change(&format!("CHECK ({expr})"), dropped, from)
 }
 
-/// A foreign key change, comparably: its definition, `dropped …` when it goes.
-pub fn foreign_key_definition(definition: &str, dropped: bool) -> String {
-    format!("{}{definition}", if dropped { "dropped " } else { "" })
+/// A foreign key change, comparably: its definition, `dropped …` when it goes, `renamed …
+/// from old` when it takes a new name.
+pub fn foreign_key_definition(definition: &str, dropped: bool, from: Option<&str>) -> String {
+    constraint_change(definition, dropped, from)
+}
+
+fn constraint_change(definition: &str, dropped: bool, from: Option<&str>) -> String {
+    match from {
+        Some(from) => format!("renamed {definition} from {from}"),
+        None if dropped => format!("dropped {definition}"),
+        None => definition.to_string(),
+    }
 }
 
 /// A column change, comparably: its kind, and where it comes from for a rename (the old
@@ -288,13 +298,13 @@ fn declared_changes(models: &[&Model], table: &str) -> Vec<(Subject, String)> {
         for c in &m.checks {
             out.push((
                 Subject::Check(c.name.clone()),
-                check_definition(&c.expr.text, c.dropped),
+                check_definition(&c.expr.text, c.dropped, c.renamed_from.as_deref()),
             ));
         }
         for f in &m.foreign_keys {
             out.push((
                 Subject::ForeignKey(f.name.clone()),
-                foreign_key_definition(&f.definition(), f.dropped),
+                foreign_key_definition(&f.definition(), f.dropped, f.renamed_from.as_deref()),
             ));
         }
         for s in &m.sql_steps {
@@ -314,6 +324,9 @@ pub struct LockedForeignKey {
     /// Being dropped (`dropped_foreign_key`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dropped: bool,
+    /// A rename's previous name (`renamed_foreign_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -336,6 +349,9 @@ pub struct LockedCheck {
     /// Being dropped (`dropped_check`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dropped: bool,
+    /// A rename's previous name (`renamed_check`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -449,14 +465,14 @@ impl LockedTable {
         for (name, c) in &self.checks {
             out.push((
                 Subject::Check(name.clone()),
-                check_definition(&c.expr, c.dropped),
+                check_definition(&c.expr, c.dropped, c.from.as_deref()),
                 c.phase,
             ));
         }
         for (name, f) in &self.foreign_keys {
             out.push((
                 Subject::ForeignKey(name.clone()),
-                foreign_key_definition(&f.definition, f.dropped),
+                foreign_key_definition(&f.definition, f.dropped, f.from.as_deref()),
                 f.phase,
             ));
         }
@@ -672,6 +688,7 @@ impl LockedTable {
                             expr: c.expr.text.clone(),
                             phase: c.phase,
                             dropped: c.dropped,
+                            from: c.renamed_from.clone(),
                         },
                     )
                 })
@@ -686,6 +703,7 @@ impl LockedTable {
                             definition: f.definition(),
                             phase: f.phase,
                             dropped: f.dropped,
+                            from: f.renamed_from.clone(),
                         },
                     )
                 })

@@ -98,6 +98,10 @@ pub struct ForeignKey {
     /// `deferrable` / `initially_deferred` (PostgreSQL): checked at commit, when deferred.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deferrable: Option<Deferral>,
+    /// `renamed_foreign_key(from = "old", …)`: the key there as `from` takes `name` at
+    /// contract (its index keeps its name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// What a foreign key does when the referenced row is deleted or its key changes.
@@ -264,6 +268,9 @@ pub struct Check {
     /// `dropped_check(...)`: dropped at contract, re-added (validated) going down.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dropped: bool,
+    /// `renamed_check(from = "old", …)`: the CHECK there as `from` takes `name` at contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// `#[straddle(index(...))]` / `#[straddle(dropped_index(...))]` on the struct.

@@ -210,6 +210,11 @@ pub enum Op {
     SetDefault(Literal),
     /// Drop the column's default.
     DropDefault,
+    /// Give the CHECK or foreign key (there under its previous name) its declared name:
+    /// metadata only.
+    RenameConstraint,
+    /// Undo [`Op::RenameConstraint`].
+    UnrenameConstraint,
     /// A hand-written step's `up` statements.
     RunSql,
     /// A hand-written step's `down` statements.
@@ -341,8 +346,19 @@ fn plan_foreign_key(model: &Model, fk: &ForeignKey) -> ChangePlan {
         table: model.table.clone(),
         subject: Subject::ForeignKey(fk.name.clone()),
         declared_phase: fk.phase,
-        summary: format!("{} {}", if fk.dropped { "drop" } else { "add" }, fk.definition()),
-        phases: phases(if fk.dropped {
+        summary: match &fk.renamed_from {
+            Some(from) => format!("rename {} from {from}", fk.definition()),
+            None => format!("{} {}", if fk.dropped { "drop" } else { "add" }, fk.definition()),
+        },
+        phases: phases(if fk.renamed_from.is_some() {
+            // At contract, like an index: the previous release may name it (matching a
+            // violation's constraint name) until then.
+            [
+                (vec![], vec![]),
+                (vec![], vec![]),
+                (vec![Op::RenameConstraint], vec![Op::UnrenameConstraint]),
+            ]
+        } else if fk.dropped {
             // Dropped once no release relies on it; its index stays (queries may use it).
             [
                 (vec![], vec![]),
@@ -384,14 +400,24 @@ fn plan_check(model: &Model, check: &Check) -> ChangePlan {
         table: model.table.clone(),
         subject: Subject::Check(check.name.clone()),
         declared_phase: check.phase,
-        summary: format!(
-            "{} CHECK ({})",
-            if check.dropped { "drop" } else { "add" },
-            check.expr.text
-        ),
+        summary: match &check.renamed_from {
+            Some(from) => format!("rename CHECK ({}) from {from}", check.expr.text),
+            None => format!(
+                "{} CHECK ({})",
+                if check.dropped { "drop" } else { "add" },
+                check.expr.text
+            ),
+        },
         // Dropped at contract, like NOT NULL: until then the previous release may rely
         // on it. Going back re-adds it, refused (with keys) while rows violate it.
-        phases: phases(if check.dropped {
+        // Renamed at contract too: until then the previous release may name it.
+        phases: phases(if check.renamed_from.is_some() {
+            [
+                none(),
+                none(),
+                (vec![Op::RenameConstraint], vec![Op::UnrenameConstraint]),
+            ]
+        } else if check.dropped {
             [none(), none(), (vec![Op::DropCheck], vec![Op::AddCheck])]
         } else {
             [none(), none(), (vec![Op::AddCheck], vec![Op::DropCheck])]

@@ -639,3 +639,18 @@ pub struct LedgerEntryScripted {
     pub id: i64,
     pub amount: i64,
 }
+
+/// A CHECK and a foreign key renamed.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(
+    table = "members",
+    dialects(postgres),
+    renamed_check(from = "members_age_check", name = "members_age_adult", expr = "age >= 18", phase = contract),
+    renamed_foreign_key(from = "members_club", name = "members_club_fk", on(club_id), references = "clubs(id)", phase = contract)
+)]
+pub struct MemberConstraintsRenamed {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub age: i32,
+    pub club_id: i64,
+}

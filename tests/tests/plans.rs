@@ -4,8 +4,8 @@
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer,
-    LedgerEntryScripted, MemberChecked, MemberNullable, Nickname, Normalized, Note, ProfileRetiring,
-    SettingDefaulted, TagWidened, TicketLinked,
+    LedgerEntryScripted, MemberChecked, MemberConstraintsRenamed, MemberNullable, Nickname, Normalized, Note,
+    ProfileRetiring, SettingDefaulted, TagWidened, TicketLinked,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -137,4 +137,9 @@ fn renamed_table() {
 #[test]
 fn hand_written_steps() {
     insta::assert_snapshot!(render_all(LedgerEntryScripted::definition()));
+}
+
+#[test]
+fn renamed_constraints() {
+    insta::assert_snapshot!(render_all(MemberConstraintsRenamed::definition()));
 }

@@ -201,6 +201,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         | Op::DropRenameView
         | Op::RunSql
         | Op::RevertSql
+        | Op::RenameConstraint
+        | Op::UnrenameConstraint
         | Op::RenameTable
         | Op::UnrenameTable => {
             unreachable!("index, constraint and table operations have their own renderers")
@@ -307,6 +309,9 @@ fn not_valid_constraint(
 
 /// Check constraints: rows violating it are reported by key before anything changes.
 pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendered> {
+    if let Some(from) = &check.renamed_from {
+        return rename_constraint(model, ConstraintKind::Check, from, &check.name, op);
+    }
     let d = crate::dialect::Dialect::Postgres;
     let table = d.quote(&model.table);
     let expr = check.expr.render(d, Qualifier::None);
@@ -329,6 +334,9 @@ pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendere
 /// Foreign keys: orphans reported by key before anything changes. `NOT VALID` takes SHARE
 /// ROW EXCLUSIVE on both tables briefly; `VALIDATE` ROW SHARE on the parent.
 pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec<Rendered> {
+    if let Some(from) = &fk.renamed_from {
+        return rename_constraint(model, ConstraintKind::ForeignKey, from, &fk.name, op);
+    }
     let d = crate::dialect::Dialect::Postgres;
     let list = |cols: &[String]| cols.iter().map(|c| d.quote(c)).collect::<Vec<_>>().join(", ");
     let definition = format!(
@@ -340,6 +348,45 @@ pub(super) fn render_foreign_key(model: &Model, fk: &ForeignKey, op: &Op) -> Vec
     );
     let verify = super::no_orphans(d, model, fk);
     not_valid_constraint(model, &fk.name, "foreign-key", &definition, verify, op)
+}
+
+/// A CHECK or foreign key renamed (`RenameConstraint`: `from` → `name`; going back the
+/// other way): `RENAME CONSTRAINT`, metadata only, under a brief ACCESS EXCLUSIVE lock
+/// bounded by the lock timeout. The step expects the old name gone and the new one a
+/// constraint of that kind: skipped when so, refused when the new name is something
+/// else's.
+fn rename_constraint(model: &Model, kind: ConstraintKind, from: &str, name: &str, op: &Op) -> Vec<Rendered> {
+    let d = crate::dialect::Dialect::Postgres;
+    let (old, new, step_name) = match op {
+        Op::RenameConstraint => (from, name, "rename-constraint"),
+        Op::UnrenameConstraint => (name, from, "unrename-constraint"),
+        _ => unreachable!("a renamed constraint is only renamed"),
+    };
+    let object = |n: &str| Object::Constraint {
+        table: model.table.clone(),
+        name: n.to_string(),
+    };
+    let mut s = step(step_name, true, true);
+    s.statements.push(Statement::Execute(format!(
+        "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+        d.quote(&model.table),
+        d.quote(old),
+        d.quote(new)
+    )));
+    s.expects = vec![
+        drop(object(old)),
+        create(
+            object(new),
+            State::Constraint {
+                kind,
+                validated: None,
+            },
+        ),
+    ];
+    vec![Rendered {
+        step: s,
+        combinable: false,
+    }]
 }
 
 /// Indexes: built and dropped CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go

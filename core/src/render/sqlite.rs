@@ -107,6 +107,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         | Op::DropRenameView
         | Op::RunSql
         | Op::RevertSql
+        | Op::RenameConstraint
+        | Op::UnrenameConstraint
         | Op::RenameTable
         | Op::UnrenameTable => {
             unreachable!("index, constraint and table operations have their own renderers")

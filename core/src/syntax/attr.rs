@@ -145,6 +145,12 @@ pub struct ForeignKeyAttr {
     pub phase: Option<PhaseValue>,
     /// A foreign key being dropped (`dropped_foreign_key`).
     pub dropped: bool,
+    /// `renamed_foreign_key(from = "old", …)`: whether it is one, and the old name.
+    pub renamed: bool,
+    /// See `renamed`.
+    pub from: Option<(Span, String)>,
+    /// Keys its mistyped keys most likely meant.
+    pub meant: Vec<String>,
     /// `on_delete = "…"`, `on_update = "…"`: the text and its span.
     pub on_delete: Option<syn::LitStr>,
     /// See `on_delete`.
@@ -165,6 +171,12 @@ pub struct CheckAttr {
     pub phase: Option<PhaseValue>,
     /// A CHECK being dropped (`dropped_check`).
     pub dropped: bool,
+    /// `renamed_check(from = "old", …)`: whether it is one, and the old name.
+    pub renamed: bool,
+    /// See `renamed`.
+    pub from: Option<(Span, String)>,
+    /// Keys its mistyped keys most likely meant.
+    pub meant: Vec<String>,
 }
 
 /// `index(name = "…", on(a, b), unique, phase = …)`; `dropped` for `dropped_index(...)`.
@@ -315,7 +327,7 @@ pub enum LiteralValue {
     Str(String),
 }
 
-const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `renamed_index`, `check`, `dropped_check`, `foreign_key`, `dropped_foreign_key`, `sql`";
+const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `renamed_index`, `check`, `dropped_check`, `renamed_check`, `foreign_key`, `dropped_foreign_key`, `renamed_foreign_key`, `sql`";
 const SQL_STEP_KEYS: &str = "`name`, `up`, `down`, `at`, `phase`, `no_transaction`";
 const INDEX_KEYS: &str =
     "`name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
@@ -429,12 +441,18 @@ pub fn parse_container(cx: &Ctxt, attrs: &[syn::Attribute]) -> Container {
             } else if meta.path.is_ident("renamed") {
                 let (phase, from) = parse_phase_and(cx, &meta, "renamed", "from")?;
                 renamed.set(cx, meta.path.span(), RenamedTable { phase, from });
-            } else if meta.path.is_ident("foreign_key") || meta.path.is_ident("dropped_foreign_key") {
-                let dropped = meta.path.is_ident("dropped_foreign_key");
-                foreign_keys.push((meta.path.span(), parse_foreign_key(cx, &meta, dropped)?));
-            } else if meta.path.is_ident("check") || meta.path.is_ident("dropped_check") {
-                let dropped = meta.path.is_ident("dropped_check");
-                checks.push((meta.path.span(), parse_check(cx, &meta, dropped)?));
+            } else if meta.path.is_ident("foreign_key")
+                || meta.path.is_ident("dropped_foreign_key")
+                || meta.path.is_ident("renamed_foreign_key")
+            {
+                let kind = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+                foreign_keys.push((meta.path.span(), parse_foreign_key(cx, &meta, &kind)?));
+            } else if meta.path.is_ident("check")
+                || meta.path.is_ident("dropped_check")
+                || meta.path.is_ident("renamed_check")
+            {
+                let kind = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+                checks.push((meta.path.span(), parse_check(cx, &meta, &kind)?));
             } else if meta.path.is_ident("sql") {
                 sql_steps.push((meta.path.span(), parse_sql_step(cx, &meta)?));
             } else if meta.path.is_ident("dialects") {
@@ -565,13 +583,11 @@ fn parse_on(cx: &Ctxt, inner: &ParseNestedMeta<'_>) -> syn::Result<Vec<(Span, St
     Ok(columns)
 }
 
-fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Result<ForeignKeyAttr> {
-    let what = if dropped {
-        "dropped_foreign_key"
-    } else {
-        "foreign_key"
-    };
+fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<ForeignKeyAttr> {
+    let (dropped, renamed) = (what == "dropped_foreign_key", what == "renamed_foreign_key");
     needs_parens(meta, what)?;
+    let meant_before = cx.meant_count();
+    let mut from = Attr::none("from");
     let mut name = Attr::none("name");
     let mut on = Attr::none("on");
     let mut references = Attr::none("references");
@@ -603,14 +619,18 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> sy
             deferrable.set(cx, inner.path.span(), ());
         } else if inner.path.is_ident("initially_deferred") {
             initially_deferred.set(cx, inner.path.span(), ());
+        } else if renamed && inner.path.is_ident("from") {
+            let s = lit_str(&inner)?;
+            from.set(cx, inner.path.span(), (s.span(), s.value()));
         } else {
-            unknown(
-                cx,
-                &inner,
-                &format!("`{what}`"),
-                "`name`, `on`, `references`, `phase`, `on_delete`, `on_update`, `deferrable`, `initially_deferred`, \
-                 `mysql_unvalidated`",
-            )?;
+            let keys = "`name`, `on`, `references`, `phase`, `on_delete`, `on_update`, `deferrable`, \
+                        `initially_deferred`, `mysql_unvalidated`";
+            let keys = if renamed {
+                format!("`from`, {keys}")
+            } else {
+                keys.to_string()
+            };
+            unknown(cx, &inner, &format!("`{what}`"), &keys)?;
         }
         Ok(())
     })?;
@@ -621,6 +641,9 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> sy
         mysql_unvalidated: mysql_unvalidated.get().is_some_and(|(_, v)| v),
         phase: phase.get(),
         dropped,
+        renamed,
+        from: from.get().map(|(_, v)| v),
+        meant: cx.meant_since(meant_before),
         on_delete: on_delete.get().map(|(_, v)| v),
         on_update: on_update.get().map(|(_, v)| v),
         deferrable: deferrable.get().map(|(s, ())| s),
@@ -628,9 +651,11 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> sy
     })
 }
 
-fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Result<CheckAttr> {
-    let what = if dropped { "dropped_check" } else { "check" };
+fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<CheckAttr> {
+    let (dropped, renamed) = (what == "dropped_check", what == "renamed_check");
     needs_parens(meta, what)?;
+    let meant_before = cx.meant_count();
+    let mut from = Attr::none("from");
     let mut name = Attr::none("name");
     let mut expr = Attr::none("expr");
     let mut phase = Attr::none("phase");
@@ -642,6 +667,16 @@ fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Res
             expr.set(cx, inner.path.span(), lit_str(&inner)?);
         } else if inner.path.is_ident("phase") {
             parse_phase(cx, &inner, &mut phase)?;
+        } else if renamed && inner.path.is_ident("from") {
+            let s = lit_str(&inner)?;
+            from.set(cx, inner.path.span(), (s.span(), s.value()));
+        } else if renamed {
+            unknown(
+                cx,
+                &inner,
+                &format!("`{what}`"),
+                "`from`, `name`, `expr`, `phase`",
+            )?;
         } else {
             unknown(cx, &inner, &format!("`{what}`"), "`name`, `expr`, `phase`")?;
         }
@@ -652,6 +687,9 @@ fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, dropped: bool) -> syn::Res
         expr: expr.get().map(|(_, v)| v),
         phase: phase.get(),
         dropped,
+        renamed,
+        from: from.get().map(|(_, v)| v),
+        meant: cx.meant_since(meant_before),
     })
 }
 

@@ -393,9 +393,24 @@ fn foreign_keys(
                 }
             },
         };
+        let renamed_from = constraint_rename(
+            cx,
+            *span,
+            "renamed_foreign_key",
+            attr.renamed.then_some(&attr.from),
+            &name,
+            dialects,
+            attr.meant.iter().any(|k| k == "from"),
+        );
+        ok &= renamed_from.is_ok();
         for d in dialects {
             let why = match d {
                 Dialect::Postgres => continue,
+                Dialect::MySql if attr.renamed => {
+                    "MySQL/MariaDB cannot rename a foreign key in place (only drop it and add it again, validated)\n\
+                     help: drop it with `dropped_foreign_key(...)` and add it under the new name with `foreign_key(...)` \
+                     in a later release, or limit the model with `dialects(postgres)`"
+                }
                 Dialect::MySql if attr.mysql_unvalidated => continue,
                 Dialect::MySql => {
                     "MySQL/MariaDB have no NOT VALID: adding a foreign key validates it by copying the table, which \
@@ -426,6 +441,7 @@ fn foreign_keys(
                 on_delete: on_delete.unwrap_or(None),
                 on_update: on_update.unwrap_or(None),
                 deferrable: deferrable.unwrap_or(None),
+                renamed_from: renamed_from.unwrap_or(None),
             });
         }
     }
@@ -433,6 +449,47 @@ fn foreign_keys(
 }
 
 type Checked<T> = Result<Option<T>, ()>;
+
+/// A constraint's previous name (`renamed_check` / `renamed_foreign_key`): given, a valid
+/// name, and not its new one; `Ok(None)` for a constraint that is not renamed (`from`
+/// is `None`; `Some(None)` for a rename that does not say `from`).
+fn constraint_rename(
+    cx: &Ctxt,
+    span: proc_macro2::Span,
+    what: &str,
+    from: Option<&Option<(proc_macro2::Span, String)>>,
+    name: &Option<String>,
+    dialects: &[Dialect],
+    meant_from: bool,
+) -> Checked<String> {
+    match from {
+        None => Ok(None),
+        Some(None) => {
+            // A mistyped `from` (`form = …`) was reported as such.
+            if !meant_from {
+                cx.error_at(
+                    span,
+                    format!("`{what}(...)` needs the constraint's current name: `from = \"…\"`"),
+                );
+            }
+            Err(())
+        }
+        Some(Some((s, from))) if Some(from) == name.as_ref() => {
+            cx.error_at(
+                *s,
+                "`from` is the constraint's name already: a rename needs a new `name`",
+            );
+            Err(())
+        }
+        Some(Some((s, from))) => {
+            if identifier(cx, *s, "constraint", from, dialects) {
+                Ok(Some(from.clone()))
+            } else {
+                Err(())
+            }
+        }
+    }
+}
 
 /// A foreign key's `on_delete`, `on_update` and deferral, each checked: a known action;
 /// `set null` only over nullable columns, `set default` and deferral not on MySQL/MariaDB
@@ -559,12 +616,22 @@ fn checks(
             },
         };
         let phase = required_phase(cx, *span, "check", attr.phase);
-        if let (Some(name), Some(expr), Some(phase)) = (name, expr, phase) {
+        let renamed_from = constraint_rename(
+            cx,
+            *span,
+            "renamed_check",
+            attr.renamed.then_some(&attr.from),
+            &name,
+            dialects,
+            attr.meant.iter().any(|k| k == "from"),
+        );
+        if let (Some(name), Some(expr), Some(phase), Ok(renamed_from)) = (name, expr, phase, renamed_from) {
             out.push(Check {
                 name,
                 expr,
                 phase,
                 dropped: attr.dropped,
+                renamed_from,
             });
         }
     }

@@ -458,12 +458,12 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
         .collect();
     shipped.extend(table.checks.iter().map(|(name, c)| Object {
         name,
-        definition: check_definition(&c.expr, c.dropped),
+        definition: check_definition(&c.expr, c.dropped, c.from.as_deref()),
         phase: c.phase,
     }));
     shipped.extend(table.foreign_keys.iter().map(|(name, f)| Object {
         name,
-        definition: foreign_key_definition(&f.definition, f.dropped),
+        definition: foreign_key_definition(&f.definition, f.dropped, f.from.as_deref()),
         phase: f.phase,
     }));
     shipped.extend(table.sql.iter().map(|(name, s)| Object {
@@ -502,7 +502,7 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
                 (
                     Object {
                         name: &c.name,
-                        definition: check_definition(&c.expr.text, c.dropped),
+                        definition: check_definition(&c.expr.text, c.dropped, c.renamed_from.as_deref()),
                         phase: c.phase,
                     },
                     attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
@@ -518,7 +518,11 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
                 (
                     Object {
                         name: &f.name,
-                        definition: foreign_key_definition(&f.definition(), f.dropped),
+                        definition: foreign_key_definition(
+                            &f.definition(),
+                            f.dropped,
+                            f.renamed_from.as_deref(),
+                        ),
                         phase: f.phase,
                     },
                     attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
@@ -546,50 +550,60 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
     check_constraint_drops(cx, decl, model, table);
 }
 
-/// A CHECK or foreign key being dropped is declared as it was added: going down re-adds
-/// what the declaration says, and that must be what was there.
+/// A CHECK or foreign key being dropped or renamed is declared as it was added: going
+/// down re-adds (or gives its name back to) what the declaration says, and that must be
+/// what was there.
 fn check_constraint_drops(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &LockedTable) {
-    let report = |span: Span, name: &str, added: String, declared: String| {
+    let report = |span: Span, name: &str, renamed: bool, added: String, declared: String| {
+        let what = if renamed { "rename" } else { "drop" };
         if added != declared {
             cx.error_at(
                 span,
                 format!(
-                    "`{}.{name}` shipped as `{added}` ({}), but its drop declares `{declared}`: declare it as it was \
-                     added, so that going down restores it",
+                    "`{}.{name}` shipped as `{added}` ({}), but its {what} declares `{declared}`: declare it as it \
+                     was added, so that going down restores it",
                     model.table,
                     crate::lock::FILE_NAME
                 ),
             );
         }
     };
+    // A renamed one is looked up under its previous name, and declared as it is too.
     for (c, (span, _)) in model.checks.iter().zip(&decl.attrs.checks) {
-        if !c.dropped {
+        let Some(name) = c.renamed_from.as_ref().or(c.dropped.then_some(&c.name)) else {
             continue;
-        }
+        };
         let shipped = table
             .checks
-            .get(&c.name)
-            .filter(|l| !l.dropped)
-            .map(|l| check_definition(&l.expr, false));
-        if let Some(added) = as_added(shipped, table.completed.checks.get(&c.name)) {
-            report(*span, &c.name, added, check_definition(&c.expr.text, false));
+            .get(name)
+            .filter(|l| !l.dropped && l.from.is_none())
+            .map(|l| check_definition(&l.expr, false, None));
+        if let Some(added) = as_added(shipped, table.completed.checks.get(name)) {
+            report(
+                *span,
+                name,
+                c.renamed_from.is_some(),
+                added,
+                check_definition(&c.expr.text, false, None),
+            );
         }
     }
     for (f, (span, _)) in model.foreign_keys.iter().zip(&decl.attrs.foreign_keys) {
-        if !f.dropped {
+        let Some(name) = f.renamed_from.as_ref().or(f.dropped.then_some(&f.name)) else {
             continue;
-        }
+        };
         let shipped = table
             .foreign_keys
-            .get(&f.name)
-            .filter(|l| !l.dropped)
-            .map(|l| foreign_key_definition(&l.definition, false));
-        if let Some(added) = as_added(shipped, table.completed.foreign_keys.get(&f.name)) {
+            .get(name)
+            .filter(|l| !l.dropped && l.from.is_none())
+            .map(|l| foreign_key_definition(&l.definition, false, None));
+        if let Some(added) = as_added(shipped, table.completed.foreign_keys.get(name)) {
             report(
                 *span,
-                &f.name,
+                name,
+                f.renamed_from.is_some(),
                 added,
-                foreign_key_definition(&f.definition(), false),
+                foreign_key_definition(&f.definition(), false, None),
             );
         }
     }
