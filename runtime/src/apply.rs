@@ -130,6 +130,7 @@ pub async fn apply_phase<DB: Backend>(
         app_refresh: options.app_refresh,
         tables: model.table_names().iter().map(|t| t.to_string()).collect(),
         cluster: None,
+        own_triggers: Vec::new(),
     };
     let mut report = PhaseReport::default();
     crate::catalog::precheck::<DB>(conn, &change, phase, &steps.iter().collect::<Vec<_>>()).await?;
@@ -180,6 +181,9 @@ pub(crate) struct StepContext<'a> {
     /// The Galera cluster the runner works on: checked before each DDL step, and its flow
     /// control and nodes hold a backfill.
     pub cluster: Option<crate::cluster::galera::Cluster>,
+    /// The change's own sync triggers, which its backfill may skip (see
+    /// [`backfill::run`]).
+    pub own_triggers: Vec<String>,
 }
 
 /// The ledger row to write for a step, in its transaction when it has one.
@@ -659,6 +663,7 @@ async fn run_statements<DB: Backend>(
                     &ctx.pacing,
                     ctx.cluster.as_ref(),
                     Checkpoint(ctx.checkpoint),
+                    &ctx.own_triggers,
                     &mut ctx.progress,
                 )
                 .await?;

@@ -401,6 +401,42 @@ pub fn batch_timeouts_sql(dialect: Dialect, lock_timeout_ms: u64, statement_time
     }
 }
 
+/// PostgreSQL: a count of what on `table` would behave differently were the backfill's
+/// session to skip triggers and rules (`session_replication_role = replica`) while it
+/// fills `column`: a trigger that is not one of `own` (the change's sync triggers, whose
+/// `WHEN` is false for the backfill's own writes anyway), a rule, a foreign key over the
+/// column. Zero means skipping them changes nothing but the cost of firing them.
+pub fn triggers_skippable_sql(table: &str, column: &str, own: &[String]) -> String {
+    let d = Dialect::Postgres;
+    let reg = format!("{}::regclass", d.string_literal(&d.quote(table)));
+    let own = if own.is_empty() {
+        "''".to_string()
+    } else {
+        own.iter()
+            .map(|n| d.string_literal(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let attnum = format!(
+        "(SELECT attnum FROM pg_attribute WHERE attrelid = {reg} AND attname = {})",
+        d.string_literal(column)
+    );
+    format!(
+        "SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = {reg} AND NOT tgisinternal AND tgname NOT IN ({own})) \
+         + (SELECT count(*) FROM pg_rewrite WHERE ev_class = {reg} AND rulename <> '_RETURN') \
+         + (SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND ((conrelid = {reg} AND {attnum} = ANY (conkey)) \
+            OR (confrelid = {reg} AND {attnum} = ANY (confkey))))"
+    )
+}
+
+/// PostgreSQL: the backfill session skips triggers and rules (see
+/// [`triggers_skippable_sql`]); and back. Setting it needs a superuser (or a role
+/// granted it): where refused, triggers fire as usual.
+pub const SKIP_TRIGGERS_SQL: [&str; 2] = [
+    "SET session_replication_role = replica",
+    "RESET session_replication_role",
+];
+
 /// Session settings for a backfill that runs one autocommitted statement per batch, and
 /// their reset. `synchronous_commit = off` is safe here: each batch commits with its own
 /// checkpoint, so a crash loses at most the last batches *and* their checkpoints, and the

@@ -911,6 +911,10 @@ impl<DB: Backend> Runner<DB> {
             },
             tables: model.table_names().iter().map(|t| t.to_string()).collect(),
             cluster: self.galera.clone(),
+            own_triggers: plan
+                .column()
+                .map(|c| straddle_core::render::sync_trigger_names(&plan.table, c).to_vec())
+                .unwrap_or_default(),
         };
         let applied_by = self.lock.holder.clone();
         let entry = LedgerEntry {
