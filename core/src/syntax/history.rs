@@ -578,7 +578,7 @@ fn check_constraint_drops(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &Loc
             .get(name)
             .filter(|l| !l.dropped && l.from.is_none())
             .map(|l| check_definition(&l.expr, false, None));
-        if let Some(added) = as_added(shipped, table.completed.checks.get(name)) {
+        if let Some(added) = constraint_as_added(shipped, table.completed.checks.get(name)) {
             report(
                 *span,
                 name,
@@ -597,7 +597,7 @@ fn check_constraint_drops(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &Loc
             .get(name)
             .filter(|l| !l.dropped && l.from.is_none())
             .map(|l| foreign_key_definition(&l.definition, false, None));
-        if let Some(added) = as_added(shipped, table.completed.foreign_keys.get(name)) {
+        if let Some(added) = constraint_as_added(shipped, table.completed.foreign_keys.get(name)) {
             report(
                 *span,
                 name,
@@ -618,6 +618,19 @@ fn as_added(shipped: Option<String>, completed: Option<&Vec<String>>) -> Option<
             .and_then(|r| r.last())
             .filter(|d| !d.starts_with("dropped ") && !d.starts_with("renamed "))
             .cloned()
+    })
+}
+
+/// How the lock has a CHECK or foreign key added: as [`as_added`], and where its newest
+/// completed rollout renamed it, the definition it was renamed with (`renamed CHECK (…)
+/// from old` → `CHECK (…)`): a constraint keeps its definition through a rename.
+fn constraint_as_added(shipped: Option<String>, completed: Option<&Vec<String>>) -> Option<String> {
+    shipped.or_else(|| {
+        let last = completed?.last()?;
+        match last.strip_prefix("renamed ") {
+            Some(renamed) => renamed.rsplit_once(" from ").map(|(d, _)| d.to_string()),
+            None => as_added(None, completed),
+        }
     })
 }
 
@@ -1016,6 +1029,41 @@ mod tests {
                 .contains("declare its drop with `unique, constraint`"),
             "{}",
             errors[0]
+        );
+    }
+
+    /// A CHECK renamed in a completed rollout is dropped, later, as it was added under its
+    /// old name: the definition carries through the rename.
+    #[test]
+    fn a_renamed_check_is_dropped_as_it_was_added() {
+        let lock = LockFile::parse(
+            "version = 2\n[tables.orders]\nmodel = \"Order\"\n\
+             [tables.orders.columns.id]\ntype = \"i64\"\nprimary_key = true\n\
+             [tables.orders.columns.amount]\ntype = \"i64\"\n\
+             [tables.orders.completed.checks]\n\
+             orders_amount_min = [\"renamed CHECK (amount >= 0) from orders_amount_check\"]\n",
+        )
+        .unwrap();
+        let drop = |expr: &str| -> Result<crate::model::Model, Vec<syn::Error>> {
+            let input: syn::DeriveInput = syn::parse_str(&format!(
+                "#[straddle(table = \"orders\", dialects(postgres), \
+                 dropped_check(name = \"orders_amount_min\", expr = \"{expr}\", phase = expand))] \
+                 struct Order {{ #[straddle(primary_key)] id: i64, amount: i64 }}"
+            ))
+            .unwrap();
+            crate::syntax::parse_model(&input, &[Dialect::Postgres], Some(&lock))
+        };
+        assert!(drop("amount >= 0").is_ok());
+        let errors: Vec<String> = drop("amount > 0")
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("shipped as `CHECK (amount >= 0)`")),
+            "{errors:?}"
         );
     }
 }
