@@ -250,6 +250,17 @@ pub struct Backfill {
     /// done before, now (ms). Returns (upper key, rows filled).
     #[serde(default)]
     pub one_statement: Option<[String; 2]>,
+    /// A composite primary key's columns, in order (empty for a single-column key, which
+    /// `key` names). Then the upper-key queries return the batch's last key as a JSON
+    /// array (kept as is in the checkpoint), and each key bound is its values in order —
+    /// or, with `expanded_binds`, in the order of the expanded comparison `k1 > ? OR (k1
+    /// = ? AND k2 > ?) …` (MySQL/MariaDB, whose optimizer does not range-scan a row
+    /// comparison): `k1`, `k1, k2`, `k1, k2, k3`, …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_columns: Vec<String>,
+    /// See `key_columns`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expanded_binds: bool,
 }
 
 impl Step {

@@ -13,6 +13,43 @@ pub enum Key {
     Int(i64),
     /// A text key.
     Text(String),
+    /// A composite key's values, in key order (bound one after the other).
+    Tuple(Vec<Key>),
+}
+
+impl Key {
+    /// A composite key from its JSON array (as the upper-key queries and the checkpoint
+    /// hold it): integers as `Int`, strings as `Text`.
+    pub fn from_json(text: &str) -> Option<Key> {
+        let values: Vec<serde_json::Value> = serde_json::from_str(text).ok()?;
+        values
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::Number(n) => n.as_i64().map(Key::Int),
+                serde_json::Value::String(s) => Some(Key::Text(s)),
+                _ => None,
+            })
+            .collect::<Option<Vec<Key>>>()
+            .map(Key::Tuple)
+    }
+
+    /// As text: the value, or a composite key's JSON array.
+    pub fn text(&self) -> String {
+        match self {
+            Key::Int(i) => i.to_string(),
+            Key::Text(s) => s.clone(),
+            Key::Tuple(values) => serde_json::Value::Array(
+                values
+                    .iter()
+                    .map(|k| match k {
+                        Key::Int(i) => serde_json::Value::from(*i),
+                        other => serde_json::Value::from(other.text()),
+                    })
+                    .collect(),
+            )
+            .to_string(),
+        }
+    }
 }
 
 /// A backfill checkpoint: (last key, rows done).
@@ -378,6 +415,7 @@ macro_rules! backend {
                 match key {
                     Key::Int(i) => args.add(*i),
                     Key::Text(s) => args.add(s.clone()),
+                    Key::Tuple(values) => values.iter().try_for_each(|k| Self::bind_key(args, k)),
                 }
             }
 

@@ -124,9 +124,20 @@ pub struct BackfillReport {
 }
 
 fn key_text(k: &Key) -> String {
-    match k {
-        Key::Int(i) => i.to_string(),
-        Key::Text(s) => s.clone(),
+    k.text()
+}
+
+/// `key` as `b`'s range comparisons bind it: its values in order, or for a composite key
+/// compared by expansion (MySQL/MariaDB) `k1`, `k1, k2`, `k1, k2, k3`, … (see
+/// [`Backfill::key_columns`]).
+fn bound(b: &Backfill, key: &Key) -> Key {
+    match key {
+        Key::Tuple(values) if b.expanded_binds => Key::Tuple(
+            (1..=values.len())
+                .flat_map(|n| values[..n].iter().cloned())
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -156,7 +167,7 @@ pub async fn run<DB: Backend>(
     let started = Instant::now();
     let mut report = BackfillReport::default();
     let (last, done) = match checkpoint.0 {
-        Some(change) => load_checkpoint::<DB>(conn, change, b.key_is_integer).await?,
+        Some(change) => load_checkpoint::<DB>(conn, change, b).await?,
         None => (None, 0),
     };
     report.resumed_rows = done;
@@ -509,20 +520,22 @@ fn adapt(batch: u64, took: Duration, target: Duration) -> u64 {
 async fn load_checkpoint<DB: Backend>(
     conn: &mut DB::Connection,
     change: &str,
-    integer: bool,
+    b: &Backfill,
 ) -> Result<(Option<Key>, u64)> {
+    let integer = b.key_is_integer;
     let mut args = DB::Arguments::default();
     DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
     let row = DB::checkpoint(conn, ledger::checkpoint_get_sql(DB::DIALECT), args).await?;
     Ok(match row {
         Some((key, done)) => {
-            let key = key.map(|k| {
-                if integer {
-                    k.parse().map(Key::Int).unwrap_or(Key::Text(k))
-                } else {
-                    Key::Text(k)
-                }
-            });
+            let key = match key {
+                // A composite key's checkpoint is its JSON array; one that does not read
+                // as one is not this backfill's: start from the first key.
+                Some(k) if !b.key_columns.is_empty() => Key::from_json(&k),
+                Some(k) if integer => Some(k.parse().map(Key::Int).unwrap_or(Key::Text(k))),
+                Some(k) => Some(Key::Text(k)),
+                None => None,
+            };
             (key, done.max(0) as u64)
         }
         None => (None, 0),
@@ -539,12 +552,22 @@ async fn upper_key<DB: Backend>(
     let sql = match last {
         None => b.first_upper_key_sql.clone(),
         Some(k) => {
-            DB::bind_key(&mut args, k).map_err(sqlx::Error::Encode)?;
+            DB::bind_key(&mut args, &bound(b, k)).map_err(sqlx::Error::Encode)?;
             b.upper_key_sql.clone()
         }
     };
     DB::bind_i64(&mut args, batch as i64).map_err(sqlx::Error::Encode)?;
-    Ok(if b.key_is_integer {
+    Ok(if !b.key_columns.is_empty() {
+        match DB::scalar_text(conn, sql, args).await? {
+            None => None,
+            Some(json) => Some(Key::from_json(&json).ok_or_else(|| {
+                Error::Schema(format!(
+                    "the backfill of {}.{} read the key {json}, which is not a list of integers and strings",
+                    b.table, b.column
+                ))
+            })?),
+        }
+    } else if b.key_is_integer {
         DB::scalar_i64(conn, sql, args).await?.map(Key::Int)
     } else {
         DB::scalar_text(conn, sql, args).await?.map(Key::Text)
@@ -573,11 +596,11 @@ async fn fill_batch<DB: Backend>(
         let sql = match last {
             None => b.first_update_sql.clone(),
             Some(k) => {
-                DB::bind_key(&mut args, k).map_err(sqlx::Error::Encode)?;
+                DB::bind_key(&mut args, &bound(b, k)).map_err(sqlx::Error::Encode)?;
                 b.update_sql.clone()
             }
         };
-        DB::bind_key(&mut args, upper).map_err(sqlx::Error::Encode)?;
+        DB::bind_key(&mut args, &bound(b, upper)).map_err(sqlx::Error::Encode)?;
         let rows = DB::execute(&mut tx, sql, args).await?;
         if let Some(change) = checkpoint {
             let mut args = DB::Arguments::default();

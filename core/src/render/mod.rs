@@ -116,15 +116,10 @@ impl<'a> Target<'a> {
             }
         }
     }
-    /// The single-column key backfill batches by (validated at compile time).
+    /// The key column backfill batches by; of a composite key its leading column (the
+    /// batches range over the whole key: see `composite_keyset_backfill`).
     pub fn key(&self) -> &'a Column {
-        let pk = self.model.primary_key();
-        assert_eq!(
-            pk.len(),
-            1,
-            "backfill needs a single-column primary key (checked at compile time)"
-        );
-        pk[0]
+        self.model.primary_key()[0]
     }
     pub fn key_is_integer(&self) -> bool {
         crate::types::literal_class(&self.key().ty.rust) == crate::types::LiteralClass::Integer
@@ -941,6 +936,9 @@ pub fn is_undefined_table(dialect: Dialect, code: Option<&str>, message: &str) -
 /// engine would otherwise return a narrower integer); `one_statement` is the engine's
 /// single-statement batch, where it has one.
 pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[String; 2]>) -> Rendered {
+    if t.model.primary_key().len() > 1 {
+        return composite_keyset_backfill(t);
+    }
     let (key, table, col) = (t.q(&t.key().name), t.table(), t.col());
     let expr = t.fill_expr().render(t.dialect, crate::expr::Qualifier::None);
     let p = |n| t.dialect.placeholder(n);
@@ -972,6 +970,94 @@ pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[
             key_text(t.dialect, std::slice::from_ref(&key))
         ),
         one_statement,
+        key_columns: Vec::new(),
+        expanded_binds: false,
+    })));
+    Rendered {
+        step: s,
+        combinable: false,
+    }
+}
+
+/// [`keyset_backfill`] over a composite primary key: batches are ranges of the key tuple
+/// in its order. Each upper-key query returns the batch's last key as a JSON array; the
+/// ranges are row comparisons `(k1, k2) > (?, ?)` where the engine range-scans them
+/// (PostgreSQL, SQLite) and their expansion `k1 > ? OR (k1 = ? AND k2 > ?)` where it
+/// does not (MySQL/MariaDB).
+fn composite_keyset_backfill(t: &Target<'_>) -> Rendered {
+    let d = t.dialect;
+    let keys: Vec<String> = t.model.primary_key().iter().map(|k| t.q(&k.name)).collect();
+    let (list, table, col) = (keys.join(", "), t.table(), t.col());
+    let expr = t.fill_expr().render(d, crate::expr::Qualifier::None);
+    let expanded = d == Dialect::MySql;
+    // Placeholders from `first` on, as many as the comparison binds.
+    let compare = |op: &str, last_op: &str, first: usize| -> (String, usize) {
+        if !expanded {
+            let ps: Vec<String> = (0..keys.len()).map(|i| d.placeholder(first + i)).collect();
+            return (
+                format!("({list}) {last_op} ({})", ps.join(", ")),
+                first + keys.len(),
+            );
+        }
+        let mut n = first;
+        let mut terms = Vec::new();
+        for i in 0..keys.len() {
+            let mut parts = Vec::new();
+            for (j, k) in keys.iter().enumerate().take(i + 1) {
+                let o = if j < i {
+                    "="
+                } else if i + 1 == keys.len() {
+                    last_op
+                } else {
+                    op
+                };
+                parts.push(format!("{k} {o} {}", d.placeholder(n)));
+                n += 1;
+            }
+            terms.push(format!("({})", parts.join(" AND ")));
+        }
+        (format!("({})", terms.join(" OR ")), n)
+    };
+    let json = match d {
+        Dialect::Postgres => format!("json_build_array({list})::text"),
+        Dialect::MySql => format!("JSON_ARRAY({list})"),
+        Dialect::Sqlite => format!("json_array({list})"),
+    };
+    let desc: Vec<String> = keys.iter().map(|k| format!("{k} DESC")).collect();
+    let upper = |filter: &str, limit: usize| {
+        format!(
+            "SELECT {json} FROM (SELECT {list} FROM {table}{filter} ORDER BY {list} LIMIT {}) AS batch ORDER BY {} \
+             LIMIT 1",
+            d.placeholder(limit),
+            desc.join(", ")
+        )
+    };
+    let (after, next) = compare(">", ">", 1);
+    let (upto, _) = compare("<", "<=", 1);
+    let (after_then_upto, _) = {
+        let (a, n) = compare(">", ">", 1);
+        let (u, m) = compare("<", "<=", n);
+        (format!("{a} AND {u}"), m)
+    };
+    let mut s = step("backfill", false, false);
+    s.statements.push(Statement::Backfill(Box::new(crate::step::Backfill {
+        table: t.model.table.clone(),
+        column: t.name().to_string(),
+        key: t.key().name.clone(),
+        key_is_integer: false,
+        first_upper_key_sql: upper("", 1),
+        upper_key_sql: upper(&format!(" WHERE {after}"), next),
+        first_update_sql: format!("UPDATE {table} SET {col} = {expr} WHERE {upto} AND {col} IS NULL"),
+        update_sql: format!("UPDATE {table} SET {col} = {expr} WHERE {after_then_upto} AND {col} IS NULL"),
+        remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
+        missed_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL AND {expr} IS NOT NULL"),
+        missed_sample_sql: format!(
+            "SELECT {} AS straddle_key FROM {table} WHERE {col} IS NULL AND {expr} IS NOT NULL ORDER BY {list} LIMIT 5",
+            key_text(d, &keys)
+        ),
+        one_statement: None,
+        key_columns: t.model.primary_key().iter().map(|k| k.name.clone()).collect(),
+        expanded_binds: expanded,
     })));
     Rendered {
         step: s,

@@ -96,7 +96,9 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             let (key, table, col) = (t.q(&t.key().name), t.table(), t.col());
             let expr = t.fill_expr().render(t.dialect, Qualifier::None);
             let one = |next| one_statement_batch(t, &key, &table, &col, &expr, max, next);
-            vec![super::keyset_backfill(t, max, Some([one(false), one(true)]))]
+            // A composite key's batches are not one statement (see `keyset_backfill`).
+            let one_statement = (t.model.primary_key().len() == 1).then(|| [one(false), one(true)]);
+            vec![super::keyset_backfill(t, max, one_statement)]
         }
         // BEFORE triggers fill a column a stale writer omits before constraints are checked.
         Op::AwaitAppRefresh => vec![],

@@ -1531,32 +1531,20 @@ fn backfill_key(cx: &Ctxt, decl: &Decl<'_>, span: proc_macro2::Span, table: &str
         .iter()
         .filter(|f| f.attrs.primary_key.is_some())
         .collect();
-    let mut ok = true;
-    match keys.as_slice() {
-        [] => ok = false, // reported once for the struct
-        [key] => {
-            let integer_or_text = key
-                .shape
-                .as_ref()
-                .is_some_and(|s| matches!(literal_class(&s.key), LiteralClass::Integer | LiteralClass::Text));
-            if !integer_or_text {
-                cx.error_at(
-                    span,
-                    format!(
-                        "{what} batches by primary key, and `{table}`'s key `{}` is neither an integer nor a string",
-                        key.ident
-                    ),
-                );
-                ok = false;
-            }
-        }
-        many => {
+    let mut ok = !keys.is_empty(); // no key: reported once for the struct
+    // Batches are ranges of the key (a composite key's in tuple order): each column must
+    // compare and bind as an integer or a string.
+    for key in &keys {
+        let integer_or_text = key
+            .shape
+            .as_ref()
+            .is_some_and(|s| matches!(literal_class(&s.key), LiteralClass::Integer | LiteralClass::Text));
+        if !integer_or_text {
             cx.error_at(
                 span,
                 format!(
-                    "{what} batches by a single-column primary key, and `{table}`'s key is composite ({}): \
-                     not supported yet — add the column nullable (`Option<…>`) and fill it with your own batched job",
-                    many.iter().map(|k| k.ident.to_string()).collect::<Vec<_>>().join(", ")
+                    "{what} batches by primary key, and `{table}`'s key `{}` is neither an integer nor a string",
+                    key.ident
                 ),
             );
             ok = false;
