@@ -56,6 +56,12 @@ pub struct Step {
     /// runner estimates that stall from the table's size first. Not part of the checksum.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scans_table: bool,
+    /// Checksums the step had as earlier Straddle releases rendered it, where a release
+    /// changed how it is written without changing what it does (e.g. an assertion that
+    /// now lets through what the step has learnt to keep): a ledger row recording one of
+    /// them is this step, not an edit. Not part of the checksum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub legacy_checksums: Vec<String>,
 }
 
 /// PostgreSQL table lock modes a step may take, weakest first.
@@ -264,6 +270,12 @@ pub struct Backfill {
 }
 
 impl Step {
+    /// Whether a ledger row with checksum `recorded` ran this step: its checksum, or one of
+    /// its [`Step::legacy_checksums`].
+    pub fn accepts(&self, recorded: &str) -> bool {
+        recorded == self.checksum() || self.legacy_checksums.iter().any(|c| c == recorded)
+    }
+
     /// SHA-256 over everything that determines what the step does. Stable across
     /// releases as long as the rendered SQL is; a changed checksum for an applied step
     /// means the migration was edited after it ran.

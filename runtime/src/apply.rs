@@ -848,6 +848,12 @@ async fn rebuild_statements<DB: Backend>(conn: &mut DB::Connection, r: &TableReb
         .map(|json| serde_json::from_str::<sqlite_rebuild::LiveColumn>(json))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Schema(format!("reading the columns of {}: {e}", r.table)))?;
+    let uniques = DB::texts(conn, sqlite_rebuild::uniques_sql(&r.table))
+        .await?
+        .iter()
+        .map(|json| serde_json::from_str::<Vec<String>>(json))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Schema(format!("reading the UNIQUE constraints of {}: {e}", r.table)))?;
     let dependents = DB::texts(conn, sqlite_rebuild::dependents_sql(&r.table)).await?;
-    sqlite_rebuild::statements(r, &live, &dependents).map_err(Error::Schema)
+    sqlite_rebuild::statements(r, &live, &uniques, &dependents).map_err(Error::Schema)
 }

@@ -28,6 +28,7 @@ async fn sees_a_long_exclusive_lock_and_a_scan_under_it() {
         expects: Vec::new(),
         lock: Some(straddle::ir::step::TableLock::AccessShare),
         scans_table: false,
+        legacy_checksums: Vec::new(),
     };
     let (watch, running) = (LockWatch::claiming(&[claimed]), AtomicBool::new(true));
     let offender = async {

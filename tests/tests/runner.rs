@@ -688,9 +688,15 @@ async fn sqlite_rebuild_refuses_only_real_clauses() {
             "CREATE TABLE audits (id INTEGER NOT NULL, checked_at TEXT NOT NULL,\n unique_code TEXT NOT NULL CHECK(length(unique_code) > 0), PRIMARY KEY (id))",
             Some("CHECK"),
         ),
+        // An unnamed UNIQUE constraint is kept (tests/sqlite_rebuild.rs); its conflict
+        // clause is in no catalog.
         (
             "CREATE TABLE audits (id INTEGER NOT NULL, checked_at TEXT NOT NULL, unique_code TEXT NOT NULL UNIQUE, PRIMARY KEY (id))",
-            Some("UNIQUE"),
+            None,
+        ),
+        (
+            "CREATE TABLE audits (id INTEGER NOT NULL, checked_at TEXT NOT NULL, unique_code TEXT NOT NULL UNIQUE ON CONFLICT IGNORE, PRIMARY KEY (id))",
+            Some("CONFLICT"),
         ),
     ] {
         let t = TestDb::sqlite("clauses").await.unwrap();

@@ -1344,6 +1344,7 @@ pub(crate) fn step(name: &str, transactional: bool, ddl: bool) -> Step {
         expects: Vec::new(),
         lock: None,
         scans_table: false,
+        legacy_checksums: Vec::new(),
     }
 }
 

@@ -274,7 +274,35 @@ pub(super) fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
     }]
 }
 
-use super::sqlite_rebuild::CLAUSES;
+use super::sqlite_rebuild::{CLAUSES, CLAUSES_BEFORE_UNIQUE};
+
+/// The assertion that the table's stored definition has none of `words` as whole words:
+/// the stored CREATE TABLE text, upper-cased, with punctuation padded and line breaks and
+/// tabs turned into spaces, so that a column named `checked_at` or `unique_code` does not
+/// read as CHECK or UNIQUE.
+fn clauses_assert(name_lit: &str, why: &str, words: &[&str]) -> Statement {
+    let sample_words = words
+        .iter()
+        .map(|k| format!("SELECT '{k}' AS k"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let tokens = "' ' || replace(replace(replace(replace(replace(replace(upper(sql), char(10), ' '), char(13), ' '), \
+         char(9), ' '), '(', ' ( '), ')', ' ) '), ',', ' , ') || ' '";
+    Statement::Assert {
+        sql: format!(
+            "SELECT count(*) FROM sqlite_master, ({sample_words}) AS w WHERE type = 'table' AND name = {name_lit} \
+             AND {tokens} LIKE '% ' || w.k || ' %'"
+        ),
+        sample: Some(format!(
+            "SELECT w.k FROM sqlite_master, ({sample_words}) AS w WHERE type = 'table' AND name = {name_lit} \
+             AND {tokens} LIKE '% ' || w.k || ' %'"
+        )),
+        message: format!(
+            "{why}, and its definition has clauses the catalog cannot describe (constraints, collations, \
+             table options) that the rebuild would lose: change this table by hand, or keep the column as it is"
+        ),
+    }
+}
 
 /// Rebuild the table with the target column's NOT NULL (`not_null`) or default
 /// (`default`) changed: assertions that nothing would be lost, then the rebuild itself,
@@ -307,30 +335,8 @@ fn rebuild(t: &Target<'_>, not_null: Option<bool>, default: Option<Option<String
         "SQLite can change NOT NULL or a default on {} only by rebuilding the table",
         t.model.table
     );
-    // Clause keywords as whole words: the stored CREATE TABLE text, upper-cased, with
-    // punctuation padded and line breaks and tabs turned into spaces, so that a column named
-    // `checked_at` or `unique_code` does not read as CHECK or UNIQUE.
-    let sample_words = CLAUSES
-        .iter()
-        .map(|k| format!("SELECT '{k}' AS k"))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    let tokens = "' ' || replace(replace(replace(replace(replace(replace(upper(sql), char(10), ' '), char(13), ' '), \
-         char(9), ' '), '(', ' ( '), ')', ' ) '), ',', ' , ') || ' '";
-    s.statements.push(Statement::Assert {
-        sql: format!(
-            "SELECT count(*) FROM sqlite_master, ({sample_words}) AS w WHERE type = 'table' AND name = {name_lit} \
-             AND {tokens} LIKE '% ' || w.k || ' %'"
-        ),
-        sample: Some(format!(
-            "SELECT w.k FROM sqlite_master, ({sample_words}) AS w WHERE type = 'table' AND name = {name_lit} \
-             AND {tokens} LIKE '% ' || w.k || ' %'"
-        )),
-        message: format!(
-            "{why}, and its definition has clauses the catalog cannot describe (constraints, collations, \
-             table options) that the rebuild would lose: change this table by hand, or keep the column as it is"
-        ),
-    });
+    let assert_at = s.statements.len();
+    s.statements.push(clauses_assert(&name_lit, &why, &CLAUSES));
 
     s.statements.push(Statement::Rebuild(TableRebuild {
         table: t.model.table.clone(),
@@ -345,6 +351,10 @@ fn rebuild(t: &Target<'_>, not_null: Option<bool>, default: Option<Option<String
         )),
         message: format!("rebuilding {} would break foreign keys", t.model.table),
     });
+    // Releases before UNIQUE constraints were kept refused them here: the same step.
+    let mut legacy = s.clone();
+    legacy.statements[assert_at] = clauses_assert(&name_lit, &why, &CLAUSES_BEFORE_UNIQUE);
+    s.legacy_checksums.push(legacy.checksum());
     around_rebuild(Rendered {
         step: s,
         combinable: false,

@@ -7,9 +7,11 @@
 //! with their declared types, defaults, NOT NULL and primary key order as
 //! `pragma_table_info` reports them, and the stored SQL of its indexes and triggers —
 //! not from the model, so columns of other changes in flight, indexes and triggers the
-//! model does not describe all survive. Table-level clauses the catalog cannot report
-//! (CHECK, foreign keys, collations, UNIQUE, generated columns, table options) make the
-//! step refuse before anything changes (an assertion rendered before the rebuild).
+//! model does not describe all survive; so do UNIQUE constraints, read from
+//! `pragma_index_list` (unnamed ones: a name is in no catalog). Table-level clauses the
+//! catalog cannot report (CHECK, foreign keys, collations, conflict clauses, constraint
+//! names, generated columns, table options) make the step refuse before anything changes
+//! (an assertion rendered before the rebuild).
 
 use crate::dialect::Dialect;
 use crate::step::TableRebuild;
@@ -20,6 +22,20 @@ pub const CLAUSES: [&str; 9] = [
     "CHECK",
     "REFERENCES",
     "COLLATE",
+    "CONFLICT",
+    "AUTOINCREMENT",
+    "GENERATED",
+    "ROWID",
+    "STRICT",
+    "CONSTRAINT",
+];
+
+/// [`CLAUSES`] as releases before UNIQUE constraints were kept had them: steps rendered
+/// with them are the same steps (see [`crate::step::Step::legacy_checksums`]).
+pub const CLAUSES_BEFORE_UNIQUE: [&str; 9] = [
+    "CHECK",
+    "REFERENCES",
+    "COLLATE",
     "UNIQUE",
     "AUTOINCREMENT",
     "GENERATED",
@@ -27,6 +43,16 @@ pub const CLAUSES: [&str; 9] = [
     "STRICT",
     "CONSTRAINT",
 ];
+
+/// The table's UNIQUE constraints, one JSON array of column names (in order) per row.
+pub fn uniques_sql(table: &str) -> String {
+    format!(
+        "SELECT json_group_array(name) FROM (SELECT il.name AS idx, ii.name AS name \
+         FROM pragma_index_list({}) AS il, pragma_index_info(il.name) AS ii WHERE il.origin = 'u' \
+         ORDER BY il.name, ii.seqno) GROUP BY idx ORDER BY idx",
+        Dialect::Sqlite.string_literal(table)
+    )
+}
 
 /// The [`CLAUSES`] a table's stored `CREATE TABLE` text has, as whole words (a column
 /// named `checked_at` is no CHECK).
@@ -98,6 +124,7 @@ pub fn temp_name(table: &str) -> String {
 pub fn statements(
     r: &TableRebuild,
     live: &[LiveColumn],
+    uniques: &[Vec<String>],
     dependents: &[String],
 ) -> Result<Vec<String>, String> {
     let d = Dialect::Sqlite;
@@ -143,6 +170,10 @@ pub fn statements(
                 .join(", ")
         ));
     }
+    for unique in uniques {
+        let cols: Vec<String> = unique.iter().map(|c| d.quote(c)).collect();
+        defs.push(format!("UNIQUE ({})", cols.join(", ")));
+    }
     let (table, temp) = (d.quote(&r.table), d.quote(&temp_name(&r.table)));
     let cols = live
         .iter()
@@ -187,11 +218,13 @@ mod tests {
             not_null: None,
             default: Some(None),
         };
-        let sql = statements(&r, &live, &["CREATE INDEX i ON t (y)".into()]).unwrap();
+        let uniques = [vec!["x".to_string(), "y".to_string()]];
+        let sql = statements(&r, &live, &uniques, &["CREATE INDEX i ON t (y)".into()]).unwrap();
         assert_eq!(
             sql[0],
             format!(
-                "CREATE TABLE `{}` (`b` TEXT, `a` INTEGER NOT NULL, `x` TEXT NOT NULL, `y`, PRIMARY KEY (`a`, `b`))",
+                "CREATE TABLE `{}` (`b` TEXT, `a` INTEGER NOT NULL, `x` TEXT NOT NULL, `y`, PRIMARY KEY (`a`, `b`), \
+                 UNIQUE (`x`, `y`))",
                 temp_name("t")
             )
         );
@@ -208,12 +241,12 @@ mod tests {
             not_null: Some(true),
             default: None,
         };
-        let sql = statements(&r2, &with_expression, &[]).unwrap();
+        let sql = statements(&r2, &with_expression, &[], &[]).unwrap();
         assert!(sql[0].contains("`d` TEXT DEFAULT (lower('X'))"), "{}", sql[0]);
         let missing = TableRebuild {
             column: "z".into(),
             ..r
         };
-        assert!(statements(&missing, &live, &[]).is_err());
+        assert!(statements(&missing, &live, &[], &[]).is_err());
     }
 }

@@ -135,6 +135,7 @@ mod tests {
             expects,
             lock: None,
             scans_table: true,
+            legacy_checksums: Vec::new(),
         }
     }
 

@@ -118,6 +118,7 @@ pub(crate) fn checksum_of(text: &str) -> String {
         expects: Vec::new(),
         lock: None,
         scans_table: false,
+        legacy_checksums: Vec::new(),
     };
     step.checksum()
 }

@@ -30,7 +30,6 @@ pub(crate) use connection::open as open_connection;
 use history::{History, checksum_of};
 use lock::RunnerLock;
 use sqlx::Connection;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use straddle_core::model::{AddKind, Change};
 use straddle_core::plan::ChangePlan;
@@ -460,8 +459,6 @@ impl<DB: Backend> Runner<DB> {
         self.check_same_change(t, history, &rendered)?;
         for phase in Phase::ALL.into_iter().filter(|p| history.applied(*p)) {
             let steps = &rendered[phase as usize];
-            let current: HashMap<String, String> =
-                steps.iter().map(|s| (s.name.clone(), s.checksum())).collect();
             let run = history.applying_run(phase);
             let tampered = |problem: String| Error::LedgerDisagrees {
                 change: t.plan.id.clone(),
@@ -470,17 +467,14 @@ impl<DB: Backend> Runner<DB> {
             };
             // A step that changed since it ran is the most specific thing to say: first.
             for (step, recorded) in run.iter().cloned() {
-                let now = current
-                    .get(&step)
-                    .cloned()
-                    .unwrap_or_else(|| "(no such step)".into());
-                if now != recorded {
+                let now = steps.iter().find(|s| s.name == step);
+                if !now.is_some_and(|s| s.accepts(&recorded)) {
                     return Err(Error::ChecksumMismatch {
                         change: t.plan.id.clone(),
                         phase,
                         step,
                         recorded,
-                        current: now,
+                        current: now.map_or_else(|| "(no such step)".into(), |s| s.checksum()),
                     });
                 }
             }
@@ -490,7 +484,16 @@ impl<DB: Backend> Runner<DB> {
                     missing.name
                 )));
             }
-            let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
+            // Over the checksums the run recorded (an earlier release's, where accepted).
+            let all: String = steps
+                .iter()
+                .map(|s| {
+                    run.iter()
+                        .find(|(n, _)| *n == s.name)
+                        .map_or_else(|| s.checksum(), |(_, c)| c.clone())
+                })
+                .collect::<Vec<_>>()
+                .join(",");
             if history.completion(phase).map(|r| r.checksum.as_str()) != Some(checksum_of(&all).as_str()) {
                 return Err(tampered(
                     "its completion row's checksum is not that of its steps (a row written by something else)".into(),
@@ -960,7 +963,7 @@ impl<DB: Backend> Runner<DB> {
             }
             let checksum = step.checksum();
             if let Some(recorded) = done.get(&step.name) {
-                if *recorded != checksum {
+                if !step.accepts(recorded) {
                     return Err(Error::ChecksumMismatch {
                         change: plan.id.clone(),
                         phase,
@@ -995,7 +998,12 @@ impl<DB: Backend> Runner<DB> {
             };
             report.applied_step(step, outcome);
         }
-        let all: String = steps.iter().map(|s| s.checksum()).collect::<Vec<_>>().join(",");
+        // A step an earlier release ran counts with the checksum it was recorded with.
+        let all: String = steps
+            .iter()
+            .map(|s| done.get(&s.name).cloned().unwrap_or_else(|| s.checksum()))
+            .collect::<Vec<_>>()
+            .join(",");
         LedgerRecord {
             change: &plan.id,
             phase,
