@@ -385,7 +385,9 @@ fn plan_sql_step(model: &Model, step: &SqlStep) -> ChangePlan {
         table: model.table.clone(),
         subject: Subject::Sql(step.name.clone()),
         declared_phase: step.phase,
-        summary: format!("hand-written SQL at {}", step.at),
+        // The digest tells two steps of one name apart (another rollout of it is not this
+        // one: see `fleet::stance`).
+        summary: format!("hand-written {}", step.signature()),
         phases: phases(ops),
     }
 }

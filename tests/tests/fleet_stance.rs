@@ -217,3 +217,41 @@ fn what_each_phase_allows() {
     let p = plan(m, "contacts.contacts_note_idx");
     assert_eq!(requirement(m, &p, Phase::Expand, Direction::Up), None);
 }
+
+/// `ledger_entries` whose `currency_type` step has other SQL (another rollout of it).
+#[derive(Debug, Clone, straddle::Model)]
+#[straddle(
+    table = "ledger_entries",
+    sql(
+        name = "currency_type",
+        up(
+            postgres = "CREATE TYPE currency AS ENUM ('eur', 'usd', 'chf')",
+            mysql = "CREATE TABLE IF NOT EXISTS currencies (code CHAR(3) PRIMARY KEY)",
+            sqlite = "CREATE TABLE IF NOT EXISTS currencies (code TEXT PRIMARY KEY)"
+        ),
+        down(
+            postgres = "DROP TYPE IF EXISTS currency",
+            mysql = "DROP TABLE IF EXISTS currencies",
+            sqlite = "DROP TABLE IF EXISTS currencies"
+        ),
+        phase = expand
+    )
+)]
+struct LedgerEntryOtherSql {
+    #[straddle(primary_key)]
+    id: i64,
+    amount: i64,
+}
+
+/// An instance declaring a hand-written step of the same name with other SQL does not
+/// declare this one: code leaves no other trace of a step, so it stands before it.
+#[test]
+fn hand_written_steps() {
+    let model = LedgerEntryScripted::definition();
+    let id = "ledger_entries.currency_type";
+    assert_eq!(of(model, id, &[model]), Some(Stance::Declares(Phase::Expand)));
+    assert_eq!(
+        of(model, id, &[LedgerEntryOtherSql::definition()]),
+        Some(Stance::Before)
+    );
+}
