@@ -123,10 +123,6 @@ pub struct BackfillReport {
     pub throttled_by: Vec<String>,
 }
 
-fn key_text(k: &Key) -> String {
-    k.text()
-}
-
 /// `key` as `b`'s range comparisons bind it: its values in order, or for a composite key
 /// compared by expansion (MySQL/MariaDB) `k1`, `k1, k2`, `k1, k2, k3`, … (see
 /// [`Backfill::key_columns`]).
@@ -148,6 +144,7 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Fill `b`'s column in keyset batches, from the checkpoint's key when there is one.
 ///
 /// `own_triggers` are the change's sync triggers: on PostgreSQL, where they are the only
 /// triggers of the table (no rule, no foreign key over the column), the session skips
@@ -380,7 +377,7 @@ async fn batches<DB: Backend>(
                             return Err(Error::BackfillRow {
                                 table: b.table.clone(),
                                 column: b.column.clone(),
-                                key: key_text(&key),
+                                key: key.text(),
                                 cause,
                             });
                         }
@@ -522,7 +519,6 @@ async fn load_checkpoint<DB: Backend>(
     change: &str,
     b: &Backfill,
 ) -> Result<(Option<Key>, u64)> {
-    let integer = b.key_is_integer;
     let mut args = DB::Arguments::default();
     DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
     let row = DB::checkpoint(conn, ledger::checkpoint_get_sql(DB::DIALECT), args).await?;
@@ -532,7 +528,7 @@ async fn load_checkpoint<DB: Backend>(
                 // A composite key's checkpoint is its JSON array; one that does not read
                 // as one is not this backfill's: start from the first key.
                 Some(k) if !b.key_columns.is_empty() => Key::from_json(&k),
-                Some(k) if integer => Some(k.parse().map(Key::Int).unwrap_or(Key::Text(k))),
+                Some(k) if b.key_is_integer => Some(k.parse().map(Key::Int).unwrap_or(Key::Text(k))),
                 Some(k) => Some(Key::Text(k)),
                 None => None,
             };
@@ -605,7 +601,7 @@ async fn fill_batch<DB: Backend>(
         if let Some(change) = checkpoint {
             let mut args = DB::Arguments::default();
             DB::bind_key(&mut args, &Key::Text(change.to_string())).map_err(sqlx::Error::Encode)?;
-            DB::bind_key(&mut args, &Key::Text(key_text(upper))).map_err(sqlx::Error::Encode)?;
+            DB::bind_key(&mut args, &Key::Text(upper.text())).map_err(sqlx::Error::Encode)?;
             DB::bind_i64(&mut args, (done + rows) as i64).map_err(sqlx::Error::Encode)?;
             DB::bind_i64(&mut args, now_ms()).map_err(sqlx::Error::Encode)?;
             DB::execute(&mut tx, ledger::checkpoint_put_sql(DB::DIALECT), args).await?;

@@ -1034,11 +1034,9 @@ fn composite_keyset_backfill(t: &Target<'_>) -> Rendered {
     };
     let (after, next) = compare(">", ">", 1);
     let (upto, _) = compare("<", "<=", 1);
-    let (after_then_upto, _) = {
-        let (a, n) = compare(">", ">", 1);
-        let (u, m) = compare("<", "<=", n);
-        (format!("{a} AND {u}"), m)
-    };
+    // The next batches bind the last key, then the upper one.
+    let (upto_after_last, _) = compare("<", "<=", next);
+    let after_then_upto = format!("{after} AND {upto_after_last}");
     let mut s = step("backfill", false, false);
     s.statements.push(Statement::Backfill(Box::new(crate::step::Backfill {
         table: t.model.table.clone(),
