@@ -41,12 +41,11 @@ fn options() -> RunnerOptions {
     }
 }
 
-async fn setup(t: &TestDb) {
+/// The `scores` table with its rows, created on `conn` (its role owns it).
+async fn create_scores(conn: &mut sqlx::PgConnection) {
     type DB = sqlx::Postgres;
-    let pool = t.pool::<DB>(1).await;
-    let mut conn = pool.acquire().await.unwrap();
     DB::exec(
-        &mut conn,
+        conn,
         &base_table_sql(Score0::definition(), straddle::Dialect::Postgres),
     )
     .await;
@@ -56,17 +55,29 @@ async fn setup(t: &TestDb) {
         ROWS as u64,
         &[("points", "n % 500")],
     ) {
-        DB::exec(&mut conn, &sql).await;
+        DB::exec(conn, &sql).await;
     }
-    let db = DB::text_rows(&mut conn, "SELECT current_database()".into())
-        .await
-        .remove(0);
-    // Count calls of PL/pgSQL functions in every new session.
+}
+
+/// Count calls of PL/pgSQL functions in every new session of database `db`.
+async fn track_functions(conn: &mut sqlx::PgConnection, db: &str) {
+    type DB = sqlx::Postgres;
     DB::exec(
-        &mut conn,
+        conn,
         &format!("ALTER DATABASE \"{db}\" SET track_functions = 'all'"),
     )
     .await;
+}
+
+async fn setup(t: &TestDb) {
+    type DB = sqlx::Postgres;
+    let pool = t.pool::<DB>(1).await;
+    let mut conn = pool.acquire().await.unwrap();
+    create_scores(&mut conn).await;
+    let db = DB::text_rows(&mut conn, "SELECT current_database()".into())
+        .await
+        .remove(0);
+    track_functions(&mut conn, &db).await;
 }
 
 /// Expand then backfill as `url`'s role; the sync functions' calls meanwhile, and whether
@@ -192,25 +203,9 @@ async fn a_role_that_may_not_skip_triggers_fires_them_postgres() {
         let mut own = <sqlx::PgConnection as sqlx::Connection>::connect(url.as_str())
             .await
             .unwrap();
-        DB::exec(
-            &mut own,
-            &base_table_sql(Score0::definition(), straddle::Dialect::Postgres),
-        )
-        .await;
-        for sql in seed_sql_with(
-            straddle::Dialect::Postgres,
-            "scores",
-            ROWS as u64,
-            &[("points", "n % 500")],
-        ) {
-            DB::exec(&mut own, &sql).await;
-        }
+        create_scores(&mut own).await;
     }
-    DB::exec(
-        &mut conn,
-        &format!("ALTER DATABASE \"{db}\" SET track_functions = 'all'"),
-    )
-    .await;
+    track_functions(&mut conn, &db).await;
     let calls = backfill_calls(&t, url.as_str()).await;
     assert!(calls >= ROWS, "{calls} calls: the triggers fired");
     drop(conn);
