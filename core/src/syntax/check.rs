@@ -783,6 +783,42 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
 /// PostgreSQL's index methods.
 const INDEX_METHODS: [&str; 6] = ["btree", "hash", "gist", "spgist", "gin", "brin"];
 
+/// Whether every engine in `dialects` is one of `only`, which have `what`; the others
+/// reported, on `span`.
+pub(super) fn engines_have(
+    cx: &Ctxt,
+    span: proc_macro2::Span,
+    what: &str,
+    only: &[Dialect],
+    dialects: &[Dialect],
+) -> bool {
+    let lacking: Vec<String> = dialects
+        .iter()
+        .filter(|d| !only.contains(d))
+        .map(|d| d.to_string())
+        .collect();
+    if !lacking.is_empty() {
+        let mut keep: Vec<&str> = dialects
+            .iter()
+            .filter(|d| only.contains(d))
+            .map(|d| d.key())
+            .collect();
+        if keep.is_empty() {
+            keep = only.iter().map(|d| d.key()).collect();
+        }
+        cx.error_at(
+            span,
+            format!(
+                "{} {} no {what}\nhelp: limit the model with `dialects({})`",
+                lacking.join(" and "),
+                if lacking.len() == 1 { "has" } else { "have" },
+                keep.join(", ")
+            ),
+        );
+    }
+    lacking.is_empty()
+}
+
 /// An index's `predicate`, `using` and `include`, checked: where the engines have them,
 /// over columns of the model that are not changing; a UNIQUE constraint's index is a
 /// plain b-tree (PostgreSQL's `ADD CONSTRAINT … USING INDEX` takes nothing else).
@@ -793,24 +829,7 @@ fn index_options(
     dialects: &[Dialect],
     ok: &mut bool,
 ) -> (Option<crate::expr::SqlExpr>, Option<String>, Vec<String>) {
-    let refuse = |span: proc_macro2::Span, what: &str, only: &[Dialect]| -> bool {
-        let lacking: Vec<String> = dialects
-            .iter()
-            .filter(|d| !only.contains(d))
-            .map(|d| d.to_string())
-            .collect();
-        if !lacking.is_empty() {
-            cx.error_at(
-                span,
-                format!(
-                    "{} {} no {what}\nhelp: limit the model with `dialects(...)`",
-                    lacking.join(" and "),
-                    if lacking.len() == 1 { "has" } else { "have" }
-                ),
-            );
-        }
-        lacking.is_empty()
-    };
+    let refuse = |span, what: &str, only: &[Dialect]| engines_have(cx, span, what, only, dialects);
     let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
     let predicate = attr.predicate.as_ref().and_then(|text| {
         *ok &= refuse(text.span(), "partial indexes (`predicate`)", &[Dialect::Postgres, Dialect::Sqlite]);

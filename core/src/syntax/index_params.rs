@@ -68,26 +68,21 @@ pub(super) fn check(
     dialects: &[Dialect],
     ok: &mut bool,
 ) -> (BTreeMap<String, String>, Vec<(String, String)>) {
-    let elsewhere: Vec<String> = dialects
-        .iter()
-        .filter(|d| **d != Dialect::Postgres)
-        .map(|d| d.to_string())
-        .collect();
-    let mut refuse = |span: proc_macro2::Span, message: String| {
+    let fine = std::cell::Cell::new(true);
+    let refuse = |span: proc_macro2::Span, message: String| {
         cx.error_at(span, message);
-        *ok = false;
+        fine.set(false);
     };
     let mut opclass = BTreeMap::new();
     if let Some((span, given)) = &attr.opclass {
-        if !elsewhere.is_empty() {
-            refuse(
-                *span,
-                format!(
-                    "{} {} no operator classes (`opclass`)\nhelp: limit the model with `dialects(postgres)`",
-                    elsewhere.join(" and "),
-                    if elsewhere.len() == 1 { "has" } else { "have" }
-                ),
-            );
+        if !super::check::engines_have(
+            cx,
+            *span,
+            "operator classes (`opclass`)",
+            &[Dialect::Postgres],
+            dialects,
+        ) {
+            fine.set(false);
         }
         if let Some(s) = attr.constraint {
             refuse(
@@ -125,15 +120,14 @@ pub(super) fn check(
     }
     let mut with = Vec::new();
     if let Some(text) = &attr.with {
-        if !elsewhere.is_empty() {
-            refuse(
-                text.span(),
-                format!(
-                    "{} {} no index storage parameters (`with`)\nhelp: limit the model with `dialects(postgres)`",
-                    elsewhere.join(" and "),
-                    if elsewhere.len() == 1 { "has" } else { "have" }
-                ),
-            );
+        if !super::check::engines_have(
+            cx,
+            text.span(),
+            "index storage parameters (`with`)",
+            &[Dialect::Postgres],
+            dialects,
+        ) {
+            fine.set(false);
         }
         let method = method.unwrap_or("btree");
         let known = parameters(method);
@@ -175,6 +169,7 @@ pub(super) fn check(
             }
         }
     }
+    *ok &= fine.get();
     (opclass, with)
 }
 
