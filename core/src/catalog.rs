@@ -184,6 +184,8 @@ pub enum ConstraintKind {
     ForeignKey,
     /// A UNIQUE constraint.
     Unique,
+    /// A primary key.
+    PrimaryKey,
 }
 
 impl ConstraintKind {
@@ -192,6 +194,7 @@ impl ConstraintKind {
             ConstraintKind::Check => "c",
             ConstraintKind::ForeignKey => "f",
             ConstraintKind::Unique => "u",
+            ConstraintKind::PrimaryKey => "p",
         }
     }
 }
@@ -542,6 +545,7 @@ fn mysql_kind(live: &str) -> Option<ConstraintKind> {
         "FOREIGN KEY" => Some(ConstraintKind::ForeignKey),
         "UNIQUE" => Some(ConstraintKind::Unique),
         "CHECK" => Some(ConstraintKind::Check),
+        "PRIMARY KEY" => Some(ConstraintKind::PrimaryKey),
         _ => None,
     }
 }

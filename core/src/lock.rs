@@ -172,6 +172,9 @@ pub fn index_change(
     from: Option<&str>,
 ) -> String {
     let mut out = index_definition(change, unique, constraint, columns);
+    if options.primary_key {
+        out.push_str(" as the primary key");
+    }
     if let Some(m) = &options.using {
         out.push_str(&format!(" using {m}"));
     }
@@ -212,6 +215,9 @@ pub struct IndexOptions {
     /// `with = "…"`: storage parameters, `name = value` each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub with: Vec<String>,
+    /// `primary_key`: the index becomes the table's primary key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub primary_key: bool,
 }
 
 impl IndexOptions {
@@ -223,6 +229,7 @@ impl IndexOptions {
             include: index.include.clone(),
             opclass: index.opclass.clone(),
             with: index.with.iter().map(|(n, v)| format!("{n} = {v}")).collect(),
+            primary_key: index.primary_key,
         }
     }
 }

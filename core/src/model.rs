@@ -286,6 +286,12 @@ pub struct Index {
     /// `ADD CONSTRAINT … UNIQUE USING INDEX`; elsewhere the unique index is the constraint).
     #[serde(default)]
     pub constraint: bool,
+    /// `primary_key`: the unique index on the model's key columns, on a table the
+    /// database has without a primary key, becomes its primary key (PostgreSQL `ADD
+    /// PRIMARY KEY USING INDEX`; MySQL/MariaDB `ADD PRIMARY KEY` in place; SQLite, which
+    /// cannot add one to an existing table, keeps the unique index as the key).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub primary_key: bool,
     /// `true`: dropped at contract (and recreated going down); `false`: built at expand.
     pub dropped: bool,
     /// The phase the code ships it in.

@@ -431,7 +431,11 @@ fn plan_check(model: &Model, check: &Check) -> ChangePlan {
 /// contract (after the release that needed it is gone).
 fn plan_index(model: &Model, index: &Index) -> ChangePlan {
     let none = || (vec![], vec![]);
-    let what = if index.unique { "unique index" } else { "index" };
+    let what = match (index.primary_key, index.unique) {
+        (true, _) => "primary key",
+        (false, true) => "unique index",
+        (false, false) => "index",
+    };
     let on = index.columns.join(", ");
     let (summary, ops) = if let Some(from) = &index.renamed_from {
         // At contract: the previous release's hand-written SQL (an index hint) may name

@@ -654,3 +654,14 @@ pub struct MemberConstraintsRenamed {
     pub age: i32,
     pub club_id: i64,
 }
+
+/// A primary key added to a table the database has without one.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "visits", index(name = "visits_pkey", on(site_id, seq), primary_key, phase = expand))]
+pub struct VisitKeyed {
+    #[straddle(primary_key)]
+    pub site_id: i64,
+    #[straddle(primary_key)]
+    pub seq: i64,
+    pub path: String,
+}

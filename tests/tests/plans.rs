@@ -5,7 +5,7 @@ use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer,
     LedgerEntryScripted, MemberChecked, MemberConstraintsRenamed, MemberNullable, Nickname, Normalized, Note,
-    ProfileRetiring, SettingDefaulted, TagWidened, TicketLinked,
+    ProfileRetiring, SettingDefaulted, TagWidened, TicketLinked, VisitKeyed,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -142,4 +142,9 @@ fn hand_written_steps() {
 #[test]
 fn renamed_constraints() {
     insta::assert_snapshot!(render_all(MemberConstraintsRenamed::definition()));
+}
+
+#[test]
+fn primary_key_added() {
+    insta::assert_snapshot!(render_all(VisitKeyed::definition()));
 }

@@ -180,6 +180,7 @@ fn model(n: &Names) -> Model {
             columns: vec![n.source.clone()],
             unique: false,
             constraint: false,
+            primary_key: false,
             dropped: false,
             phase: Phase::Contract,
             renamed_from: None,

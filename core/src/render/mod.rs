@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod live;
 mod mysql;
 mod postgres;
+mod primary_key;
 mod sql_step;
 mod sqlite;
 pub mod sqlite_rebuild;
@@ -549,6 +550,7 @@ fn render_steps(
                 columns: fk.columns.clone(),
                 unique: false,
                 constraint: false,
+                primary_key: false,
                 dropped: false,
                 phase: fk.phase,
                 renamed_from: None,
@@ -660,6 +662,9 @@ fn render_steps(
 
 /// An index operation, spelled by the target's dialect.
 fn render_index(t: &IndexTarget<'_>, op: &Op) -> Vec<Rendered> {
+    if t.index.primary_key {
+        return primary_key::render(t, op);
+    }
     match t.dialect {
         Dialect::Postgres => postgres::render_index(t, op),
         Dialect::MySql => mysql::render_index(t, op),

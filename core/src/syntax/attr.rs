@@ -205,6 +205,8 @@ pub struct IndexAttr {
     pub unique: bool,
     /// `constraint`: with its span.
     pub constraint: Option<Span>,
+    /// `primary_key`: with its span.
+    pub primary_key: Option<Span>,
     /// The phase the code ships it in.
     pub phase: Option<(Span, Option<Phase>)>,
 }
@@ -329,8 +331,7 @@ pub enum LiteralValue {
 
 const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `renamed_index`, `check`, `dropped_check`, `renamed_check`, `foreign_key`, `dropped_foreign_key`, `renamed_foreign_key`, `sql`";
 const SQL_STEP_KEYS: &str = "`name`, `up`, `down`, `at`, `phase`, `no_transaction`";
-const INDEX_KEYS: &str =
-    "`name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
+const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `primary_key`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
 const RENAMED_INDEX_KEYS: &str = "`from`, `name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
 const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`";
 const NOT_NULL_KEYS: &str =
@@ -706,6 +707,7 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
     let mut on = Attr::none("on");
     let mut unique = Attr::none("unique");
     let mut constraint = Attr::none("constraint");
+    let mut primary_key = Attr::none("primary_key");
     let mut phase = Attr::none("phase");
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("name") {
@@ -718,6 +720,19 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
             unique.set(cx, inner.path.span(), ());
         } else if inner.path.is_ident("constraint") {
             constraint.set(cx, inner.path.span(), ());
+        } else if inner.path.is_ident("primary_key") && !dropped && !renamed {
+            primary_key.set(cx, inner.path.span(), ());
+        } else if inner.path.is_ident("primary_key") {
+            // No phased path drops or renames a table's primary key: the running version
+            // finds its rows by it (MySQL/MariaDB and SQLite have no name to rename).
+            cx.error_spanned_by(
+                &inner.path,
+                format!(
+                    "`primary_key` is for `index(...)`, adding a primary key to a table that has none: Straddle has \
+                     no phased path that {} a table's primary key (the running version finds its rows by it)",
+                    if dropped { "drops" } else { "renames" }
+                ),
+            );
         } else if inner.path.is_ident("phase") {
             parse_phase(cx, &inner, &mut phase)?;
         } else if inner.path.is_ident("predicate") {
@@ -762,6 +777,7 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
         on: on.get(),
         unique: unique.get().is_some(),
         constraint: constraint.get().map(|(s, ())| s),
+        primary_key: primary_key.get().map(|(s, ())| s),
         phase: phase.get(),
     })
 }

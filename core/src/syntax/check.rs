@@ -728,6 +728,10 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
             );
             ok = false;
         }
+        if let Some(s) = attr.primary_key {
+            let earlier = out.iter().find(|i| i.primary_key).map(|i| i.name.as_str());
+            ok &= primary_key_index(cx, decl, s, attr, &resolved, columns, earlier);
+        }
         let renamed_from = match (&attr.from, attr.renamed) {
             (_, false) => None,
             (None, true) => {
@@ -764,8 +768,10 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
             out.push(Index {
                 name,
                 columns: resolved,
-                unique: attr.unique,
+                // A primary key's index is unique by definition.
+                unique: attr.unique || attr.primary_key.is_some(),
                 constraint: attr.constraint.is_some(),
+                primary_key: attr.primary_key.is_some(),
                 dropped: attr.dropped,
                 phase,
                 renamed_from,
@@ -778,6 +784,75 @@ fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect])
         }
     }
     out
+}
+
+/// `index(..., primary_key)`: the unique index that becomes the primary key of a table the
+/// database has without one — on exactly the model's key columns (the fields marked
+/// `primary_key`, in field order), a whole-table b-tree, one per model, on a table that
+/// is not created in this release (a created table has its key from the start).
+fn primary_key_index(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    span: proc_macro2::Span,
+    attr: &IndexAttr,
+    resolved: &[String],
+    columns: &[Column],
+    earlier: Option<&str>,
+) -> bool {
+    let mut ok = true;
+    let mut refuse = |message: String| {
+        cx.error_at(span, message);
+        ok = false;
+    };
+    if let Some(earlier) = earlier {
+        refuse(format!(
+            "`{earlier}` is this table's primary key already: a table has one primary key"
+        ));
+    }
+    if decl.attrs.created.is_some() {
+        refuse(
+            "the table is created in this release, with its primary key: drop `primary_key` (and this index)"
+                .to_string(),
+        );
+    }
+    if attr.constraint.is_some() {
+        refuse(
+            "`primary_key` and `constraint` each make the index a constraint: keep one (a primary key is unique \
+             and NOT NULL)"
+                .to_string(),
+        );
+    }
+    let options: Vec<&str> = [
+        (attr.predicate.is_some(), "`predicate`"),
+        (attr.using.is_some(), "`using`"),
+        (attr.include.is_some(), "`include`"),
+        (attr.opclass.is_some(), "`opclass`"),
+        (attr.with.is_some(), "`with`"),
+    ]
+    .into_iter()
+    .filter_map(|(has, what)| has.then_some(what))
+    .collect();
+    if !options.is_empty() {
+        refuse(format!(
+            "a primary key's index is a plain b-tree over every row (PostgreSQL's `ADD PRIMARY KEY USING INDEX` \
+             takes no other): drop {}",
+            options.join(", ")
+        ));
+    }
+    let key: Vec<&str> = columns
+        .iter()
+        .filter(|c| c.primary_key)
+        .map(|c| c.name.as_str())
+        .collect();
+    if !resolved.is_empty() && resolved.iter().map(String::as_str).ne(key.iter().copied()) {
+        refuse(format!(
+            "a primary key index is on the model's key, the fields marked `#[straddle(primary_key)]` in field \
+             order: `on({})`, not `on({})`",
+            key.join(", "),
+            resolved.join(", ")
+        ));
+    }
+    ok
 }
 
 /// PostgreSQL's index methods.
@@ -984,7 +1059,9 @@ fn column(
     if f.attrs.added.is_some() && f.attrs.primary_key.is_some() {
         cx.error_spanned_by(
             f.ident,
-            "a primary key cannot be added to an existing table in place: create a new table instead",
+            "a new column cannot join the primary key: the previous version finds rows by the key it has; create a \
+             new table instead\nhelp: a table the database has without a primary key gets one on columns it has \
+             with `index(name = \"…\", on(<key fields>), primary_key, phase = …)`",
         );
     }
     for (span, what) in [

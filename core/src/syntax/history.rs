@@ -647,9 +647,27 @@ fn check_dropped_as_added(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &Loc
             .get(&i.name)
             .filter(|l| l.change == ChangeKind::Added)
             .map(|l| index_definition(ChangeKind::Added, l.unique, l.constraint, &l.columns));
+        let shipped_key = table
+            .indexes
+            .get(&i.name)
+            .filter(|l| l.change == ChangeKind::Added)
+            .is_some_and(|l| l.options.primary_key);
         let Some(added) = as_added(shipped, table.completed.indexes.get(&i.name)) else {
             continue;
         };
+        if shipped_key || added.contains(" as the primary key") {
+            cx.error_at(
+                *span,
+                format!(
+                    "`{}.{}` shipped as the table's primary key ({}): Straddle has no phased path that drops a \
+                     primary key, and the running version finds its rows by it",
+                    model.table,
+                    i.name,
+                    crate::lock::FILE_NAME
+                ),
+            );
+            continue;
+        }
         // Options (`including (…)`, …) may follow: the flags are read where they stand.
         let (unique, constraint) = (
             added.contains(" unique index "),
