@@ -142,39 +142,30 @@ where
         DB::exec(&mut conn, &sql).await;
     }
 
-    // A row without a key: refused, nothing changed.
-    DB::exec(
-        &mut conn,
-        "INSERT INTO accounts (id, email, balance) VALUES (NULL, 'nobody', 0)",
-    )
-    .await;
-    refused::<DB>(t, &["primary key (id) cannot be added to accounts", "NULL"]).await;
-    assert_matches_reference::<DB>(
-        &mut conn,
-        "accounts",
-        "accounts_ref",
-        &[keyless(d, "accounts_ref")],
-        "refused",
-    )
-    .await;
-    DB::exec(&mut conn, "DELETE FROM accounts WHERE id IS NULL").await;
-
-    // Two rows with one key: refused, naming it, nothing changed.
-    DB::exec(
-        &mut conn,
-        "INSERT INTO accounts (id, email, balance) VALUES (17, 'twin', 0)",
-    )
-    .await;
-    refused::<DB>(t, &["values of (id) repeat in accounts", "17"]).await;
-    assert_matches_reference::<DB>(
-        &mut conn,
-        "accounts",
-        "accounts_ref",
-        &[keyless(d, "accounts_ref")],
-        "refused",
-    )
-    .await;
-    DB::exec(&mut conn, "DELETE FROM accounts WHERE email = 'twin'").await;
+    // A row without a key, then two rows with one key: each refused, naming it, with
+    // nothing changed.
+    for (row, expected, cleanup) in [
+        (
+            "(NULL, 'nobody', 0)",
+            ["primary key (id) cannot be added to accounts", "NULL"],
+            "DELETE FROM accounts WHERE id IS NULL",
+        ),
+        (
+            "(17, 'twin', 0)",
+            ["values of (id) repeat in accounts", "17"],
+            "DELETE FROM accounts WHERE email = 'twin'",
+        ),
+    ] {
+        DB::exec(
+            &mut conn,
+            &format!("INSERT INTO accounts (id, email, balance) VALUES {row}"),
+        )
+        .await;
+        refused::<DB>(t, &expected).await;
+        let unchanged = [keyless(d, "accounts_ref")];
+        assert_matches_reference::<DB>(&mut conn, "accounts", "accounts_ref", &unchanged, "refused").await;
+        DB::exec(&mut conn, cleanup).await;
+    }
 
     // The rollout, both releases writing and reading throughout, down and up again.
     let file = if d == Dialect::Postgres {
