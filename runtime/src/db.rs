@@ -14,7 +14,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::snapshot::Snapshot;
 use crate::{BindFields, Model};
-use sqlx::{Arguments, Encode, FromRow, Pool, Type};
+use sqlx::{Encode, FromRow, Pool, Type};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use straddle_core::query::{self, BoundSql, TableShape};
@@ -256,17 +256,43 @@ impl<DB: Backend> Db<DB> {
         .await
     }
 
-    /// The row with this (single-column) primary key.
+    /// The row with this (single-column) primary key; a composite key's row:
+    /// [`Db::find_by_key`].
     pub async fn find<M, K>(&self, key: K) -> Result<Option<M>>
     where
         M: Model + for<'r> FromRow<'r, DB::Row> + Send + Unpin,
         K: for<'q> Encode<'q, DB> + Type<DB> + Clone + Send,
     {
+        self.find_by_key::<M, _>((key,)).await
+    }
+
+    /// The row with this primary key, given as a tuple of its columns' values in the order
+    /// the model declares its key fields: `db.find_by_key::<LineItem, _>((order_id, sku))`.
+    /// A tuple of another length than the key is a usage error naming the key.
+    pub async fn find_by_key<M, K>(&self, key: K) -> Result<Option<M>>
+    where
+        M: Model + for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+        K: crate::KeyTuple<DB>,
+    {
         let model = crate::definition_for::<M>(DB::DIALECT)?;
-        if model.primary_key().len() != 1 {
+        let columns: Vec<&str> = model.primary_key().iter().map(|c| c.field.as_str()).collect();
+        if columns.len() != K::LEN {
             return Err(crate::Error::Usage(format!(
-                "`{}` has a composite primary key: query it with `select_sql`",
-                model.rust_name
+                "`{}`'s primary key is ({}): find its rows by {} value{}{}, not {}",
+                model.rust_name,
+                columns.join(", "),
+                columns.len(),
+                if columns.len() == 1 { "" } else { "s" },
+                if columns.len() == 1 {
+                    String::new()
+                } else {
+                    format!(
+                        " with `find_by_key::<{}, _>(({}))`",
+                        model.rust_name,
+                        columns.join(", ")
+                    )
+                },
+                K::LEN
             )));
         }
         self.retrying::<M, _, _>(
@@ -277,7 +303,7 @@ impl<DB: Backend> Db<DB> {
                 async move {
                     let args = || {
                         let mut args = DB::Arguments::default();
-                        args.add(key.clone()).map_err(sqlx::Error::Encode)?;
+                        key.bind(&mut args).map_err(sqlx::Error::Encode)?;
                         Ok(args)
                     };
                     Ok(self.fetch::<M>(sql, args).await?.into_iter().next())

@@ -229,6 +229,58 @@ where
 
 straddle_tests::per_dialect!(composite_key_backfill);
 
+/// `Db::find_by_key` finds a row by its whole composite key (a tuple in key-field order);
+/// `find` with one value, or a tuple of another length, is refused naming the key.
+async fn rows_found_by_composite_key<DB>(t: &TestDb)
+where
+    DB: TestBackend,
+    LineItem0: for<'r> sqlx::FromRow<'r, DB::Row> + straddle::BindFields<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let pool = t.pool::<DB>(1).await;
+    let mut conn = pool.acquire().await.unwrap();
+    DB::exec(&mut conn, &base_table_sql(LineItem0::definition(), DB::DIALECT)).await;
+    DB::exec(
+        &mut conn,
+        "INSERT INTO line_items (order_id, sku, qty) VALUES (7, 'sku-3', 73), (7, 'sku-4', 74), (8, 'sku-3', 83)",
+    )
+    .await;
+    let db = Db::new(t.pool::<DB>(1).await).await.unwrap();
+    let line = |order_id: i64, sku: &str, qty: i64| LineItem0 {
+        order_id,
+        sku: sku.into(),
+        qty,
+    };
+    for (order_id, sku, qty) in [(7, "sku-4", 74), (8, "sku-3", 83), (7, "sku-3", 73)] {
+        let found = db
+            .find_by_key::<LineItem0, _>((order_id, sku.to_string()))
+            .await
+            .unwrap();
+        assert_eq!(found, Some(line(order_id, sku, qty)));
+    }
+    let missing = db.find_by_key::<LineItem0, _>((8i64, "sku-4".to_string())).await;
+    assert_eq!(missing.unwrap(), None);
+    let one = db.find::<LineItem0, _>(7i64).await.unwrap_err().to_string();
+    assert!(
+        one.contains("primary key is (order_id, sku)")
+            && one.contains("find_by_key::<LineItem0, _>((order_id, sku))"),
+        "{one}"
+    );
+    let three = db
+        .find_by_key::<LineItem0, _>((7i64, "sku-3".to_string(), 1i64))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        three.contains("by 2 values") && three.contains("not 3"),
+        "{three}"
+    );
+    db.close().await;
+}
+
+straddle_tests::per_dialect!(rows_found_by_composite_key);
+
 /// MariaDB range-scans the expanded comparison (it would scan the whole index for a row
 /// comparison, making each batch cost the table): its plan for a batch's UPDATE is a
 /// `range` over the primary key.
