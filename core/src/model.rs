@@ -346,6 +346,14 @@ pub struct Column {
     pub primary_key: bool,
     /// The schema change this release is rolling out for the column, if any.
     pub change: Option<Change>,
+    /// `default = …` / `default_sql = "…"` on a column of a table created in this release:
+    /// its default in `CREATE TABLE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<DefaultValue>,
+    /// `comment = "…"` on a column of a table created in this release (PostgreSQL,
+    /// MySQL/MariaDB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// A column's SQL type, per dialect the model is compiled for.

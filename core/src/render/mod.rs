@@ -704,7 +704,15 @@ fn render_table(dialect: Dialect, model: &Model, op: &Op) -> Rendered {
                         (true, Dialect::MySql) => " NULL",
                         (true, _) => "",
                     };
-                    format!("{} {}{null}", dialect.quote(&c.name), c.ty.sql(dialect))
+                    let mut def = format!("{} {}{null}", dialect.quote(&c.name), c.ty.sql(dialect));
+                    // An expression renders parenthesized, as MySQL/MariaDB and SQLite require.
+                    if let Some(d) = &c.default {
+                        def.push_str(&format!(" DEFAULT {}", default_sql(dialect, d)));
+                    }
+                    if let (Some(text), Dialect::MySql) = (&c.comment, dialect) {
+                        def.push_str(&format!(" COMMENT {}", dialect.string_literal(text)));
+                    }
+                    def
                 })
                 .collect();
             let keys: Vec<String> = model
@@ -724,6 +732,16 @@ fn render_table(dialect: Dialect, model: &Model, op: &Op) -> Rendered {
             } else {
                 Statement::Execute(create_table)
             });
+            if dialect == Dialect::Postgres && model.retired.is_none() {
+                // In the same transaction as the table.
+                for c in model.columns.iter().filter(|c| c.comment.is_some()) {
+                    s.statements.push(Statement::Execute(format!(
+                        "COMMENT ON COLUMN {table}.{} IS {}",
+                        dialect.quote(&c.name),
+                        dialect.string_literal(c.comment.as_deref().unwrap_or_default())
+                    )));
+                }
+            }
             // A retirement reverted brings back the table as it was kept, whatever the model
             // says of it.
             let state = if model.retired.is_some() {

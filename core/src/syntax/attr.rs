@@ -233,6 +233,12 @@ pub struct Field {
     pub retyped: Option<(Span, Retyped)>,
     /// `not_null(...)`.
     pub not_null: Option<(Span, NotNull)>,
+    /// `default = <literal>` on a column of a table created in this release.
+    pub default: Option<(Span, Option<LiteralValue>)>,
+    /// `default_sql = "<sql>"` on a column of a table created in this release.
+    pub default_sql: Option<syn::LitStr>,
+    /// `comment = "…"` on a column of a table created in this release.
+    pub comment: Option<syn::LitStr>,
 }
 
 /// `not_null(fill = "<sql>", phase = …, pacing…)`.
@@ -332,8 +338,10 @@ pub enum LiteralValue {
 const CONTAINER_KEYS: &str = "`table`, `dialects`, `lock`, `created`, `renamed`, `retired`, `index`, `dropped_index`, `renamed_index`, `check`, `dropped_check`, `renamed_check`, `foreign_key`, `dropped_foreign_key`, `renamed_foreign_key`, `sql`";
 const SQL_STEP_KEYS: &str = "`name`, `up`, `down`, `at`, `phase`, `no_transaction`";
 const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `primary_key`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
+const DROPPED_INDEX_KEYS: &str =
+    "`name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
 const RENAMED_INDEX_KEYS: &str = "`from`, `name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
-const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`";
+const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `default`, `default_sql`, `comment`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`";
 const NOT_NULL_KEYS: &str =
     "`fill`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
 const RETYPED_KEYS: &str = "`from`, `from_sql_type`, `up`, `down`, `phase`, `max_rows_per_sec`, `pause_ms`, \
@@ -759,6 +767,8 @@ fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
             from.set(cx, inner.path.span(), (s.span(), s.value()));
         } else if renamed {
             unknown(cx, &inner, &format!("`{what}`"), RENAMED_INDEX_KEYS)?;
+        } else if dropped {
+            unknown(cx, &inner, &format!("`{what}`"), DROPPED_INDEX_KEYS)?;
         } else {
             unknown(cx, &inner, &format!("`{what}`"), INDEX_KEYS)?;
         }
@@ -794,6 +804,9 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
     let mut default_changed = Attr::none("default_changed");
     let mut retyped = Attr::none("retyped");
     let mut not_null = Attr::none("not_null");
+    let mut default = Attr::none("default");
+    let mut default_sql = Attr::none("default_sql");
+    let mut comment = Attr::none("comment");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("primary_key") {
@@ -847,6 +860,12 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
             } else if meta.path.is_ident("retired") {
                 let value = parse_retired(cx, &meta)?;
                 retired.set(cx, meta.path.span(), value);
+            } else if meta.path.is_ident("default") {
+                parse_literal_default(cx, &meta, &mut default)?;
+            } else if meta.path.is_ident("default_sql") {
+                default_sql.set(cx, meta.path.span(), lit_str(&meta)?);
+            } else if meta.path.is_ident("comment") {
+                comment.set(cx, meta.path.span(), lit_str(&meta)?);
             } else {
                 unknown(cx, &meta, "field", FIELD_KEYS)?;
             }
@@ -867,6 +886,9 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
         default_changed: default_changed.get(),
         retyped: retyped.get(),
         not_null: not_null.get(),
+        default: default.get().map(|(_, v)| v),
+        default_sql: default_sql.get().map(|(_, s)| s),
+        comment: comment.get().map(|(_, s)| s),
     }
 }
 

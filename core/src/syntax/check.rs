@@ -1081,6 +1081,7 @@ fn column(
             );
         }
     }
+    let (default, comment) = created_column_options(cx, decl, f, names, dialects);
     if !named || !types_ok {
         return None;
     }
@@ -1094,7 +1095,97 @@ fn column(
         nullable: shape.nullable,
         primary_key: f.attrs.primary_key.is_some(),
         change,
+        default,
+        comment,
     })
+}
+
+/// `default = …`, `default_sql = "…"` and `comment = "…"` on a field: what its column gets
+/// in the `CREATE TABLE` of a table created in this release. On an existing table they
+/// would say nothing the database does: a default changes with `default_changed(...)`.
+/// An expression default may call any function (there are no rows to rewrite) but read
+/// no column; SQLite has no column comments.
+fn created_column_options(
+    cx: &Ctxt,
+    decl: &Decl<'_>,
+    f: &FieldDecl<'_>,
+    names: &[String],
+    dialects: &[Dialect],
+) -> (Option<DefaultValue>, Option<String>) {
+    let a = &f.attrs;
+    let spans = [
+        a.default.as_ref().map(|d| ("default", d.0)),
+        a.default_sql.as_ref().map(|d| ("default_sql", d.span())),
+        a.comment.as_ref().map(|c| ("comment", c.span())),
+    ];
+    if decl.attrs.created.is_none() {
+        for (key, span) in spans.into_iter().flatten() {
+            cx.error_at(
+                span,
+                format!(
+                    "`{key}` goes into the `CREATE TABLE` of a table created in this release (`created(...)` on the \
+                     struct), and this table exists\nhelp: {}",
+                    if key == "comment" {
+                        "a comment is not a declared change: set it by hand (`COMMENT ON COLUMN` is metadata only)"
+                    } else {
+                        "change an existing column's default with `default_changed(from = …, to = …, phase = …)`; a \
+                         new column's with `added(default = …)`"
+                    }
+                ),
+            );
+        }
+        return (None, None);
+    }
+    if let (Some((span, _)), Some(_)) = (&a.default, &a.default_sql) {
+        cx.error_at(
+            *span,
+            "give either `default` (a constant) or `default_sql` (an expression), not both",
+        );
+    }
+    let shape = f.shape.as_ref();
+    let mut default = match (&a.default, shape) {
+        (Some((span, Some(value))), Some(shape)) => {
+            literal(cx, *span, value, &shape.key, &shape.display).map(DefaultValue::Literal)
+        }
+        _ => None,
+    };
+    if let Some(text) = &a.default_sql
+        && let Some(analysis) = analyze(cx, text, "default_sql", dialects, names)
+    {
+        if analysis.expr.sources.is_empty() {
+            default = Some(DefaultValue::Sql(analysis.expr));
+        } else {
+            cx.error_at(
+                text.span(),
+                format!(
+                    "a default cannot read other columns (`{}`)",
+                    analysis.expr.sources.join("`, `")
+                ),
+            );
+        }
+    }
+    let comment = a.comment.as_ref().and_then(|text| {
+        if text
+            .value()
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            cx.error_at(
+                text.span(),
+                "a comment holds a control character: only line breaks and tabs",
+            );
+            return None;
+        }
+        engines_have(
+            cx,
+            text.span(),
+            "column comments",
+            &[Dialect::Postgres, Dialect::MySql],
+            dialects,
+        )
+        .then(|| text.value())
+    });
+    (default, comment)
 }
 
 /// Report every `sql_type` (or `from_sql_type`) text that is not a plain data type on
