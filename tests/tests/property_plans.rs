@@ -113,6 +113,8 @@ fn column(name: &str, ty: ColumnType, primary_key: bool, change: Option<Change>)
         nullable: false,
         primary_key,
         change,
+        default: None,
+        comment: None,
     }
 }
 
