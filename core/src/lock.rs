@@ -240,6 +240,20 @@ pub fn check_definition(expr: &str, dropped: bool, from: Option<&str>) -> String
     constraint_change(&format!("CHECK ({expr})"), dropped, from)
 }
 
+/// What a CHECK's signature says of its `fix(...)`: `CHECK (…) fixing a = <sql>`.
+pub const FIXING: &str = " fixing ";
+
+/// [`check_definition`], with the rewrite of violating rows it declares (a changed fix is
+/// another rollout, not an edit).
+pub fn check_change(expr: &str, dropped: bool, from: Option<&str>, fix: Option<&str>) -> String {
+    let mut out = check_definition(expr, dropped, from);
+    if let Some(fix) = fix {
+        out.push_str(FIXING);
+        out.push_str(fix);
+    }
+    out
+}
+
 /// A foreign key change, comparably: its definition, `dropped …` when it goes, `renamed …
 /// from old` when it takes a new name.
 pub fn foreign_key_definition(definition: &str, dropped: bool, from: Option<&str>) -> String {
@@ -305,7 +319,12 @@ fn declared_changes(models: &[&Model], table: &str) -> Vec<(Subject, String)> {
         for c in &m.checks {
             out.push((
                 Subject::Check(c.name.clone()),
-                check_definition(&c.expr.text, c.dropped, c.renamed_from.as_deref()),
+                check_change(
+                    &c.expr.text,
+                    c.dropped,
+                    c.renamed_from.as_deref(),
+                    c.fix_text().as_deref(),
+                ),
             ));
         }
         for f in &m.foreign_keys {
@@ -359,6 +378,9 @@ pub struct LockedCheck {
     /// A rename's previous name (`renamed_check`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// `fix(...)`, as written (`a = <sql>, …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -472,7 +494,7 @@ impl LockedTable {
         for (name, c) in &self.checks {
             out.push((
                 Subject::Check(name.clone()),
-                check_definition(&c.expr, c.dropped, c.from.as_deref()),
+                check_change(&c.expr, c.dropped, c.from.as_deref(), c.fix.as_deref()),
                 c.phase,
             ));
         }
@@ -696,6 +718,7 @@ impl LockedTable {
                             phase: c.phase,
                             dropped: c.dropped,
                             from: c.renamed_from.clone(),
+                            fix: c.fix_text(),
                         },
                     )
                 })

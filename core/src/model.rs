@@ -271,6 +271,24 @@ pub struct Check {
     /// `renamed_check(from = "old", …)`: the CHECK there as `from` takes `name` at contract.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
+    /// `fix(col = "<sql>", …)`: rows violating the check are rewritten so (each column an
+    /// expression over the row, trusted SQL) — the previous release's writes from expand
+    /// on by a trigger, existing rows in keyset batches — before it is enforced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fix: Vec<(String, SqlExpr)>,
+}
+
+impl Check {
+    /// The fix as written (`a = <sql>, b = <sql>`), for the lock and messages.
+    pub fn fix_text(&self) -> Option<String> {
+        (!self.fix.is_empty()).then(|| {
+            self.fix
+                .iter()
+                .map(|(c, e)| format!("{c} = {}", e.text))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
 }
 
 /// `#[straddle(index(...))]` / `#[straddle(dropped_index(...))]` on the struct.

@@ -215,6 +215,12 @@ pub enum Op {
     RenameConstraint,
     /// Undo [`Op::RenameConstraint`].
     UnrenameConstraint,
+    /// A check's fix: a trigger rewriting the violating rows the previous release writes.
+    CreateFixTrigger,
+    /// Drop the fix's trigger.
+    DropFixTrigger,
+    /// A check's fix applied to the rows that violate it, in keyset batches.
+    FixViolations,
     /// A hand-written step's `up` statements.
     RunSql,
     /// A hand-written step's `down` statements.
@@ -405,9 +411,13 @@ fn plan_check(model: &Model, check: &Check) -> ChangePlan {
         summary: match &check.renamed_from {
             Some(from) => format!("rename CHECK ({}) from {from}", check.expr.text),
             None => format!(
-                "{} CHECK ({})",
+                "{} CHECK ({}){}",
                 if check.dropped { "drop" } else { "add" },
-                check.expr.text
+                check.expr.text,
+                check
+                    .fix_text()
+                    .map(|f| format!(", violating rows fixed: {f}"))
+                    .unwrap_or_default()
             ),
         },
         // Dropped at contract, like NOT NULL: until then the previous release may rely
@@ -418,6 +428,19 @@ fn plan_check(model: &Model, check: &Check) -> ChangePlan {
                 none(),
                 none(),
                 (vec![Op::RenameConstraint], vec![Op::UnrenameConstraint]),
+            ]
+        } else if !check.fix.is_empty() {
+            // The fix is a rewrite of data, declared as such: from expand a trigger fixes
+            // what the previous release writes, the backfill what is there; contract
+            // enforces the check and drops the trigger. Going down removes the trigger and
+            // the check; fixed values stay fixed.
+            [
+                (vec![Op::CreateFixTrigger], vec![Op::DropFixTrigger]),
+                (vec![Op::FixViolations], vec![]),
+                (
+                    vec![Op::AddCheck, Op::DropFixTrigger],
+                    vec![Op::CreateFixTrigger, Op::DropCheck],
+                ),
             ]
         } else if check.dropped {
             [none(), none(), (vec![Op::DropCheck], vec![Op::AddCheck])]

@@ -267,6 +267,10 @@ pub struct Backfill {
     /// See `key_columns`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expanded_binds: bool,
+    /// What rows `missed_sql` counts mean, when not a column left NULL where it has a value
+    /// (a constraint's fix that does not satisfy it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_message: Option<String>,
 }
 
 impl Step {

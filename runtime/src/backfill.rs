@@ -233,12 +233,14 @@ pub async fn run<DB: Backend>(
         let sample = DB::texts(conn, b.missed_sample_sql.clone())
             .await
             .unwrap_or_default();
+        let what = b.missed_message.as_deref().unwrap_or(
+            "still have it NULL where it has a value (e.g. keys {keys}): something else writes NULL into it",
+        );
         return Err(Error::Schema(format!(
-            "the backfill of {}.{} finished but {left} rows still have it NULL where it has a value (e.g. keys {}): \
-             something else writes NULL into it",
+            "the backfill of {}.{} finished but {left} rows {}",
             b.table,
             b.column,
-            sample.join(", ")
+            what.replace("{keys}", &sample.join(", "))
         )));
     }
     report.elapsed_ms = started.elapsed().as_millis() as u64;

@@ -665,3 +665,16 @@ pub struct VisitKeyed {
     pub seq: i64,
     pub path: String,
 }
+
+/// A CHECK over violating data, with the fix of the violating rows.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(
+    table = "payments",
+    dialects(postgres),
+    check(name = "payments_amount_check", expr = "amount >= 0", fix(amount = "abs(amount)"), phase = contract)
+)]
+pub struct PaymentFixed {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub amount: i64,
+}

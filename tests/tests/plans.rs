@@ -5,7 +5,7 @@ use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer,
     LedgerEntryScripted, MemberChecked, MemberConstraintsRenamed, MemberNullable, Nickname, Normalized, Note,
-    ProfileRetiring, SettingDefaulted, TagWidened, TicketLinked, VisitKeyed,
+    PaymentFixed, ProfileRetiring, SettingDefaulted, TagWidened, TicketLinked, VisitKeyed,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -147,4 +147,9 @@ fn renamed_constraints() {
 #[test]
 fn primary_key_added() {
     insta::assert_snapshot!(render_all(VisitKeyed::definition()));
+}
+
+#[test]
+fn check_fixed() {
+    insta::assert_snapshot!(render_all(PaymentFixed::definition()));
 }

@@ -2,6 +2,7 @@
 //! Straddle sends is written in this module tree or in [`crate::query`] through the
 //! helpers here; identifiers always go through [`Dialect::quote`].
 
+mod check_fix;
 pub mod fleet;
 pub mod ledger;
 pub mod live;
@@ -123,7 +124,7 @@ impl<'a> Target<'a> {
         self.model.primary_key()[0]
     }
     pub fn key_is_integer(&self) -> bool {
-        crate::types::literal_class(&self.key().ty.rust) == crate::types::LiteralClass::Integer
+        is_integer_key(self.key())
     }
     /// A string literal holding an identifier, for catalog lookups.
     pub fn lit(&self, s: &str) -> String {
@@ -954,23 +955,66 @@ pub fn is_undefined_table(dialect: Dialect, code: Option<&str>, message: &str) -
     }
 }
 
+/// What a batched pass over the table writes: the `SET` list, which rows still need it
+/// (`pending`), which rows it should have written and did not once it is done (`missed`),
+/// and the name its progress and messages go by (`table.<label>`).
+pub(crate) struct BatchWork {
+    pub label: String,
+    pub set: String,
+    pub pending: String,
+    pub missed: String,
+    /// What rows left behind mean, when not a column left NULL.
+    pub missed_message: Option<String>,
+}
+
 /// The backfill step: keyset batches by primary key, upper key first, then one ranged
 /// UPDATE of the rows still NULL. `max` reads the batch's upper key (cast where the
 /// engine would otherwise return a narrower integer); `one_statement` is the engine's
 /// single-statement batch, where it has one.
 pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[String; 2]>) -> Rendered {
-    if t.model.primary_key().len() > 1 {
-        return composite_keyset_backfill(t);
+    let (col, expr) = (
+        t.col(),
+        t.fill_expr().render(t.dialect, crate::expr::Qualifier::None),
+    );
+    let work = BatchWork {
+        label: t.name().to_string(),
+        set: format!("{col} = {expr}"),
+        pending: format!("{col} IS NULL"),
+        missed: format!("{col} IS NULL AND {expr} IS NOT NULL"),
+        missed_message: None,
+    };
+    keyset_batches(t.dialect, t.model, max, one_statement, work)
+}
+
+/// [`keyset_backfill`]'s batches for any [`BatchWork`]; over a composite key, see
+/// [`composite_keyset_batches`].
+pub(crate) fn keyset_batches(
+    dialect: Dialect,
+    model: &Model,
+    max: &str,
+    one_statement: Option<[String; 2]>,
+    work: BatchWork,
+) -> Rendered {
+    if model.primary_key().len() > 1 {
+        return composite_keyset_batches(dialect, model, work);
     }
-    let (key, table, col) = (t.q(&t.key().name), t.table(), t.col());
-    let expr = t.fill_expr().render(t.dialect, crate::expr::Qualifier::None);
-    let p = |n| t.dialect.placeholder(n);
+    let key_column = model.primary_key()[0];
+    let key = dialect.quote(&key_column.name);
+    let table = dialect.quote(&model.table);
+    let BatchWork {
+        label,
+        set,
+        pending,
+        missed,
+        missed_message,
+    } = work;
+    let p = |n| dialect.placeholder(n);
     let mut s = step("backfill", false, false);
     s.statements.push(Statement::Backfill(Box::new(crate::step::Backfill {
-        table: t.model.table.clone(),
-        column: t.name().to_string(),
-        key: t.key().name.clone(),
-        key_is_integer: t.key_is_integer(),
+        table: model.table.clone(),
+        column: label,
+        key: key_column.name.clone(),
+        key_is_integer: is_integer_key(key_column),
         first_upper_key_sql: format!(
             "SELECT {max} FROM (SELECT {key} AS k FROM {table} ORDER BY {key} LIMIT {}) AS batch",
             p(1)
@@ -980,21 +1024,22 @@ pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[
             p(1),
             p(2)
         ),
-        first_update_sql: format!("UPDATE {table} SET {col} = {expr} WHERE {key} <= {} AND {col} IS NULL", p(1)),
+        first_update_sql: format!("UPDATE {table} SET {set} WHERE {key} <= {} AND {pending}", p(1)),
         update_sql: format!(
-            "UPDATE {table} SET {col} = {expr} WHERE {key} > {} AND {key} <= {} AND {col} IS NULL",
+            "UPDATE {table} SET {set} WHERE {key} > {} AND {key} <= {} AND {pending}",
             p(1),
             p(2)
         ),
-        remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
-        missed_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL AND {expr} IS NOT NULL"),
+        remaining_sql: format!("SELECT count(*) FROM {table} WHERE {pending}"),
+        missed_sql: format!("SELECT count(*) FROM {table} WHERE {missed}"),
         missed_sample_sql: format!(
-            "SELECT {} AS straddle_key FROM {table} WHERE {col} IS NULL AND {expr} IS NOT NULL ORDER BY {key} LIMIT 5",
-            key_text(t.dialect, std::slice::from_ref(&key))
+            "SELECT {} AS straddle_key FROM {table} WHERE {missed} ORDER BY {key} LIMIT 5",
+            key_text(dialect, std::slice::from_ref(&key))
         ),
         one_statement,
         key_columns: Vec::new(),
         expanded_binds: false,
+        missed_message,
     })));
     Rendered {
         step: s,
@@ -1002,16 +1047,21 @@ pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[
     }
 }
 
-/// [`keyset_backfill`] over a composite primary key: batches are ranges of the key tuple
+/// [`keyset_batches`] over a composite primary key: batches are ranges of the key tuple
 /// in its order. Each upper-key query returns the batch's last key as a JSON array; the
 /// ranges are row comparisons `(k1, k2) > (?, ?)` where the engine range-scans them
 /// (PostgreSQL, SQLite) and their expansion `k1 > ? OR (k1 = ? AND k2 > ?)` where it
 /// does not (MySQL/MariaDB).
-fn composite_keyset_backfill(t: &Target<'_>) -> Rendered {
-    let d = t.dialect;
-    let keys: Vec<String> = t.model.primary_key().iter().map(|k| t.q(&k.name)).collect();
-    let (list, table, col) = (keys.join(", "), t.table(), t.col());
-    let expr = t.fill_expr().render(d, crate::expr::Qualifier::None);
+fn composite_keyset_batches(d: Dialect, model: &Model, work: BatchWork) -> Rendered {
+    let keys: Vec<String> = model.primary_key().iter().map(|k| d.quote(&k.name)).collect();
+    let (list, table) = (keys.join(", "), d.quote(&model.table));
+    let BatchWork {
+        label,
+        set,
+        pending,
+        missed,
+        missed_message,
+    } = work;
     let expanded = d == Dialect::MySql;
     // Placeholders from `first` on, as many as the comparison binds.
     let compare = |op: &str, last_op: &str, first: usize| -> (String, usize) {
@@ -1061,29 +1111,36 @@ fn composite_keyset_backfill(t: &Target<'_>) -> Rendered {
     let (upto_after_last, _) = compare("<", "<=", next);
     let after_then_upto = format!("{after} AND {upto_after_last}");
     let mut s = step("backfill", false, false);
-    s.statements.push(Statement::Backfill(Box::new(crate::step::Backfill {
-        table: t.model.table.clone(),
-        column: t.name().to_string(),
-        key: t.key().name.clone(),
-        key_is_integer: false,
-        first_upper_key_sql: upper("", 1),
-        upper_key_sql: upper(&format!(" WHERE {after}"), next),
-        first_update_sql: format!("UPDATE {table} SET {col} = {expr} WHERE {upto} AND {col} IS NULL"),
-        update_sql: format!("UPDATE {table} SET {col} = {expr} WHERE {after_then_upto} AND {col} IS NULL"),
-        remaining_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL"),
-        missed_sql: format!("SELECT count(*) FROM {table} WHERE {col} IS NULL AND {expr} IS NOT NULL"),
-        missed_sample_sql: format!(
-            "SELECT {} AS straddle_key FROM {table} WHERE {col} IS NULL AND {expr} IS NOT NULL ORDER BY {list} LIMIT 5",
-            key_text(d, &keys)
-        ),
-        one_statement: None,
-        key_columns: t.model.primary_key().iter().map(|k| k.name.clone()).collect(),
-        expanded_binds: expanded,
-    })));
+    s.statements
+        .push(Statement::Backfill(Box::new(crate::step::Backfill {
+            table: model.table.clone(),
+            column: label,
+            key: model.primary_key()[0].name.clone(),
+            key_is_integer: false,
+            first_upper_key_sql: upper("", 1),
+            upper_key_sql: upper(&format!(" WHERE {after}"), next),
+            first_update_sql: format!("UPDATE {table} SET {set} WHERE {upto} AND {pending}"),
+            update_sql: format!("UPDATE {table} SET {set} WHERE {after_then_upto} AND {pending}"),
+            remaining_sql: format!("SELECT count(*) FROM {table} WHERE {pending}"),
+            missed_sql: format!("SELECT count(*) FROM {table} WHERE {missed}"),
+            missed_sample_sql: format!(
+                "SELECT {} AS straddle_key FROM {table} WHERE {missed} ORDER BY {list} LIMIT 5",
+                key_text(d, &keys)
+            ),
+            one_statement: None,
+            key_columns: model.primary_key().iter().map(|k| k.name.clone()).collect(),
+            expanded_binds: expanded,
+            missed_message,
+        })));
     Rendered {
         step: s,
         combinable: false,
     }
+}
+
+/// Whether a key column is bound and read as an integer.
+pub(crate) fn is_integer_key(key: &Column) -> bool {
+    crate::types::literal_class(&key.ty.rust) == crate::types::LiteralClass::Integer
 }
 
 /// The primary key of a row as one text value, for samples of offending rows.

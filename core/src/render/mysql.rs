@@ -160,6 +160,9 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         | Op::RetireTable
         | Op::CreateRenameView
         | Op::DropRenameView
+        | Op::CreateFixTrigger
+        | Op::DropFixTrigger
+        | Op::FixViolations
         | Op::RunSql
         | Op::RevertSql
         | Op::RenameConstraint

@@ -201,6 +201,9 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         | Op::RetireTable
         | Op::CreateRenameView
         | Op::DropRenameView
+        | Op::CreateFixTrigger
+        | Op::DropFixTrigger
+        | Op::FixViolations
         | Op::RunSql
         | Op::RevertSql
         | Op::RenameConstraint
@@ -311,6 +314,9 @@ fn not_valid_constraint(
 
 /// Check constraints: rows violating it are reported by key before anything changes.
 pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendered> {
+    if matches!(op, Op::CreateFixTrigger | Op::DropFixTrigger | Op::FixViolations) {
+        return super::check_fix::render(model, check, op);
+    }
     if let Some(from) = &check.renamed_from {
         return rename_constraint(model, ConstraintKind::Check, from, &check.name, op);
     }

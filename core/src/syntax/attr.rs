@@ -161,6 +161,9 @@ pub struct ForeignKeyAttr {
     pub initially_deferred: Option<Span>,
 }
 
+/// One column of a check's `fix(...)`: (its span, the column as written, the expression).
+pub type FixAssignment = (Span, String, syn::LitStr);
+
 /// `check(name = "…", expr = "…", phase = …)`; `dropped` for `dropped_check(...)`.
 pub struct CheckAttr {
     /// Its name.
@@ -175,6 +178,8 @@ pub struct CheckAttr {
     pub renamed: bool,
     /// See `renamed`.
     pub from: Option<(Span, String)>,
+    /// `fix(col = "<sql>", …)`: the rewrite of violating rows (on `check(...)` only).
+    pub fix: Option<(Span, Vec<FixAssignment>)>,
     /// Keys its mistyped keys most likely meant.
     pub meant: Vec<String>,
 }
@@ -668,6 +673,7 @@ fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
     let mut name = Attr::none("name");
     let mut expr = Attr::none("expr");
     let mut phase = Attr::none("phase");
+    let mut fix = Attr::none("fix");
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("name") {
             let s = lit_str(&inner)?;
@@ -676,6 +682,14 @@ fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
             expr.set(cx, inner.path.span(), lit_str(&inner)?);
         } else if inner.path.is_ident("phase") {
             parse_phase(cx, &inner, &mut phase)?;
+        } else if !dropped && !renamed && inner.path.is_ident("fix") {
+            let mut assignments = Vec::new();
+            inner.parse_nested_meta(|c| {
+                let column = key(&c).trim_start_matches("r#").to_string();
+                assignments.push((c.path.span(), column, lit_str(&c)?));
+                Ok(())
+            })?;
+            fix.set(cx, inner.path.span(), assignments);
         } else if renamed && inner.path.is_ident("from") {
             let s = lit_str(&inner)?;
             from.set(cx, inner.path.span(), (s.span(), s.value()));
@@ -687,7 +701,12 @@ fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
                 "`from`, `name`, `expr`, `phase`",
             )?;
         } else {
-            unknown(cx, &inner, &format!("`{what}`"), "`name`, `expr`, `phase`")?;
+            let keys = if dropped {
+                "`name`, `expr`, `phase`"
+            } else {
+                "`name`, `expr`, `fix`, `phase`"
+            };
+            unknown(cx, &inner, &format!("`{what}`"), keys)?;
         }
         Ok(())
     })?;
@@ -698,6 +717,7 @@ fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
         dropped,
         renamed,
         from: from.get().map(|(_, v)| v),
+        fix: fix.get(),
         meant: cx.meant_since(meant_before),
     })
 }

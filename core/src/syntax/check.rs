@@ -625,17 +625,68 @@ fn checks(
             dialects,
             attr.meant.iter().any(|k| k == "from"),
         );
-        if let (Some(name), Some(expr), Some(phase), Ok(renamed_from)) = (name, expr, phase, renamed_from) {
+        let fix = check_fix(cx, attr, columns, dialects, &names);
+        if let (Some(name), Some(expr), Some(phase), Ok(renamed_from), Some(fix)) =
+            (name, expr, phase, renamed_from, fix)
+        {
             out.push(Check {
                 name,
                 expr,
                 phase,
                 dropped: attr.dropped,
                 renamed_from,
+                fix,
             });
         }
     }
     out
+}
+
+/// A check's `fix(col = "<sql>", …)`: each a column of the model, once, whose own change
+/// is not in flight and that is no key column (rows are found by it), with an expression
+/// over the row that parses for every engine. `None`: refused.
+fn check_fix(
+    cx: &Ctxt,
+    attr: &super::attr::CheckAttr,
+    columns: &[Column],
+    dialects: &[Dialect],
+    names: &[String],
+) -> Option<Vec<(String, crate::expr::SqlExpr)>> {
+    let Some((span, assignments)) = &attr.fix else {
+        return Some(Vec::new());
+    };
+    let mut ok = true;
+    if assignments.is_empty() {
+        cx.error_at(*span, "`fix(...)` rewrites no column: `fix(column = \"<sql>\")`");
+        ok = false;
+    }
+    let mut out: Vec<(String, crate::expr::SqlExpr)> = Vec::new();
+    for (s, column, text) in assignments {
+        let Some(c) = columns.iter().find(|c| c.name == *column || c.field == *column) else {
+            cx.error_at(*s, format!("`{column}` is not a column of this model"));
+            ok = false;
+            continue;
+        };
+        let refusal = if c.primary_key {
+            Some("is part of the primary key: rows are found by it, so a fix cannot rewrite it")
+        } else if c.change.is_some() {
+            Some("has a change in flight: fix it once that has settled")
+        } else if out.iter().any(|(n, _)| *n == c.name) {
+            Some("is rewritten twice")
+        } else {
+            None
+        };
+        if let Some(why) = refusal {
+            cx.error_at(*s, format!("`{column}` {why}"));
+            ok = false;
+            continue;
+        }
+        match analyze(cx, text, "fix", dialects, names) {
+            Some(a) => out.push((c.name.clone(), a.expr)),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 fn indexes(cx: &Ctxt, decl: &Decl<'_>, columns: &[Column], dialects: &[Dialect]) -> Vec<Index> {

@@ -6,8 +6,8 @@
 use super::ast::Decl;
 use super::ctxt::Ctxt;
 use crate::lock::{
-    LockFile, LockedColumn, LockedTable, check_definition, foreign_key_definition, index_change,
-    index_definition,
+    LockFile, LockedColumn, LockedTable, check_change, check_definition, foreign_key_definition,
+    index_change, index_definition,
 };
 use crate::model::{Change, ChangeKind, Column, Model, Phase};
 use proc_macro2::Span;
@@ -458,7 +458,7 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
         .collect();
     shipped.extend(table.checks.iter().map(|(name, c)| Object {
         name,
-        definition: check_definition(&c.expr, c.dropped, c.from.as_deref()),
+        definition: check_change(&c.expr, c.dropped, c.from.as_deref(), c.fix.as_deref()),
         phase: c.phase,
     }));
     shipped.extend(table.foreign_keys.iter().map(|(name, f)| Object {
@@ -502,7 +502,12 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
                 (
                     Object {
                         name: &c.name,
-                        definition: check_definition(&c.expr.text, c.dropped, c.renamed_from.as_deref()),
+                        definition: check_change(
+                            &c.expr.text,
+                            c.dropped,
+                            c.renamed_from.as_deref(),
+                            c.fix_text().as_deref(),
+                        ),
                         phase: c.phase,
                     },
                     attr.phase.as_ref().map(|p| p.0).unwrap_or(*span),
@@ -579,6 +584,12 @@ fn check_constraint_drops(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &Loc
             .filter(|l| !l.dropped && l.from.is_none())
             .map(|l| check_definition(&l.expr, false, None));
         if let Some(added) = constraint_as_added(shipped, table.completed.checks.get(name)) {
+            // How it was added, not how its violations were fixed then.
+            let added = added
+                .split(crate::lock::FIXING)
+                .next()
+                .unwrap_or_default()
+                .to_string();
             report(
                 *span,
                 name,
