@@ -163,7 +163,7 @@ fn shaped_after(m: &Model, plan: &ChangePlan, model: &Model, dialect: Dialect) -
                 Some(Change::Retire(_)) => has.is_none(),
                 Some(Change::Nullable(_)) => has.is_some_and(|c| c.change.is_none() && c.nullable),
                 Some(Change::NotNull(_)) => has.is_some_and(|c| c.change.is_none() && !c.nullable),
-                Some(Change::DefaultChanged(_)) | None => false,
+                Some(Change::DefaultChanged(_) | Change::CommentChanged(_)) | None => false,
             }
         }
         Subject::Table(_) => {

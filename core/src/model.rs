@@ -410,6 +410,20 @@ pub enum Change {
     DefaultChanged(DefaultChange),
     /// `retyped(...)`: the column's type changed.
     Retype(RetypeColumn),
+    /// `comment_changed(...)`: the column's comment changed.
+    CommentChanged(CommentChange),
+}
+
+/// `#[straddle(comment_changed(from = "…", to = "…", phase))]`: the column's comment
+/// changes (set at expand, metadata only; restored going back). `None` is no comment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommentChange {
+    /// The phase the code ships it in.
+    pub phase: Phase,
+    /// The comment before (`None`: none).
+    pub from: Option<String>,
+    /// The comment after (`None`: none).
+    pub to: Option<String>,
 }
 
 /// `#[straddle(retyped(from = "i32", up = "…", down = "…", phase))]`: the column's type
@@ -503,6 +517,9 @@ pub enum ChangeKind {
     DefaultChanged,
     /// A column's type changing.
     Retyped,
+    /// A column's comment changing.
+    #[serde(rename = "comment_changed")]
+    CommentChanged,
 }
 
 impl ChangeKind {
@@ -517,6 +534,7 @@ impl ChangeKind {
             ChangeKind::NotNull => "not_null",
             ChangeKind::DefaultChanged => "default_changed",
             ChangeKind::Retyped => "retyped",
+            ChangeKind::CommentChanged => "comment_changed",
         }
     }
 }
@@ -538,6 +556,7 @@ impl Change {
             Change::NotNull(n) => n.phase,
             Change::DefaultChanged(d) => d.phase,
             Change::Retype(r) => r.phase,
+            Change::CommentChanged(c) => c.phase,
         }
     }
 
@@ -550,6 +569,7 @@ impl Change {
             Change::Nullable(_) => ChangeKind::Nullable,
             Change::NotNull(_) => ChangeKind::NotNull,
             Change::DefaultChanged(_) => ChangeKind::DefaultChanged,
+            Change::CommentChanged(_) => ChangeKind::CommentChanged,
             Change::Retype(_) => ChangeKind::Retyped,
         }
     }
@@ -561,7 +581,10 @@ impl Change {
             Change::Rename(r) => r.throttle.clone(),
             Change::Retype(r) => r.throttle.clone(),
             Change::NotNull(n) => n.throttle.clone(),
-            Change::Retire(_) | Change::Nullable(_) | Change::DefaultChanged(_) => Throttle::default(),
+            Change::Retire(_)
+            | Change::Nullable(_)
+            | Change::DefaultChanged(_)
+            | Change::CommentChanged(_) => Throttle::default(),
         }
     }
 

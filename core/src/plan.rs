@@ -210,6 +210,8 @@ pub enum Op {
     SetDefault(Literal),
     /// Drop the column's default.
     DropDefault,
+    /// Give the column this comment (`None`: none); metadata only.
+    SetComment(Option<String>),
     /// Give the CHECK or foreign key (there under its previous name) its declared name:
     /// metadata only.
     RenameConstraint,
@@ -519,6 +521,20 @@ fn plan_change(model: &Model, column: &Column, change: &Change) -> ChangePlan {
         Change::Rename(rename) => plan_rename(column, rename),
         Change::Retype(retype) => plan_retype(column, retype),
         Change::Retire(retire) => plan_retire(column, retire),
+        Change::CommentChanged(c) => {
+            let show = |v: &Option<String>| v.as_deref().map_or("none".to_string(), |c| format!("{c:?}"));
+            (
+                format!("change comment from {} to {}", show(&c.from), show(&c.to)),
+                [
+                    (
+                        vec![Op::SetComment(c.to.clone())],
+                        vec![Op::SetComment(c.from.clone())],
+                    ),
+                    (vec![], vec![]),
+                    (vec![], vec![]),
+                ],
+            )
+        }
         Change::DefaultChanged(d) => {
             let set = |v: &Option<Literal>| match v {
                 Some(lit) => Op::SetDefault(lit.clone()),

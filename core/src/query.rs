@@ -55,7 +55,7 @@ fn fallback(dialect: Dialect, column: &Column) -> Option<String> {
         None => return None,
         Some(Change::Rename(r)) => return Some(dialect.quote(&r.from)),
         Some(Change::Retire(_)) => return Some(typed(dialect, "NULL", column)),
-        Some(Change::Nullable(_) | Change::DefaultChanged(_)) => return None,
+        Some(Change::Nullable(_) | Change::DefaultChanged(_) | Change::CommentChanged(_)) => return None,
         Some(Change::NotNull(n)) => {
             return Some(typed(dialect, &n.fill.render(dialect, Qualifier::None), column));
         }

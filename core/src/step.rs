@@ -175,6 +175,16 @@ pub enum LiveSql {
         /// Whether it must end NOT NULL.
         not_null: bool,
     },
+    /// MySQL `MODIFY COLUMN` giving the column `comment` (`None`: none), restating the
+    /// rest of its definition as it is (NOT NULL included).
+    MySqlComment {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The comment it gets.
+        comment: Option<String>,
+    },
     /// Give `to` the default `from` has, converted by `convert` (an expression over the
     /// column's name; `from`'s default takes its place), and on PostgreSQL its comment.
     /// On SQLite, where a default changes only by rebuilding the table, the rebuild runs

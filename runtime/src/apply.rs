@@ -758,7 +758,7 @@ async fn restore_table<DB: Backend>(
 async fn live_statements<DB: Backend>(conn: &mut DB::Connection, live: &LiveSql) -> Result<Vec<String>> {
     use render::live::{CarriedDefault, carried_default, converted, mysql_set_default, mysql_value_sql};
     let (table, column) = render::live::subject(live);
-    let json = DB::texts(conn, render::live::definition_sql(DB::DIALECT, table, column))
+    let json = DB::texts(conn, render::live::definition_query(DB::DIALECT, live))
         .await?
         .into_iter()
         .next()

@@ -81,7 +81,9 @@ impl Snapshot {
                     let add = match &c.change {
                         None => return ColumnShape::Present,
                         Some(Change::Retire(_)) => return ColumnShape::Unused,
-                        Some(Change::Nullable(_) | Change::DefaultChanged(_)) => return ColumnShape::Present,
+                        Some(Change::Nullable(_) | Change::DefaultChanged(_) | Change::CommentChanged(_)) => {
+                            return ColumnShape::Present;
+                        }
                         // NULLs read as the fill until the catalog says NOT NULL.
                         Some(Change::NotNull(_)) => {
                             return match self.column(table, &c.name) {

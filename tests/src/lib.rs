@@ -418,7 +418,9 @@ fn table_sql(model: &ir::Model, dialect: Dialect, table: &str, settled: bool) ->
                 (Some(Change::Nullable(_)), true) => (c.name.as_str(), false, None),
                 (Some(Change::NotNull(_)), false) => (c.name.as_str(), false, None),
                 (Some(Change::NotNull(_)), true) => (c.name.as_str(), true, None),
-                (Some(Change::Retype(_)), _) => (c.name.as_str(), !c.nullable, None),
+                (Some(Change::Retype(_) | Change::CommentChanged(_)), _) => {
+                    (c.name.as_str(), !c.nullable, None)
+                }
                 (Some(Change::DefaultChanged(d)), settled) => (
                     c.name.as_str(),
                     !c.nullable,

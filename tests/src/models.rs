@@ -678,3 +678,13 @@ pub struct PaymentFixed {
     pub id: i64,
     pub amount: i64,
 }
+
+/// A column's comment changed.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(table = "docs", dialects(postgres, mysql))]
+pub struct DocCommented {
+    #[straddle(primary_key)]
+    pub id: i64,
+    #[straddle(sql_type(mysql = "VARCHAR(80)"), comment_changed(from = "old", to = "it's new", phase = expand))]
+    pub title: String,
+}

@@ -3,7 +3,7 @@
 
 use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
-    AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer,
+    AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer, DocCommented,
     LedgerEntryScripted, MemberChecked, MemberConstraintsRenamed, MemberNullable, Nickname, Normalized, Note,
     PaymentFixed, ProfileRetiring, SettingDefaulted, TagWidened, TicketLinked, VisitKeyed,
 };
@@ -152,4 +152,9 @@ fn primary_key_added() {
 #[test]
 fn check_fixed() {
     insta::assert_snapshot!(render_all(PaymentFixed::definition()));
+}
+
+#[test]
+fn comment_changed() {
+    insta::assert_snapshot!(render_all(DocCommented::definition()));
 }

@@ -29,6 +29,9 @@ pub struct ColumnDefinition {
     #[serde(default)]
     /// The comment, if any.
     pub comment: Option<String>,
+    /// MySQL's `IS_NULLABLE` (`YES` / `NO`).
+    #[serde(default)]
+    pub nullable: Option<String>,
     /// The server's version string (MariaDB and MySQL spell defaults differently).
     #[serde(default)]
     pub server: Option<String>,
@@ -66,12 +69,30 @@ pub fn definition_sql(dialect: Dialect, table: &str, column: &str) -> String {
     }
 }
 
+/// The query reading the definition `live` is written from: [`definition_sql`], and for
+/// a comment change on MySQL also the column's nullability (which `MODIFY` restates; the
+/// other statements' query stays as released, being part of their checksums).
+pub fn definition_query(dialect: Dialect, live: &LiveSql) -> String {
+    let (table, column) = subject(live);
+    match live {
+        LiveSql::MySqlComment { .. } => format!(
+            "SELECT JSON_OBJECT('type', COLUMN_TYPE, 'charset', CHARACTER_SET_NAME, 'collation', COLLATION_NAME, \
+             'default', COLUMN_DEFAULT, 'extra', EXTRA, 'comment', COLUMN_COMMENT, 'nullable', IS_NULLABLE, \
+             'server', VERSION()) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = {} AND COLUMN_NAME = {}",
+            dialect.string_literal(table),
+            dialect.string_literal(column)
+        ),
+        _ => definition_sql(dialect, table, column),
+    }
+}
+
 /// The table and column whose definition `live` needs.
 pub fn subject(live: &LiveSql) -> (&str, &str) {
     match live {
-        LiveSql::MySqlModify { table, column, .. } | LiveSql::AlterType { table, column, .. } => {
-            (table, column)
-        }
+        LiveSql::MySqlModify { table, column, .. }
+        | LiveSql::MySqlComment { table, column, .. }
+        | LiveSql::AlterType { table, column, .. } => (table, column),
         LiveSql::CarryDefault { table, from, .. } => (table, from),
     }
 }
@@ -146,6 +167,18 @@ pub fn statements(live: &LiveSql, def: &ColumnDefinition) -> Result<Vec<String>,
             column,
             not_null,
         } => Ok(vec![mysql_modify(table, column, *not_null, def)?]),
+        LiveSql::MySqlComment {
+            table,
+            column,
+            comment,
+        } => {
+            let def = ColumnDefinition {
+                comment: comment.clone(),
+                ..def.clone()
+            };
+            let not_null = def.nullable.as_deref() == Some("NO");
+            Ok(vec![mysql_modify(table, column, not_null, &def)?])
+        }
         LiveSql::AlterType {
             table,
             column,
@@ -274,6 +307,11 @@ pub fn shape(live: &LiveSql) -> Vec<String> {
             q(Dialect::MySql, column),
             if *not_null { "NOT NULL" } else { "NULL" }
         )],
+        LiveSql::MySqlComment { table, column, .. } => vec![format!(
+            "ALTER TABLE {} MODIFY COLUMN {} … COMMENT …, ALGORITHM=INPLACE, LOCK=NONE",
+            q(Dialect::MySql, table),
+            q(Dialect::MySql, column)
+        )],
         LiveSql::AlterType {
             table,
             column,
@@ -334,6 +372,20 @@ pub fn describe(live: &LiveSql) -> String {
             },
             definition_sql(*dialect, table, from)
         )),
+        LiveSql::MySqlComment {
+            table,
+            column,
+            comment: text,
+        } => comment(&format!(
+            "written when it runs, from the live definition of {table}.{column} (MySQL's MODIFY restates it \
+             whole), with the new comment:\n  ALTER TABLE … MODIFY COLUMN … {}, ALGORITHM=INPLACE, \
+             LOCK=NONE;\n  read with: {}",
+            text.as_deref().map_or("(no COMMENT)".to_string(), |c| format!(
+                "COMMENT {}",
+                Dialect::MySql.string_literal(c)
+            )),
+            definition_query(Dialect::MySql, live)
+        )),
         LiveSql::MySqlModify {
             table,
             column,
@@ -360,8 +412,41 @@ mod tests {
             default: default.map(str::to_string),
             extra: Some(extra.into()),
             comment: Some("shown 'name'".into()),
+            nullable: Some("NO".into()),
             server: Some(server.into()),
         }
+    }
+
+    #[test]
+    fn a_comment_change_restates_the_column_with_the_new_comment_only() {
+        let live = |comment: Option<&str>| LiveSql::MySqlComment {
+            table: "t".into(),
+            column: "c".into(),
+            comment: comment.map(str::to_string),
+        };
+        let d = def(Some("'anon'"), "", "10.11.6-MariaDB");
+        let set = statements(&live(Some("it's \\ new")), &d).unwrap();
+        assert_eq!(
+            set,
+            [
+                "ALTER TABLE `t` MODIFY COLUMN `c` text CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT \
+              'anon' COMMENT 'it''s \\\\ new', ALGORITHM=INPLACE, LOCK=NONE"
+            ]
+        );
+        let cleared = statements(
+            &live(None),
+            &ColumnDefinition {
+                nullable: Some("YES".into()),
+                ..d
+            },
+        )
+        .unwrap();
+        assert!(
+            cleared[0].contains(" NULL DEFAULT 'anon', ALGORITHM"),
+            "{}",
+            cleared[0]
+        );
+        assert!(!cleared[0].contains("COMMENT"), "{}", cleared[0]);
     }
 
     #[test]

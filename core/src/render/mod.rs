@@ -113,7 +113,10 @@ impl<'a> Target<'a> {
                 Col::From => r.down.reading(&self.column.name, &self.other_name()),
                 Col::Shadow | Col::This => r.up.clone(),
             },
-            Change::Retire(_) | Change::Nullable(_) | Change::DefaultChanged(_) => {
+            Change::Retire(_)
+            | Change::Nullable(_)
+            | Change::DefaultChanged(_)
+            | Change::CommentChanged(_) => {
                 panic!("only added, renamed and retyped columns are filled")
             }
         }

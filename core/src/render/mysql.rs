@@ -125,6 +125,20 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             vec![],
             true,
         )],
+        // The whole definition restated with the new comment: metadata only.
+        Op::SetComment(comment) => {
+            let mut s = step("set-comment", false, true);
+            s.statements
+                .push(Statement::Live(crate::step::LiveSql::MySqlComment {
+                    table: t.model.table.clone(),
+                    column: t.name().to_string(),
+                    comment: comment.clone(),
+                }));
+            vec![Rendered {
+                step: s,
+                combinable: false,
+            }]
+        }
         Op::DropDefault => vec![one(
             "drop-default",
             format!("ALTER TABLE {table} ALTER COLUMN {col} DROP DEFAULT, ALGORITHM=INSTANT"),

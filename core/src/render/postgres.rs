@@ -114,6 +114,21 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             &format!("SET DEFAULT {}", lit.render(t.dialect)),
         )],
         Op::DropDefault => vec![alter_column(t, "drop-default", "DROP DEFAULT")],
+        Op::SetComment(comment) => {
+            let mut s = step("set-comment", true, true);
+            s.statements.push(Statement::Execute(format!(
+                "COMMENT ON COLUMN {}.{} IS {}",
+                t.table(),
+                t.col(),
+                comment
+                    .as_deref()
+                    .map_or("NULL".to_string(), |c| t.dialect.string_literal(c))
+            )));
+            vec![Rendered {
+                step: s,
+                combinable: true,
+            }]
+        }
         Op::EnforceNotNull(_) => {
             let table = t.table();
             let col = t.col();
@@ -548,6 +563,7 @@ pub(super) fn claimed_lock(step: &crate::step::Step) -> TableLock {
             || starts("CREATE UNIQUE INDEX CONCURRENTLY")
             || starts("DROP INDEX CONCURRENTLY")
             || starts("ANALYZE")
+            || starts("COMMENT ON")
             || (starts("ALTER TABLE") && upper.contains(" VALIDATE CONSTRAINT "))
         {
             TableLock::ShareUpdateExclusive

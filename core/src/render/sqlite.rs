@@ -90,6 +90,8 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
         Op::RelaxNotNull(_) => rebuild(t, Some(false), None),
         Op::SetDefault(lit) => rebuild(t, None, Some(Some(lit.render(t.dialect)))),
         Op::DropDefault => rebuild(t, None, Some(None)),
+        // Refused at compile time: SQLite keeps no comments.
+        Op::SetComment(_) => vec![super::unsupported("column comments", t.dialect)],
         Op::CreateIndex
         | Op::DropIndex
         | Op::RenameIndex

@@ -244,6 +244,8 @@ pub struct Field {
     pub default_sql: Option<syn::LitStr>,
     /// `comment = "…"` on a column of a table created in this release.
     pub comment: Option<syn::LitStr>,
+    /// `comment_changed(...)`.
+    pub comment_changed: Option<(Span, CommentChanged)>,
 }
 
 /// `not_null(fill = "<sql>", phase = …, pacing…)`.
@@ -281,6 +283,17 @@ pub struct DefaultChanged {
     pub from: Option<(Span, Option<LiteralValue>)>,
     /// What it becomes.
     pub to: Option<(Span, Option<LiteralValue>)>,
+}
+
+/// `comment_changed(from = "…", to = "…", phase = …)` (either may be left out: no
+/// comment).
+pub struct CommentChanged {
+    /// The phase the code ships it in.
+    pub phase: Option<PhaseValue>,
+    /// The comment before.
+    pub from: Option<syn::LitStr>,
+    /// The comment after.
+    pub to: Option<syn::LitStr>,
 }
 
 /// `phase = …` as given: the key's span, and the phase unless it failed to parse.
@@ -346,7 +359,7 @@ const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `primary_key`, `
 const DROPPED_INDEX_KEYS: &str =
     "`name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
 const RENAMED_INDEX_KEYS: &str = "`from`, `name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
-const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `default`, `default_sql`, `comment`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`";
+const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `default`, `default_sql`, `comment`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`, `comment_changed`";
 const NOT_NULL_KEYS: &str =
     "`fill`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
 const RETYPED_KEYS: &str = "`from`, `from_sql_type`, `up`, `down`, `phase`, `max_rows_per_sec`, `pause_ms`, \
@@ -827,6 +840,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
     let mut default = Attr::none("default");
     let mut default_sql = Attr::none("default_sql");
     let mut comment = Attr::none("comment");
+    let mut comment_changed = Attr::none("comment_changed");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("primary_key") {
@@ -886,6 +900,33 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
                 default_sql.set(cx, meta.path.span(), lit_str(&meta)?);
             } else if meta.path.is_ident("comment") {
                 comment.set(cx, meta.path.span(), lit_str(&meta)?);
+            } else if meta.path.is_ident("comment_changed") {
+                needs_parens(&meta, "comment_changed")?;
+                let mut phase = Attr::none("phase");
+                let mut from = Attr::none("from");
+                let mut to = Attr::none("to");
+                meta.parse_nested_meta(|inner| {
+                    if inner.path.is_ident("phase") {
+                        parse_phase(cx, &inner, &mut phase)
+                    } else if inner.path.is_ident("from") {
+                        from.set(cx, inner.path.span(), lit_str(&inner)?);
+                        Ok(())
+                    } else if inner.path.is_ident("to") {
+                        to.set(cx, inner.path.span(), lit_str(&inner)?);
+                        Ok(())
+                    } else {
+                        unknown(cx, &inner, "`comment_changed`", "`from`, `to`, `phase`")
+                    }
+                })?;
+                comment_changed.set(
+                    cx,
+                    meta.path.span(),
+                    CommentChanged {
+                        phase: phase.get(),
+                        from: from.get().map(|(_, v)| v),
+                        to: to.get().map(|(_, v)| v),
+                    },
+                );
             } else {
                 unknown(cx, &meta, "field", FIELD_KEYS)?;
             }
@@ -909,6 +950,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
         default: default.get().map(|(_, v)| v),
         default_sql: default_sql.get().map(|(_, s)| s),
         comment: comment.get().map(|(_, s)| s),
+        comment_changed: comment_changed.get(),
     }
 }
 

@@ -14,7 +14,8 @@ use crate::model::{
     RetypeColumn, Throttle,
 };
 use crate::model::{
-    Check, DefaultChange, Deferral, ForeignKey, Index, NotNullColumn, NullableColumn, ReferentialAction,
+    Check, CommentChange, DefaultChange, Deferral, ForeignKey, Index, NotNullColumn, NullableColumn,
+    ReferentialAction,
 };
 use crate::types::{LiteralClass, literal_class, sql_type};
 use std::collections::BTreeMap;
@@ -1151,6 +1152,22 @@ fn column(
     })
 }
 
+/// Whether a comment's text is refused (reported): control characters other than line
+/// breaks and tabs.
+fn comment_problem(cx: &Ctxt, text: &syn::LitStr) -> bool {
+    let bad = text
+        .value()
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t');
+    if bad {
+        cx.error_at(
+            text.span(),
+            "a comment holds a control character: only line breaks and tabs",
+        );
+    }
+    bad
+}
+
 /// `default = …`, `default_sql = "…"` and `comment = "…"` on a field: what its column gets
 /// in the `CREATE TABLE` of a table created in this release. On an existing table they
 /// would say nothing the database does: a default changes with `default_changed(...)`.
@@ -1216,15 +1233,7 @@ fn created_column_options(
         }
     }
     let comment = a.comment.as_ref().and_then(|text| {
-        if text
-            .value()
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
-            cx.error_at(
-                text.span(),
-                "a comment holds a control character: only line breaks and tabs",
-            );
+        if comment_problem(cx, text) {
             return None;
         }
         engines_have(
@@ -1305,6 +1314,7 @@ fn change(
         f.attrs.nullable.as_ref().map(|a| (a.0, "nullable")),
         f.attrs.not_null.as_ref().map(|a| (a.0, "not_null")),
         f.attrs.default_changed.as_ref().map(|a| (a.0, "default_changed")),
+        f.attrs.comment_changed.as_ref().map(|a| (a.0, "comment_changed")),
     ]
     .into_iter()
     .flatten()
@@ -1362,6 +1372,39 @@ fn change(
         }
         return (ok && phase.is_some()).then(|| {
             Change::DefaultChanged(DefaultChange {
+                phase: phase.expect("checked"),
+                from,
+                to,
+            })
+        });
+    }
+    if let Some((span, c)) = &f.attrs.comment_changed {
+        let phase = required_phase(cx, *span, "comment_changed", c.phase);
+        let mut ok = engines_have(
+            cx,
+            *span,
+            "column comments",
+            &[Dialect::Postgres, Dialect::MySql],
+            dialects,
+        );
+        let mut text = |v: &Option<syn::LitStr>| {
+            let v = v.as_ref()?;
+            if comment_problem(cx, v) {
+                ok = false;
+            }
+            Some(v.value())
+        };
+        let (from, to) = (text(&c.from), text(&c.to));
+        if from == to {
+            cx.error_at(
+                *span,
+                "`comment_changed` changes nothing: give the current comment as `from` and the new one as `to` (leave \
+                 one out for no comment)",
+            );
+            return None;
+        }
+        return (ok && phase.is_some()).then(|| {
+            Change::CommentChanged(CommentChange {
                 phase: phase.expect("checked"),
                 from,
                 to,

@@ -172,7 +172,7 @@ pub fn check(cx: &Ctxt, decl: &Decl<'_>, model: &Model, lock: &LockFile) {
                             model.table, column.name
                         ),
                     ),
-                    Some(ch @ (Change::Nullable(_) | Change::NotNull(_) | Change::DefaultChanged(_))) => cx.error_at(
+                    Some(ch @ (Change::Nullable(_) | Change::NotNull(_) | Change::DefaultChanged(_) | Change::CommentChanged(_))) => cx.error_at(
                         at.expect("declared change has a span"),
                         format!(
                             "`{}.{}` has not shipped ({lock_name}): it has no previous release to stay compatible \
