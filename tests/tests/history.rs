@@ -307,6 +307,7 @@ fn the_locks_chain() {
                 Some(Change::NotNull(x)) => x.phase = Phase::Expand,
                 Some(Change::DefaultChanged(x)) => x.phase = Phase::Expand,
                 Some(Change::Retype(x)) => x.phase = Phase::Expand,
+                Some(Change::CommentChanged(x)) => x.phase = Phase::Expand,
                 None => {}
             }
         }
