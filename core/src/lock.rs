@@ -254,6 +254,16 @@ pub fn check_change(expr: &str, dropped: bool, from: Option<&str>, fix: Option<&
     out
 }
 
+/// [`foreign_key_definition`], with the rewrite of orphan rows it declares.
+pub fn foreign_key_change(definition: &str, dropped: bool, from: Option<&str>, fix: Option<&str>) -> String {
+    let mut out = foreign_key_definition(definition, dropped, from);
+    if let Some(fix) = fix {
+        out.push_str(FIXING);
+        out.push_str(fix);
+    }
+    out
+}
+
 /// A foreign key change, comparably: its definition, `dropped …` when it goes, `renamed …
 /// from old` when it takes a new name.
 pub fn foreign_key_definition(definition: &str, dropped: bool, from: Option<&str>) -> String {
@@ -330,7 +340,12 @@ fn declared_changes(models: &[&Model], table: &str) -> Vec<(Subject, String)> {
         for f in &m.foreign_keys {
             out.push((
                 Subject::ForeignKey(f.name.clone()),
-                foreign_key_definition(&f.definition(), f.dropped, f.renamed_from.as_deref()),
+                foreign_key_change(
+                    &f.definition(),
+                    f.dropped,
+                    f.renamed_from.as_deref(),
+                    f.fix_text().as_deref(),
+                ),
             ));
         }
         for s in &m.sql_steps {
@@ -353,6 +368,9 @@ pub struct LockedForeignKey {
     /// A rename's previous name (`renamed_foreign_key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// `fix(...)`, as written (`a = <sql>, …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -501,7 +519,7 @@ impl LockedTable {
         for (name, f) in &self.foreign_keys {
             out.push((
                 Subject::ForeignKey(name.clone()),
-                foreign_key_definition(&f.definition, f.dropped, f.from.as_deref()),
+                foreign_key_change(&f.definition, f.dropped, f.from.as_deref(), f.fix.as_deref()),
                 f.phase,
             ));
         }
@@ -734,6 +752,7 @@ impl LockedTable {
                             phase: f.phase,
                             dropped: f.dropped,
                             from: f.renamed_from.clone(),
+                            fix: f.fix_text(),
                         },
                     )
                 })

@@ -102,6 +102,11 @@ pub struct ForeignKey {
     /// contract (its index keeps its name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
+    /// `fix(col = "<sql>", …)`: rows referencing no parent are rewritten so (e.g.
+    /// `customer_id = "NULL"`) — the previous release's writes from expand on by triggers,
+    /// existing rows in keyset batches — before the key is enforced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fix: Vec<(String, SqlExpr)>,
 }
 
 /// What a foreign key does when the referenced row is deleted or its key changes.
@@ -157,6 +162,11 @@ pub enum Deferral {
 }
 
 impl ForeignKey {
+    /// The fix as written (`a = <sql>, b = <sql>`), for the lock and messages.
+    pub fn fix_text(&self) -> Option<String> {
+        fix_text(&self.fix)
+    }
+
     /// The index Straddle builds on the referencing columns.
     pub fn index_name(&self) -> String {
         format!("{}_idx", self.name)
@@ -281,14 +291,18 @@ pub struct Check {
 impl Check {
     /// The fix as written (`a = <sql>, b = <sql>`), for the lock and messages.
     pub fn fix_text(&self) -> Option<String> {
-        (!self.fix.is_empty()).then(|| {
-            self.fix
-                .iter()
-                .map(|(c, e)| format!("{c} = {}", e.text))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
+        fix_text(&self.fix)
     }
+}
+
+/// A constraint's `fix(...)` as written (`a = <sql>, b = <sql>`); `None` when it has none.
+fn fix_text(fix: &[(String, SqlExpr)]) -> Option<String> {
+    (!fix.is_empty()).then(|| {
+        fix.iter()
+            .map(|(c, e)| format!("{c} = {}", e.text))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
 }
 
 /// `#[straddle(index(...))]` / `#[straddle(dropped_index(...))]` on the struct.

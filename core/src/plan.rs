@@ -356,7 +356,14 @@ fn plan_foreign_key(model: &Model, fk: &ForeignKey) -> ChangePlan {
         declared_phase: fk.phase,
         summary: match &fk.renamed_from {
             Some(from) => format!("rename {} from {from}", fk.definition()),
-            None => format!("{} {}", if fk.dropped { "drop" } else { "add" }, fk.definition()),
+            None => format!(
+                "{} {}{}",
+                if fk.dropped { "drop" } else { "add" },
+                fk.definition(),
+                fk.fix_text()
+                    .map(|f| format!(", orphan rows fixed: {f}"))
+                    .unwrap_or_default()
+            ),
         },
         phases: phases(if fk.renamed_from.is_some() {
             // At contract, like an index: the previous release may name it (matching a
@@ -365,6 +372,20 @@ fn plan_foreign_key(model: &Model, fk: &ForeignKey) -> ChangePlan {
                 (vec![], vec![]),
                 (vec![], vec![]),
                 (vec![Op::RenameConstraint], vec![Op::UnrenameConstraint]),
+            ]
+        } else if !fk.fix.is_empty() {
+            // As a check's fix: triggers from expand, the orphans fixed in batches, the key
+            // enforced at contract and the triggers gone.
+            [
+                (
+                    vec![Op::CreateForeignKeyIndex, Op::CreateFixTrigger],
+                    vec![Op::DropFixTrigger, Op::DropForeignKeyIndex],
+                ),
+                (vec![Op::FixViolations], vec![]),
+                (
+                    vec![Op::AddForeignKey, Op::DropFixTrigger],
+                    vec![Op::CreateFixTrigger, Op::DropForeignKey],
+                ),
             ]
         } else if fk.dropped {
             // Dropped once no release relies on it; its index stays (queries may use it).

@@ -688,3 +688,23 @@ pub struct DocCommented {
     #[straddle(sql_type(mysql = "VARCHAR(80)"), comment_changed(from = "old", to = "it's new", phase = expand))]
     pub title: String,
 }
+
+/// A foreign key over orphans, with their fix.
+#[derive(Debug, Clone, PartialEq, straddle::Model)]
+#[straddle(
+    table = "orders",
+    dialects(postgres, mysql),
+    foreign_key(
+        name = "orders_customer",
+        on(customer_id),
+        references = "customers(id)",
+        fix(customer_id = "NULL"),
+        mysql_unvalidated = true,
+        phase = contract
+    )
+)]
+pub struct OrderFixed {
+    #[straddle(primary_key)]
+    pub id: i64,
+    pub customer_id: Option<i64>,
+}

@@ -5,7 +5,7 @@ use straddle::{Dialect, Direction, Model, Phase, ir};
 use straddle_tests::models::{
     AccountRetyped, ArchiveRetired, Awkward, ContactIndexed, ContactRenamed, Counted, Customer, DocCommented,
     LedgerEntryScripted, MemberChecked, MemberConstraintsRenamed, MemberNullable, Nickname, Normalized, Note,
-    PaymentFixed, ProfileRetiring, SettingDefaulted, TagWidened, TicketLinked, VisitKeyed,
+    OrderFixed, PaymentFixed, ProfileRetiring, SettingDefaulted, TagWidened, TicketLinked, VisitKeyed,
 };
 
 fn render_all(model: &ir::Model) -> String {
@@ -157,4 +157,9 @@ fn check_fixed() {
 #[test]
 fn comment_changed() {
     insta::assert_snapshot!(render_all(DocCommented::definition()));
+}
+
+#[test]
+fn foreign_key_fixed() {
+    insta::assert_snapshot!(render_all(OrderFixed::definition()));
 }

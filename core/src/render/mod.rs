@@ -2,7 +2,7 @@
 //! Straddle sends is written in this module tree or in [`crate::query`] through the
 //! helpers here; identifiers always go through [`Dialect::quote`].
 
-mod check_fix;
+mod constraint_fix;
 pub mod fleet;
 pub mod ledger;
 pub mod live;
@@ -572,6 +572,9 @@ fn render_steps(
             let rendered = ops
                 .iter()
                 .flat_map(|op| match (op, dialect) {
+                    (Op::CreateFixTrigger | Op::DropFixTrigger | Op::FixViolations, _) => {
+                        constraint_fix::render(dialect, model, &constraint_fix::Rule::ForeignKey(fk), op)
+                    }
                     (Op::CreateForeignKeyIndex | Op::DropForeignKeyIndex, _) => {
                         let op = if *op == Op::CreateForeignKeyIndex {
                             Op::CreateIndex

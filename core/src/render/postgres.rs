@@ -330,7 +330,8 @@ fn not_valid_constraint(
 /// Check constraints: rows violating it are reported by key before anything changes.
 pub(super) fn render_check(model: &Model, check: &Check, op: &Op) -> Vec<Rendered> {
     if matches!(op, Op::CreateFixTrigger | Op::DropFixTrigger | Op::FixViolations) {
-        return super::check_fix::render(model, check, op);
+        let rule = super::constraint_fix::Rule::Check(check);
+        return super::constraint_fix::render(crate::dialect::Dialect::Postgres, model, &rule, op);
     }
     if let Some(from) = &check.renamed_from {
         return rename_constraint(model, ConstraintKind::Check, from, &check.name, op);

@@ -159,6 +159,8 @@ pub struct ForeignKeyAttr {
     pub deferrable: Option<Span>,
     /// See `deferrable`.
     pub initially_deferred: Option<Span>,
+    /// `fix(col = "<sql>", …)`: the rewrite of orphan rows (on `foreign_key(...)` only).
+    pub fix: Option<(Span, Vec<FixAssignment>)>,
 }
 
 /// One column of a check's `fix(...)`: (its span, the column as written, the expression).
@@ -624,6 +626,7 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::
     let mut on_update = Attr::none("on_update");
     let mut deferrable = Attr::none("deferrable");
     let mut initially_deferred = Attr::none("initially_deferred");
+    let mut fix = Attr::none("fix");
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("name") {
             let s = lit_str(&inner)?;
@@ -646,6 +649,8 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::
             deferrable.set(cx, inner.path.span(), ());
         } else if inner.path.is_ident("initially_deferred") {
             initially_deferred.set(cx, inner.path.span(), ());
+        } else if !dropped && !renamed && inner.path.is_ident("fix") {
+            fix.set(cx, inner.path.span(), parse_fix(&inner)?);
         } else if renamed && inner.path.is_ident("from") {
             let s = lit_str(&inner)?;
             from.set(cx, inner.path.span(), (s.span(), s.value()));
@@ -654,8 +659,10 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::
                         `initially_deferred`, `mysql_unvalidated`";
             let keys = if renamed {
                 format!("`from`, {keys}")
-            } else {
+            } else if dropped {
                 keys.to_string()
+            } else {
+                format!("{keys}, `fix`")
             };
             unknown(cx, &inner, &format!("`{what}`"), &keys)?;
         }
@@ -675,7 +682,19 @@ fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::
         on_update: on_update.get().map(|(_, v)| v),
         deferrable: deferrable.get().map(|(s, ())| s),
         initially_deferred: initially_deferred.get().map(|(s, ())| s),
+        fix: fix.get(),
     })
+}
+
+/// `fix(col = "<sql>", …)` of a constraint.
+fn parse_fix(inner: &ParseNestedMeta<'_>) -> syn::Result<Vec<FixAssignment>> {
+    let mut assignments = Vec::new();
+    inner.parse_nested_meta(|c| {
+        let column = key(&c).trim_start_matches("r#").to_string();
+        assignments.push((c.path.span(), column, lit_str(&c)?));
+        Ok(())
+    })?;
+    Ok(assignments)
 }
 
 fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<CheckAttr> {
@@ -696,13 +715,7 @@ fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result
         } else if inner.path.is_ident("phase") {
             parse_phase(cx, &inner, &mut phase)?;
         } else if !dropped && !renamed && inner.path.is_ident("fix") {
-            let mut assignments = Vec::new();
-            inner.parse_nested_meta(|c| {
-                let column = key(&c).trim_start_matches("r#").to_string();
-                assignments.push((c.path.span(), column, lit_str(&c)?));
-                Ok(())
-            })?;
-            fix.set(cx, inner.path.span(), assignments);
+            fix.set(cx, inner.path.span(), parse_fix(&inner)?);
         } else if renamed && inner.path.is_ident("from") {
             let s = lit_str(&inner)?;
             from.set(cx, inner.path.span(), (s.span(), s.value()));

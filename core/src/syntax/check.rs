@@ -430,7 +430,21 @@ fn foreign_keys(
         let phase = required_phase(cx, *span, "foreign_key", attr.phase);
         let (on_delete, on_update, deferrable) = referential_options(cx, attr, columns, &cols, dialects);
         ok &= on_delete.is_ok() && on_update.is_ok() && deferrable.is_ok();
-        if let (Some(name), Some((parent, parent_columns)), Some(phase), true) = (name, reference, phase, ok)
+        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+        let fix = constraint_fix(cx, &attr.fix, columns, dialects, &names);
+        if let (Some(fix), Some(s)) = (&fix, attr.fix.as_ref().map(|f| f.0))
+            && !fix.is_empty()
+        {
+            ok &= engines_have(
+                cx,
+                s,
+                "foreign key fixes (triggers rewriting orphans)",
+                &[Dialect::Postgres, Dialect::MySql],
+                dialects,
+            );
+        }
+        if let (Some(name), Some((parent, parent_columns)), Some(phase), true, Some(fix)) =
+            (name, reference, phase, ok, fix)
         {
             out.push(ForeignKey {
                 name,
@@ -443,6 +457,7 @@ fn foreign_keys(
                 on_update: on_update.unwrap_or(None),
                 deferrable: deferrable.unwrap_or(None),
                 renamed_from: renamed_from.unwrap_or(None),
+                fix,
             });
         }
     }
@@ -626,7 +641,7 @@ fn checks(
             dialects,
             attr.meant.iter().any(|k| k == "from"),
         );
-        let fix = check_fix(cx, attr, columns, dialects, &names);
+        let fix = constraint_fix(cx, &attr.fix, columns, dialects, &names);
         if let (Some(name), Some(expr), Some(phase), Ok(renamed_from), Some(fix)) =
             (name, expr, phase, renamed_from, fix)
         {
@@ -643,17 +658,17 @@ fn checks(
     out
 }
 
-/// A check's `fix(col = "<sql>", …)`: each a column of the model, once, whose own change
-/// is not in flight and that is no key column (rows are found by it), with an expression
-/// over the row that parses for every engine. `None`: refused.
-fn check_fix(
+/// A constraint's `fix(col = "<sql>", …)`: each a column of the model, once, whose own
+/// change is not in flight and that is no key column (rows are found by it), with an
+/// expression over the row that parses for every engine. `None`: refused.
+fn constraint_fix(
     cx: &Ctxt,
-    attr: &super::attr::CheckAttr,
+    fix: &Option<(proc_macro2::Span, Vec<super::attr::FixAssignment>)>,
     columns: &[Column],
     dialects: &[Dialect],
     names: &[String],
 ) -> Option<Vec<(String, crate::expr::SqlExpr)>> {
-    let Some((span, assignments)) = &attr.fix else {
+    let Some((span, assignments)) = fix else {
         return Some(Vec::new());
     };
     let mut ok = true;

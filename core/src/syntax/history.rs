@@ -6,8 +6,8 @@
 use super::ast::Decl;
 use super::ctxt::Ctxt;
 use crate::lock::{
-    LockFile, LockedColumn, LockedTable, check_change, check_definition, foreign_key_definition,
-    index_change, index_definition,
+    LockFile, LockedColumn, LockedTable, check_change, check_definition, foreign_key_change,
+    foreign_key_definition, index_change, index_definition,
 };
 use crate::model::{Change, ChangeKind, Column, Model, Phase};
 use proc_macro2::Span;
@@ -463,7 +463,7 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
     }));
     shipped.extend(table.foreign_keys.iter().map(|(name, f)| Object {
         name,
-        definition: foreign_key_definition(&f.definition, f.dropped, f.from.as_deref()),
+        definition: foreign_key_change(&f.definition, f.dropped, f.from.as_deref(), f.fix.as_deref()),
         phase: f.phase,
     }));
     shipped.extend(table.sql.iter().map(|(name, s)| Object {
@@ -523,10 +523,11 @@ fn check_indexes_and_checks(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &L
                 (
                     Object {
                         name: &f.name,
-                        definition: foreign_key_definition(
+                        definition: foreign_key_change(
                             &f.definition(),
                             f.dropped,
                             f.renamed_from.as_deref(),
+                            f.fix_text().as_deref(),
                         ),
                         phase: f.phase,
                     },
@@ -584,12 +585,6 @@ fn check_constraint_drops(cx: &Ctxt, decl: &Decl<'_>, model: &Model, table: &Loc
             .filter(|l| !l.dropped && l.from.is_none())
             .map(|l| check_definition(&l.expr, false, None));
         if let Some(added) = constraint_as_added(shipped, table.completed.checks.get(name)) {
-            // How it was added, not how its violations were fixed then.
-            let added = added
-                .split(crate::lock::FIXING)
-                .next()
-                .unwrap_or_default()
-                .to_string();
             report(
                 *span,
                 name,
@@ -636,12 +631,17 @@ fn as_added(shipped: Option<String>, completed: Option<&Vec<String>>) -> Option<
 /// completed rollout renamed it, the definition it was renamed with (`renamed CHECK (…)
 /// from old` → `CHECK (…)`): a constraint keeps its definition through a rename.
 fn constraint_as_added(shipped: Option<String>, completed: Option<&Vec<String>>) -> Option<String> {
-    shipped.or_else(|| {
+    let added = shipped.or_else(|| {
         let last = completed?.last()?;
         match last.strip_prefix("renamed ") {
             Some(renamed) => renamed.rsplit_once(" from ").map(|(d, _)| d.to_string()),
             None => as_added(None, completed),
         }
+    })?;
+    // How it was added, not how its violations were fixed then.
+    Some(match added.split_once(crate::lock::FIXING) {
+        Some((definition, _)) => definition.to_string(),
+        None => added,
     })
 }
 
