@@ -433,6 +433,9 @@ pub struct LockedColumn {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     /// Part of the primary key.
     pub primary_key: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// A key the database generates (`identity`).
+    pub identity: bool,
     /// The shipped phase of the column's change; absent for an ordinary column (one that
     /// existed before Straddle, or whose `added(...)` was removed after contract shipped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -700,6 +703,7 @@ impl LockedTable {
                             rust_type,
                             sql_type: declared_sql_types(c),
                             primary_key: c.primary_key,
+                            identity: c.identity,
                             phase: change.map(|ch| ch.phase()),
                             change: change.map(|ch| ch.kind()),
                             from: change.and_then(|ch| ch.from_key()).map(str::to_string),
@@ -824,6 +828,7 @@ mod tests {
                 rust_type: "i64".into(),
                 sql_type: BTreeMap::new(),
                 primary_key: true,
+                identity: false,
                 phase: None,
                 change: None,
                 from: None,
@@ -835,6 +840,7 @@ mod tests {
                 rust_type: "String".into(),
                 sql_type: BTreeMap::new(),
                 primary_key: false,
+                identity: false,
                 phase: Some(Phase::Backfill),
                 change: Some(ChangeKind::Renamed),
                 from: Some("m".into()),

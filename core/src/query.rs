@@ -268,7 +268,9 @@ fn targets(
 
 /// Insert every field to the columns that exist for it (dual-write).
 pub fn insert(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
-    let t = targets(dialect, model, shape, 0..model.columns.len());
+    // An identity key is the database's to give.
+    let fields = (0..model.columns.len()).filter(|&i| !model.columns[i].identity);
+    let t = targets(dialect, model, shape, fields);
     let cols = t
         .iter()
         .map(|(c, _, _)| c.as_str())
@@ -286,6 +288,19 @@ pub fn insert(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
         ),
         binds: t.iter().map(|(_, _, i)| *i).collect(),
     }
+}
+
+/// [`insert`], returning the key the database gave (`RETURNING`: PostgreSQL, SQLite 3.35+,
+/// MariaDB 10.5+).
+pub fn insert_returning_key(dialect: Dialect, model: &Model, shape: &TableShape) -> BoundSql {
+    let mut bound = insert(dialect, model, shape);
+    let key: Vec<String> = model
+        .primary_key()
+        .iter()
+        .map(|k| dialect.quote(&k.name))
+        .collect();
+    bound.sql.push_str(&format!(" RETURNING {}", key.join(", ")));
+    bound
 }
 
 /// Update every non-key field to the columns that exist for it, by primary key.

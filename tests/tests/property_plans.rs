@@ -115,6 +115,7 @@ fn column(name: &str, ty: ColumnType, primary_key: bool, change: Option<Change>)
         change,
         default: None,
         comment: None,
+        identity: false,
     }
 }
 

@@ -248,6 +248,8 @@ pub struct Field {
     pub comment: Option<syn::LitStr>,
     /// `comment_changed(...)`.
     pub comment_changed: Option<(Span, CommentChanged)>,
+    /// `identity`: the database generates the key.
+    pub identity: Option<Span>,
 }
 
 /// `not_null(fill = "<sql>", phase = …, pacing…)`.
@@ -361,7 +363,7 @@ const INDEX_KEYS: &str = "`name`, `on`, `unique`, `constraint`, `primary_key`, `
 const DROPPED_INDEX_KEYS: &str =
     "`name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
 const RENAMED_INDEX_KEYS: &str = "`from`, `name`, `on`, `unique`, `constraint`, `predicate`, `using`, `include`, `opclass`, `with`, `phase`";
-const FIELD_KEYS: &str = "`primary_key`, `column`, `sql_type`, `default`, `default_sql`, `comment`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`, `comment_changed`";
+const FIELD_KEYS: &str = "`primary_key`, `identity`, `column`, `sql_type`, `default`, `default_sql`, `comment`, `added`, `renamed`, `retyped`, `retired`, `nullable`, `not_null`, `default_changed`, `comment_changed`";
 const NOT_NULL_KEYS: &str =
     "`fill`, `phase`, `max_rows_per_sec`, `pause_ms`, `batch_time_ms`, `max_replica_lag_ms`, `max_load`";
 const RETYPED_KEYS: &str = "`from`, `from_sql_type`, `up`, `down`, `phase`, `max_rows_per_sec`, `pause_ms`, \
@@ -854,10 +856,13 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
     let mut default_sql = Attr::none("default_sql");
     let mut comment = Attr::none("comment");
     let mut comment_changed = Attr::none("comment_changed");
+    let mut identity = Attr::none("identity");
     for attr in straddle_attrs(attrs) {
         let res = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("primary_key") {
                 primary_key.set(cx, meta.path.span(), ());
+            } else if meta.path.is_ident("identity") {
+                identity.set(cx, meta.path.span(), ());
             } else if meta.path.is_ident("column") {
                 let s = lit_str(&meta)?;
                 column.set(cx, s.span(), s.value());
@@ -964,6 +969,7 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
         default_sql: default_sql.get().map(|(_, s)| s),
         comment: comment.get().map(|(_, s)| s),
         comment_changed: comment_changed.get(),
+        identity: identity.get().map(|(s, ())| s),
     }
 }
 

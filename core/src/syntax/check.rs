@@ -1149,6 +1149,7 @@ fn column(
         }
     }
     let (default, comment) = created_column_options(cx, decl, f, names, dialects);
+    let identity = identity_key(cx, decl, f);
     if !named || !types_ok {
         return None;
     }
@@ -1164,7 +1165,43 @@ fn column(
         change,
         default,
         comment,
+        identity,
     })
+}
+
+/// `identity` on a field: the database generates the key — on the one integer key field
+/// (not `Option`), with no default of its own. Whether the column has it in the database
+/// is `straddle.lock`'s to say for a table that exists (the history check); a table
+/// created in this release gets it in its `CREATE TABLE`.
+fn identity_key(cx: &Ctxt, decl: &Decl<'_>, f: &FieldDecl<'_>) -> bool {
+    let Some(span) = f.attrs.identity else {
+        return false;
+    };
+    let keys = decl
+        .fields
+        .iter()
+        .filter(|f| f.attrs.primary_key.is_some())
+        .count();
+    let integer = f
+        .shape
+        .as_ref()
+        .is_some_and(|s| !s.nullable && literal_class(&s.key) == LiteralClass::Integer);
+    let why = if f.attrs.primary_key.is_none() {
+        Some("`identity` is for the primary key field: the database generates the key")
+    } else if keys > 1 {
+        Some("`identity` needs a single-column primary key: a composite key is the application's to give")
+    } else if !integer {
+        Some("`identity` needs an integer key (`i32`, `i64`): the database counts it")
+    } else if f.attrs.default.is_some() || f.attrs.default_sql.is_some() {
+        Some("an `identity` key has the database's value, not a default")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        cx.error_at(span, why);
+        return false;
+    }
+    true
 }
 
 /// Whether a comment's text is refused (reported): control characters other than line

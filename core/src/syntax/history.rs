@@ -959,6 +959,21 @@ fn check_key_and_sql_type(
             ),
         );
     }
+    if locked.identity != column.identity {
+        cx.error_spanned_by(
+            field.ident,
+            format!(
+                "`{}.{}` {} `identity`, and {} when it shipped ({lock_name}): whether the database generates the key \
+                 is what the table has — the running version inserts by it — and Straddle has no phased path that \
+                 changes it\nhelp: {} `identity` on this field",
+                model.table,
+                column.name,
+                if column.identity { "is now" } else { "is no longer" },
+                if locked.identity { "was" } else { "was not" },
+                if column.identity { "remove" } else { "put back" },
+            ),
+        );
+    }
     if lock_version < 2 || declared_retype {
         return;
     }
