@@ -879,30 +879,10 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
                 let value = parse_retyped(cx, &meta)?;
                 retyped.set(cx, meta.path.span(), value);
             } else if meta.path.is_ident("default_changed") {
-                needs_parens(&meta, "default_changed")?;
-                let mut phase = Attr::none("phase");
-                let mut from = Attr::none("from");
-                let mut to = Attr::none("to");
-                meta.parse_nested_meta(|inner| {
-                    if inner.path.is_ident("phase") {
-                        parse_phase(cx, &inner, &mut phase)
-                    } else if inner.path.is_ident("from") {
-                        parse_literal_default(cx, &inner, &mut from)
-                    } else if inner.path.is_ident("to") {
-                        parse_literal_default(cx, &inner, &mut to)
-                    } else {
-                        unknown(cx, &inner, "`default_changed`", "`from`, `to`, `phase`")
-                    }
+                let (phase, from, to) = parse_from_to(cx, &meta, "default_changed", |inner, side| {
+                    parse_literal_default(cx, inner, side)
                 })?;
-                default_changed.set(
-                    cx,
-                    meta.path.span(),
-                    DefaultChanged {
-                        phase: phase.get(),
-                        from: from.get().map(|(_, v)| v),
-                        to: to.get().map(|(_, v)| v),
-                    },
-                );
+                default_changed.set(cx, meta.path.span(), DefaultChanged { phase, from, to });
             } else if meta.path.is_ident("not_null") {
                 let value = parse_not_null(cx, &meta)?;
                 not_null.set(cx, meta.path.span(), value);
@@ -919,32 +899,11 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
             } else if meta.path.is_ident("comment") {
                 comment.set(cx, meta.path.span(), lit_str(&meta)?);
             } else if meta.path.is_ident("comment_changed") {
-                needs_parens(&meta, "comment_changed")?;
-                let mut phase = Attr::none("phase");
-                let mut from = Attr::none("from");
-                let mut to = Attr::none("to");
-                meta.parse_nested_meta(|inner| {
-                    if inner.path.is_ident("phase") {
-                        parse_phase(cx, &inner, &mut phase)
-                    } else if inner.path.is_ident("from") {
-                        from.set(cx, inner.path.span(), lit_str(&inner)?);
-                        Ok(())
-                    } else if inner.path.is_ident("to") {
-                        to.set(cx, inner.path.span(), lit_str(&inner)?);
-                        Ok(())
-                    } else {
-                        unknown(cx, &inner, "`comment_changed`", "`from`, `to`, `phase`")
-                    }
+                let (phase, from, to) = parse_from_to(cx, &meta, "comment_changed", |inner, side| {
+                    side.set(cx, inner.path.span(), lit_str(inner)?);
+                    Ok(())
                 })?;
-                comment_changed.set(
-                    cx,
-                    meta.path.span(),
-                    CommentChanged {
-                        phase: phase.get(),
-                        from: from.get().map(|(_, v)| v),
-                        to: to.get().map(|(_, v)| v),
-                    },
-                );
+                comment_changed.set(cx, meta.path.span(), CommentChanged { phase, from, to });
             } else {
                 unknown(cx, &meta, "field", FIELD_KEYS)?;
             }
@@ -971,6 +930,32 @@ pub fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
         comment_changed: comment_changed.get(),
         identity: identity.get().map(|(s, ())| s),
     }
+}
+
+/// `<what>(from = …, to = …, phase = …)`, each side read by `side`: the phase and the two
+/// sides as given.
+fn parse_from_to<T>(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    what: &str,
+    mut side: impl FnMut(&ParseNestedMeta<'_>, &mut Attr<T>) -> syn::Result<()>,
+) -> syn::Result<(Option<PhaseValue>, Option<T>, Option<T>)> {
+    needs_parens(meta, what)?;
+    let mut phase = Attr::none("phase");
+    let mut from = Attr::none("from");
+    let mut to = Attr::none("to");
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("phase") {
+            parse_phase(cx, &inner, &mut phase)
+        } else if inner.path.is_ident("from") {
+            side(&inner, &mut from)
+        } else if inner.path.is_ident("to") {
+            side(&inner, &mut to)
+        } else {
+            unknown(cx, &inner, &format!("`{what}`"), "`from`, `to`, `phase`")
+        }
+    })?;
+    Ok((phase.get(), from.get().map(|(_, v)| v), to.get().map(|(_, v)| v)))
 }
 
 fn parse_not_null(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<NotNull> {
