@@ -282,15 +282,6 @@ fn fix_violations(d: Dialect, model: &Model, rule: &Rule<'_>) -> Rendered {
         .iter()
         .map(|(column, fix)| format!("{} = {}", d.quote(column), fix.render(d, Qualifier::None)))
         .collect();
-    let integer = model
-        .primary_key()
-        .first()
-        .is_some_and(|k| super::is_integer_key(k));
-    let max = match (integer, d) {
-        (true, Dialect::MySql) => "CAST(max(k) AS SIGNED)",
-        (true, _) => "CAST(max(k) AS BIGINT)",
-        (false, _) => "max(k)",
-    };
     let work = BatchWork {
         label: rule.name().to_string(),
         set: set.join(", "),
@@ -307,7 +298,7 @@ fn fix_violations(d: Dialect, model: &Model, rule: &Rule<'_>) -> Rendered {
             rule.fix_text()
         )),
     };
-    super::keyset_batches(d, model, max, None, work)
+    super::keyset_batches(d, model, None, work)
 }
 
 #[cfg(test)]

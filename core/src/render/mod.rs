@@ -979,11 +979,20 @@ pub(crate) struct BatchWork {
     pub missed_message: Option<String>,
 }
 
+/// The expression reading a batch's upper key from its keys `k`: cast where the engine
+/// would otherwise return a narrower integer.
+pub(crate) fn upper_key_max(dialect: Dialect, integer_key: bool) -> &'static str {
+    match (dialect, integer_key) {
+        (Dialect::Postgres, true) => "CAST(max(k) AS BIGINT)",
+        (Dialect::MySql, true) => "CAST(max(k) AS SIGNED)",
+        _ => "max(k)",
+    }
+}
+
 /// The backfill step: keyset batches by primary key, upper key first, then one ranged
-/// UPDATE of the rows still NULL. `max` reads the batch's upper key (cast where the
-/// engine would otherwise return a narrower integer); `one_statement` is the engine's
-/// single-statement batch, where it has one.
-pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[String; 2]>) -> Rendered {
+/// UPDATE of the rows still NULL. `one_statement` is the engine's single-statement batch,
+/// where it has one.
+pub(crate) fn keyset_backfill(t: &Target<'_>, one_statement: Option<[String; 2]>) -> Rendered {
     let (col, expr) = (
         t.col(),
         t.fill_expr().render(t.dialect, crate::expr::Qualifier::None),
@@ -995,7 +1004,7 @@ pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[
         missed: format!("{col} IS NULL AND {expr} IS NOT NULL"),
         missed_message: None,
     };
-    keyset_batches(t.dialect, t.model, max, one_statement, work)
+    keyset_batches(t.dialect, t.model, one_statement, work)
 }
 
 /// [`keyset_backfill`]'s batches for any [`BatchWork`]; over a composite key, see
@@ -1003,7 +1012,6 @@ pub(crate) fn keyset_backfill(t: &Target<'_>, max: &str, one_statement: Option<[
 pub(crate) fn keyset_batches(
     dialect: Dialect,
     model: &Model,
-    max: &str,
     one_statement: Option<[String; 2]>,
     work: BatchWork,
 ) -> Rendered {
@@ -1011,6 +1019,7 @@ pub(crate) fn keyset_batches(
         return composite_keyset_batches(dialect, model, work);
     }
     let key_column = model.primary_key()[0];
+    let max = upper_key_max(dialect, is_integer_key(key_column));
     let key = dialect.quote(&key_column.name);
     let table = dialect.quote(&model.table);
     let BatchWork {

@@ -100,14 +100,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 ),
             ]
         }
-        Op::Backfill(_) => {
-            let max = if t.key_is_integer() {
-                "CAST(max(k) AS SIGNED)"
-            } else {
-                "max(k)"
-            };
-            vec![super::keyset_backfill(t, max, None)]
-        }
+        Op::Backfill(_) => vec![super::keyset_backfill(t, None)],
         // BEFORE triggers fill a column a stale writer omits before constraints are checked.
         Op::AwaitAppRefresh => vec![],
         Op::AssertSynced => vec![super::verify_synced(t)],

@@ -88,17 +88,13 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
             }]
         }
         Op::Backfill(_) => {
-            let max = if t.key_is_integer() {
-                "CAST(max(k) AS BIGINT)"
-            } else {
-                "max(k)"
-            };
+            let max = super::upper_key_max(t.dialect, t.key_is_integer());
             let (key, table, col) = (t.q(&t.key().name), t.table(), t.col());
             let expr = t.fill_expr().render(t.dialect, Qualifier::None);
             let one = |next| one_statement_batch(t, &key, &table, &col, &expr, max, next);
             // A composite key's batches are not one statement (see `keyset_backfill`).
             let one_statement = (t.model.primary_key().len() == 1).then(|| [one(false), one(true)]);
-            vec![super::keyset_backfill(t, max, one_statement)]
+            vec![super::keyset_backfill(t, one_statement)]
         }
         // BEFORE triggers fill a column a stale writer omits before constraints are checked.
         Op::AwaitAppRefresh => vec![],

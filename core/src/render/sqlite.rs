@@ -76,7 +76,7 @@ pub(super) fn render(t: &Target<'_>, op: &Op) -> Vec<Rendered> {
                 combinable: true,
             }]
         }
-        Op::Backfill(_) => vec![super::keyset_backfill(t, "max(k)", None)],
+        Op::Backfill(_) => vec![super::keyset_backfill(t, None)],
         Op::AssertSynced => vec![super::verify_synced(t)],
         Op::AwaitSchemaRefresh => vec![super::await_app_refresh()],
         // Under the database write lock; DROP COLUMN rewrites the rows without the column.
