@@ -430,8 +430,7 @@ fn foreign_keys(
         let phase = required_phase(cx, *span, "foreign_key", attr.phase);
         let (on_delete, on_update, deferrable) = referential_options(cx, attr, columns, &cols, dialects);
         ok &= on_delete.is_ok() && on_update.is_ok() && deferrable.is_ok();
-        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-        let fix = constraint_fix(cx, &attr.fix, columns, dialects, &names);
+        let fix = constraint_fix(cx, &attr.fix, columns, dialects);
         if let (Some(fix), Some(s)) = (&fix, attr.fix.as_ref().map(|f| f.0))
             && !fix.is_empty()
         {
@@ -641,7 +640,7 @@ fn checks(
             dialects,
             attr.meant.iter().any(|k| k == "from"),
         );
-        let fix = constraint_fix(cx, &attr.fix, columns, dialects, &names);
+        let fix = constraint_fix(cx, &attr.fix, columns, dialects);
         if let (Some(name), Some(expr), Some(phase), Ok(renamed_from), Some(fix)) =
             (name, expr, phase, renamed_from, fix)
         {
@@ -666,11 +665,11 @@ fn constraint_fix(
     fix: &Option<(proc_macro2::Span, Vec<super::attr::FixAssignment>)>,
     columns: &[Column],
     dialects: &[Dialect],
-    names: &[String],
 ) -> Option<Vec<(String, crate::expr::SqlExpr)>> {
     let Some((span, assignments)) = fix else {
         return Some(Vec::new());
     };
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
     let mut ok = true;
     if assignments.is_empty() {
         cx.error_at(*span, "`fix(...)` rewrites no column: `fix(column = \"<sql>\")`");
@@ -697,7 +696,7 @@ fn constraint_fix(
             ok = false;
             continue;
         }
-        match analyze(cx, text, "fix", dialects, names) {
+        match analyze(cx, text, "fix", dialects, &names) {
             Some(a) => out.push((c.name.clone(), a.expr)),
             None => ok = false,
         }
@@ -1256,19 +1255,11 @@ fn created_column_options(
         }
         return (None, None);
     }
-    if let (Some((span, _)), Some(_)) = (&a.default, &a.default_sql) {
-        cx.error_at(
-            *span,
-            "give either `default` (a constant) or `default_sql` (an expression), not both",
-        );
-    }
-    let shape = f.shape.as_ref();
-    let mut default = match (&a.default, shape) {
-        (Some((span, Some(value))), Some(shape)) => {
-            literal(cx, *span, value, &shape.key, &shape.display).map(DefaultValue::Literal)
-        }
-        _ => None,
-    };
+    let both = a.default_sql.as_ref().and(a.default.as_ref()).map(|d| d.0);
+    let mut default = f
+        .shape
+        .as_ref()
+        .and_then(|shape| constant_default(cx, &a.default, both, shape));
     if let Some(text) = &a.default_sql
         && let Some(analysis) = analyze(cx, text, "default_sql", dialects, names)
     {
@@ -1663,16 +1654,12 @@ fn added_column(
     let table = decl.attrs.table.as_ref().map(|(_, t)| t.as_str()).unwrap_or("?");
     let phase = required_phase(cx, added_span, "added", added.phase);
 
-    let mut default = None;
-    if let (Some((span, _)), Some(_)) = (&added.default_sql, &added.default) {
-        cx.error_at(
-            *span,
-            "give either `default` (a constant) or `default_sql` (an expression), not both",
-        );
-    }
-    if let Some((span, Some(value))) = &added.default {
-        default = literal(cx, *span, value, &shape.key, &shape.display).map(DefaultValue::Literal);
-    }
+    let both = added
+        .default
+        .as_ref()
+        .and(added.default_sql.as_ref())
+        .map(|d| d.0);
+    let mut default = constant_default(cx, &added.default, both, shape);
     if let Some((span, text)) = &added.default_sql {
         default = default_sql(cx, *span, text, table, name, names, dialects)
             .map(DefaultValue::Sql)
@@ -1719,6 +1706,28 @@ fn added_column(
         backfill,
         throttle,
     })
+}
+
+/// A constant `default = …` for a field of `shape`; `both`: where to report that
+/// `default_sql` was given beside it.
+fn constant_default(
+    cx: &Ctxt,
+    default: &Option<(proc_macro2::Span, Option<LiteralValue>)>,
+    both: Option<proc_macro2::Span>,
+    shape: &super::ast::TypeShape,
+) -> Option<DefaultValue> {
+    if let Some(span) = both {
+        cx.error_at(
+            span,
+            "give either `default` (a constant) or `default_sql` (an expression), not both",
+        );
+    }
+    match default {
+        Some((span, Some(value))) => {
+            literal(cx, *span, value, &shape.key, &shape.display).map(DefaultValue::Literal)
+        }
+        _ => None,
+    }
 }
 
 fn literal(
