@@ -42,13 +42,7 @@ pub struct ColumnDefinition {
 pub fn definition_sql(dialect: Dialect, table: &str, column: &str) -> String {
     let lit = |s: &str| dialect.string_literal(s);
     match dialect {
-        Dialect::MySql => format!(
-            "SELECT JSON_OBJECT('type', COLUMN_TYPE, 'charset', CHARACTER_SET_NAME, 'collation', COLLATION_NAME, \
-             'default', COLUMN_DEFAULT, 'extra', EXTRA, 'comment', COLUMN_COMMENT, 'server', VERSION()) \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {} AND COLUMN_NAME = {}",
-            lit(table),
-            lit(column)
-        ),
+        Dialect::MySql => mysql_definition_sql(table, column, ""),
         Dialect::Postgres => format!(
             "SELECT json_build_object('type', format_type(a.atttypid, a.atttypmod), 'collation', \
              CASE WHEN a.attcollation <> t.typcollation THEN quote_ident(co.collname) END, \
@@ -75,16 +69,22 @@ pub fn definition_sql(dialect: Dialect, table: &str, column: &str) -> String {
 pub fn definition_query(dialect: Dialect, live: &LiveSql) -> String {
     let (table, column) = subject(live);
     match live {
-        LiveSql::MySqlComment { .. } => format!(
-            "SELECT JSON_OBJECT('type', COLUMN_TYPE, 'charset', CHARACTER_SET_NAME, 'collation', COLLATION_NAME, \
-             'default', COLUMN_DEFAULT, 'extra', EXTRA, 'comment', COLUMN_COMMENT, 'nullable', IS_NULLABLE, \
-             'server', VERSION()) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
-             AND TABLE_NAME = {} AND COLUMN_NAME = {}",
-            dialect.string_literal(table),
-            dialect.string_literal(column)
-        ),
+        LiveSql::MySqlComment { .. } => mysql_definition_sql(table, column, "'nullable', IS_NULLABLE, "),
         _ => definition_sql(dialect, table, column),
     }
+}
+
+/// MySQL's [`definition_sql`], with `more` fields (each `'key', COLUMN, `) before the
+/// server's version.
+fn mysql_definition_sql(table: &str, column: &str, more: &str) -> String {
+    let lit = |s: &str| Dialect::MySql.string_literal(s);
+    format!(
+        "SELECT JSON_OBJECT('type', COLUMN_TYPE, 'charset', CHARACTER_SET_NAME, 'collation', COLLATION_NAME, \
+         'default', COLUMN_DEFAULT, 'extra', EXTRA, 'comment', COLUMN_COMMENT, {more}'server', VERSION()) \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {} AND COLUMN_NAME = {}",
+        lit(table),
+        lit(column)
+    )
 }
 
 /// The table and column whose definition `live` needs.
